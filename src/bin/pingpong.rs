@@ -1,0 +1,495 @@
+//! The `pingpong` command: parses arguments and calls the library.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use tokio_util::sync::CancellationToken;
+
+use pingpong::client::report::{self, SessionFacts};
+use pingpong::client::{Connector, PingOptions, PingSummary};
+use pingpong::discovery::{parse_target, Candidate};
+use pingpong::server::{Server, ServerConfig};
+use pingpong::tls::generate::{self, Validity};
+use pingpong::tls::{store, CertPaths, LeafRole, TlsMaterial};
+
+/// Zero-config peer discovery with a mutually-authenticated WebTransport ping-pong.
+#[derive(Parser)]
+#[command(name = "pingpong", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a server, answering pings over mTLS WebTransport.
+    Server(ServerArgs),
+    /// Ping a server.
+    Client(ClientArgs),
+    /// Run a server and a client in one process: a complete mTLS ping-pong, no setup.
+    Demo(DemoArgs),
+    /// Make a CA and issue server and client certificates.
+    #[command(subcommand)]
+    Certs(CertsCommand),
+}
+
+/// Where certificates come from.
+#[derive(Args)]
+struct TlsArgs {
+    /// Certificate folder (default: $PINGPONG_HOME, else ~/.local/share/pingpong).
+    #[arg(long, value_name = "DIR")]
+    dir: Option<PathBuf>,
+    /// Own certificate (PEM); default: server.pem / client.pem in the folder.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    cert: Option<PathBuf>,
+    /// Own private key (PEM); default: server.key / client.key in the folder.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    key: Option<PathBuf>,
+    /// CA certificate that peers must chain to (PEM); default: ca.pem in the folder.
+    #[arg(long, value_name = "FILE")]
+    ca: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// The files to use; with no flag at all, a development CA is created if the
+    /// folder is empty.
+    fn material(&self, role: LeafRole) -> Result<TlsMaterial> {
+        let paths = CertPaths::new(self.dir.clone().unwrap_or_else(pingpong::tls::default_home));
+        if self.cert.is_none() && self.ca.is_none() {
+            if let Some(created) = store::ensure_development_pki(&paths, role)? {
+                eprintln!("pingpong: {created}");
+            }
+        }
+        let defaults = TlsMaterial::from_dir(&paths, role);
+        let material = TlsMaterial {
+            cert: self.cert.clone().unwrap_or(defaults.cert),
+            key: self.key.clone().unwrap_or(defaults.key),
+            ca: self.ca.clone().unwrap_or(defaults.ca),
+        };
+        for (what, path) in [
+            ("certificate", &material.cert),
+            ("key", &material.key),
+            ("CA certificate", &material.ca),
+        ] {
+            if !path.exists() {
+                bail!(
+                    "{what} file {} does not exist. Fix: pass --{} FILE, or create it with `pingpong certs`",
+                    path.display(),
+                    match what { "certificate" => "cert", "key" => "key", _ => "ca" }
+                );
+            }
+        }
+        Ok(material)
+    }
+}
+
+#[derive(Args)]
+struct ServerArgs {
+    /// Address to listen on (UDP). `[::]` is dual-stack and falls back to 0.0.0.0.
+    #[arg(long, default_value_t = pingpong::server::config::DEFAULT_LISTEN)]
+    listen: SocketAddr,
+    /// WebTransport path of the service; other paths get 404.
+    #[arg(long, default_value = pingpong::server::config::DEFAULT_PATH, value_parser = parse_path)]
+    path: String,
+    /// Instance name sent to clients (default: the host name).
+    #[arg(long)]
+    instance: Option<String>,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+#[derive(Args)]
+struct PingArgs {
+    /// Number of pings; 0 pings until interrupted (Ctrl-C prints the summary).
+    #[arg(short = 'c', long, default_value_t = 10)]
+    count: u64,
+    /// Seconds between pings (fractions allowed; 0 sends as fast as the window allows).
+    #[arg(short = 'i', long, default_value = "1", value_parser = parse_seconds)]
+    interval: Duration,
+    /// Payload bytes per ping.
+    #[arg(short = 's', long, default_value_t = 56, value_parser = clap::value_parser!(u32).range(0..=PingOptions::MAX_PAYLOAD as i64))]
+    size: u32,
+    /// Seconds to wait for each pong.
+    #[arg(short = 'W', long, default_value = "2", value_parser = parse_positive_seconds)]
+    timeout: Duration,
+    /// Most pings unanswered at once.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    in_flight: u32,
+    /// Output: one JSON object per line.
+    #[arg(long)]
+    json: bool,
+}
+
+impl PingArgs {
+    fn options(&self) -> PingOptions {
+        PingOptions {
+            count: (self.count > 0).then_some(self.count),
+            interval: self.interval,
+            payload_size: self.size as usize,
+            timeout: self.timeout,
+            in_flight: self.in_flight as usize,
+        }
+    }
+}
+
+#[derive(Args)]
+struct ClientArgs {
+    /// Server: https://HOST:PORT/PATH, HOST:PORT or HOST (port 4433, path /pingpong).
+    url: String,
+    #[command(flatten)]
+    ping: PingArgs,
+    /// Name the server certificate must carry (default: the host connected to).
+    #[arg(long, value_name = "NAME")]
+    server_name: Option<String>,
+    /// Seconds allowed to connect and complete the handshake.
+    #[arg(long, default_value = "5", value_parser = parse_positive_seconds)]
+    connect_timeout: Duration,
+    /// Protocol version offered in Hello (for testing servers).
+    #[arg(long, hide = true)]
+    protocol_version: Option<u16>,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    /// Number of pings.
+    #[arg(short = 'c', long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    count: u64,
+    /// Seconds between pings.
+    #[arg(short = 'i', long, default_value = "0.2", value_parser = parse_seconds)]
+    interval: Duration,
+}
+
+#[derive(Subcommand)]
+enum CertsCommand {
+    /// Create a CA (ca.pem, ca.key).
+    Init {
+        /// Certificate folder (default: $PINGPONG_HOME, else ~/.local/share/pingpong).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// CA common name.
+        #[arg(long, default_value = "pingpong CA")]
+        name: String,
+        /// Days of validity.
+        #[arg(long, default_value_t = generate::CA_DAYS)]
+        days: u32,
+        /// Replace existing files.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Issue a server or client certificate signed by the CA.
+    Issue {
+        /// server (serverAuth) or client (clientAuth).
+        role: Role,
+        /// Subject name; also the SAN when no --san is given (servers: see below).
+        #[arg(long)]
+        name: String,
+        /// Subject alternative name, DNS name or IP address (repeatable). A server with
+        /// no --san gets its name, this host's name and NAME.local, localhost and loopback.
+        #[arg(long = "san", value_name = "DNS-or-IP")]
+        sans: Vec<String>,
+        /// Certificate folder (default: $PINGPONG_HOME, else ~/.local/share/pingpong).
+        #[arg(long, value_name = "DIR")]
+        dir: Option<PathBuf>,
+        /// Days of validity.
+        #[arg(long, default_value_t = generate::LEAF_DAYS)]
+        days: u32,
+        /// Replace existing files.
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum Role {
+    Server,
+    Client,
+}
+
+fn parse_seconds(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !secs.is_finite() || secs < 0.0 || secs > 86_400.0 {
+        return Err(format!("{s:?} must be between 0 and 86400 seconds"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+fn parse_positive_seconds(s: &str) -> Result<Duration, String> {
+    let d = parse_seconds(s)?;
+    if d.is_zero() {
+        return Err("must be more than 0 seconds".into());
+    }
+    Ok(d)
+}
+
+fn parse_path(s: &str) -> Result<String, String> {
+    if !s.starts_with('/') || s.contains(char::is_whitespace) {
+        return Err("a path starts with '/' and has no spaces".into());
+    }
+    Ok(s.to_string())
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(matches!(cli.command, Command::Server(_)));
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            return fail(
+                &anyhow::anyhow!("cannot start the async runtime: {e}"),
+                false,
+            )
+        }
+    };
+    let json = matches!(&cli.command, Command::Client(c) if c.ping.json);
+    match runtime.block_on(run(cli)) {
+        Ok(code) => code,
+        Err(error) => fail(&error, json),
+    }
+}
+
+fn fail(error: &anyhow::Error, json: bool) -> ExitCode {
+    let message = format!("{error:#}");
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "event": "error", "message": message })
+        );
+    }
+    eprintln!("pingpong: error: {message}");
+    ExitCode::from(2)
+}
+
+fn init_logging(server: bool) {
+    let default = if server { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+async fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Server(args) => run_server(args).await,
+        Command::Client(args) => run_client(args).await,
+        Command::Demo(args) => run_demo(args).await,
+        Command::Certs(cmd) => run_certs(cmd),
+    }
+}
+
+async fn run_server(args: ServerArgs) -> Result<ExitCode> {
+    let mut config = ServerConfig::new(args.tls.material(LeafRole::Server)?);
+    config.listen = args.listen;
+    config.path = args.path;
+    if let Some(instance) = args.instance {
+        config.instance = instance;
+    }
+    let shutdown = pingpong::shutdown::on_signals().context("cannot install signal handlers")?;
+    let server = Server::bind(config)?;
+    println!(
+        "pingpong server listening on {} path {} instance {:?} cert sha256:{}",
+        server.local_addr(),
+        server.path(),
+        server.info().instance,
+        server.fingerprint()
+    );
+    std::io::stdout().flush().ok();
+    server.run(shutdown).await;
+    println!("pingpong server stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn run_client(args: ClientArgs) -> Result<ExitCode> {
+    let candidate = parse_target(&args.url)?;
+    let material = args.tls.material(LeafRole::Client)?;
+    let mut connector = Connector::new(&material, args.server_name.as_deref())?
+        .with_connect_timeout(args.connect_timeout);
+    if let Some(version) = args.protocol_version {
+        connector = connector.with_protocol_version(version);
+    }
+    let stop = pingpong::shutdown::on_signals().context("cannot install signal handlers")?;
+    let summary = ping_candidate(&connector, &candidate, &args.ping, &stop).await?;
+    Ok(exit_code(&summary))
+}
+
+/// Connects to `candidate`, pings as `ping` says, prints as it goes.
+async fn ping_candidate(
+    connector: &Connector,
+    candidate: &Candidate,
+    ping: &PingArgs,
+    stop: &CancellationToken,
+) -> Result<PingSummary> {
+    let url = candidate.url();
+    let mut session = tokio::select! {
+        session = connector.open(&url) => session?,
+        _ = stop.cancelled() => bail!("interrupted while connecting to {url}"),
+    };
+    let remote = session.remote_address();
+    let facts = SessionFacts {
+        url: &url,
+        remote,
+        source: candidate.source,
+        welcome: session.welcome(),
+        server_identity: session.server_identity(),
+        payload_size: ping.size as usize,
+    };
+    let mut out = std::io::stdout().lock();
+    if ping.json {
+        writeln!(out, "{}", report::header_json(&facts))?;
+    } else {
+        writeln!(out, "{}", report::header_line(&facts))?;
+    }
+    drop(out);
+    let (summary, error) = session
+        .ping(&ping.options(), stop, |event| {
+            let line = if ping.json {
+                report::event_json(event).to_string()
+            } else {
+                report::event_line(event, remote)
+            };
+            println!("{line}");
+        })
+        .await;
+    session.close().await;
+    let mut out = std::io::stdout().lock();
+    if ping.json {
+        writeln!(out, "{}", report::summary_json(&summary))?;
+    } else {
+        writeln!(out)?;
+        for line in report::summary_lines(&url, &summary) {
+            writeln!(out, "{line}")?;
+        }
+    }
+    out.flush()?;
+    if let Some(error) = error {
+        return Err(error.into());
+    }
+    Ok(summary)
+}
+
+fn exit_code(summary: &PingSummary) -> ExitCode {
+    if summary.lost == 0 && summary.received == summary.transmitted {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}
+
+async fn run_demo(args: DemoArgs) -> Result<ExitCode> {
+    let dir = tempfile::Builder::new()
+        .prefix("pingpong-demo-")
+        .tempdir()?;
+    let paths = CertPaths::new(dir.path());
+    store::init_ca(&paths, "pingpong demo CA", 1, false)?;
+    store::issue(
+        &paths,
+        LeafRole::Server,
+        "localhost",
+        &generate::default_server_sans("localhost"),
+        Validity::days(1),
+        false,
+    )?;
+    store::issue(
+        &paths,
+        LeafRole::Client,
+        "demo-client",
+        &[],
+        Validity::days(1),
+        false,
+    )?;
+    println!(
+        "demo: throwaway CA, server and client certificates in {}",
+        dir.path().display()
+    );
+
+    let mut config = ServerConfig::new(TlsMaterial::from_dir(&paths, LeafRole::Server));
+    config.listen = "127.0.0.1:0".parse()?;
+    config.instance = "demo".into();
+    let server = Server::bind(config)?;
+    let addr = server.local_addr();
+    println!("demo: server listening on {addr} (requires a client certificate from the demo CA)");
+    let shutdown = pingpong::shutdown::on_signals()?;
+    let server_task = tokio::spawn(server.run(shutdown.child_token()));
+
+    let connector = Connector::new(&TlsMaterial::from_dir(&paths, LeafRole::Client), None)?;
+    let candidate = parse_target(&format!("https://localhost:{}/pingpong", addr.port()))?;
+    let ping = PingArgs {
+        count: args.count,
+        interval: args.interval,
+        size: 56,
+        timeout: Duration::from_secs(2),
+        in_flight: 64,
+        json: false,
+    };
+    let result = ping_candidate(&connector, &candidate, &ping, &shutdown).await;
+    shutdown.cancel();
+    let _ = server_task.await;
+    Ok(exit_code(&result?))
+}
+
+fn run_certs(cmd: CertsCommand) -> Result<ExitCode> {
+    let home =
+        |dir: Option<PathBuf>| CertPaths::new(dir.unwrap_or_else(pingpong::tls::default_home));
+    match cmd {
+        CertsCommand::Init {
+            dir,
+            name,
+            days,
+            force,
+        } => {
+            let paths = home(dir);
+            store::init_ca(&paths, &name, days, force)?;
+            println!(
+                "created CA {:?}: {} and {} (key mode 0600)",
+                name,
+                paths.ca_cert().display(),
+                paths.ca_key().display()
+            );
+        }
+        CertsCommand::Issue {
+            role,
+            name,
+            sans,
+            dir,
+            days,
+            force,
+        } => {
+            let paths = home(dir);
+            let (role, sans) = match role {
+                Role::Server if sans.is_empty() => {
+                    (LeafRole::Server, generate::default_server_sans(&name))
+                }
+                Role::Server => (LeafRole::Server, sans),
+                Role::Client => (LeafRole::Client, sans),
+            };
+            store::issue(&paths, role, &name, &sans, Validity::days(days), force)?;
+            let shown = if sans.is_empty() {
+                name.clone()
+            } else {
+                sans.join(", ")
+            };
+            println!(
+                "issued {} certificate {:?} (SAN {}): {} and {} (key mode 0600)",
+                role.file_stem(),
+                name,
+                shown,
+                paths.leaf_cert(role).display(),
+                paths.leaf_key(role).display()
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

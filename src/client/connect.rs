@@ -1,0 +1,192 @@
+//! Connecting: QUIC + mTLS + WebTransport session + control stream + Hello/Welcome.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use wtransport::endpoint::endpoint_side;
+use wtransport::{Connection, Endpoint, RecvStream, SendStream, VarInt};
+
+use super::error::{classify_connecting, classify_connection, AttemptContext};
+use super::handshake::{handshake, Welcome};
+use super::pinger::{run_pings, PingEvent, PingOptions};
+use super::stats::PingSummary;
+use super::ClientError;
+use crate::framed::{write_message, FramedReader};
+use crate::proto::{ClientMessage, MAX_VERSION};
+use crate::tls::{client_tls_config, PeerIdentity, TlsMaterial};
+use crate::transport::{CONNECT_TIMEOUT, IDLE_TIMEOUT, KEEP_ALIVE_INTERVAL};
+
+/// Opens mutually-authenticated sessions to servers.
+pub struct Connector {
+    endpoint: Endpoint<endpoint_side::Client>,
+    connect_timeout: Duration,
+    server_name: Option<String>,
+    client_id: [u8; 16],
+    version: u16,
+}
+
+impl Connector {
+    /// A connector that presents `material`'s certificate and verifies servers
+    /// against its CA. With `server_name`, server certificates must carry that
+    /// name instead of the host the client connects to.
+    pub fn new(material: &TlsMaterial, server_name: Option<&str>) -> Result<Self, ClientError> {
+        let tls = client_tls_config(material, server_name)?;
+        let mut connector = Self::from_rustls(tls)?;
+        connector.server_name = server_name.map(str::to_string);
+        Ok(connector)
+    }
+
+    /// A connector over a ready rustls configuration (TLS 1.3, ALPN `h3`).
+    pub fn from_rustls(tls: rustls::ClientConfig) -> Result<Self, ClientError> {
+        let build = |builder: wtransport::config::ClientConfigBuilder<
+            wtransport::config::states::WantsRootStore,
+        >| {
+            builder
+                .with_custom_tls(tls.clone())
+                .keep_alive_interval(Some(KEEP_ALIVE_INTERVAL))
+                .max_idle_timeout(Some(IDLE_TIMEOUT))
+                .expect("IDLE_TIMEOUT fits a QUIC varint")
+                .build()
+        };
+        // Dual-stack when the machine has IPv6, IPv4 only otherwise.
+        let endpoint = Endpoint::client(build(
+            wtransport::ClientConfig::builder().with_bind_default(),
+        ))
+        .or_else(|_| {
+            Endpoint::client(build(
+                wtransport::ClientConfig::builder()
+                    .with_bind_address((std::net::Ipv4Addr::UNSPECIFIED, 0).into()),
+            ))
+        })
+        .map_err(ClientError::Socket)?;
+        Ok(Self {
+            endpoint,
+            connect_timeout: CONNECT_TIMEOUT,
+            server_name: None,
+            client_id: rand::random(),
+            version: MAX_VERSION,
+        })
+    }
+
+    /// Changes how long a connection attempt may take.
+    pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// Changes the protocol version offered in `Hello` (for testing servers).
+    pub fn with_protocol_version(mut self, version: u16) -> Self {
+        self.version = version;
+        self
+    }
+
+    /// This client's id, sent in every `Hello`.
+    pub fn client_id(&self) -> [u8; 16] {
+        self.client_id
+    }
+
+    /// Connects to `url` (`https://host:port/path`) and completes Hello/Welcome.
+    pub async fn open(&self, url: &str) -> Result<ClientSession, ClientError> {
+        let ctx = AttemptContext {
+            target: url,
+            timeout: self.connect_timeout,
+            server_name: self.server_name.as_deref(),
+        };
+        let attempt = async {
+            let connection = self
+                .endpoint
+                .connect(url)
+                .await
+                .map_err(|e| classify_connecting(e, &ctx))?;
+            let opening = connection
+                .open_bi()
+                .await
+                .map_err(|e| classify_connection(e, &ctx))?;
+            let (mut writer, recv) = opening.await.map_err(|e| ClientError::Connection {
+                target: url.to_string(),
+                reason: format!("cannot open the control stream: {e}"),
+            })?;
+            let mut reader = FramedReader::new(recv);
+            let welcome =
+                handshake(&mut reader, &mut writer, self.version, self.client_id, 0).await?;
+            let server_identity = connection.peer_identity().and_then(|chain| {
+                chain
+                    .as_slice()
+                    .first()
+                    .and_then(|c| PeerIdentity::from_der(c.der()))
+            });
+            Ok(ClientSession {
+                connection,
+                reader,
+                writer,
+                welcome,
+                server_identity,
+            })
+        };
+        match tokio::time::timeout(self.connect_timeout, attempt).await {
+            Ok(result) => result,
+            Err(_) => Err(ClientError::Timeout {
+                target: url.to_string(),
+                timeout: self.connect_timeout,
+            }),
+        }
+    }
+}
+
+/// An established session: Welcome received, ready to ping.
+pub struct ClientSession {
+    connection: Connection,
+    reader: FramedReader<RecvStream>,
+    writer: SendStream,
+    welcome: Welcome,
+    server_identity: Option<PeerIdentity>,
+}
+
+impl ClientSession {
+    /// What the server said in `Welcome`.
+    pub fn welcome(&self) -> &Welcome {
+        &self.welcome
+    }
+
+    /// The verified server certificate's identity.
+    pub fn server_identity(&self) -> Option<&PeerIdentity> {
+        self.server_identity.as_ref()
+    }
+
+    /// The server's address.
+    pub fn remote_address(&self) -> std::net::SocketAddr {
+        let addr = self.connection.remote_address();
+        std::net::SocketAddr::new(addr.ip().to_canonical(), addr.port())
+    }
+
+    /// Runs pings on this session; see [`run_pings`].
+    pub async fn ping(
+        &mut self,
+        options: &PingOptions,
+        stop: &CancellationToken,
+        on_event: impl FnMut(&PingEvent),
+    ) -> (PingSummary, Option<ClientError>) {
+        let (summary, error) =
+            run_pings(&mut self.reader, &mut self.writer, options, stop, on_event).await;
+        // Prefer the connection's own reason (e.g. "server shutting down") to a
+        // bare stream error.
+        let error = match (error, self.connection.quic_connection().close_reason()) {
+            (Some(ClientError::SessionLost(_)), Some(reason)) => Some(ClientError::SessionLost(
+                wtransport::error::ConnectionError::from(reason).to_string(),
+            )),
+            (error, _) => error,
+        };
+        (summary, error)
+    }
+
+    /// Says Goodbye and closes the connection.
+    pub async fn close(mut self) {
+        if write_message(&mut self.writer, &ClientMessage::Goodbye)
+            .await
+            .is_ok()
+        {
+            let _ = tokio::time::timeout(Duration::from_millis(250), self.writer.finish()).await;
+        }
+        self.connection.close(VarInt::from_u32(0), b"goodbye");
+    }
+}

@@ -1,0 +1,246 @@
+//! Client errors, each phrased for the person at the terminal: the cause, then the fix.
+
+use std::time::Duration;
+
+use wtransport::error::{ConnectingError, ConnectionError};
+
+use crate::framed::FramedError;
+use crate::tls::TlsError;
+
+/// Why a client could not connect or ping.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    /// Certificate material is missing or invalid.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// The server address cannot be used.
+    #[error("invalid server address {target:?}: {reason}")]
+    InvalidTarget {
+        /// What was given.
+        target: String,
+        /// Why it is unusable.
+        reason: String,
+    },
+    /// The host name does not resolve.
+    #[error("cannot resolve {target}: {reason}")]
+    Resolve {
+        /// The server URL.
+        target: String,
+        /// The resolver's complaint.
+        reason: String,
+    },
+    /// The client's UDP socket could not be created.
+    #[error("cannot open a UDP socket: {0}")]
+    Socket(std::io::Error),
+    /// Nothing answered.
+    #[error("no answer from {target} within {timeout:?}: is a pingpong server running there? (QUIC uses UDP: check the port and any firewall)")]
+    Timeout {
+        /// The server URL.
+        target: String,
+        /// How long we waited.
+        timeout: Duration,
+    },
+    /// The server's TLS refused our client certificate.
+    #[error("the server rejected our client certificate: {reason}. Fix: use a client certificate issued by the server's CA (`pingpong certs issue client`, then --cert/--key, or the files in $PINGPONG_HOME)")]
+    CertificateRejected {
+        /// What the server's TLS alert says.
+        reason: String,
+    },
+    /// We do not trust the server's certificate.
+    #[error("the server's certificate is not trusted: {reason}. Fix: {fix}")]
+    ServerNotTrusted {
+        /// What verification found.
+        reason: String,
+        /// What to do about it.
+        fix: String,
+    },
+    /// The server answered the WebTransport request with an error status.
+    #[error("the server has no pingpong service at {target} (session request refused, e.g. 404): check the URL path (the default is /pingpong)")]
+    SessionRejected {
+        /// The URL.
+        target: String,
+    },
+    /// The server does not speak our protocol version.
+    #[error("protocol version not supported by the server: {message}. Fix: use a client and server of the same release")]
+    UnsupportedVersion {
+        /// The server's explanation.
+        message: String,
+    },
+    /// The server sent an `Error` message.
+    #[error("the server refused the session (error {code}): {message}")]
+    Refused {
+        /// The error code.
+        code: u16,
+        /// The server's explanation.
+        message: String,
+    },
+    /// The server broke the protocol.
+    #[error("protocol error: {0}")]
+    Protocol(String),
+    /// The session ended.
+    #[error("the session ended: {0}")]
+    SessionLost(String),
+    /// Any other connection failure.
+    #[error("connection to {target} failed: {reason}")]
+    Connection {
+        /// The server URL.
+        target: String,
+        /// What failed.
+        reason: String,
+    },
+}
+
+impl From<FramedError> for ClientError {
+    fn from(error: FramedError) -> Self {
+        match error {
+            FramedError::Frame(e) => {
+                ClientError::Protocol(format!("bad frame from the server: {e}"))
+            }
+            FramedError::Io(e) => ClientError::SessionLost(e.to_string()),
+        }
+    }
+}
+
+/// What the client knows about the attempt, for phrasing errors.
+pub(crate) struct AttemptContext<'a> {
+    pub target: &'a str,
+    pub timeout: Duration,
+    pub server_name: Option<&'a str>,
+}
+
+/// Turns a wtransport connection failure into a [`ClientError`] a user can act on.
+pub(crate) fn classify_connecting(error: ConnectingError, ctx: &AttemptContext<'_>) -> ClientError {
+    let target = ctx.target.to_string();
+    match error {
+        ConnectingError::InvalidUrl(reason) => ClientError::InvalidTarget { target, reason },
+        ConnectingError::DnsLookup(e) => ClientError::Resolve {
+            target,
+            reason: e.to_string(),
+        },
+        ConnectingError::DnsNotFound => ClientError::Resolve {
+            target,
+            reason: "no address found".into(),
+        },
+        ConnectingError::SessionRejected => ClientError::SessionRejected { target },
+        ConnectingError::ConnectionError(e) => classify_connection(e, ctx),
+        other => ClientError::Connection {
+            target,
+            reason: other.to_string(),
+        },
+    }
+}
+
+/// Turns a connection-level failure into a [`ClientError`].
+pub(crate) fn classify_connection(error: ConnectionError, ctx: &AttemptContext<'_>) -> ClientError {
+    let text = error.to_string();
+    let lower = text.to_ascii_lowercase();
+    if matches!(error, ConnectionError::TimedOut) {
+        return ClientError::Timeout {
+            target: ctx.target.to_string(),
+            timeout: ctx.timeout,
+        };
+    }
+    // Our own verification of the server certificate failed.
+    if lower.contains("invalid peer certificate")
+        || lower.contains("certificate not valid for name")
+    {
+        return server_not_trusted(&lower, ctx);
+    }
+    // The server's TLS stack sent an alert: QUIC carries it as crypto error 0x100 + alert.
+    if let Some(alert) = tls_alert(&lower) {
+        if matches!(error, ConnectionError::ConnectionClosed(_)) {
+            return ClientError::CertificateRejected {
+                reason: describe_alert(alert, &lower),
+            };
+        }
+    }
+    ClientError::Connection {
+        target: ctx.target.to_string(),
+        reason: text,
+    }
+}
+
+fn server_not_trusted(lower: &str, ctx: &AttemptContext<'_>) -> ClientError {
+    let (reason, fix) = if lower.contains("unknownissuer") || lower.contains("unknown issuer") {
+        (
+            "it is not signed by the CA we trust".to_string(),
+            "give the client the CA that signed the server certificate (--ca FILE)".to_string(),
+        )
+    } else if lower.contains("notvalidforname") || lower.contains("not valid for name") {
+        let name = ctx.server_name.map_or_else(
+            || format!("the host of {}", ctx.target),
+            |n| format!("{n:?}"),
+        );
+        (
+            format!("it is not valid for {name}"),
+            "connect by a name the certificate carries, pass --server-name NAME, or reissue it with `pingpong certs issue server --san NAME`".to_string(),
+        )
+    } else if lower.contains("expired") {
+        (
+            "it has expired".to_string(),
+            "renew it with `pingpong certs issue server --force`".to_string(),
+        )
+    } else if lower.contains("notvalidyet") || lower.contains("not valid yet") {
+        (
+            "it is not valid yet".to_string(),
+            "check the clocks of both machines".to_string(),
+        )
+    } else {
+        (
+            lower.to_string(),
+            "check the server certificate against the CA (--ca FILE)".to_string(),
+        )
+    };
+    ClientError::ServerNotTrusted { reason, fix }
+}
+
+/// The TLS alert number in "the cryptographic handshake failed: error N".
+fn tls_alert(lower: &str) -> Option<u8> {
+    let rest = lower.split("handshake failed: error ").nth(1)?;
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
+}
+
+fn describe_alert(alert: u8, lower: &str) -> String {
+    match alert {
+        116 => "we sent no client certificate, and the server requires one".into(),
+        48 => "it is not signed by a CA the server trusts (unknown CA)".into(),
+        45 => "it has expired".into(),
+        44 => "it has been revoked".into(),
+        42 | 43 | 46 if lower.contains("expired") => "it has expired".into(),
+        42 | 43 | 46 => "the server could not accept it (bad or unsupported certificate)".into(),
+        49 => "the server denied access to this client identity".into(),
+        other => format!("TLS alert {other}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ctx() -> AttemptContext<'static> {
+        AttemptContext {
+            target: "https://127.0.0.1:4433/pingpong",
+            timeout: Duration::from_secs(5),
+            server_name: None,
+        }
+    }
+
+    #[test]
+    fn reads_alert_numbers() {
+        assert_eq!(
+            tls_alert("the cryptographic handshake failed: error 116: peer sent no certificates"),
+            Some(116)
+        );
+        assert_eq!(tls_alert("something else"), None);
+    }
+
+    #[test]
+    fn timeout_says_what_to_check() {
+        let e = classify_connection(ConnectionError::TimedOut, &ctx());
+        assert!(
+            e.to_string().contains("is a pingpong server running there"),
+            "{e}"
+        );
+    }
+}

@@ -1,0 +1,22 @@
+//! The ping client.
+//!
+//! - [`connect`]: [`Connector`] opens a verified mTLS WebTransport session and
+//!   completes Hello/Welcome, giving a [`ClientSession`].
+//! - [`handshake`]: the Hello/Welcome exchange over any byte stream.
+//! - [`pinger`]: the ping loop over any byte stream.
+//! - [`report`]: ping(8)-style text and JSON lines.
+//! - [`stats`]: RTT statistics and the run summary.
+//! - [`error`]: failures phrased as cause and fix.
+
+pub mod connect;
+pub mod error;
+pub mod handshake;
+pub mod pinger;
+pub mod report;
+pub mod stats;
+
+pub use connect::{ClientSession, Connector};
+pub use error::ClientError;
+pub use handshake::Welcome;
+pub use pinger::{PingEvent, PingOptions};
+pub use stats::{PingSummary, RttSummary};

@@ -1,0 +1,212 @@
+//! How a ping run is shown: ping(8)-style text lines, or one JSON object per line.
+
+use std::net::SocketAddr;
+
+use serde_json::{json, Value};
+
+use super::{PingEvent, PingSummary, Welcome};
+use crate::discovery::Source;
+use crate::tls::PeerIdentity;
+
+/// What the header line describes.
+pub struct SessionFacts<'a> {
+    /// The URL connected to.
+    pub url: &'a str,
+    /// The address actually reached.
+    pub remote: SocketAddr,
+    /// How the server was found.
+    pub source: Source,
+    /// The server's Welcome.
+    pub welcome: &'a Welcome,
+    /// The verified server certificate.
+    pub server_identity: Option<&'a PeerIdentity>,
+    /// Payload bytes per ping.
+    pub payload_size: usize,
+}
+
+fn short_hex(bytes: &[u8]) -> String {
+    bytes.iter().take(4).map(|b| format!("{b:02x}")).collect()
+}
+
+fn state_name(welcome: &Welcome) -> &'static str {
+    match welcome.state {
+        crate::proto::ServerState::Serving => "serving",
+        crate::proto::ServerState::Draining => "draining",
+    }
+}
+
+/// The header line, as `PING host (addr): n data bytes`.
+pub fn header_line(facts: &SessionFacts<'_>) -> String {
+    let cert = facts
+        .server_identity
+        .map(|id| {
+            format!(
+                ", cert {} sha256:{}",
+                id.display_name(),
+                &id.fingerprint[..16]
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "PINGPONG {} ({}) via {}: server {:?} id {} v{} {}{}, {} payload bytes",
+        facts.url,
+        facts.remote,
+        facts.source,
+        facts.welcome.instance,
+        short_hex(&facts.welcome.server_id),
+        facts.welcome.version,
+        state_name(facts.welcome),
+        cert,
+        facts.payload_size
+    )
+}
+
+/// One line per event.
+pub fn event_line(event: &PingEvent, remote: SocketAddr) -> String {
+    match event {
+        PingEvent::Pong { seq, rtt, bytes } => format!(
+            "{bytes} bytes from {remote}: seq={seq} time={:.3} ms",
+            rtt.as_secs_f64() * 1000.0
+        ),
+        PingEvent::Lost { seq } => format!("no answer from {remote}: seq={seq} lost"),
+        PingEvent::Duplicate { seq } => {
+            format!("duplicate pong from {remote}: seq={seq} (dropped)")
+        }
+        PingEvent::Late { seq } => {
+            format!("late pong from {remote}: seq={seq} (already counted lost)")
+        }
+    }
+}
+
+/// The closing statistics, as ping(8) prints them.
+pub fn summary_lines(url: &str, summary: &PingSummary) -> Vec<String> {
+    let mut lines = vec![
+        format!("--- {url} pingpong statistics ---"),
+        format!(
+            "{} pings transmitted, {} received, {}% loss, {} duplicates, time {:.0}ms",
+            summary.transmitted,
+            summary.received,
+            format_percent(summary.loss_percent()),
+            summary.duplicates,
+            summary.elapsed_ms
+        ),
+    ];
+    if let Some(rtt) = &summary.rtt_ms {
+        lines.push(format!(
+            "rtt min/avg/max/mdev = {:.3}/{:.3}/{:.3}/{:.3} ms, p50 {:.3} ms, p99 {:.3} ms",
+            rtt.min, rtt.avg, rtt.max, rtt.mdev, rtt.p50, rtt.p99
+        ));
+    }
+    lines
+}
+
+fn format_percent(p: f64) -> String {
+    if p.fract() == 0.0 {
+        format!("{p:.0}")
+    } else {
+        format!("{p:.1}")
+    }
+}
+
+/// The header as a JSON object.
+pub fn header_json(facts: &SessionFacts<'_>) -> Value {
+    json!({
+        "event": "connected",
+        "url": facts.url,
+        "remote": facts.remote.to_string(),
+        "source": facts.source.to_string(),
+        "instance": facts.welcome.instance,
+        "server_id": facts.welcome.server_id.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+        "version": facts.welcome.version,
+        "state": state_name(facts.welcome),
+        "server_cert": facts.server_identity.map(|id| json!({
+            "name": id.display_name(),
+            "sans": id.sans,
+            "sha256": id.fingerprint,
+        })),
+        "payload_bytes": facts.payload_size,
+    })
+}
+
+/// An event as a JSON object.
+pub fn event_json(event: &PingEvent) -> Value {
+    match event {
+        PingEvent::Pong { seq, rtt, bytes } => json!({
+            "event": "pong", "seq": seq, "time_ms": rtt.as_secs_f64() * 1000.0, "bytes": bytes,
+        }),
+        PingEvent::Lost { seq } => json!({ "event": "lost", "seq": seq }),
+        PingEvent::Duplicate { seq } => json!({ "event": "duplicate", "seq": seq }),
+        PingEvent::Late { seq } => json!({ "event": "late", "seq": seq }),
+    }
+}
+
+/// The summary as a JSON object.
+pub fn summary_json(summary: &PingSummary) -> Value {
+    let mut value = serde_json::to_value(summary).unwrap_or(Value::Null);
+    if let Value::Object(map) = &mut value {
+        map.insert("event".into(), "summary".into());
+        map.insert("loss_percent".into(), summary.loss_percent().into());
+    }
+    value
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::client::stats::RttSummary;
+    use std::time::Duration;
+
+    fn summary() -> PingSummary {
+        PingSummary {
+            transmitted: 3,
+            received: 2,
+            lost: 1,
+            duplicates: 0,
+            late: 0,
+            rtt_ms: Some(RttSummary {
+                min: 0.1,
+                avg: 0.2,
+                max: 0.3,
+                mdev: 0.05,
+                p50: 0.2,
+                p99: 0.3,
+            }),
+            elapsed_ms: 2000.4,
+        }
+    }
+
+    #[test]
+    fn text_summary_reads_like_ping() {
+        let lines = summary_lines("https://h:1/pingpong", &summary());
+        assert_eq!(
+            lines[1],
+            "3 pings transmitted, 2 received, 33.3% loss, 0 duplicates, time 2000ms"
+        );
+        assert!(lines[2].starts_with("rtt min/avg/max/mdev = 0.100/0.200/0.300/0.050 ms"));
+    }
+
+    #[test]
+    fn pong_line() {
+        let line = event_line(
+            &PingEvent::Pong {
+                seq: 4,
+                rtt: Duration::from_micros(412),
+                bytes: 56,
+            },
+            "127.0.0.1:4433".parse().unwrap(),
+        );
+        assert_eq!(line, "56 bytes from 127.0.0.1:4433: seq=4 time=0.412 ms");
+    }
+
+    #[test]
+    fn json_summary_has_the_documented_fields() {
+        let v = summary_json(&summary());
+        for key in ["transmitted", "received", "lost", "duplicates"] {
+            assert!(v[key].is_u64(), "{key}");
+        }
+        for key in ["min", "avg", "max", "mdev", "p50", "p99"] {
+            assert!(v["rtt_ms"][key].is_f64(), "{key}");
+        }
+        assert_eq!(v["event"], "summary");
+    }
+}

@@ -1,0 +1,371 @@
+//! Framing: an unsigned LEB128 length followed by one postcard-encoded message.
+
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+
+use super::error::FrameError;
+use super::message::{ClientMessage, ServerMessage};
+
+/// Largest frame body the protocol allows (64 KiB).
+pub const MAX_FRAME_LEN: usize = 64 * 1024;
+
+/// Longest LEB128 encoding of a `u64`.
+const MAX_VARINT_BYTES: usize = 10;
+
+/// A message type that can travel in a frame.
+pub trait WireMessage: Serialize + DeserializeOwned + sealed::Sealed {
+    /// How many variants (tags `0..TAGS`) this protocol version knows.
+    const TAGS: u32;
+}
+
+mod sealed {
+    pub trait Sealed {}
+    impl Sealed for super::ClientMessage {}
+    impl Sealed for super::ServerMessage {}
+}
+
+impl WireMessage for ClientMessage {
+    const TAGS: u32 = 3;
+}
+
+impl WireMessage for ServerMessage {
+    const TAGS: u32 = 4;
+}
+
+/// Encodes `message` as one frame (length prefix and body).
+pub fn encode_frame<M: WireMessage>(message: &M) -> Result<Vec<u8>, FrameError> {
+    let body = postcard::to_stdvec(message).map_err(|e| FrameError::Garbage {
+        reason: e.to_string(),
+    })?;
+    if body.len() > MAX_FRAME_LEN {
+        return Err(FrameError::Oversized {
+            len: body.len() as u64,
+            max: MAX_FRAME_LEN,
+        });
+    }
+    let mut frame = Vec::with_capacity(body.len() + 3);
+    write_varint(&mut frame, body.len() as u64);
+    frame.extend_from_slice(&body);
+    Ok(frame)
+}
+
+fn write_varint(out: &mut Vec<u8>, mut value: u64) {
+    while value >= 0x80 {
+        out.push((value as u8) | 0x80);
+        value >>= 7;
+    }
+    out.push(value as u8);
+}
+
+/// Outcome of reading a varint from the front of a buffer.
+enum Varint {
+    /// A complete value and the number of bytes it took.
+    Complete(u64, usize),
+    /// More bytes are needed; the value so far is a lower bound.
+    Incomplete(u64),
+    /// Longer than any valid encoding.
+    Invalid,
+}
+
+fn read_varint(bytes: &[u8]) -> Varint {
+    let mut value: u64 = 0;
+    for (i, &byte) in bytes.iter().enumerate().take(MAX_VARINT_BYTES) {
+        let shift = 7 * i as u32;
+        let bits = u64::from(byte & 0x7f);
+        // The tenth byte may only carry the top bit of a u64.
+        if i == MAX_VARINT_BYTES - 1 && bits > 1 {
+            return Varint::Invalid;
+        }
+        value |= bits << shift;
+        if byte & 0x80 == 0 {
+            return Varint::Complete(value, i + 1);
+        }
+    }
+    if bytes.len() >= MAX_VARINT_BYTES {
+        Varint::Invalid
+    } else {
+        Varint::Incomplete(value)
+    }
+}
+
+/// Splits a byte stream into messages. Sans-IO: feed it bytes with [`push`](Self::push),
+/// take messages with [`decode`](Self::decode), and call [`finish`](Self::finish) at end of
+/// stream.
+#[derive(Debug)]
+pub struct FrameDecoder {
+    buf: Vec<u8>,
+    max_len: usize,
+}
+
+impl Default for FrameDecoder {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl FrameDecoder {
+    /// A decoder with the protocol's 64 KiB limit.
+    pub fn new() -> Self {
+        Self::with_max_len(MAX_FRAME_LEN)
+    }
+
+    /// A decoder with a lower frame limit (values above 64 KiB are clamped).
+    pub fn with_max_len(max_len: usize) -> Self {
+        Self {
+            buf: Vec::new(),
+            max_len: max_len.min(MAX_FRAME_LEN),
+        }
+    }
+
+    /// Appends bytes received from the stream.
+    pub fn push(&mut self, bytes: &[u8]) {
+        self.buf.extend_from_slice(bytes);
+    }
+
+    /// Bytes received but not yet decoded.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Decodes the next complete frame, if there is one.
+    ///
+    /// An oversized length is reported as soon as the prefix shows it, without
+    /// waiting for the body.
+    pub fn decode<M: WireMessage>(&mut self) -> Result<Option<M>, FrameError> {
+        let (len, prefix) = match read_varint(&self.buf) {
+            Varint::Complete(len, prefix) => (len, prefix),
+            Varint::Incomplete(lower_bound) => {
+                return self.check_len(lower_bound).map(|()| None);
+            }
+            Varint::Invalid => return Err(FrameError::BadLength),
+        };
+        self.check_len(len)?;
+        let len = len as usize;
+        if self.buf.len() < prefix + len {
+            return Ok(None);
+        }
+        let message = decode_body::<M>(&self.buf[prefix..prefix + len]);
+        self.buf.drain(..prefix + len);
+        message.map(Some)
+    }
+
+    /// Checks that the stream did not end inside a frame.
+    pub fn finish(&self) -> Result<(), FrameError> {
+        match self.buf.len() {
+            0 => Ok(()),
+            buffered => Err(FrameError::Truncated { buffered }),
+        }
+    }
+
+    fn check_len(&self, len: u64) -> Result<(), FrameError> {
+        if len > self.max_len as u64 {
+            Err(FrameError::Oversized {
+                len,
+                max: self.max_len,
+            })
+        } else {
+            Ok(())
+        }
+    }
+}
+
+/// Decodes one frame body (no length prefix).
+fn decode_body<M: WireMessage>(body: &[u8]) -> Result<M, FrameError> {
+    match read_varint(body) {
+        Varint::Complete(tag, _) if tag >= u64::from(M::TAGS) => {
+            return Err(FrameError::UnknownTag {
+                tag: u32::try_from(tag).unwrap_or(u32::MAX),
+            })
+        }
+        Varint::Complete(..) => {}
+        Varint::Incomplete(_) | Varint::Invalid => {
+            return Err(FrameError::Garbage {
+                reason: "frame body holds no valid message tag".into(),
+            })
+        }
+    }
+    let (message, rest) =
+        postcard::take_from_bytes::<M>(body).map_err(|e| FrameError::Garbage {
+            reason: e.to_string(),
+        })?;
+    if !rest.is_empty() {
+        return Err(FrameError::Garbage {
+            reason: format!("{} trailing byte(s) after the message", rest.len()),
+        });
+    }
+    Ok(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::ServerState;
+
+    fn ping(seq: u64, payload: &[u8]) -> ClientMessage {
+        ClientMessage::Ping {
+            seq,
+            payload: payload.to_vec(),
+        }
+    }
+
+    #[test]
+    fn decodes_frames_split_at_every_byte() {
+        let mut stream = encode_frame(&ping(1, b"abc")).unwrap();
+        stream.extend(encode_frame(&ClientMessage::Goodbye).unwrap());
+        let mut decoder = FrameDecoder::new();
+        let mut got = Vec::new();
+        for byte in stream {
+            decoder.push(&[byte]);
+            while let Some(m) = decoder.decode::<ClientMessage>().unwrap() {
+                got.push(m);
+            }
+        }
+        assert_eq!(got, vec![ping(1, b"abc"), ClientMessage::Goodbye]);
+        decoder.finish().unwrap();
+    }
+
+    #[test]
+    fn length_prefix_is_a_leb128_varint() {
+        let frame = encode_frame(&ping(0, &[7u8; 200])).unwrap();
+        // body = tag(1) + seq(1) + len varint(2) + 200 = 204 = 0xcc 0x01
+        assert_eq!(&frame[..2], &[0xcc, 0x01]);
+        assert_eq!(frame.len(), 206);
+    }
+
+    #[test]
+    fn truncated_frame_is_reported_at_end_of_stream() {
+        let frame = encode_frame(&ping(5, b"hello")).unwrap();
+        let mut decoder = FrameDecoder::new();
+        decoder.push(&frame[..frame.len() - 2]);
+        assert_eq!(decoder.decode::<ClientMessage>(), Ok(None));
+        assert_eq!(
+            decoder.finish(),
+            Err(FrameError::Truncated {
+                buffered: frame.len() - 2
+            })
+        );
+    }
+
+    #[test]
+    fn oversized_prefix_is_rejected_before_the_body_arrives() {
+        let mut decoder = FrameDecoder::new();
+        // 4 GiB announced.
+        decoder.push(&[0x80, 0x80, 0x80, 0x80, 0x10]);
+        assert!(matches!(
+            decoder.decode::<ClientMessage>(),
+            Err(FrameError::Oversized {
+                len: 0x1_0000_0000,
+                ..
+            })
+        ));
+        // Even a partial prefix that already exceeds the limit is rejected.
+        let mut decoder = FrameDecoder::new();
+        decoder.push(&[0xff, 0xff, 0xff]);
+        assert!(matches!(
+            decoder.decode::<ClientMessage>(),
+            Err(FrameError::Oversized { .. })
+        ));
+    }
+
+    #[test]
+    fn exactly_the_limit_is_accepted_and_one_more_is_not() {
+        let mut decoder = FrameDecoder::with_max_len(10);
+        decoder.push(&[10]);
+        assert_eq!(decoder.decode::<ClientMessage>(), Ok(None));
+        let mut decoder = FrameDecoder::with_max_len(10);
+        decoder.push(&[11]);
+        assert!(matches!(
+            decoder.decode::<ClientMessage>(),
+            Err(FrameError::Oversized { len: 11, max: 10 })
+        ));
+    }
+
+    #[test]
+    fn encoding_refuses_an_oversized_message() {
+        let big = ping(1, &vec![0u8; MAX_FRAME_LEN]);
+        assert!(matches!(
+            encode_frame(&big),
+            Err(FrameError::Oversized { .. })
+        ));
+    }
+
+    #[test]
+    fn endless_varint_is_a_bad_length() {
+        let mut decoder = FrameDecoder::with_max_len(MAX_FRAME_LEN);
+        decoder.max_len = usize::MAX; // reach the varint check, not the size check
+        decoder.push(&[0xff; 11]);
+        assert_eq!(
+            decoder.decode::<ClientMessage>(),
+            Err(FrameError::BadLength)
+        );
+    }
+
+    #[test]
+    fn unknown_tag_is_reported_as_such() {
+        let mut decoder = FrameDecoder::new();
+        decoder.push(&[1, 9]);
+        assert_eq!(
+            decoder.decode::<ClientMessage>(),
+            Err(FrameError::UnknownTag { tag: 9 })
+        );
+        let mut decoder = FrameDecoder::new();
+        decoder.push(&[1, 4]);
+        assert_eq!(
+            decoder.decode::<ServerMessage>(),
+            Err(FrameError::UnknownTag { tag: 4 })
+        );
+    }
+
+    #[test]
+    fn garbage_bodies_are_reported() {
+        for body in [
+            vec![],                                // no tag at all
+            vec![1],                               // Ping without seq
+            vec![1, 5, 10, 1, 2],                  // payload shorter than announced
+            vec![2, 0],                            // Goodbye with a trailing byte
+            vec![0, 0xff, 0xff, 0xff, 0xff, 0xff], // bad varint in Hello.version
+        ] {
+            let mut decoder = FrameDecoder::new();
+            decoder.push(&[body.len() as u8]);
+            decoder.push(&body);
+            assert!(
+                matches!(
+                    decoder.decode::<ClientMessage>(),
+                    Err(FrameError::Garbage { .. })
+                ),
+                "body {body:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_utf8_in_a_string_is_garbage() {
+        let mut decoder = FrameDecoder::new();
+        // Error { code: 1, message: [0xff] }
+        decoder.push(&[4, 3, 1, 1, 0xff]);
+        assert!(matches!(
+            decoder.decode::<ServerMessage>(),
+            Err(FrameError::Garbage { .. })
+        ));
+    }
+
+    #[test]
+    fn a_bad_frame_does_not_eat_the_next_one() {
+        let mut decoder = FrameDecoder::new();
+        decoder.push(&[1, 9]);
+        decoder.push(
+            &encode_frame(&ServerMessage::Welcome {
+                version: 1,
+                server_id: [1; 16],
+                instance: "a".into(),
+                state: ServerState::Serving,
+            })
+            .unwrap(),
+        );
+        assert!(decoder.decode::<ServerMessage>().is_err());
+        assert!(matches!(
+            decoder.decode::<ServerMessage>(),
+            Ok(Some(ServerMessage::Welcome { .. }))
+        ));
+    }
+}

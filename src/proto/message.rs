@@ -1,0 +1,74 @@
+//! The v1 messages. Enum tags are the variant order: append only, never reorder.
+
+use serde::{Deserialize, Serialize};
+
+/// A message sent by the client on the control stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientMessage {
+    /// First message of a session (tag 0).
+    Hello {
+        /// Highest protocol version the client speaks.
+        version: u16,
+        /// Stable identity of the client across reconnects.
+        client_id: [u8; 16],
+        /// The client already has every pong up to and including this seq.
+        resume_after: u64,
+    },
+    /// A ping to be answered by a `Pong` with the same seq and payload (tag 1).
+    Ping {
+        /// Sequence number chosen by the client.
+        seq: u64,
+        /// Opaque bytes echoed back.
+        #[serde(with = "serde_bytes")]
+        payload: Vec<u8>,
+    },
+    /// The client is leaving; the server closes the session (tag 2).
+    Goodbye,
+}
+
+/// State a server advertises about itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ServerState {
+    /// Accepting sessions (tag 0).
+    Serving,
+    /// Shutting down: finish up and go elsewhere (tag 1).
+    Draining,
+}
+
+/// A message sent by the server on the control stream.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ServerMessage {
+    /// Answer to `Hello` (tag 0).
+    Welcome {
+        /// Version chosen for this session.
+        version: u16,
+        /// Identity of this server instance.
+        server_id: [u8; 16],
+        /// Human-readable instance name.
+        instance: String,
+        /// Current state of the server.
+        state: ServerState,
+    },
+    /// Answer to a `Ping` (tag 1).
+    Pong {
+        /// The seq of the ping being answered.
+        seq: u64,
+        /// The ping's payload, unchanged.
+        #[serde(with = "serde_bytes")]
+        payload: Vec<u8>,
+    },
+    /// The server is going away; reconnect elsewhere (tag 2).
+    Drain {
+        /// Why, for logs.
+        reason: String,
+        /// Suggested wait before reconnecting.
+        reconnect_after_ms: u32,
+    },
+    /// A fatal session error; the server closes the session after it (tag 3).
+    Error {
+        /// One of [`crate::proto::ErrorCode`].
+        code: u16,
+        /// Human-readable detail.
+        message: String,
+    },
+}

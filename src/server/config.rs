@@ -1,0 +1,44 @@
+//! Server settings with their defaults.
+
+use std::net::{Ipv6Addr, SocketAddr};
+use std::time::Duration;
+
+use crate::tls::TlsMaterial;
+
+/// Default listen address: every IPv6 and (dual-stack) IPv4 address, port 4433.
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V6(Ipv6Addr::UNSPECIFIED), 4433);
+
+/// Default WebTransport path.
+pub const DEFAULT_PATH: &str = "/pingpong";
+
+/// How long shutdown waits for sessions to close before it gives up on them.
+pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+
+/// Everything a [`super::Server`] needs.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to listen on; `[::]` means dual-stack, falling back to `0.0.0.0`.
+    pub listen: SocketAddr,
+    /// WebTransport path that serves sessions; other paths get 404.
+    pub path: String,
+    /// Certificate, key and the CA that client certificates must chain to.
+    pub tls: TlsMaterial,
+    /// Instance name sent in `Welcome`.
+    pub instance: String,
+    /// Deadline for a new session's `Hello`.
+    pub hello_timeout: Duration,
+}
+
+impl ServerConfig {
+    /// Defaults for everything but the certificates.
+    pub fn new(tls: TlsMaterial) -> Self {
+        Self {
+            listen: DEFAULT_LISTEN,
+            path: DEFAULT_PATH.to_string(),
+            tls,
+            instance: crate::tls::generate::local_hostname().unwrap_or_else(|| "pingpong".into()),
+            hello_timeout: crate::transport::HELLO_TIMEOUT,
+        }
+    }
+}

@@ -1,0 +1,209 @@
+//! Drives one session's control stream: reads frames, feeds the [`Session`]
+//! state machine, writes its replies. Generic over the byte streams so that tests
+//! run it over `tokio::io::duplex`.
+
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio_util::sync::CancellationToken;
+
+use super::session::{Action, ServerInfo, Session};
+use crate::framed::{write_message, FramedError, FramedReader};
+use crate::proto::{ClientMessage, ServerMessage};
+
+/// How a session ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionEnd {
+    /// The client said Goodbye or closed its stream between frames.
+    ClientLeft,
+    /// The server sent an `Error` and closed (bad frame, bad version, ...).
+    Refused {
+        /// The error code sent.
+        code: u16,
+        /// The message sent.
+        message: String,
+    },
+    /// The server is shutting down.
+    Shutdown,
+}
+
+/// Runs the control stream of one session until it ends.
+///
+/// `Err` means the stream itself failed (reset, connection lost); a misbehaving
+/// client gets an `Error` frame and ends as [`SessionEnd::Refused`].
+pub async fn run_control_stream<R, W>(
+    reader: R,
+    writer: &mut W,
+    info: &ServerInfo,
+    hello_timeout: Duration,
+    shutdown: &CancellationToken,
+) -> Result<(SessionEnd, Session), FramedError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut reader = FramedReader::new(reader);
+    let mut session = Session::new();
+    let hello_deadline = tokio::time::Instant::now() + hello_timeout;
+    loop {
+        let awaiting_hello = session.version().is_none();
+        let next = tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => return Ok((SessionEnd::Shutdown, session)),
+            _ = tokio::time::sleep_until(hello_deadline), if awaiting_hello => None,
+            read = reader.next::<ClientMessage>() => Some(read),
+        };
+        let action = match next {
+            None => session.on_hello_timeout(),
+            Some(Ok(Some(message))) => session.on_message(info, message),
+            Some(Ok(None)) => return Ok((SessionEnd::ClientLeft, session)),
+            Some(Err(FramedError::Frame(error))) => session.on_frame_error(&error),
+            Some(Err(error)) => return Err(error),
+        };
+        match action {
+            Action::Reply(reply) => write_message(writer, &reply).await?,
+            Action::ReplyAndClose(reply) => {
+                write_message(writer, &reply).await?;
+                writer.shutdown().await?;
+                let end = match reply {
+                    ServerMessage::Error { code, message } => SessionEnd::Refused { code, message },
+                    _ => SessionEnd::ClientLeft,
+                };
+                return Ok((end, session));
+            }
+            Action::Close => {
+                writer.shutdown().await?;
+                return Ok((SessionEnd::ClientLeft, session));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::proto::{encode_frame, ErrorCode};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn info() -> ServerInfo {
+        ServerInfo {
+            server_id: [3; 16],
+            instance: "t".into(),
+        }
+    }
+
+    /// Runs the handler against raw client bytes; returns how it ended and what it wrote.
+    async fn exchange(client_bytes: Vec<u8>, close: bool) -> (SessionEnd, Vec<ServerMessage>) {
+        let (client, server) = tokio::io::duplex(1 << 20);
+        let (server_r, mut server_w) = tokio::io::split(server);
+        let (mut client_r, mut client_w) = tokio::io::split(client);
+        client_w.write_all(&client_bytes).await.unwrap();
+        if close {
+            client_w.shutdown().await.unwrap();
+        }
+        let shutdown = CancellationToken::new();
+        let (end, _) = run_control_stream(
+            server_r,
+            &mut server_w,
+            &info(),
+            Duration::from_millis(200),
+            &shutdown,
+        )
+        .await
+        .unwrap();
+        drop(server_w);
+        let mut out = Vec::new();
+        client_r.read_to_end(&mut out).await.unwrap();
+        let mut decoder = crate::proto::FrameDecoder::new();
+        decoder.push(&out);
+        let mut replies = Vec::new();
+        while let Some(m) = decoder.decode::<ServerMessage>().unwrap() {
+            replies.push(m);
+        }
+        (end, replies)
+    }
+
+    fn frames(messages: &[ClientMessage]) -> Vec<u8> {
+        messages
+            .iter()
+            .flat_map(|m| encode_frame(m).unwrap())
+            .collect()
+    }
+
+    fn hello() -> ClientMessage {
+        ClientMessage::Hello {
+            version: 1,
+            client_id: [1; 16],
+            resume_after: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn answers_every_ping_in_order() {
+        let mut msgs = vec![hello()];
+        msgs.extend((0..100).map(|seq| ClientMessage::Ping {
+            seq,
+            payload: vec![1, 2, 3],
+        }));
+        msgs.push(ClientMessage::Goodbye);
+        let (end, replies) = exchange(frames(&msgs), false).await;
+        assert_eq!(end, SessionEnd::ClientLeft);
+        assert!(matches!(replies[0], ServerMessage::Welcome { .. }));
+        let seqs: Vec<u64> = replies[1..]
+            .iter()
+            .map(|r| match r {
+                ServerMessage::Pong { seq, .. } => *seq,
+                other => panic!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(seqs, (0..100).collect::<Vec<_>>());
+    }
+
+    #[tokio::test]
+    async fn garbage_gets_an_error_frame() {
+        let (end, replies) = exchange(vec![0x03, 0xee, 0xee, 0xee], false).await;
+        assert!(
+            matches!(end, SessionEnd::Refused { code, .. } if code == ErrorCode::MalformedFrame.as_u16())
+        );
+        assert!(matches!(replies.last(), Some(ServerMessage::Error { .. })));
+    }
+
+    #[tokio::test]
+    async fn huge_length_prefix_is_refused_without_waiting_for_the_body() {
+        let (end, _) = exchange(vec![0x80, 0x80, 0x80, 0x80, 0x10], false).await;
+        assert!(
+            matches!(end, SessionEnd::Refused { code, .. } if code == ErrorCode::LimitExceeded.as_u16())
+        );
+    }
+
+    #[tokio::test]
+    async fn silent_client_times_out_waiting_for_hello() {
+        let (end, replies) = exchange(vec![], false).await;
+        assert!(
+            matches!(end, SessionEnd::Refused { code, .. } if code == ErrorCode::HelloTimeout.as_u16())
+        );
+        assert_eq!(replies.len(), 1);
+    }
+
+    #[tokio::test]
+    async fn stream_cut_mid_frame_is_a_malformed_frame() {
+        let mut bytes = frames(&[hello()]);
+        bytes.extend([10, 1, 2]);
+        let (end, _) = exchange(bytes, true).await;
+        assert!(
+            matches!(end, SessionEnd::Refused { code, .. } if code == ErrorCode::MalformedFrame.as_u16())
+        );
+    }
+
+    #[tokio::test]
+    async fn shutdown_ends_the_session() {
+        let (_client, server) = tokio::io::duplex(1024);
+        let (r, mut w) = tokio::io::split(server);
+        let shutdown = CancellationToken::new();
+        shutdown.cancel();
+        let (end, _) = run_control_stream(r, &mut w, &info(), Duration::from_secs(5), &shutdown)
+            .await
+            .unwrap();
+        assert_eq!(end, SessionEnd::Shutdown);
+    }
+}

@@ -1,0 +1,281 @@
+//! The WebTransport ping-pong server.
+//!
+//! - [`config`]: settings and defaults.
+//! - [`session`]: one session's protocol logic, sans-IO.
+//! - [`handler`]: drives a session over any async byte stream.
+//! - this module: binds the endpoint and runs the accept loop, one task per
+//!   session; a failing session never stops the loop.
+
+pub mod config;
+pub mod handler;
+pub mod session;
+
+use std::net::{Ipv4Addr, SocketAddr, SocketAddrV6};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, info, warn};
+use wtransport::config::Ipv6DualStackConfig;
+use wtransport::endpoint::endpoint_side;
+use wtransport::endpoint::IncomingSession;
+use wtransport::{Endpoint, VarInt};
+
+pub use config::ServerConfig;
+use handler::{run_control_stream, SessionEnd};
+pub use session::ServerInfo;
+
+use crate::tls::{server_tls_config, PeerIdentity, TlsError};
+use crate::transport::{IDLE_TIMEOUT, KEEP_ALIVE_INTERVAL};
+
+/// Application close code of a session that ended normally.
+const CLOSE_OK: u32 = 0;
+/// Application close code sent to sessions when the server shuts down.
+const CLOSE_SHUTDOWN: u32 = 0x10;
+/// How long the server waits for a refused client to read its `Error` frame and
+/// close, before closing the connection itself.
+const ERROR_LINGER: Duration = Duration::from_secs(1);
+
+/// Why a server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    /// Certificate material is missing or invalid.
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    /// The UDP socket could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+}
+
+/// A bound server, ready to [`run`](Server::run).
+pub struct Server {
+    endpoint: Endpoint<endpoint_side::Server>,
+    local_addr: SocketAddr,
+    shared: Arc<Shared>,
+    fingerprint: String,
+}
+
+struct Shared {
+    info: ServerInfo,
+    path: String,
+    hello_timeout: Duration,
+}
+
+impl Server {
+    /// Loads the certificates and binds the UDP socket.
+    pub fn bind(config: ServerConfig) -> Result<Self, ServerError> {
+        let tls = server_tls_config(&config.tls)?;
+        let fingerprint = config.tls.leaf_fingerprint()?;
+        let endpoint = bind_endpoint(config.listen, tls)?;
+        let local_addr = endpoint.local_addr().map_err(|source| ServerError::Bind {
+            addr: config.listen,
+            source,
+        })?;
+        Ok(Self {
+            endpoint,
+            local_addr,
+            fingerprint,
+            shared: Arc::new(Shared {
+                info: ServerInfo {
+                    server_id: rand::random(),
+                    instance: config.instance,
+                },
+                path: config.path,
+                hello_timeout: config.hello_timeout,
+            }),
+        })
+    }
+
+    /// The address actually bound (the real port when 0 was asked for).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Who this server says it is in `Welcome`.
+    pub fn info(&self) -> &ServerInfo {
+        &self.shared.info
+    }
+
+    /// The WebTransport path served.
+    pub fn path(&self) -> &str {
+        &self.shared.path
+    }
+
+    /// SHA-256 fingerprint of the server certificate, hex.
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// Accepts sessions until `shutdown` is cancelled, then closes every session
+    /// and returns once they are gone (or after a grace period).
+    pub async fn run(self, shutdown: CancellationToken) {
+        let tracker = TaskTracker::new();
+        loop {
+            let incoming = tokio::select! {
+                _ = shutdown.cancelled() => break,
+                incoming = self.endpoint.accept() => incoming,
+            };
+            let shared = self.shared.clone();
+            let shutdown = shutdown.clone();
+            tracker.spawn(async move { handle_incoming(incoming, &shared, &shutdown).await });
+        }
+        tracker.close();
+        info!(sessions = tracker.len(), "shutting down");
+        if tokio::time::timeout(config::SHUTDOWN_GRACE, tracker.wait())
+            .await
+            .is_err()
+        {
+            warn!(
+                remaining = tracker.len(),
+                "sessions still open after the grace period"
+            );
+        }
+        self.endpoint
+            .close(VarInt::from_u32(CLOSE_SHUTDOWN), b"server shutting down");
+        let _ = tokio::time::timeout(Duration::from_secs(1), self.endpoint.wait_idle()).await;
+    }
+}
+
+fn bind_endpoint(
+    listen: SocketAddr,
+    tls: rustls::ServerConfig,
+) -> Result<Endpoint<endpoint_side::Server>, ServerError> {
+    let bind_error = |addr, source| ServerError::Bind { addr, source };
+    match listen {
+        SocketAddr::V6(v6) if v6.ip().is_unspecified() => {
+            let dual = wt_config(
+                wtransport::ServerConfig::builder()
+                    .with_bind_address_v6(v6, Ipv6DualStackConfig::Allow)
+                    .with_custom_tls(tls.clone()),
+            );
+            match Endpoint::server(dual) {
+                Ok(endpoint) => Ok(endpoint),
+                Err(error) => {
+                    let v4 = SocketAddr::new(Ipv4Addr::UNSPECIFIED.into(), v6.port());
+                    warn!(%error, "IPv6 unavailable, listening on {v4}");
+                    let config = wt_config(
+                        wtransport::ServerConfig::builder()
+                            .with_bind_address(v4)
+                            .with_custom_tls(tls),
+                    );
+                    Endpoint::server(config).map_err(|e| bind_error(v4, e))
+                }
+            }
+        }
+        addr => {
+            let builder = match addr {
+                SocketAddr::V6(v6) => wtransport::ServerConfig::builder().with_bind_address_v6(
+                    SocketAddrV6::new(*v6.ip(), v6.port(), 0, v6.scope_id()),
+                    Ipv6DualStackConfig::Deny,
+                ),
+                SocketAddr::V4(_) => wtransport::ServerConfig::builder().with_bind_address(addr),
+            };
+            Endpoint::server(wt_config(builder.with_custom_tls(tls)))
+                .map_err(|e| bind_error(addr, e))
+        }
+    }
+}
+
+fn wt_config(
+    builder: wtransport::config::ServerConfigBuilder<
+        wtransport::config::states::WantsTransportConfigServer,
+    >,
+) -> wtransport::ServerConfig {
+    builder
+        .keep_alive_interval(Some(KEEP_ALIVE_INTERVAL))
+        .max_idle_timeout(Some(IDLE_TIMEOUT))
+        .expect("IDLE_TIMEOUT fits a QUIC varint")
+        .build()
+}
+
+/// One incoming connection: handshake, path check, control stream, close.
+async fn handle_incoming(incoming: IncomingSession, shared: &Shared, shutdown: &CancellationToken) {
+    let remote = incoming.remote_address();
+    let request = match incoming.await {
+        Ok(request) => request,
+        Err(error) => {
+            // TLS rejections (no client certificate, unknown CA, expired) land here.
+            info!(%remote, %error, "connection refused during handshake");
+            return;
+        }
+    };
+    if request.path() != shared.path {
+        info!(%remote, path = request.path(), "no session at this path (404)");
+        request.not_found().await;
+        return;
+    }
+    let connection = match request.accept().await {
+        Ok(connection) => connection,
+        Err(error) => {
+            debug!(%remote, %error, "session request failed");
+            return;
+        }
+    };
+    let client = connection.peer_identity().and_then(|chain| {
+        chain
+            .as_slice()
+            .first()
+            .and_then(|c| PeerIdentity::from_der(c.der()))
+    });
+    let client_name = client
+        .as_ref()
+        .map_or_else(|| "unknown".to_string(), ToString::to_string);
+    info!(%remote, client = %client_name, "session opened");
+
+    let stream = tokio::select! {
+        _ = shutdown.cancelled() => None,
+        stream = tokio::time::timeout(shared.hello_timeout, connection.accept_bi()) => Some(stream),
+    };
+    let (mut send, recv) = match stream {
+        Some(Ok(Ok(stream))) => stream,
+        Some(Ok(Err(error))) => {
+            info!(%remote, client = %client_name, %error, "session closed before its control stream");
+            return;
+        }
+        Some(Err(_)) => {
+            info!(%remote, client = %client_name, "no control stream in time; closing");
+            connection.close(
+                VarInt::from_u32(crate::proto::ErrorCode::HelloTimeout.as_u16().into()),
+                b"no control stream",
+            );
+            return;
+        }
+        None => {
+            connection.close(VarInt::from_u32(CLOSE_SHUTDOWN), b"server shutting down");
+            return;
+        }
+    };
+
+    match run_control_stream(
+        recv,
+        &mut send,
+        &shared.info,
+        shared.hello_timeout,
+        shutdown,
+    )
+    .await
+    {
+        Ok((SessionEnd::ClientLeft, _)) => {
+            info!(%remote, client = %client_name, "session closed by client");
+            let _ = tokio::time::timeout(ERROR_LINGER, connection.closed()).await;
+            connection.close(VarInt::from_u32(CLOSE_OK), b"");
+        }
+        Ok((SessionEnd::Refused { code, message }, _)) => {
+            warn!(%remote, client = %client_name, code, %message, "session refused");
+            let _ = tokio::time::timeout(ERROR_LINGER, connection.closed()).await;
+            connection.close(VarInt::from_u32(code.into()), message.as_bytes());
+        }
+        Ok((SessionEnd::Shutdown, _)) => {
+            connection.close(VarInt::from_u32(CLOSE_SHUTDOWN), b"server shutting down");
+        }
+        Err(error) => {
+            info!(%remote, client = %client_name, %error, "session ended");
+        }
+    }
+}

@@ -1,0 +1,166 @@
+//! rustls configurations for mutually-authenticated TLS 1.3 with ALPN `h3`, on
+//! the ring provider. Verification is never switched off: the only knob is which
+//! name the server certificate must carry.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::crypto::CryptoProvider;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+
+use super::generate::LeafRole;
+use super::{load, CertPaths, TlsError};
+
+/// ALPN protocol of HTTP/3, which WebTransport runs on.
+pub const ALPN_H3: &[u8] = b"h3";
+
+/// The three files a peer needs: its certificate chain, its key, and the CA it trusts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsMaterial {
+    /// Own certificate (PEM, leaf first).
+    pub cert: PathBuf,
+    /// Own private key (PEM).
+    pub key: PathBuf,
+    /// CA certificate(s) the peer must chain to (PEM).
+    pub ca: PathBuf,
+}
+
+impl TlsMaterial {
+    /// The files of `role` in a certificate folder.
+    pub fn from_dir(paths: &CertPaths, role: LeafRole) -> Self {
+        Self {
+            cert: paths.leaf_cert(role),
+            key: paths.leaf_key(role),
+            ca: paths.ca_cert(),
+        }
+    }
+
+    /// SHA-256 fingerprint of the own (leaf) certificate.
+    pub fn leaf_fingerprint(&self) -> Result<String, TlsError> {
+        let chain = load::certificates(&self.cert)?;
+        Ok(super::fingerprint_sha256(&chain[0]))
+    }
+}
+
+/// The crypto provider of every config: ring.
+pub fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn root_store(material: &TlsMaterial) -> Result<Arc<RootCertStore>, TlsError> {
+    let mut roots = RootCertStore::empty();
+    for cert in load::certificates(&material.ca)? {
+        roots.add(cert).map_err(|e| TlsError::BadCa {
+            path: material.ca.clone(),
+            reason: e.to_string(),
+        })?;
+    }
+    Ok(Arc::new(roots))
+}
+
+/// A server config that requires a client certificate chaining to the CA.
+pub fn server_tls_config(material: &TlsMaterial) -> Result<rustls::ServerConfig, TlsError> {
+    let provider = provider();
+    let verifier =
+        WebPkiClientVerifier::builder_with_provider(root_store(material)?, provider.clone())
+            .build()
+            .map_err(|e| TlsError::BadCa {
+                path: material.ca.clone(),
+                reason: e.to_string(),
+            })?;
+    let mut config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(
+            load::certificates(&material.cert)?,
+            load::private_key(&material.key)?,
+        )?;
+    config.alpn_protocols = vec![ALPN_H3.to_vec()];
+    Ok(config)
+}
+
+/// A client config that verifies the server against the CA and presents the
+/// client certificate. With `server_name`, the server certificate must carry that
+/// name instead of the one the client connected to.
+pub fn client_tls_config(
+    material: &TlsMaterial,
+    server_name: Option<&str>,
+) -> Result<rustls::ClientConfig, TlsError> {
+    let provider = provider();
+    let roots = root_store(material)?;
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13])?;
+    let builder = match server_name {
+        None => builder.with_root_certificates(roots),
+        Some(name) => {
+            let name =
+                ServerName::try_from(name.to_string()).map_err(|e| TlsError::InvalidName {
+                    name: name.to_string(),
+                    reason: e.to_string(),
+                })?;
+            let inner = WebPkiServerVerifier::builder_with_provider(roots, provider)
+                .build()
+                .map_err(|e| TlsError::BadCa {
+                    path: material.ca.clone(),
+                    reason: e.to_string(),
+                })?;
+            builder
+                .dangerous()
+                .with_custom_certificate_verifier(Arc::new(PinnedNameVerifier { inner, name }))
+        }
+    };
+    let mut config = builder.with_client_auth_cert(
+        load::certificates(&material.cert)?,
+        load::private_key(&material.key)?,
+    )?;
+    config.alpn_protocols = vec![ALPN_H3.to_vec()];
+    Ok(config)
+}
+
+/// Full WebPKI verification against the CA, checking a fixed service name rather
+/// than the name the client dialled (`--server-name`).
+#[derive(Debug)]
+struct PinnedNameVerifier {
+    inner: Arc<WebPkiServerVerifier>,
+    name: ServerName<'static>,
+}
+
+impl ServerCertVerifier for PinnedNameVerifier {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        _dialled_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        self.inner
+            .verify_server_cert(end_entity, intermediates, &self.name, ocsp_response, now)
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
+}

@@ -1,0 +1,24 @@
+//! Certificates and TLS: where the files live, how they are made, loaded and
+//! turned into mutually-authenticated rustls configurations.
+//!
+//! - [`paths`]: the six PEM files of a deployment and where they live.
+//! - [`generate`]: a CA and server/client leaves (rcgen), with the right EKUs and SANs.
+//! - [`store`]: writing them (keys 0600, no silent overwrite) and the zero-config
+//!   development CA.
+//! - [`load`]: reading PEM files with errors that name the file.
+//! - [`config`]: TLS 1.3 rustls configs with ALPN `h3` on the ring provider.
+//! - [`identity`]: who a peer certificate names, and its fingerprint.
+
+pub mod config;
+mod error;
+pub mod generate;
+pub mod identity;
+pub mod load;
+pub mod paths;
+pub mod store;
+
+pub use config::{client_tls_config, server_tls_config, TlsMaterial};
+pub use error::TlsError;
+pub use generate::{LeafRole, Pem};
+pub use identity::{fingerprint_sha256, PeerIdentity};
+pub use paths::{default_home, CertPaths};

@@ -1,0 +1,220 @@
+//! Writing certificate material to the certificate folder, and the zero-config
+//! development CA.
+
+use std::fs::{self, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::path::Path;
+
+use super::generate::{self, LeafRole, Pem, Validity};
+use super::{CertPaths, TlsError};
+
+/// Common name of the generated development CA.
+pub const DEV_CA_NAME: &str = "pingpong development CA";
+/// Name of the generated development client certificate.
+pub const DEV_CLIENT_NAME: &str = "pingpong-client";
+
+/// Writes `contents` to `path`: mode 0600 when `secret`, else 0644. Refuses to
+/// replace an existing file unless `force`.
+pub fn write_file(path: &Path, contents: &str, secret: bool, force: bool) -> Result<(), TlsError> {
+    if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| TlsError::io(dir, e))?;
+    }
+    if force {
+        match fs::remove_file(path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(TlsError::io(path, e)),
+        }
+    }
+    let mut file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(if secret { 0o600 } else { 0o644 })
+        .open(path)
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::AlreadyExists => TlsError::AlreadyExists {
+                path: path.to_path_buf(),
+            },
+            _ => TlsError::io(path, e),
+        })?;
+    file.write_all(contents.as_bytes())
+        .and_then(|()| file.sync_all())
+        .map_err(|e| TlsError::io(path, e))
+}
+
+fn write_pair(cert: &Path, key: &Path, pem: &Pem, force: bool) -> Result<(), TlsError> {
+    if !force {
+        for path in [cert, key] {
+            if path.exists() {
+                return Err(TlsError::AlreadyExists {
+                    path: path.to_path_buf(),
+                });
+            }
+        }
+    }
+    write_file(key, &pem.key, true, force)?;
+    write_file(cert, &pem.cert, false, force)
+}
+
+/// Creates a new CA in the folder (`ca.pem`, `ca.key`).
+pub fn init_ca(
+    paths: &CertPaths,
+    common_name: &str,
+    days: u32,
+    force: bool,
+) -> Result<(), TlsError> {
+    let ca = generate::new_ca(common_name, Validity::days(days))?;
+    write_pair(&paths.ca_cert(), &paths.ca_key(), &ca, force)
+}
+
+/// Reads the folder's CA certificate and key, for issuing.
+pub fn load_ca(paths: &CertPaths) -> Result<Pem, TlsError> {
+    let read = |path: &Path| {
+        fs::read_to_string(path).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => TlsError::NoCa {
+                dir: paths.dir.clone(),
+            },
+            _ => TlsError::io(path, e),
+        })
+    };
+    Ok(Pem {
+        cert: read(&paths.ca_cert())?,
+        key: read(&paths.ca_key())?,
+    })
+}
+
+/// Issues a leaf signed by the folder's CA and writes it as `server.*` or `client.*`.
+pub fn issue(
+    paths: &CertPaths,
+    role: LeafRole,
+    name: &str,
+    sans: &[String],
+    validity: Validity,
+    force: bool,
+) -> Result<(), TlsError> {
+    let ca = load_ca(paths)?;
+    let leaf = generate::issue_leaf(&ca, role, name, sans, validity)?;
+    write_pair(&paths.leaf_cert(role), &paths.leaf_key(role), &leaf, force)
+}
+
+/// Makes sure the folder holds a CA and the leaf of `role`, creating a development
+/// CA and leaves when they are missing. Returns a one-line description of what was
+/// created, or `None` when everything was already there.
+pub fn ensure_development_pki(
+    paths: &CertPaths,
+    role: LeafRole,
+) -> Result<Option<String>, TlsError> {
+    let mut created = Vec::new();
+    if !paths.ca_cert().exists() && !paths.ca_key().exists() {
+        init_ca(paths, DEV_CA_NAME, generate::CA_DAYS, false)?;
+        created.push("a development CA");
+    }
+    for leaf in [LeafRole::Server, LeafRole::Client] {
+        let wanted = leaf == role || !created.is_empty();
+        if wanted && !paths.leaf_cert(leaf).exists() && !paths.leaf_key(leaf).exists() {
+            let (name, sans) = match leaf {
+                LeafRole::Server => {
+                    let name = generate::local_hostname().unwrap_or_else(|| "localhost".into());
+                    let sans = generate::default_server_sans(&name);
+                    (name, sans)
+                }
+                LeafRole::Client => (DEV_CLIENT_NAME.to_string(), Vec::new()),
+            };
+            issue(
+                paths,
+                leaf,
+                &name,
+                &sans,
+                Validity::days(generate::LEAF_DAYS),
+                false,
+            )?;
+            created.push(match leaf {
+                LeafRole::Server => "a server certificate",
+                LeafRole::Client => "a client certificate",
+            });
+        }
+    }
+    Ok((!created.is_empty()).then(|| {
+        format!(
+            "created {} in {} (zero-config development setup; see `pingpong certs --help`)",
+            join_and(&created),
+            paths.dir.display()
+        )
+    }))
+}
+
+fn join_and(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} and {}", init.join(", "), last),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    fn mode(path: &Path) -> u32 {
+        fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn keys_are_private_and_certs_readable() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = CertPaths::new(dir.path().join("pki"));
+        init_ca(&paths, "t", 1, false).unwrap();
+        issue(&paths, LeafRole::Client, "c", &[], Validity::days(1), false).unwrap();
+        assert_eq!(mode(&paths.ca_key()), 0o600);
+        assert_eq!(mode(&paths.leaf_key(LeafRole::Client)), 0o600);
+        assert_eq!(mode(&paths.ca_cert()), 0o644);
+        assert_eq!(mode(paths.dir()), 0o700);
+    }
+
+    #[test]
+    fn refuses_to_overwrite_without_force() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = CertPaths::new(dir.path());
+        init_ca(&paths, "t", 1, false).unwrap();
+        let before = fs::read_to_string(paths.ca_cert()).unwrap();
+        assert!(matches!(
+            init_ca(&paths, "t", 1, false),
+            Err(TlsError::AlreadyExists { .. })
+        ));
+        assert_eq!(before, fs::read_to_string(paths.ca_cert()).unwrap());
+        init_ca(&paths, "t", 1, true).unwrap();
+        assert_ne!(before, fs::read_to_string(paths.ca_cert()).unwrap());
+        assert_eq!(mode(&paths.ca_key()), 0o600);
+    }
+
+    #[test]
+    fn issuing_without_a_ca_says_how_to_make_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = CertPaths::new(dir.path());
+        let err = issue(&paths, LeafRole::Server, "s", &[], Validity::days(1), false).unwrap_err();
+        assert!(err.to_string().contains("pingpong certs init"), "{err}");
+    }
+
+    #[test]
+    fn development_pki_is_created_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = CertPaths::new(dir.path());
+        let msg = ensure_development_pki(&paths, LeafRole::Client)
+            .unwrap()
+            .unwrap();
+        assert!(msg.contains("development CA"), "{msg}");
+        for role in [LeafRole::Server, LeafRole::Client] {
+            assert!(paths.leaf_cert(role).exists() && paths.leaf_key(role).exists());
+        }
+        assert_eq!(
+            ensure_development_pki(&paths, LeafRole::Server).unwrap(),
+            None
+        );
+    }
+}
