@@ -140,19 +140,18 @@ pub(crate) fn classify_connection(error: ConnectionError, ctx: &AttemptContext<'
             timeout: ctx.timeout,
         };
     }
+    // The server's TLS stack sent an alert: QUIC carries it as crypto error
+    // 0x100 + alert, and the reason text is the server's own verdict.
+    if let (ConnectionError::ConnectionClosed(_), Some(alert)) = (&error, tls_alert(&lower)) {
+        return ClientError::CertificateRejected {
+            reason: describe_alert(alert, &lower),
+        };
+    }
     // Our own verification of the server certificate failed.
-    if lower.contains("invalid peer certificate")
-        || lower.contains("certificate not valid for name")
+    if matches!(error, ConnectionError::QuicProto(_))
+        && (lower.contains("invalid peer certificate") || lower.contains("not valid for name"))
     {
         return server_not_trusted(&lower, ctx);
-    }
-    // The server's TLS stack sent an alert: QUIC carries it as crypto error 0x100 + alert.
-    if let Some(alert) = tls_alert(&lower) {
-        if matches!(error, ConnectionError::ConnectionClosed(_)) {
-            return ClientError::CertificateRejected {
-                reason: describe_alert(alert, &lower),
-            };
-        }
     }
     ClientError::Connection {
         target: ctx.target.to_string(),

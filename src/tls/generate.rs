@@ -208,7 +208,8 @@ fn random_serial() -> SerialNumber {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use x509_parser::prelude::*;
+    use x509_parser::pem::parse_x509_pem;
+    use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
 
     fn parse(pem: &str) -> Vec<u8> {
         let (_, pem) = parse_x509_pem(pem.as_bytes()).unwrap();

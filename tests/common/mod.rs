@@ -1,0 +1,221 @@
+//! Helpers for integration tests: certificate folders, and real `pingpong`
+//! processes on loopback.
+#![allow(dead_code)] // each test binary uses a different subset
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use pingpong::tls::generate::{self, Validity};
+use pingpong::tls::{store, CertPaths, LeafRole};
+
+/// The binary under test.
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_pingpong")
+}
+
+/// A certificate folder with a CA, a server leaf for loopback and a client leaf.
+pub fn pki(dir: &Path, ca_name: &str) -> CertPaths {
+    let paths = CertPaths::new(dir);
+    store::init_ca(&paths, ca_name, 1, false).unwrap();
+    store::issue(
+        &paths,
+        LeafRole::Server,
+        "localhost",
+        &["localhost".into(), "127.0.0.1".into(), "::1".into()],
+        Validity::days(1),
+        false,
+    )
+    .unwrap();
+    store::issue(
+        &paths,
+        LeafRole::Client,
+        "test-client",
+        &[],
+        Validity::days(1),
+        false,
+    )
+    .unwrap();
+    paths
+}
+
+/// Writes a leaf of `role` signed by the CA of `paths` into `out` as `<stem>.pem/.key`.
+pub fn extra_leaf(
+    paths: &CertPaths,
+    out: &Path,
+    stem: &str,
+    role: LeafRole,
+    name: &str,
+    sans: &[&str],
+    validity: Validity,
+) -> (PathBuf, PathBuf) {
+    let ca = store::load_ca(paths).unwrap();
+    let sans: Vec<String> = sans.iter().map(|s| s.to_string()).collect();
+    let leaf = generate::issue_leaf(&ca, role, name, &sans, validity).unwrap();
+    let cert = out.join(format!("{stem}.pem"));
+    let key = out.join(format!("{stem}.key"));
+    store::write_file(&cert, &leaf.cert, false, true).unwrap();
+    store::write_file(&key, &leaf.key, true, true).unwrap();
+    (cert, key)
+}
+
+/// A validity window that ended yesterday.
+pub fn expired() -> Validity {
+    let now = time::OffsetDateTime::now_utc();
+    Validity {
+        not_before: now - time::Duration::days(10),
+        not_after: now - time::Duration::days(1),
+    }
+}
+
+/// `--cert --key --ca` arguments for role files of a folder.
+pub fn tls_args(paths: &CertPaths, role: LeafRole) -> Vec<String> {
+    vec![
+        "--cert".into(),
+        paths.leaf_cert(role).display().to_string(),
+        "--key".into(),
+        paths.leaf_key(role).display().to_string(),
+        "--ca".into(),
+        paths.ca_cert().display().to_string(),
+    ]
+}
+
+/// A running `pingpong server` process, killed when dropped.
+pub struct ServerProcess {
+    pub child: Child,
+    pub addr: SocketAddr,
+    pub stdout_lines: mpsc::Receiver<String>,
+    pub stderr: Arc<Mutex<String>>,
+}
+
+impl ServerProcess {
+    /// Starts `pingpong server --listen 127.0.0.1:0 <args>` and waits for its
+    /// "listening on" line.
+    pub fn start(args: &[String], envs: &[(&str, &Path)]) -> Self {
+        let mut command = Command::new(bin());
+        command.arg("server");
+        if !args.iter().any(|a| a == "--listen") {
+            command.args(["--listen", "127.0.0.1:0"]);
+        }
+        command
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .env("RUST_LOG", "info");
+        for (k, v) in envs {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().expect("spawn pingpong server");
+        let (tx, rx) = mpsc::channel();
+        let stdout = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let stderr = Arc::new(Mutex::new(String::new()));
+        let sink = stderr.clone();
+        let err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines().map_while(Result::ok) {
+                let mut s = sink.lock().unwrap();
+                s.push_str(&line);
+                s.push('\n');
+            }
+        });
+        let addr = loop {
+            let line = rx
+                .recv_timeout(Duration::from_secs(20))
+                .unwrap_or_else(|_| {
+                    panic!(
+                        "server did not report its address; stderr:\n{}",
+                        stderr.lock().unwrap()
+                    )
+                });
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                let addr: SocketAddr = rest.split_whitespace().next().unwrap().parse().unwrap();
+                break addr;
+            }
+        };
+        Self {
+            child,
+            addr,
+            stdout_lines: rx,
+            stderr,
+        }
+    }
+
+    /// `https://127.0.0.1:PORT/pingpong`.
+    pub fn url(&self) -> String {
+        format!("https://127.0.0.1:{}/pingpong", self.addr.port())
+    }
+
+    /// Sends a signal to the server process.
+    pub fn signal(&self, signal: &str) {
+        let status = Command::new("kill")
+            .args(["-s", signal, &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the process to exit, failing the test after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> std::process::ExitStatus {
+        use wait_timeout::ChildExt;
+        match self.child.wait_timeout(timeout).unwrap() {
+            Some(status) => status,
+            None => panic!(
+                "server did not exit within {timeout:?}; logs:\n{}",
+                self.logs()
+            ),
+        }
+    }
+
+    /// Everything the server logged so far.
+    pub fn logs(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs `pingpong client <args>` to completion.
+pub fn client(args: &[String]) -> Output {
+    client_with_env(args, &[])
+}
+
+/// Runs `pingpong client <args>` with extra environment variables.
+pub fn client_with_env(args: &[String], envs: &[(&str, &Path)]) -> Output {
+    let mut command = Command::new(bin());
+    command.arg("client").args(args);
+    for (k, v) in envs {
+        command.env(k, v);
+    }
+    command.output().expect("run pingpong client")
+}
+
+/// Strings from string slices.
+pub fn strings(args: &[&str]) -> Vec<String> {
+    args.iter().map(|s| s.to_string()).collect()
+}
+
+/// stdout and stderr of a finished process, for assertion messages.
+pub fn describe(output: &Output) -> String {
+    format!(
+        "status {:?}\n--- stdout\n{}--- stderr\n{}",
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    )
+}
