@@ -51,7 +51,7 @@ fn ping_pong_over_mtls_with_ping_style_output() {
     );
     assert!(stdout.contains("rtt min/avg/max/mdev = "), "{stdout}");
     // The server knows who the client is.
-    assert!(server.logs().contains("test-client"), "{}", server.logs());
+    server.wait_for_log("client=test-client", Duration::from_secs(10));
 }
 
 #[test]
@@ -308,11 +308,7 @@ fn unsupported_protocol_version_gets_an_error_not_a_hang() {
         "took {:?}",
         started.elapsed()
     );
-    assert!(
-        server.logs().contains("session refused"),
-        "{}",
-        server.logs()
-    );
+    server.wait_for_log("session refused", Duration::from_secs(10));
     assert_good_client_served(&server, &paths);
 }
 
@@ -454,11 +450,7 @@ fn sigterm_stops_the_server_cleanly() {
     server.signal("TERM");
     let status = server.wait_exit(Duration::from_secs(10));
     assert_eq!(status.code(), Some(0), "{}", server.logs());
-    assert!(
-        server.logs().contains("SIGTERM received"),
-        "{}",
-        server.logs()
-    );
+    server.wait_for_log("SIGTERM received", Duration::from_secs(10));
 }
 
 #[test]

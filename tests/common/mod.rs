@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 use pingpong::tls::generate::{self, Validity};
@@ -89,7 +89,7 @@ pub struct ServerProcess {
     pub child: Child,
     pub addr: SocketAddr,
     pub stdout_lines: mpsc::Receiver<String>,
-    pub stderr: Arc<Mutex<String>>,
+    pub stderr: Arc<(Mutex<String>, Condvar)>,
 }
 
 impl ServerProcess {
@@ -119,14 +119,15 @@ impl ServerProcess {
                 }
             }
         });
-        let stderr = Arc::new(Mutex::new(String::new()));
+        let stderr = Arc::new((Mutex::new(String::new()), Condvar::new()));
         let sink = stderr.clone();
         let err = child.stderr.take().unwrap();
         std::thread::spawn(move || {
             for line in BufReader::new(err).lines().map_while(Result::ok) {
-                let mut s = sink.lock().unwrap();
+                let mut s = sink.0.lock().unwrap();
                 s.push_str(&line);
                 s.push('\n');
+                sink.1.notify_all();
             }
         });
         let addr = loop {
@@ -135,7 +136,7 @@ impl ServerProcess {
                 .unwrap_or_else(|_| {
                     panic!(
                         "server did not report its address; stderr:\n{}",
-                        stderr.lock().unwrap()
+                        stderr.0.lock().unwrap()
                     )
                 });
             if let Some(rest) = line.split("listening on ").nth(1) {
@@ -179,7 +180,21 @@ impl ServerProcess {
 
     /// Everything the server logged so far.
     pub fn logs(&self) -> String {
-        self.stderr.lock().unwrap().clone()
+        self.stderr.0.lock().unwrap().clone()
+    }
+
+    /// Waits until the server's log contains `needle`, failing after `timeout`.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) {
+        let (lock, cond) = &*self.stderr;
+        let guard = lock.lock().unwrap();
+        let (guard, result) = cond
+            .wait_timeout_while(guard, timeout, |logs| !logs.contains(needle))
+            .unwrap();
+        assert!(
+            !result.timed_out(),
+            "server never logged {needle:?}; logs:\n{}",
+            *guard
+        );
     }
 }
 
