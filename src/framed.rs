@@ -54,6 +54,11 @@ impl<R: AsyncRead + Unpin> FramedReader<R> {
         }
     }
 
+    /// The next message if one is already buffered, without reading the stream.
+    pub fn try_next<M: WireMessage>(&mut self) -> Result<Option<M>, FramedError> {
+        Ok(self.decoder.decode()?)
+    }
+
     /// Bytes received but not yet decoded.
     pub fn buffered(&self) -> usize {
         self.decoder.buffered()

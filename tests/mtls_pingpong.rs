@@ -447,7 +447,7 @@ fn sigterm_stops_the_server_cleanly() {
     let paths = pki(dir.path(), "ca");
     let mut server = ServerProcess::start(&tls_args(&paths, LeafRole::Server), &[]);
     assert_good_client_served(&server, &paths);
-    server.signal("TERM");
+    server.signal(libc::SIGTERM);
     let status = server.wait_exit(Duration::from_secs(10));
     assert_eq!(status.code(), Some(0), "{}", server.logs());
     server.wait_for_log("SIGTERM received", Duration::from_secs(10));
@@ -475,7 +475,7 @@ fn sigterm_during_a_session_tells_the_client_why() {
             break;
         }
     }
-    server.signal("TERM");
+    server.signal(libc::SIGTERM);
     assert_eq!(server.wait_exit(Duration::from_secs(10)).code(), Some(0));
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let out = child.wait_with_output().unwrap();
@@ -509,11 +509,7 @@ fn sigint_stops_an_endless_client_with_a_summary() {
             break;
         }
     }
-    let status = std::process::Command::new("kill")
-        .args(["-s", "INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+    send_signal(&child, libc::SIGINT);
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let out = child.wait_with_output().unwrap();
     assert_eq!(

@@ -4,14 +4,14 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::stats::{PingSummary, RttStats};
 use super::ClientError;
-use crate::framed::{write_message, FramedReader};
-use crate::proto::{ClientMessage, ServerMessage, MAX_FRAME_LEN};
+use crate::framed::{FramedError, FramedReader};
+use crate::proto::{encode_frame_into, ClientMessage, ServerMessage, MAX_FRAME_LEN};
 
 /// Bytes of pings allowed in flight at once, whatever `in_flight` says. The loop
 /// writes while it is not reading; keeping the unanswered bytes well under QUIC's
@@ -91,6 +91,175 @@ pub enum PingEvent {
     },
 }
 
+/// Bookkeeping of one run: what was sent, what is awaited, what came back.
+/// Pure: the driver passes in the clock and the messages.
+struct Run<'a> {
+    options: &'a PingOptions,
+    window: usize,
+    payload: Vec<u8>,
+    /// Unanswered pings by seq, with their send time. Seqs are sent in order, so
+    /// the first entry is always the oldest.
+    outstanding: BTreeMap<u64, Instant>,
+    lost_seqs: VecDeque<u64>,
+    rtts: RttStats,
+    sent: u64,
+    lost: u64,
+    duplicates: u64,
+    late: u64,
+    next_send: Instant,
+    stop_deadline: Option<Instant>,
+}
+
+impl<'a> Run<'a> {
+    fn new(options: &'a PingOptions, now: Instant) -> Self {
+        Self {
+            options,
+            window: options.effective_in_flight(),
+            payload: vec![0x5a; options.payload_size.min(PingOptions::MAX_PAYLOAD)],
+            outstanding: BTreeMap::new(),
+            lost_seqs: VecDeque::new(),
+            rtts: RttStats::default(),
+            sent: 0,
+            lost: 0,
+            duplicates: 0,
+            late: 0,
+            next_send: now,
+            stop_deadline: None,
+        }
+    }
+
+    fn stop(&mut self, now: Instant) {
+        if self.stop_deadline.is_none() {
+            self.stop_deadline = Some(now + STOP_GRACE.min(self.options.timeout));
+        }
+    }
+
+    fn more_to_send(&self) -> bool {
+        self.stop_deadline.is_none() && self.options.count.is_none_or(|c| self.sent < c)
+    }
+
+    fn finished(&self) -> bool {
+        !self.more_to_send() && self.outstanding.is_empty()
+    }
+
+    fn mark_lost(&mut self, seq: u64, emit: &mut dyn FnMut(&PingEvent)) {
+        self.lost += 1;
+        if self.lost_seqs.len() == LOST_MEMORY {
+            self.lost_seqs.pop_front();
+        }
+        self.lost_seqs.push_back(seq);
+        emit(&PingEvent::Lost { seq });
+    }
+
+    /// Counts as lost every ping past its deadline (or everything, once a
+    /// stopped run's grace period is over).
+    fn expire(&mut self, now: Instant, emit: &mut dyn FnMut(&PingEvent)) {
+        let give_up = self.stop_deadline.is_some_and(|d| d <= now);
+        while let Some((&seq, &at)) = self.outstanding.first_key_value() {
+            if at + self.options.timeout > now && !give_up {
+                break;
+            }
+            self.outstanding.remove(&seq);
+            self.mark_lost(seq, emit);
+        }
+    }
+
+    /// Appends every ping that is due to `out`.
+    fn fill(&mut self, now: Instant, out: &mut Vec<u8>) -> Result<(), ClientError> {
+        while self.more_to_send() && now >= self.next_send && self.outstanding.len() < self.window {
+            let seq = self.sent + 1;
+            let ping = ClientMessage::Ping {
+                seq,
+                payload: std::mem::take(&mut self.payload),
+            };
+            let encoded = encode_frame_into(&ping, out);
+            if let ClientMessage::Ping { payload, .. } = ping {
+                self.payload = payload;
+            }
+            encoded.map_err(|e| ClientError::Protocol(e.to_string()))?;
+            self.outstanding.insert(seq, now);
+            self.sent += 1;
+            self.next_send = if self.options.interval.is_zero() {
+                now
+            } else {
+                // Keep the schedule, but do not burst to catch up after a stall.
+                (self.next_send + self.options.interval).max(now)
+            };
+        }
+        Ok(())
+    }
+
+    /// When the driver must look again if nothing arrives.
+    fn next_wake(&self, now: Instant) -> Instant {
+        let mut wake = self
+            .outstanding
+            .first_key_value()
+            .map(|(_, &at)| at + self.options.timeout);
+        if self.more_to_send() && self.outstanding.len() < self.window {
+            wake = Some(wake.map_or(self.next_send, |w| w.min(self.next_send)));
+        }
+        if let Some(deadline) = self.stop_deadline {
+            wake = Some(wake.map_or(deadline, |w| w.min(deadline)));
+        }
+        wake.unwrap_or_else(|| now + Duration::from_secs(3600))
+    }
+
+    fn on_message(
+        &mut self,
+        message: ServerMessage,
+        emit: &mut dyn FnMut(&PingEvent),
+    ) -> Result<(), ClientError> {
+        match message {
+            ServerMessage::Pong { seq, payload } => {
+                if let Some(at) = self.outstanding.remove(&seq) {
+                    let rtt = at.elapsed();
+                    self.rtts.record(rtt);
+                    emit(&PingEvent::Pong {
+                        seq,
+                        rtt,
+                        bytes: payload.len(),
+                    });
+                } else if let Some(pos) = self.lost_seqs.iter().position(|&s| s == seq) {
+                    self.lost_seqs.remove(pos);
+                    self.late += 1;
+                    emit(&PingEvent::Late { seq });
+                } else if (1..=self.sent).contains(&seq) {
+                    self.duplicates += 1;
+                    emit(&PingEvent::Duplicate { seq });
+                } else {
+                    return Err(ClientError::Protocol(format!(
+                        "pong for seq {seq}, which was never sent"
+                    )));
+                }
+                Ok(())
+            }
+            ServerMessage::Drain { reason, .. } => Err(ClientError::SessionLost(format!(
+                "the server is draining: {reason}"
+            ))),
+            ServerMessage::Error { code, message } => Err(ClientError::Refused { code, message }),
+            other => Err(ClientError::Protocol(format!(
+                "unexpected {other:?} during pings"
+            ))),
+        }
+    }
+
+    fn summary(mut self, started: Instant, emit: &mut dyn FnMut(&PingEvent)) -> PingSummary {
+        // Whatever is still outstanding (after a failure) is lost.
+        for seq in std::mem::take(&mut self.outstanding).into_keys() {
+            self.mark_lost(seq, emit);
+        }
+        PingSummary {
+            transmitted: self.sent,
+            received: self.rtts.len() as u64,
+            lost: self.lost,
+            duplicates: self.duplicates,
+            late: self.late,
+            rtt_ms: self.rtts.summary(),
+            elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+        }
+    }
+}
+
 /// Runs pings until `count` is reached or `stop` is cancelled.
 ///
 /// Events are reported through `on_event` as they happen. On a session failure
@@ -107,139 +276,61 @@ where
     W: AsyncWrite + Unpin,
 {
     let started = Instant::now();
-    let in_flight_max = options.effective_in_flight();
-    let payload = vec![0x5a; options.payload_size.min(PingOptions::MAX_PAYLOAD)];
-    let mut outstanding: BTreeMap<u64, Instant> = BTreeMap::new();
-    let mut lost_seqs: VecDeque<u64> = VecDeque::new();
-    let mut rtts = RttStats::default();
-    let (mut sent, mut lost, mut duplicates, mut late) = (0u64, 0u64, 0u64, 0u64);
-    let mut next_send = Instant::now();
-    let mut stop_deadline: Option<Instant> = None;
-    let mut error = None;
-
-    let emit = |event: PingEvent, on_event: &mut dyn FnMut(&PingEvent)| on_event(&event);
-
-    loop {
+    let emit: &mut dyn FnMut(&PingEvent) = &mut on_event;
+    let mut run = Run::new(options, started);
+    let mut out = Vec::new();
+    let error = loop {
         let now = Instant::now();
-        if stop_deadline.is_none() && stop.is_cancelled() {
-            stop_deadline = Some(now + STOP_GRACE.min(options.timeout));
+        if stop.is_cancelled() {
+            run.stop(now);
         }
-        let more_to_send = stop_deadline.is_none() && options.count.is_none_or(|c| sent < c);
-
-        // Time out pings past their deadline (seqs are sent in order, so the
-        // first entries are the oldest).
-        let cutoff = stop_deadline.filter(|d| *d <= now);
-        while let Some((&seq, &at)) = outstanding.first_key_value() {
-            if at + options.timeout > now && cutoff.is_none() {
-                break;
-            }
-            outstanding.remove(&seq);
-            lost += 1;
-            if lost_seqs.len() == LOST_MEMORY {
-                lost_seqs.pop_front();
-            }
-            lost_seqs.push_back(seq);
-            emit(PingEvent::Lost { seq }, &mut on_event);
+        run.expire(now, emit);
+        if run.finished() {
+            break None;
         }
-
-        if !more_to_send && outstanding.is_empty() {
-            break;
+        out.clear();
+        if let Err(e) = run.fill(now, &mut out) {
+            break Some(e);
         }
-
-        // Send when due.
-        if more_to_send && now >= next_send && outstanding.len() < in_flight_max {
-            let seq = sent + 1;
-            let ping = ClientMessage::Ping {
-                seq,
-                payload: payload.clone(),
-            };
-            if let Err(e) = write_message(writer, &ping).await {
-                error = Some(e.into());
-                break;
+        if !out.is_empty() {
+            if let Err(e) = writer.write_all(&out).await {
+                break Some(FramedError::from(e).into());
             }
-            outstanding.insert(seq, Instant::now());
-            sent += 1;
-            next_send = if options.interval.is_zero() {
-                now
-            } else {
-                // Keep the schedule, but do not burst to catch up after a stall.
-                (next_send + options.interval).max(now)
-            };
             continue;
         }
-
-        // Wait for a pong, the next send, the next timeout, or a stop.
-        let mut wake = outstanding
-            .first_key_value()
-            .map(|(_, &at)| at + options.timeout);
-        if more_to_send && outstanding.len() < in_flight_max {
-            wake = Some(wake.map_or(next_send, |w| w.min(next_send)));
-        }
-        if let Some(deadline) = stop_deadline {
-            wake = Some(wake.map_or(deadline, |w| w.min(deadline)));
-        }
-        let wake = wake.unwrap_or_else(|| now + Duration::from_secs(3600));
-
-        tokio::select! {
-            _ = stop.cancelled(), if stop_deadline.is_none() => {}
-            _ = tokio::time::sleep_until(wake) => {}
-            read = reader.next::<ServerMessage>() => match read {
-                Ok(Some(ServerMessage::Pong { seq, payload })) => {
-                    if let Some(at) = outstanding.remove(&seq) {
-                        let rtt = at.elapsed();
-                        rtts.record(rtt);
-                        emit(PingEvent::Pong { seq, rtt, bytes: payload.len() }, &mut on_event);
-                    } else if let Some(pos) = lost_seqs.iter().position(|&s| s == seq) {
-                        lost_seqs.remove(pos);
-                        late += 1;
-                        emit(PingEvent::Late { seq }, &mut on_event);
-                    } else if seq >= 1 && seq <= sent {
-                        duplicates += 1;
-                        emit(PingEvent::Duplicate { seq }, &mut on_event);
-                    } else {
-                        error = Some(ClientError::Protocol(format!("pong for seq {seq}, which was never sent")));
-                        break;
+        let wake = run.next_wake(now);
+        let read = tokio::select! {
+            _ = stop.cancelled(), if run.stop_deadline.is_none() => continue,
+            _ = tokio::time::sleep_until(wake) => continue,
+            read = reader.next::<ServerMessage>() => read,
+        };
+        // Handle this message and every other one already buffered.
+        let mut next = read;
+        let failed = loop {
+            match next {
+                Ok(Some(message)) => {
+                    if let Err(e) = run.on_message(message, emit) {
+                        break Some(e);
                     }
                 }
-                Ok(Some(ServerMessage::Drain { reason, .. })) => {
-                    error = Some(ClientError::SessionLost(format!("the server is draining: {reason}")));
-                    break;
-                }
-                Ok(Some(ServerMessage::Error { code, message })) => {
-                    error = Some(ClientError::Refused { code, message });
-                    break;
-                }
-                Ok(Some(other)) => {
-                    error = Some(ClientError::Protocol(format!("unexpected {other:?} during pings")));
-                    break;
-                }
                 Ok(None) => {
-                    error = Some(ClientError::SessionLost("the server closed the stream".into()));
-                    break;
+                    break Some(ClientError::SessionLost(
+                        "the server closed the stream".into(),
+                    ))
                 }
-                Err(e) => {
-                    error = Some(e.into());
-                    break;
-                }
+                Err(e) => break Some(e.into()),
             }
+            next = match reader.try_next::<ServerMessage>() {
+                Ok(Some(message)) => Ok(Some(message)),
+                Ok(None) => break None,
+                Err(e) => Err(e),
+            };
+        };
+        if failed.is_some() {
+            break failed;
         }
-    }
-
-    // Whatever is still outstanding after a failure is lost.
-    for seq in outstanding.into_keys() {
-        lost += 1;
-        emit(PingEvent::Lost { seq }, &mut on_event);
-    }
-    let summary = PingSummary {
-        transmitted: sent,
-        received: rtts.len() as u64,
-        lost,
-        duplicates,
-        late,
-        rtt_ms: rtts.summary(),
-        elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
     };
-    (summary, error)
+    (run.summary(started, emit), error)
 }
 
 #[cfg(test)]

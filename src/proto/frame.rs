@@ -34,19 +34,47 @@ impl WireMessage for ServerMessage {
 
 /// Encodes `message` as one frame (length prefix and body).
 pub fn encode_frame<M: WireMessage>(message: &M) -> Result<Vec<u8>, FrameError> {
-    let body = postcard::to_stdvec(message).map_err(|e| FrameError::Garbage {
-        reason: e.to_string(),
-    })?;
-    if body.len() > MAX_FRAME_LEN {
+    let mut frame = Vec::new();
+    encode_frame_into(message, &mut frame)?;
+    Ok(frame)
+}
+
+/// Appends `message` as one frame to `out`, so that many frames can share one
+/// buffer and one write. On error `out` is left as it was.
+pub fn encode_frame_into<M: WireMessage>(message: &M, out: &mut Vec<u8>) -> Result<(), FrameError> {
+    // Room for the longest prefix a legal frame needs (3 bytes for 64 KiB); the
+    // body is shifted left afterwards if its prefix is shorter.
+    const PREFIX_ROOM: usize = 3;
+    let start = out.len();
+    out.extend_from_slice(&[0; PREFIX_ROOM]);
+    let buffer = std::mem::take(out);
+    let mut buffer = match postcard::to_extend(message, buffer) {
+        Ok(buffer) => buffer,
+        Err(e) => {
+            return Err(FrameError::Garbage {
+                reason: e.to_string(),
+            })
+        }
+    };
+    let body_len = buffer.len() - start - PREFIX_ROOM;
+    if body_len > MAX_FRAME_LEN {
+        buffer.truncate(start);
+        *out = buffer;
         return Err(FrameError::Oversized {
-            len: body.len() as u64,
+            len: body_len as u64,
             max: MAX_FRAME_LEN,
         });
     }
-    let mut frame = Vec::with_capacity(body.len() + 3);
-    write_varint(&mut frame, body.len() as u64);
-    frame.extend_from_slice(&body);
-    Ok(frame)
+    let mut prefix = Vec::with_capacity(PREFIX_ROOM);
+    write_varint(&mut prefix, body_len as u64);
+    let shift = PREFIX_ROOM - prefix.len();
+    buffer[start + shift..start + PREFIX_ROOM].copy_from_slice(&prefix);
+    if shift > 0 {
+        buffer.copy_within(start + shift.., start);
+        buffer.truncate(buffer.len() - shift);
+    }
+    *out = buffer;
+    Ok(())
 }
 
 fn write_varint(out: &mut Vec<u8>, mut value: u64) {
@@ -94,6 +122,9 @@ fn read_varint(bytes: &[u8]) -> Varint {
 #[derive(Debug)]
 pub struct FrameDecoder {
     buf: Vec<u8>,
+    /// Start of the undecoded bytes in `buf`; decoded frames are not moved out
+    /// one by one (that would copy the rest of the buffer for every frame).
+    start: usize,
     max_len: usize,
 }
 
@@ -113,18 +144,23 @@ impl FrameDecoder {
     pub fn with_max_len(max_len: usize) -> Self {
         Self {
             buf: Vec::new(),
+            start: 0,
             max_len: max_len.min(MAX_FRAME_LEN),
         }
     }
 
     /// Appends bytes received from the stream.
     pub fn push(&mut self, bytes: &[u8]) {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
         self.buf.extend_from_slice(bytes);
     }
 
     /// Bytes received but not yet decoded.
     pub fn buffered(&self) -> usize {
-        self.buf.len()
+        self.buf.len() - self.start
     }
 
     /// Decodes the next complete frame, if there is one.
@@ -132,7 +168,8 @@ impl FrameDecoder {
     /// An oversized length is reported as soon as the prefix shows it, without
     /// waiting for the body.
     pub fn decode<M: WireMessage>(&mut self) -> Result<Option<M>, FrameError> {
-        let (len, prefix) = match read_varint(&self.buf) {
+        let pending = &self.buf[self.start..];
+        let (len, prefix) = match read_varint(pending) {
             Varint::Complete(len, prefix) => (len, prefix),
             Varint::Incomplete(lower_bound) => {
                 return self.check_len(lower_bound).map(|()| None);
@@ -141,17 +178,21 @@ impl FrameDecoder {
         };
         self.check_len(len)?;
         let len = len as usize;
-        if self.buf.len() < prefix + len {
+        if pending.len() < prefix + len {
             return Ok(None);
         }
-        let message = decode_body::<M>(&self.buf[prefix..prefix + len]);
-        self.buf.drain(..prefix + len);
+        let message = decode_body::<M>(&pending[prefix..prefix + len]);
+        self.start += prefix + len;
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
+        }
         message.map(Some)
     }
 
     /// Checks that the stream did not end inside a frame.
     pub fn finish(&self) -> Result<(), FrameError> {
-        match self.buf.len() {
+        match self.buffered() {
             0 => Ok(()),
             buffered => Err(FrameError::Truncated { buffered }),
         }
@@ -287,6 +328,47 @@ mod tests {
             encode_frame(&big),
             Err(FrameError::Oversized { .. })
         ));
+        let mut out = vec![1, 2, 3];
+        assert!(encode_frame_into(&big, &mut out).is_err());
+        assert_eq!(out, vec![1, 2, 3]);
+    }
+
+    #[test]
+    fn frames_share_a_buffer_with_prefixes_of_every_length() {
+        let messages = [
+            ping(1, &[]),
+            ping(2, &[9; 200]),
+            ping(3, &vec![7; 20_000]),
+            ClientMessage::Goodbye,
+        ];
+        let mut out = Vec::new();
+        for m in &messages {
+            encode_frame_into(m, &mut out).unwrap();
+        }
+        let mut decoder = FrameDecoder::new();
+        decoder.push(&out);
+        for m in &messages {
+            assert_eq!(decoder.decode::<ClientMessage>().unwrap().as_ref(), Some(m));
+        }
+        assert_eq!(decoder.buffered(), 0);
+    }
+
+    #[test]
+    fn partial_frames_survive_between_pushes() {
+        let mut stream = Vec::new();
+        for seq in 0..10 {
+            encode_frame_into(&ping(seq, b"abc"), &mut stream).unwrap();
+        }
+        let mut decoder = FrameDecoder::new();
+        let mut got = 0;
+        for chunk in stream.chunks(7) {
+            decoder.push(chunk);
+            while let Some(m) = decoder.decode::<ClientMessage>().unwrap() {
+                assert_eq!(m, ping(got, b"abc"));
+                got += 1;
+            }
+        }
+        assert_eq!(got, 10);
     }
 
     #[test]

@@ -8,8 +8,12 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
 use super::session::{Action, ServerInfo, Session};
-use crate::framed::{write_message, FramedError, FramedReader};
-use crate::proto::{ClientMessage, ServerMessage};
+use crate::framed::{FramedError, FramedReader};
+use crate::proto::{encode_frame_into, ClientMessage, ServerMessage};
+
+/// Replies are gathered up to this many bytes before one write: pipelined pings
+/// cost one stream write per batch, not one per pong.
+const WRITE_BATCH: usize = 64 * 1024;
 
 /// How a session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -44,6 +48,7 @@ where
 {
     let mut reader = FramedReader::new(reader);
     let mut session = Session::new();
+    let mut out = Vec::new();
     let hello_deadline = tokio::time::Instant::now() + hello_timeout;
     loop {
         let awaiting_hello = session.version().is_none();
@@ -53,29 +58,47 @@ where
             _ = tokio::time::sleep_until(hello_deadline), if awaiting_hello => None,
             read = reader.next::<ClientMessage>() => Some(read),
         };
-        let action = match next {
+        let mut action = match next {
             None => session.on_hello_timeout(),
             Some(Ok(Some(message))) => session.on_message(info, message),
             Some(Ok(None)) => return Ok((SessionEnd::ClientLeft, session)),
             Some(Err(FramedError::Frame(error))) => session.on_frame_error(&error),
             Some(Err(error)) => return Err(error),
         };
-        match action {
-            Action::Reply(reply) => write_message(writer, &reply).await?,
-            Action::ReplyAndClose(reply) => {
-                write_message(writer, &reply).await?;
-                writer.shutdown().await?;
-                let end = match reply {
-                    ServerMessage::Error { code, message } => SessionEnd::Refused { code, message },
-                    _ => SessionEnd::ClientLeft,
-                };
-                return Ok((end, session));
+        // Answer everything already received with one write.
+        loop {
+            match action {
+                Action::Reply(reply) => encode_frame_into(&reply, &mut out)?,
+                Action::ReplyAndClose(reply) => {
+                    encode_frame_into(&reply, &mut out)?;
+                    writer.write_all(&out).await?;
+                    writer.shutdown().await?;
+                    let end = match reply {
+                        ServerMessage::Error { code, message } => {
+                            SessionEnd::Refused { code, message }
+                        }
+                        _ => SessionEnd::ClientLeft,
+                    };
+                    return Ok((end, session));
+                }
+                Action::Close => {
+                    writer.write_all(&out).await?;
+                    writer.shutdown().await?;
+                    return Ok((SessionEnd::ClientLeft, session));
+                }
             }
-            Action::Close => {
-                writer.shutdown().await?;
-                return Ok((SessionEnd::ClientLeft, session));
+            if out.len() >= WRITE_BATCH {
+                break;
             }
+            action = match reader.try_next::<ClientMessage>() {
+                Ok(Some(message)) => session.on_message(info, message),
+                Ok(None) => break,
+                Err(FramedError::Frame(error)) => session.on_frame_error(&error),
+                Err(error) => return Err(error),
+            };
         }
+        writer.write_all(&out).await?;
+        out.clear();
     }
 }
 

@@ -157,13 +157,9 @@ impl ServerProcess {
         format!("https://127.0.0.1:{}/pingpong", self.addr.port())
     }
 
-    /// Sends a signal to the server process.
-    pub fn signal(&self, signal: &str) {
-        let status = Command::new("kill")
-            .args(["-s", signal, &self.child.id().to_string()])
-            .status()
-            .unwrap();
-        assert!(status.success());
+    /// Sends a signal (`libc::SIGTERM`, ...) to the server process.
+    pub fn signal(&self, signal: i32) {
+        send_signal(&self.child, signal);
     }
 
     /// Waits for the process to exit, failing the test after `timeout`.
@@ -203,6 +199,14 @@ impl Drop for ServerProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Sends a signal to a child process.
+pub fn send_signal(child: &Child, signal: i32) {
+    let pid = i32::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) has no memory effects; the pid is our own live child.
+    let rc = unsafe { libc::kill(pid, signal) };
+    assert_eq!(rc, 0, "kill({pid}, {signal}) failed");
 }
 
 /// Runs `pingpong client <args>` to completion.
