@@ -4,7 +4,9 @@
 //!     stream echo and a plain UDP echo;
 //! (b) pipelined pings per second with 64 in flight, against raw quinn;
 //! (c) full mTLS session setups per second, against a raw quinn mTLS handshake
-//!     plus one stream round trip.
+//!     plus one stream round trip, and (for context) a bare wtransport session
+//!     plus one stream round trip, which shows what HTTP/3 and the WebTransport
+//!     CONNECT exchange cost by themselves.
 //!
 //! Every figure is the median of several interleaved rounds, so that a noisy
 //! neighbour hurts both sides alike. Run with `cargo bench --bench loopback`;
@@ -175,6 +177,69 @@ impl QuinnEcho {
     }
 }
 
+// ---------- raw wtransport baseline ----------
+
+/// A bare WebTransport echo: what the HTTP/3 + CONNECT layer costs by itself,
+/// to tell it apart from pingpong's own layers in (c).
+struct WtEcho {
+    url: String,
+    client: wtransport::Endpoint<wtransport::endpoint::endpoint_side::Client>,
+}
+
+impl WtEcho {
+    fn start(server: &TlsMaterial, client: &TlsMaterial) -> Self {
+        let config = wtransport::ServerConfig::builder()
+            .with_bind_address("127.0.0.1:0".parse().unwrap())
+            .with_custom_tls(server_tls_config(server).unwrap())
+            .build();
+        let endpoint = wtransport::Endpoint::server(config).unwrap();
+        let url = format!(
+            "https://127.0.0.1:{}/echo",
+            endpoint.local_addr().unwrap().port()
+        );
+        tokio::spawn(async move {
+            loop {
+                let incoming = endpoint.accept().await;
+                tokio::spawn(async move {
+                    let Ok(request) = incoming.await else { return };
+                    let Ok(conn) = request.accept().await else {
+                        return;
+                    };
+                    let Ok((mut send, mut recv)) = conn.accept_bi().await else {
+                        return;
+                    };
+                    let mut buf = [0u8; MESSAGE];
+                    if recv.read_exact(&mut buf).await.is_ok() {
+                        let _ = send.write_all(&buf).await;
+                    }
+                    let _ = conn.closed().await;
+                });
+            }
+        });
+        let config = wtransport::ClientConfig::builder()
+            .with_bind_default()
+            .with_custom_tls(client_tls_config(client, None).unwrap())
+            .build();
+        Self {
+            url,
+            client: wtransport::Endpoint::client(config).unwrap(),
+        }
+    }
+
+    async fn setups_per_sec(&self, count: usize) -> f64 {
+        let t = Instant::now();
+        for _ in 0..count {
+            let conn = self.client.connect(&self.url).await.unwrap();
+            let (mut send, mut recv) = conn.open_bi().await.unwrap().await.unwrap();
+            send.write_all(&[1; MESSAGE]).await.unwrap();
+            let mut back = [0u8; MESSAGE];
+            recv.read_exact(&mut back).await.unwrap();
+            conn.close(0u32.into(), b"");
+        }
+        count as f64 / t.elapsed().as_secs_f64()
+    }
+}
+
 // ---------- plain UDP baseline ----------
 
 async fn udp_rtts_us(count: u64) -> Vec<f64> {
@@ -288,16 +353,18 @@ async fn main() {
     let mut config = ServerConfig::new(server_material.clone());
     config.listen = "127.0.0.1:0".parse().unwrap();
     let server = Server::bind(config).unwrap();
-    let url = format!("https://localhost:{}/pingpong", server.local_addr().port());
+    let url = format!("https://127.0.0.1:{}/pingpong", server.local_addr().port());
     let shutdown = CancellationToken::new();
     let server_task = tokio::spawn(server.run(shutdown.clone()));
     let connector = Connector::new(&client_material, None).unwrap();
     let quinn = QuinnEcho::start(&server_material, &client_material);
+    let wt = WtEcho::start(&server_material, &client_material);
 
     let (mut ours_p50, mut ours_p99, mut quinn_p50, mut quinn_p99, mut udp_p50) =
         (vec![], vec![], vec![], vec![], vec![]);
     let (mut ours_rate, mut quinn_rate, mut ours_setup, mut quinn_setup) =
         (vec![], vec![], vec![], vec![]);
+    let mut wt_setup = vec![];
     // Warm-up: first handshakes and allocations.
     let _ = pingpong_rtts_us(&connector, &url, 200).await;
     let _ = quinn.rtts_us(200).await;
@@ -319,6 +386,7 @@ async fn main() {
 
         ours_setup.push(pingpong_setups_per_sec(&connector, &url, sizes.setups).await);
         quinn_setup.push(quinn.setups_per_sec(sizes.setups).await);
+        wt_setup.push(wt.setups_per_sec(sizes.setups).await);
     }
 
     println!();
@@ -365,11 +433,19 @@ async fn main() {
     );
     row(
         "(c) mTLS session setups",
-        median(ours_setup),
+        median(ours_setup.clone()),
         "quinn",
         median(quinn_setup),
         "/s",
         ">= 0.80x",
+    );
+    row(
+        "(c) mTLS session setups",
+        median(ours_setup),
+        "wt",
+        median(wt_setup),
+        "/s",
+        "(context: bare WebTransport + 1 echo)",
     );
 
     shutdown.cancel();

@@ -11,6 +11,7 @@
 pub mod connect;
 pub mod error;
 pub mod handshake;
+mod in_flight;
 pub mod pinger;
 pub mod report;
 pub mod stats;

@@ -1,13 +1,14 @@
 //! The ping loop over an established control stream: sends pings on schedule,
 //! matches pongs, times out the unanswered, and counts duplicates.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
+use super::in_flight::InFlight;
 use super::stats::{PingSummary, RttStats};
 use super::ClientError;
 use crate::framed::{FramedError, FramedReader};
@@ -99,7 +100,7 @@ struct Run<'a> {
     payload: Vec<u8>,
     /// Unanswered pings by seq, with their send time. Seqs are sent in order, so
     /// the first entry is always the oldest.
-    outstanding: BTreeMap<u64, Instant>,
+    outstanding: InFlight,
     lost_seqs: VecDeque<u64>,
     rtts: RttStats,
     sent: u64,
@@ -116,7 +117,7 @@ impl<'a> Run<'a> {
             options,
             window: options.effective_in_flight(),
             payload: vec![0x5a; options.payload_size.min(PingOptions::MAX_PAYLOAD)],
-            outstanding: BTreeMap::new(),
+            outstanding: InFlight::default(),
             lost_seqs: VecDeque::new(),
             rtts: RttStats::default(),
             sent: 0,
@@ -155,11 +156,11 @@ impl<'a> Run<'a> {
     /// stopped run's grace period is over).
     fn expire(&mut self, now: Instant, emit: &mut dyn FnMut(&PingEvent)) {
         let give_up = self.stop_deadline.is_some_and(|d| d <= now);
-        while let Some((&seq, &at)) = self.outstanding.first_key_value() {
+        while let Some((seq, at)) = self.outstanding.oldest() {
             if at + self.options.timeout > now && !give_up {
                 break;
             }
-            self.outstanding.remove(&seq);
+            self.outstanding.remove(seq);
             self.mark_lost(seq, emit);
         }
     }
@@ -193,8 +194,8 @@ impl<'a> Run<'a> {
     fn next_wake(&self, now: Instant) -> Instant {
         let mut wake = self
             .outstanding
-            .first_key_value()
-            .map(|(_, &at)| at + self.options.timeout);
+            .oldest()
+            .map(|(_, at)| at + self.options.timeout);
         if self.more_to_send() && self.outstanding.len() < self.window {
             wake = Some(wake.map_or(self.next_send, |w| w.min(self.next_send)));
         }
@@ -204,15 +205,17 @@ impl<'a> Run<'a> {
         wake.unwrap_or_else(|| now + Duration::from_secs(3600))
     }
 
+    /// Handles a message that arrived at `received_at`.
     fn on_message(
         &mut self,
         message: ServerMessage,
+        received_at: Instant,
         emit: &mut dyn FnMut(&PingEvent),
     ) -> Result<(), ClientError> {
         match message {
             ServerMessage::Pong { seq, payload } => {
-                if let Some(at) = self.outstanding.remove(&seq) {
-                    let rtt = at.elapsed();
+                if let Some(at) = self.outstanding.remove(seq) {
+                    let rtt = received_at.saturating_duration_since(at);
                     self.rtts.record(rtt);
                     emit(&PingEvent::Pong {
                         seq,
@@ -245,7 +248,7 @@ impl<'a> Run<'a> {
 
     fn summary(mut self, started: Instant, emit: &mut dyn FnMut(&PingEvent)) -> PingSummary {
         // Whatever is still outstanding (after a failure) is lost.
-        for seq in std::mem::take(&mut self.outstanding).into_keys() {
+        for seq in self.outstanding.drain() {
             self.mark_lost(seq, emit);
         }
         PingSummary {
@@ -279,6 +282,12 @@ where
     let emit: &mut dyn FnMut(&PingEvent) = &mut on_event;
     let mut run = Run::new(options, started);
     let mut out = Vec::new();
+    // Created once: registering a fresh waiter and timer on every ping costs
+    // more than the rest of the loop.
+    let cancelled = stop.cancelled();
+    tokio::pin!(cancelled);
+    let timer = tokio::time::sleep_until(started);
+    tokio::pin!(timer);
     let error = loop {
         let now = Instant::now();
         if stop.is_cancelled() {
@@ -299,17 +308,22 @@ where
             continue;
         }
         let wake = run.next_wake(now);
+        if timer.deadline() != wake {
+            timer.as_mut().reset(wake);
+        }
         let read = tokio::select! {
-            _ = stop.cancelled(), if run.stop_deadline.is_none() => continue,
-            _ = tokio::time::sleep_until(wake) => continue,
+            _ = &mut cancelled, if run.stop_deadline.is_none() => continue,
+            _ = &mut timer => continue,
             read = reader.next::<ServerMessage>() => read,
         };
-        // Handle this message and every other one already buffered.
+        // Handle this message and every other one already buffered; they all
+        // arrived now.
+        let received_at = Instant::now();
         let mut next = read;
         let failed = loop {
             match next {
                 Ok(Some(message)) => {
-                    if let Err(e) = run.on_message(message, emit) {
+                    if let Err(e) = run.on_message(message, received_at, emit) {
                         break Some(e);
                     }
                 }

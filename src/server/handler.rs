@@ -49,13 +49,18 @@ where
     let mut reader = FramedReader::new(reader);
     let mut session = Session::new();
     let mut out = Vec::new();
-    let hello_deadline = tokio::time::Instant::now() + hello_timeout;
+    // Created once, not per message: each creation registers with the token or
+    // the timer wheel.
+    let cancelled = shutdown.cancelled();
+    tokio::pin!(cancelled);
+    let hello_timer = tokio::time::sleep(hello_timeout);
+    tokio::pin!(hello_timer);
     loop {
         let awaiting_hello = session.version().is_none();
         let next = tokio::select! {
             biased;
-            _ = shutdown.cancelled() => return Ok((SessionEnd::Shutdown, session)),
-            _ = tokio::time::sleep_until(hello_deadline), if awaiting_hello => None,
+            _ = &mut cancelled => return Ok((SessionEnd::Shutdown, session)),
+            _ = &mut hello_timer, if awaiting_hello => None,
             read = reader.next::<ClientMessage>() => Some(read),
         };
         let mut action = match next {
