@@ -18,7 +18,6 @@ use std::time::{Duration, Instant};
 
 use pingpong::client::{Connector, PingOptions};
 use pingpong::server::{Server, ServerConfig};
-use pingpong::tls::generate::Validity;
 use pingpong::tls::{
     client_tls_config, server_tls_config, store, CertPaths, LeafRole, TlsMaterial,
 };
@@ -328,25 +327,7 @@ async fn main() {
     let sizes = sizes();
     let dir = tempfile::tempdir().unwrap();
     let paths = CertPaths::new(dir.path());
-    store::init_ca(&paths, "bench CA", 1, false).unwrap();
-    store::issue(
-        &paths,
-        LeafRole::Server,
-        "localhost",
-        &["localhost".into(), "127.0.0.1".into()],
-        Validity::days(1),
-        false,
-    )
-    .unwrap();
-    store::issue(
-        &paths,
-        LeafRole::Client,
-        "bench",
-        &[],
-        Validity::days(1),
-        false,
-    )
-    .unwrap();
+    store::init_single_host(&paths, "bench CA", 1).unwrap();
     let server_material = TlsMaterial::from_dir(&paths, LeafRole::Server);
     let client_material = TlsMaterial::from_dir(&paths, LeafRole::Client);
 

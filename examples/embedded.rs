@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use pingpong::client::{Connector, PingEvent, PingOptions};
 use pingpong::server::{Server, ServerConfig};
-use pingpong::tls::generate::Validity;
 use pingpong::tls::{store, CertPaths, LeafRole, TlsMaterial};
 use tokio_util::sync::CancellationToken;
 
@@ -16,23 +15,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Certificates: a CA, a server certificate for localhost, a client certificate.
     let dir = tempfile::tempdir()?;
     let pki = CertPaths::new(dir.path());
-    store::init_ca(&pki, "example CA", 1, false)?;
-    store::issue(
-        &pki,
-        LeafRole::Server,
-        "localhost",
-        &["localhost".into(), "127.0.0.1".into()],
-        Validity::days(1),
-        false,
-    )?;
-    store::issue(
-        &pki,
-        LeafRole::Client,
-        "example-client",
-        &[],
-        Validity::days(1),
-        false,
-    )?;
+    store::init_single_host(&pki, "example CA", 1)?;
 
     // The server, on port 0: the OS picks a free port.
     let mut config = ServerConfig::new(TlsMaterial::from_dir(&pki, LeafRole::Server));

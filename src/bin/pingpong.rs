@@ -394,23 +394,7 @@ async fn run_demo(args: DemoArgs) -> Result<ExitCode> {
         .prefix("pingpong-demo-")
         .tempdir()?;
     let paths = CertPaths::new(dir.path());
-    store::init_ca(&paths, "pingpong demo CA", 1, false)?;
-    store::issue(
-        &paths,
-        LeafRole::Server,
-        "localhost",
-        &generate::default_server_sans("localhost"),
-        Validity::days(1),
-        false,
-    )?;
-    store::issue(
-        &paths,
-        LeafRole::Client,
-        "demo-client",
-        &[],
-        Validity::days(1),
-        false,
-    )?;
+    store::init_single_host(&paths, "pingpong demo CA", 1)?;
     println!(
         "demo: throwaway CA, server and client certificates in {}",
         dir.path().display()

@@ -216,6 +216,27 @@ mod tests {
         pem.contents
     }
 
+    /// The EKU flags (server, client) and SANs of a PEM leaf.
+    fn eku_and_sans(pem: &str) -> ((bool, bool), Vec<String>) {
+        let der = parse(pem);
+        let (_, cert) = X509Certificate::from_der(&der).unwrap();
+        assert!(!cert.is_ca());
+        let eku = cert.extended_key_usage().unwrap().unwrap().value;
+        let sans = cert
+            .subject_alternative_name()
+            .unwrap()
+            .unwrap()
+            .value
+            .general_names
+            .iter()
+            .map(|n| match n {
+                GeneralName::DNSName(d) => d.to_string(),
+                GeneralName::IPAddress(ip) => format!("{ip:?}"),
+                other => format!("{other:?}"),
+            });
+        ((eku.server_auth, eku.client_auth), sans.collect())
+    }
+
     #[test]
     fn ca_is_a_constrained_ca() {
         let ca = new_ca("test CA", Validity::days(1)).unwrap();
@@ -238,31 +259,14 @@ mod tests {
             Validity::days(1),
         )
         .unwrap();
-        let der = parse(&server.cert);
-        let (_, cert) = X509Certificate::from_der(&der).unwrap();
-        let eku = cert.extended_key_usage().unwrap().unwrap().value;
-        assert!(eku.server_auth && !eku.client_auth);
-        let sans = &cert
-            .subject_alternative_name()
-            .unwrap()
-            .unwrap()
-            .value
-            .general_names;
+        let (eku, sans) = eku_and_sans(&server.cert);
+        assert_eq!(eku, (true, false));
         assert_eq!(sans.len(), 2);
-        assert!(!cert.is_ca());
 
         let client = issue_leaf(&ca, LeafRole::Client, "alice", &[], Validity::days(1)).unwrap();
-        let der = parse(&client.cert);
-        let (_, cert) = X509Certificate::from_der(&der).unwrap();
-        let eku = cert.extended_key_usage().unwrap().unwrap().value;
-        assert!(eku.client_auth && !eku.server_auth);
-        let sans = &cert
-            .subject_alternative_name()
-            .unwrap()
-            .unwrap()
-            .value
-            .general_names;
-        assert_eq!(sans, &vec![GeneralName::DNSName("alice")]);
+        let (eku, sans) = eku_and_sans(&client.cert);
+        assert_eq!(eku, (false, true));
+        assert_eq!(sans, vec!["alice".to_string()]);
     }
 
     #[test]

@@ -102,6 +102,30 @@ pub fn issue(
     write_pair(&paths.leaf_cert(role), &paths.leaf_key(role), &leaf, force)
 }
 
+/// Fills an empty folder with a CA named `ca_name` and two leaves for one machine:
+/// a server certificate for `localhost` (and this host's names and the loopback
+/// addresses) and a client certificate. For demos, examples, tests and benchmarks.
+pub fn init_single_host(paths: &CertPaths, ca_name: &str, days: u32) -> Result<(), TlsError> {
+    init_ca(paths, ca_name, days, false)?;
+    let server_sans = generate::default_server_sans("localhost");
+    issue(
+        paths,
+        LeafRole::Server,
+        "localhost",
+        &server_sans,
+        Validity::days(days),
+        false,
+    )?;
+    issue(
+        paths,
+        LeafRole::Client,
+        DEV_CLIENT_NAME,
+        &[],
+        Validity::days(days),
+        false,
+    )
+}
+
 /// Makes sure the folder holds a CA and the leaf of `role`, creating a development
 /// CA and leaves when they are missing. Returns a one-line description of what was
 /// created, or `None` when everything was already there.

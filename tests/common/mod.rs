@@ -21,25 +21,7 @@ pub fn bin() -> &'static str {
 /// A certificate folder with a CA, a server leaf for loopback and a client leaf.
 pub fn pki(dir: &Path, ca_name: &str) -> CertPaths {
     let paths = CertPaths::new(dir);
-    store::init_ca(&paths, ca_name, 1, false).unwrap();
-    store::issue(
-        &paths,
-        LeafRole::Server,
-        "localhost",
-        &["localhost".into(), "127.0.0.1".into(), "::1".into()],
-        Validity::days(1),
-        false,
-    )
-    .unwrap();
-    store::issue(
-        &paths,
-        LeafRole::Client,
-        "test-client",
-        &[],
-        Validity::days(1),
-        false,
-    )
-    .unwrap();
+    store::init_single_host(&paths, ca_name, 1).unwrap();
     paths
 }
 
@@ -150,6 +132,22 @@ impl ServerProcess {
             stdout_lines: rx,
             stderr,
         }
+    }
+
+    /// Starts a server with the given certificate, key and CA files.
+    pub fn start_with_files(cert: &Path, key: &Path, ca: &Path) -> Self {
+        let arg = |p: &Path| p.display().to_string();
+        Self::start(
+            &[
+                "--cert".into(),
+                arg(cert),
+                "--key".into(),
+                arg(key),
+                "--ca".into(),
+                arg(ca),
+            ],
+            &[],
+        )
     }
 
     /// `https://127.0.0.1:PORT/pingpong`.
