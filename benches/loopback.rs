@@ -271,7 +271,7 @@ async fn udp_rtts_us(count: u64) -> Vec<f64> {
 // ---------- pingpong ----------
 
 async fn pingpong_rtts_us(connector: &Connector, url: &str, count: u64) -> Vec<f64> {
-    let mut session = connector.open(url).await.unwrap();
+    let mut session = connector.open(url).await.expect("pingpong session setup");
     let options = PingOptions {
         count: Some(count),
         interval: Duration::ZERO,
@@ -292,7 +292,7 @@ async fn pingpong_rtts_us(connector: &Connector, url: &str, count: u64) -> Vec<f
 }
 
 async fn pingpong_pipelined_per_sec(connector: &Connector, url: &str, count: u64) -> f64 {
-    let mut session = connector.open(url).await.unwrap();
+    let mut session = connector.open(url).await.expect("pingpong session setup");
     let options = PingOptions {
         count: Some(count),
         interval: Duration::ZERO,
@@ -312,7 +312,7 @@ async fn pingpong_pipelined_per_sec(connector: &Connector, url: &str, count: u64
 async fn pingpong_setups_per_sec(connector: &Connector, url: &str, count: usize) -> f64 {
     let t = Instant::now();
     for _ in 0..count {
-        let session = connector.open(url).await.unwrap();
+        let session = connector.open(url).await.expect("pingpong session setup");
         session.close().await;
     }
     count as f64 / t.elapsed().as_secs_f64()
