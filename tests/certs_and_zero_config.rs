@@ -1,4 +1,4 @@
-//! `pingpong certs`, the zero-config development CA, and `pingpong demo`.
+//! `pingpong certs` and the zero-config development CA.
 
 mod common;
 
@@ -145,23 +145,4 @@ fn zero_config_server_and_client_share_a_development_ca() {
     assert_eq!(mode(&paths.ca_key()), 0o600);
     assert_eq!(mode(&paths.leaf_key(LeafRole::Server)), 0o600);
     assert_eq!(mode(&paths.leaf_key(LeafRole::Client)), 0o600);
-}
-
-#[test]
-fn demo_pings_ten_times_over_mtls_and_exits_zero() {
-    let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(bin())
-        .args(["demo", "-i", "0.01"])
-        .env("PINGPONG_HOME", dir.path())
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    assert!(
-        stdout.contains("10 pings transmitted, 10 received, 0% loss"),
-        "{stdout}"
-    );
-    assert!(stdout.contains("server \"demo\""), "{stdout}");
-    // The demo leaves the user's certificate folder alone.
-    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }

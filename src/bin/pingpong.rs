@@ -12,8 +12,9 @@ use tokio_util::sync::CancellationToken;
 
 use pingpong::client::report::{self, SessionFacts};
 use pingpong::client::{Connector, PingOptions, PingSummary};
-use pingpong::discovery::{parse_target, Candidate};
-use pingpong::server::{Server, ServerConfig};
+use pingpong::discovery::mdns::{Browser, SERVICE_TYPE};
+use pingpong::discovery::{first_usable, parse_target, Candidate, DiscoveryEvent};
+use pingpong::server::{MdnsOptions, Server, ServerConfig};
 use pingpong::tls::generate::{self, Validity};
 use pingpong::tls::{store, CertPaths, LeafRole, TlsMaterial};
 
@@ -29,8 +30,10 @@ struct Cli {
 enum Command {
     /// Run a server, answering pings over mTLS WebTransport.
     Server(ServerArgs),
-    /// Ping a server.
+    /// Ping a server: the one given, or the first one discovered.
     Client(ClientArgs),
+    /// List the servers that can be seen (mDNS), once or as they come and go.
+    Discover(DiscoverArgs),
     /// Run a server and a client in one process: a complete mTLS ping-pong, no setup.
     Demo(DemoArgs),
     /// Make a CA and issue server and client certificates.
@@ -96,11 +99,39 @@ struct ServerArgs {
     /// WebTransport path of the service; other paths get 404.
     #[arg(long, default_value = pingpong::server::config::DEFAULT_PATH, value_parser = parse_path)]
     path: String,
-    /// Instance name sent to clients (default: the host name).
+    /// Instance name sent to clients and advertised (default: the host name).
     #[arg(long)]
     instance: Option<String>,
+    /// Do not advertise over mDNS.
+    #[arg(long)]
+    no_mdns: bool,
+    #[command(flatten)]
+    mdns: MdnsArgs,
     #[command(flatten)]
     tls: TlsArgs,
+}
+
+/// mDNS settings shared by the commands that use it.
+#[derive(Args)]
+struct MdnsArgs {
+    /// Use mDNS only on this interface (repeatable; default: every interface).
+    #[arg(long = "mdns-interface", value_name = "NAME")]
+    interfaces: Vec<String>,
+}
+
+#[derive(Args)]
+struct DiscoverArgs {
+    /// Seconds to listen before printing the snapshot.
+    #[arg(long, default_value = "2", value_parser = parse_positive_seconds)]
+    timeout: Duration,
+    /// Keep running and print servers as they appear (+), change (=) and leave (-).
+    #[arg(long)]
+    watch: bool,
+    /// Output JSON: an array (snapshot) or one object per line (--watch).
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    mdns: MdnsArgs,
 }
 
 #[derive(Args)]
@@ -140,7 +171,13 @@ impl PingArgs {
 #[derive(Args)]
 struct ClientArgs {
     /// Server: https://HOST:PORT/PATH, HOST:PORT or HOST (port 4433, path /pingpong).
-    url: String,
+    /// Without it, the first server discovered over mDNS is used.
+    url: Option<String>,
+    /// Seconds to wait for a server to be discovered (connects as soon as one is).
+    #[arg(long, default_value = "2", value_parser = parse_positive_seconds)]
+    discover_timeout: Duration,
+    #[command(flatten)]
+    mdns: MdnsArgs,
     #[command(flatten)]
     ping: PingArgs,
     /// Name the server certificate must carry (default: the host connected to).
@@ -238,6 +275,12 @@ fn parse_path(s: &str) -> Result<String, String> {
 }
 
 fn main() -> ExitCode {
+    // Like other command-line tools, end quietly when the reader of our output
+    // goes away (`pingpong discover --watch | head`).
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     init_logging(matches!(cli.command, Command::Server(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -286,6 +329,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Server(args) => run_server(args).await,
         Command::Client(args) => run_client(args).await,
+        Command::Discover(args) => run_discover(args).await,
         Command::Demo(args) => run_demo(args).await,
         Command::Certs(cmd) => run_certs(cmd),
     }
@@ -298,6 +342,12 @@ async fn run_server(args: ServerArgs) -> Result<ExitCode> {
     if let Some(instance) = args.instance {
         config.instance = instance;
     }
+    if !args.no_mdns {
+        config.mdns = Some(MdnsOptions {
+            interfaces: args.mdns.interfaces,
+            ..MdnsOptions::default()
+        });
+    }
     let shutdown = pingpong::shutdown::on_signals().context("cannot install signal handlers")?;
     let server = Server::bind(config)?;
     println!(
@@ -307,6 +357,9 @@ async fn run_server(args: ServerArgs) -> Result<ExitCode> {
         server.info().instance,
         server.fingerprint()
     );
+    if let Some(name) = server.mdns_name() {
+        println!("pingpong server advertising {name} over mDNS");
+    }
     std::io::stdout().flush().ok();
     server.run(shutdown).await;
     println!("pingpong server stopped");
@@ -314,7 +367,6 @@ async fn run_server(args: ServerArgs) -> Result<ExitCode> {
 }
 
 async fn run_client(args: ClientArgs) -> Result<ExitCode> {
-    let candidate = parse_target(&args.url)?;
     let material = args.tls.material(LeafRole::Client)?;
     let mut connector = Connector::new(&material, args.server_name.as_deref())?
         .with_connect_timeout(args.connect_timeout);
@@ -322,8 +374,92 @@ async fn run_client(args: ClientArgs) -> Result<ExitCode> {
         connector = connector.with_protocol_version(version);
     }
     let stop = pingpong::shutdown::on_signals().context("cannot install signal handlers")?;
+    let candidate = match &args.url {
+        Some(url) => parse_target(url)?,
+        None => {
+            let (browser, mut events) = Browser::start(SERVICE_TYPE, &args.mdns.interfaces)?;
+            let found = tokio::select! {
+                found = first_usable(&mut events, args.discover_timeout) => found,
+                _ = stop.cancelled() => bail!("interrupted while looking for a server"),
+            };
+            browser.shutdown();
+            found.with_context(|| {
+                format!(
+                    "no pingpong server found over mDNS within {:?}. Fix: start one on this network (`pingpong server`), or give its address (`pingpong client HOST[:PORT]`)",
+                    args.discover_timeout
+                )
+            })?
+        }
+    };
     let summary = ping_candidate(&connector, &candidate, &args.ping, &stop).await?;
     Ok(exit_code(&summary))
+}
+
+async fn run_discover(args: DiscoverArgs) -> Result<ExitCode> {
+    let stop = pingpong::shutdown::on_signals().context("cannot install signal handlers")?;
+    let (browser, mut events) = Browser::start(SERVICE_TYPE, &args.mdns.interfaces)?;
+    let deadline = tokio::time::Instant::now() + args.timeout;
+    let mut seen: Vec<Candidate> = Vec::new();
+    if !args.watch && !args.json {
+        eprintln!(
+            "pingpong: listening for {:?} ({})...",
+            args.timeout, SERVICE_TYPE
+        );
+    }
+    loop {
+        let event = tokio::select! {
+            event = events.recv() => event,
+            _ = tokio::time::sleep_until(deadline), if !args.watch => None,
+            _ = stop.cancelled() => None,
+        };
+        let Some(event) = event else { break };
+        if args.watch {
+            let at = timestamp();
+            if args.json {
+                println!("{}", report::discovery_event_json(&event, &at));
+            } else {
+                println!(
+                    "{} {at} {}",
+                    report::event_sign(&event),
+                    report::candidate_line(event.candidate())
+                );
+            }
+            std::io::stdout().flush().ok();
+        }
+        let key = event.candidate().key.clone();
+        seen.retain(|c| c.key != key);
+        if !matches!(event, DiscoveryEvent::Removed(_)) {
+            seen.push(event.candidate().clone());
+        }
+    }
+    browser.shutdown();
+    if !args.watch {
+        seen.sort_by(|a, b| a.instance.cmp(&b.instance));
+        if args.json {
+            let all: Vec<_> = seen.iter().map(report::candidate_json).collect();
+            println!("{}", serde_json::Value::Array(all));
+        } else if seen.is_empty() {
+            println!("no pingpong servers found within {:?}", args.timeout);
+        } else {
+            println!("{}", report::candidate_header());
+            for candidate in &seen {
+                println!("{}", report::candidate_line(candidate));
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Wall-clock time of day, UTC, to the millisecond.
+fn timestamp() -> String {
+    let now = time::OffsetDateTime::now_utc();
+    format!(
+        "{:02}:{:02}:{:02}.{:03}",
+        now.hour(),
+        now.minute(),
+        now.second(),
+        now.millisecond()
+    )
 }
 
 /// Connects to `candidate`, pings as `ping` says, prints as it goes.
@@ -335,7 +471,7 @@ async fn ping_candidate(
 ) -> Result<PingSummary> {
     let url = candidate.url();
     let mut session = tokio::select! {
-        session = connector.open(&url) => session?,
+        session = connector.open_candidate(candidate) => session?,
         _ = stop.cancelled() => bail!("interrupted while connecting to {url}"),
     };
     let remote = session.remote_address();
@@ -389,6 +525,10 @@ fn exit_code(summary: &PingSummary) -> ExitCode {
     }
 }
 
+/// How long the demo waits for mDNS to find its own server: registration
+/// probing takes about a second.
+const DEMO_DISCOVERY_TIMEOUT: Duration = Duration::from_secs(3);
+
 async fn run_demo(args: DemoArgs) -> Result<ExitCode> {
     let dir = tempfile::Builder::new()
         .prefix("pingpong-demo-")
@@ -401,16 +541,50 @@ async fn run_demo(args: DemoArgs) -> Result<ExitCode> {
     );
 
     let mut config = ServerConfig::new(TlsMaterial::from_dir(&paths, LeafRole::Server));
-    config.listen = "127.0.0.1:0".parse()?;
-    config.instance = "demo".into();
+    config.listen = "[::]:0".parse()?;
+    config.instance = format!("pingpong-demo-{}", std::process::id());
+    config.mdns = Some(MdnsOptions::default());
     let server = Server::bind(config)?;
     let addr = server.local_addr();
-    println!("demo: server listening on {addr} (requires a client certificate from the demo CA)");
+    let server_id = server.info().server_id;
+    println!(
+        "demo: server listening on port {} and advertising {} over mDNS (it requires a client certificate from the demo CA)",
+        addr.port(),
+        server.mdns_name().unwrap_or_default()
+    );
     let shutdown = pingpong::shutdown::on_signals()?;
     let server_task = tokio::spawn(server.run(shutdown.child_token()));
 
     let connector = Connector::new(&TlsMaterial::from_dir(&paths, LeafRole::Client), None)?;
-    let candidate = parse_target(&format!("https://localhost:{}/pingpong", addr.port()))?;
+    let (browser, mut events) = Browser::start(SERVICE_TYPE, &[])?;
+    let deadline = tokio::time::Instant::now() + DEMO_DISCOVERY_TIMEOUT;
+    let mut found = None;
+    while let Ok(Some(event)) = tokio::time::timeout_at(deadline, events.recv()).await {
+        if let DiscoveryEvent::Added(c) | DiscoveryEvent::Updated(c) = event {
+            if c.txt.as_ref().and_then(|t| t.server_id) == Some(server_id) {
+                found = Some(c);
+                break;
+            }
+        }
+    }
+    browser.shutdown();
+    let candidate = match found {
+        Some(candidate) => {
+            println!(
+                "demo: found {} over mDNS at {}",
+                candidate.instance,
+                candidate.url()
+            );
+            candidate
+        }
+        None => {
+            println!(
+                "demo: mDNS did not find the server within {DEMO_DISCOVERY_TIMEOUT:?} (no multicast-capable network interface?); connecting to 127.0.0.1:{} directly",
+                addr.port()
+            );
+            parse_target(&format!("https://localhost:{}/pingpong", addr.port()))?
+        }
+    };
     let ping = PingArgs {
         count: args.count,
         interval: args.interval,

@@ -9,8 +9,10 @@ use wtransport::{Connection, Endpoint, RecvStream, SendStream, VarInt};
 use super::error::{classify_connecting, classify_connection, AttemptContext};
 use super::handshake::{handshake, Welcome};
 use super::pinger::{run_pings, PingEvent, PingOptions};
+use super::resolver::KnownAddresses;
 use super::stats::PingSummary;
 use super::ClientError;
+use crate::discovery::Candidate;
 use crate::framed::{write_message, FramedReader};
 use crate::proto::{ClientMessage, MAX_VERSION};
 use crate::tls::{client_tls_config, PeerIdentity, TlsMaterial};
@@ -19,6 +21,7 @@ use crate::transport::{CONNECT_TIMEOUT, IDLE_TIMEOUT, KEEP_ALIVE_INTERVAL};
 /// Opens mutually-authenticated sessions to servers.
 pub struct Connector {
     endpoint: Endpoint<endpoint_side::Client>,
+    known: KnownAddresses,
     connect_timeout: Duration,
     server_name: Option<String>,
     client_id: [u8; 16],
@@ -38,6 +41,7 @@ impl Connector {
 
     /// A connector over a ready rustls configuration (TLS 1.3, ALPN `h3`).
     pub fn from_rustls(tls: rustls::ClientConfig) -> Result<Self, ClientError> {
+        let known = KnownAddresses::default();
         let build = |builder: wtransport::config::ClientConfigBuilder<
             wtransport::config::states::WantsRootStore,
         >| {
@@ -46,6 +50,7 @@ impl Connector {
                 .keep_alive_interval(Some(KEEP_ALIVE_INTERVAL))
                 .max_idle_timeout(Some(IDLE_TIMEOUT))
                 .expect("IDLE_TIMEOUT fits a QUIC varint")
+                .dns_resolver(known.clone())
                 .build()
         };
         // Dual-stack when the machine has IPv6, IPv4 only otherwise.
@@ -61,6 +66,7 @@ impl Connector {
         .map_err(ClientError::Socket)?;
         Ok(Self {
             endpoint,
+            known,
             connect_timeout: CONNECT_TIMEOUT,
             server_name: None,
             client_id: rand::random(),
@@ -83,6 +89,18 @@ impl Connector {
     /// This client's id, sent in every `Hello`.
     pub fn client_id(&self) -> [u8; 16] {
         self.client_id
+    }
+
+    /// Connects to a discovered candidate: its known address is used, and its host
+    /// name is what the server certificate must carry.
+    pub async fn open_candidate(
+        &self,
+        candidate: &Candidate,
+    ) -> Result<ClientSession, ClientError> {
+        if let Some(addr) = candidate.preferred_address() {
+            self.known.pin(&candidate.host, candidate.port, addr);
+        }
+        self.open(&candidate.url()).await
     }
 
     /// Connects to `url` (`https://host:port/path`) and completes Hello/Welcome.

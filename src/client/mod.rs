@@ -14,6 +14,7 @@ pub mod handshake;
 mod in_flight;
 pub mod pinger;
 pub mod report;
+pub mod resolver;
 pub mod stats;
 
 pub use connect::{ClientSession, Connector};

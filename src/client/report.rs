@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use serde_json::{json, Value};
 
 use super::{PingEvent, PingSummary, Welcome};
-use crate::discovery::Source;
+use crate::discovery::{Candidate, DiscoveryEvent, Source};
 use crate::tls::PeerIdentity;
 
 /// What the header line describes.
@@ -148,6 +148,91 @@ pub fn summary_json(summary: &PingSummary) -> Value {
         map.insert("loss_percent".into(), summary.loss_percent().into());
     }
     value
+}
+
+/// One line about a discovered server, for `discover` (`+`/`-`/`=` prefixed in
+/// watch mode).
+pub fn candidate_line(candidate: &Candidate) -> String {
+    let addresses = if candidate.addresses.is_empty() {
+        format!("{}:{}", candidate.host, candidate.port)
+    } else {
+        candidate
+            .addresses
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let (state, version, id, fp) = match &candidate.txt {
+        Some(t) => (
+            state_text(t.state),
+            format!("v{}", t.version),
+            t.server_id.map_or_else(|| "-".into(), |id| short_hex(&id)),
+            t.fingerprint
+                .as_deref()
+                .map_or_else(|| "-".into(), |f| f.chars().take(16).collect::<String>()),
+        ),
+        None => ("?", "?".into(), "-".into(), "-".into()),
+    };
+    format!(
+        "{:<24} {:<6} {:<40} {:<9} {:<3} {:<8} {}",
+        candidate.instance, candidate.source, addresses, state, version, id, fp
+    )
+}
+
+/// The header of the `discover` table.
+pub fn candidate_header() -> String {
+    format!(
+        "{:<24} {:<6} {:<40} {:<9} {:<3} {:<8} {}",
+        "INSTANCE", "SOURCE", "ADDRESSES", "STATE", "VER", "ID", "CERT SHA-256"
+    )
+}
+
+/// A discovered server as a JSON object.
+pub fn candidate_json(candidate: &Candidate) -> Value {
+    json!({
+        "instance": candidate.instance,
+        "source": candidate.source.to_string(),
+        "name": candidate.key,
+        "host": candidate.host,
+        "port": candidate.port,
+        "path": candidate.path,
+        "addresses": candidate.addresses.iter().map(ToString::to_string).collect::<Vec<_>>(),
+        "url": candidate.url(),
+        "state": candidate.txt.as_ref().map(|t| state_text(t.state)),
+        "version": candidate.txt.as_ref().map(|t| t.version),
+        "server_id": candidate.txt.as_ref().and_then(|t| t.server_id).map(|id| crate::discovery::txt::hex(&id)),
+        "fingerprint": candidate.txt.as_ref().and_then(|t| t.fingerprint.clone()),
+        "load": candidate.txt.as_ref().and_then(|t| t.load),
+    })
+}
+
+/// A discovery event as a JSON object (watch mode).
+pub fn discovery_event_json(event: &DiscoveryEvent, at: &str) -> Value {
+    let mut value = candidate_json(event.candidate());
+    if let Value::Object(map) = &mut value {
+        let kind = match event {
+            DiscoveryEvent::Added(_) => "added",
+            DiscoveryEvent::Updated(_) => "updated",
+            DiscoveryEvent::Removed(_) => "removed",
+        };
+        map.insert("event".into(), kind.into());
+        map.insert("time".into(), at.into());
+    }
+    value
+}
+
+/// The `+`, `=` or `-` of an event (avahi-browse's convention).
+pub fn event_sign(event: &DiscoveryEvent) -> char {
+    match event {
+        DiscoveryEvent::Added(_) => '+',
+        DiscoveryEvent::Updated(_) => '=',
+        DiscoveryEvent::Removed(_) => '-',
+    }
+}
+
+fn state_text(state: crate::proto::ServerState) -> &'static str {
+    crate::discovery::txt::state_name(state)
 }
 
 #[cfg(test)]

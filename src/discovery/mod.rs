@@ -1,14 +1,23 @@
 //! Where servers come from.
 //!
-//! Every source produces [`Candidate`]s. For now the only source is
-//! [`static_target`]: an address given on the command line. mDNS and DNS-SRV
-//! sources plug in here.
+//! Every source produces [`Candidate`]s and reports them as [`DiscoveryEvent`]s:
+//! - [`static_target`]: an address given on the command line;
+//! - [`mdns`]: `_pingpong._udp` advertised on the LAN (advertise and browse);
+//! - [`txt`]: the TXT record a server publishes, and its validation.
+//!
+//! Everything a source receives from the network is untrusted: names, ports and
+//! TXT values are validated and bounded before they become a candidate, and a
+//! candidate is only trusted once the TLS handshake has verified the server.
 
+pub mod mdns;
 pub mod static_target;
+pub mod txt;
 
 use std::fmt;
+use std::net::{IpAddr, SocketAddr};
 
 pub use static_target::parse_target;
+pub use txt::ServerTxt;
 
 /// Default QUIC port of pingpong servers.
 pub const DEFAULT_PORT: u16 = 4433;
@@ -18,12 +27,15 @@ pub const DEFAULT_PORT: u16 = 4433;
 pub enum Source {
     /// Given explicitly by the user.
     Static,
+    /// Advertised over multicast DNS.
+    Mdns,
 }
 
 impl fmt::Display for Source {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             Source::Static => "static",
+            Source::Mdns => "mdns",
         })
     }
 }
@@ -31,14 +43,23 @@ impl fmt::Display for Source {
 /// A server that may be connected to.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Candidate {
-    /// Host name or IP address (without brackets).
+    /// Identity of the record within its source (mDNS full name, or the URL).
+    pub key: String,
+    /// Human-readable instance name.
+    pub instance: String,
+    /// Host name to connect to and to verify in the certificate (no trailing dot).
     pub host: String,
+    /// Addresses already known for `host` (from mDNS); empty when `host` must be
+    /// resolved.
+    pub addresses: Vec<SocketAddr>,
     /// UDP port.
     pub port: u16,
     /// WebTransport path.
     pub path: String,
     /// Where it was found.
     pub source: Source,
+    /// What the server advertised about itself, when the source carries TXT.
+    pub txt: Option<ServerTxt>,
 }
 
 impl Candidate {
@@ -51,4 +72,77 @@ impl Candidate {
         };
         format!("https://{host}:{}{}", self.port, self.path)
     }
+
+    /// The address to try first: routable IPv4, then routable IPv6, then
+    /// link-local (which needs its interface scope).
+    pub fn preferred_address(&self) -> Option<SocketAddr> {
+        let rank = |addr: &SocketAddr| match addr.ip() {
+            IpAddr::V4(v4) if !v4.is_link_local() => 0,
+            IpAddr::V6(v6) if !v6.is_unicast_link_local() => 1,
+            IpAddr::V4(_) => 2,
+            IpAddr::V6(_) => 3,
+        };
+        self.addresses.iter().min_by_key(|a| rank(a)).copied()
+    }
+
+    /// Whether the server says it takes new sessions (unknown counts as yes).
+    pub fn is_serving(&self) -> bool {
+        self.txt
+            .as_ref()
+            .is_none_or(|t| t.state == crate::proto::ServerState::Serving)
+    }
+}
+
+/// A change seen by a discovery source.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DiscoveryEvent {
+    /// A new server.
+    Added(Candidate),
+    /// A known server changed (addresses, TXT).
+    Updated(Candidate),
+    /// A server went away (goodbye, TTL expiry or failed verification).
+    Removed(Candidate),
+}
+
+impl DiscoveryEvent {
+    /// The candidate the event is about.
+    pub fn candidate(&self) -> &Candidate {
+        match self {
+            DiscoveryEvent::Added(c) | DiscoveryEvent::Updated(c) | DiscoveryEvent::Removed(c) => c,
+        }
+    }
+}
+
+/// Waits up to `timeout` for the first candidate that takes sessions and speaks a
+/// protocol version we speak; returns as soon as one appears.
+pub async fn first_usable(
+    events: &mut tokio::sync::mpsc::UnboundedReceiver<DiscoveryEvent>,
+    timeout: std::time::Duration,
+) -> Option<Candidate> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        let event = tokio::time::timeout_at(deadline, events.recv())
+            .await
+            .ok()??;
+        if let DiscoveryEvent::Added(c) | DiscoveryEvent::Updated(c) = event {
+            let version_ok = c
+                .txt
+                .as_ref()
+                .is_none_or(|t| t.version >= crate::proto::MIN_VERSION);
+            if c.is_serving() && version_ok {
+                return Some(c);
+            }
+        }
+    }
+}
+
+/// Why discovery could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum DiscoveryError {
+    /// The mDNS daemon failed.
+    #[error("mDNS: {0}")]
+    Mdns(String),
+    /// A service type is malformed.
+    #[error("invalid service type {0:?}: expected _name._udp or _name._tcp")]
+    ServiceType(String),
 }

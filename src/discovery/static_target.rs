@@ -53,12 +53,18 @@ pub fn parse_target(input: &str) -> Result<Candidate, TargetError> {
         "" | "/" => DEFAULT_PATH.to_string(),
         p => p.to_string(),
     };
-    Ok(Candidate {
+    let mut candidate = Candidate {
+        key: String::new(),
+        instance: host.clone(),
         host,
+        addresses: Vec::new(),
         port,
         path,
         source: Source::Static,
-    })
+        txt: None,
+    };
+    candidate.key = candidate.url();
+    Ok(candidate)
 }
 
 fn has_explicit_port(input: &str) -> bool {

@@ -28,6 +28,27 @@ pub struct ServerConfig {
     pub instance: String,
     /// Deadline for a new session's `Hello`.
     pub hello_timeout: Duration,
+    /// mDNS advertising; `None` (the default for embedded servers) advertises
+    /// nothing. The `pingpong server` command turns it on.
+    pub mdns: Option<MdnsOptions>,
+}
+
+/// How a server advertises itself over mDNS.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MdnsOptions {
+    /// Service type, `_pingpong._udp.local.` by default.
+    pub service_type: String,
+    /// Interfaces to advertise on; empty means every interface.
+    pub interfaces: Vec<String>,
+}
+
+impl Default for MdnsOptions {
+    fn default() -> Self {
+        Self {
+            service_type: crate::discovery::mdns::SERVICE_TYPE.to_string(),
+            interfaces: Vec::new(),
+        }
+    }
 }
 
 impl ServerConfig {
@@ -39,6 +60,7 @@ impl ServerConfig {
             tls,
             instance: crate::tls::generate::local_hostname().unwrap_or_else(|| "pingpong".into()),
             hello_timeout: crate::transport::HELLO_TIMEOUT,
+            mdns: None,
         }
     }
 }

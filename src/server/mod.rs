@@ -22,10 +22,12 @@ use wtransport::endpoint::endpoint_side;
 use wtransport::endpoint::IncomingSession;
 use wtransport::{Endpoint, VarInt};
 
-pub use config::ServerConfig;
+pub use config::{MdnsOptions, ServerConfig};
 use handler::{run_control_stream, SessionEnd};
 pub use session::ServerInfo;
 
+use crate::discovery::mdns::{Advertisement, Advertiser};
+use crate::discovery::ServerTxt;
 use crate::tls::{server_tls_config, PeerIdentity, TlsError};
 use crate::transport::{IDLE_TIMEOUT, KEEP_ALIVE_INTERVAL};
 
@@ -43,6 +45,9 @@ pub enum ServerError {
     /// Certificate material is missing or invalid.
     #[error(transparent)]
     Tls(#[from] TlsError),
+    /// mDNS advertising could not start.
+    #[error("cannot advertise over mDNS: {0} (use --no-mdns to run without it)")]
+    Mdns(#[from] crate::discovery::DiscoveryError),
     /// The UDP socket could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -56,6 +61,7 @@ pub enum ServerError {
 /// A bound server, ready to [`run`](Server::run).
 pub struct Server {
     endpoint: Endpoint<endpoint_side::Server>,
+    advertiser: Option<Advertiser>,
     local_addr: SocketAddr,
     shared: Arc<Shared>,
     fingerprint: String,
@@ -68,7 +74,8 @@ struct Shared {
 }
 
 impl Server {
-    /// Loads the certificates and binds the UDP socket.
+    /// Loads the certificates, binds the UDP socket and, when configured, starts
+    /// advertising over mDNS. Must be called within a tokio runtime.
     pub fn bind(config: ServerConfig) -> Result<Self, ServerError> {
         let tls = server_tls_config(&config.tls)?;
         let fingerprint = config.tls.leaf_fingerprint()?;
@@ -77,19 +84,43 @@ impl Server {
             addr: config.listen,
             source,
         })?;
+        let info = ServerInfo {
+            server_id: rand::random(),
+            instance: config.instance,
+        };
+        let advertiser = match &config.mdns {
+            Some(mdns) => Some(Advertiser::start(&Advertisement {
+                service_type: mdns.service_type.clone(),
+                instance: info.instance.clone(),
+                port: local_addr.port(),
+                txt: ServerTxt {
+                    version: crate::proto::MAX_VERSION,
+                    server_id: Some(info.server_id),
+                    path: config.path.clone(),
+                    state: crate::proto::ServerState::Serving,
+                    fingerprint: Some(fingerprint.clone()),
+                    load: None,
+                },
+                interfaces: mdns.interfaces.clone(),
+            })?),
+            None => None,
+        };
         Ok(Self {
             endpoint,
+            advertiser,
             local_addr,
             fingerprint,
             shared: Arc::new(Shared {
-                info: ServerInfo {
-                    server_id: rand::random(),
-                    instance: config.instance,
-                },
+                info,
                 path: config.path,
                 hello_timeout: config.hello_timeout,
             }),
         })
+    }
+
+    /// The full mDNS service name, when advertising.
+    pub fn mdns_name(&self) -> Option<String> {
+        self.advertiser.as_ref().map(Advertiser::fullname)
     }
 
     /// The address actually bound (the real port when 0 was asked for).
@@ -114,8 +145,16 @@ impl Server {
 
     /// Accepts sessions until `shutdown` is cancelled, then closes every session
     /// and returns once they are gone (or after a grace period).
-    pub async fn run(self, shutdown: CancellationToken) {
+    pub async fn run(mut self, shutdown: CancellationToken) {
         let tracker = TaskTracker::new();
+        // The goodbye goes out as soon as shutdown starts, not after the sessions end.
+        let goodbye = self.advertiser.take().map(|advertiser| {
+            let shutdown = shutdown.clone();
+            tokio::spawn(async move {
+                shutdown.cancelled().await;
+                advertiser.shutdown().await;
+            })
+        });
         loop {
             let incoming = tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -135,6 +174,9 @@ impl Server {
                 remaining = tracker.len(),
                 "sessions still open after the grace period"
             );
+        }
+        if let Some(goodbye) = goodbye {
+            let _ = goodbye.await;
         }
         self.endpoint
             .close(VarInt::from_u32(CLOSE_SHUTDOWN), b"server shutting down");

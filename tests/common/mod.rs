@@ -66,6 +66,64 @@ pub fn tls_args(paths: &CertPaths, role: LeafRole) -> Vec<String> {
     ]
 }
 
+/// A network namespace made for one test, deleted when dropped. mDNS only ever
+/// runs inside one of these: its loopback has multicast turned on, and nothing
+/// in it can reach the machine's real network.
+pub struct Netns {
+    pub name: String,
+}
+
+impl Netns {
+    /// Creates `pp-<pid>-<n>` with loopback up and IPv4 multicast routed on it.
+    /// Needs root (`ip netns add`); fails the test loudly otherwise.
+    pub fn new() -> Self {
+        static COUNTER: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let name = format!("pp-{}-{n}", std::process::id());
+        run_checked("ip", &["netns", "add", &name]);
+        let ns = Self { name };
+        for args in [
+            vec!["link", "set", "lo", "up"],
+            vec!["link", "set", "lo", "multicast", "on"],
+            vec!["route", "add", "224.0.0.0/4", "dev", "lo"],
+        ] {
+            let mut full = vec!["netns", "exec", &ns.name, "ip"];
+            full.extend(args);
+            run_checked("ip", &full);
+        }
+        ns
+    }
+
+    /// A command that runs `program` inside the namespace.
+    pub fn command(&self, program: &str) -> Command {
+        let mut command = Command::new("ip");
+        command.args(["netns", "exec", &self.name, program]);
+        command
+    }
+}
+
+impl Drop for Netns {
+    fn drop(&mut self) {
+        let _ = Command::new("ip")
+            .args(["netns", "del", &self.name])
+            .status();
+    }
+}
+
+fn run_checked(program: &str, args: &[&str]) {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| {
+            panic!("cannot run {program}: {e} (network namespace tests need iproute2 and root)")
+        });
+    assert!(
+        out.status.success(),
+        "{program} {args:?} failed (network namespace tests need root): {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
 /// A running `pingpong server` process, killed when dropped.
 pub struct ServerProcess {
     pub child: Child,
@@ -75,10 +133,20 @@ pub struct ServerProcess {
 }
 
 impl ServerProcess {
-    /// Starts `pingpong server --listen 127.0.0.1:0 <args>` and waits for its
-    /// "listening on" line.
+    /// Starts `pingpong server --no-mdns --listen 127.0.0.1:0 <args>` in the
+    /// machine's namespace and waits for its "listening on" line.
     pub fn start(args: &[String], envs: &[(&str, &Path)]) -> Self {
-        let mut command = Command::new(bin());
+        let mut all = strings(&["--no-mdns"]);
+        all.extend_from_slice(args);
+        Self::launch(Command::new(bin()), &all, envs)
+    }
+
+    /// Starts `pingpong server <args>` inside `netns`, advertising over mDNS.
+    pub fn start_in(netns: &Netns, args: &[String], envs: &[(&str, &Path)]) -> Self {
+        Self::launch(netns.command(bin()), args, envs)
+    }
+
+    fn launch(mut command: Command, args: &[String], envs: &[(&str, &Path)]) -> Self {
         command.arg("server");
         if !args.iter().any(|a| a == "--listen") {
             command.args(["--listen", "127.0.0.1:0"]);

@@ -1,0 +1,210 @@
+//! mDNS: servers advertise `_pingpong._udp`, clients and `discover` find them.
+//! Every process here runs inside a network namespace the test creates.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+/// A folder with a development CA shared by servers and clients of one test.
+fn home() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    pingpong::tls::store::init_single_host(
+        &pingpong::tls::CertPaths::new(dir.path()),
+        "mdns test CA",
+        1,
+    )
+    .unwrap();
+    dir
+}
+
+fn run_in(netns: &Netns, args: &[&str], home: &tempfile::TempDir) -> Output {
+    netns
+        .command(bin())
+        .args(args)
+        .env("PINGPONG_HOME", home.path())
+        .output()
+        .unwrap()
+}
+
+fn discover_json(netns: &Netns, home: &tempfile::TempDir) -> Vec<Value> {
+    let out = run_in(netns, &["discover", "--json", "--timeout", "2"], home);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let value: Value = serde_json::from_slice(&out.stdout).unwrap();
+    value.as_array().unwrap().clone()
+}
+
+fn server_args(instance: &str) -> Vec<String> {
+    strings(&["--instance", instance])
+}
+
+#[test]
+fn discover_lists_an_advertised_server_with_its_txt() {
+    let netns = Netns::new();
+    let home = home();
+    let server = ServerProcess::start_in(
+        &netns,
+        &server_args("web1"),
+        &[("PINGPONG_HOME", home.path())],
+    );
+    let found = discover_json(&netns, &home);
+    assert_eq!(found.len(), 1, "{found:?}");
+    let web1 = &found[0];
+    assert_eq!(web1["instance"], "web1");
+    assert_eq!(web1["source"], "mdns");
+    assert_eq!(web1["state"], "serving");
+    assert_eq!(web1["version"], 1);
+    assert_eq!(web1["path"], "/pingpong");
+    assert_eq!(web1["port"], server.addr.port());
+    assert_eq!(web1["server_id"].as_str().unwrap().len(), 32);
+    // The advertised fingerprint is the one the server printed.
+    let fp = web1["fingerprint"].as_str().unwrap();
+    let cert = pingpong::tls::load::certificates(
+        &pingpong::tls::CertPaths::new(home.path()).leaf_cert(pingpong::tls::LeafRole::Server),
+    )
+    .unwrap();
+    assert_eq!(fp, pingpong::tls::fingerprint_sha256(&cert[0]));
+
+    // The text table shows the same server.
+    let out = run_in(&netns, &["discover", "--timeout", "2"], &home);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("web1") && l.contains("mdns") && l.contains("serving")),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn client_with_no_address_finds_a_server_and_pings_it() {
+    let netns = Netns::new();
+    let home = home();
+    let _server = ServerProcess::start_in(
+        &netns,
+        &server_args("only-one"),
+        &[("PINGPONG_HOME", home.path())],
+    );
+    let out = run_in(&netns, &["client", "-c", "3", "-i", "0.01"], &home);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(
+        stdout
+            .lines()
+            .next()
+            .unwrap()
+            .contains("via mdns: server \"only-one\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("3 pings transmitted, 3 received, 0% loss"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn client_with_no_address_and_no_server_says_what_to_do() {
+    let netns = Netns::new();
+    let home = home();
+    let started = std::time::Instant::now();
+    let out = run_in(&netns, &["client", "--discover-timeout", "1"], &home);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("no pingpong server found over mDNS within 1s"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("pingpong client HOST[:PORT]"), "{stderr}");
+    assert!(started.elapsed() < Duration::from_secs(10));
+}
+
+#[test]
+fn watch_reports_arrival_and_goodbye() {
+    let netns = Netns::new();
+    let home = home();
+    let mut watch = netns
+        .command(bin())
+        .args(["discover", "--watch", "--json"])
+        .env("PINGPONG_HOME", home.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
+    let mut server = ServerProcess::start_in(
+        &netns,
+        &server_args("comes-and-goes"),
+        &[("PINGPONG_HOME", home.path())],
+    );
+    let added: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(added["event"], "added");
+    assert_eq!(added["instance"], "comes-and-goes");
+    // SIGTERM: the server sends an mDNS goodbye, and the watcher sees it leave
+    // well before the record's 120 s TTL.
+    let stopped = std::time::Instant::now();
+    server.signal(libc::SIGTERM);
+    assert_eq!(server.wait_exit(Duration::from_secs(10)).code(), Some(0));
+    let removed = loop {
+        let event: Value =
+            serde_json::from_str(&lines.next().expect("watch ended").unwrap()).unwrap();
+        if event["event"] == "removed" {
+            break event;
+        }
+    };
+    assert_eq!(removed["instance"], "comes-and-goes");
+    assert!(
+        stopped.elapsed() < Duration::from_secs(10),
+        "goodbye took {:?}",
+        stopped.elapsed()
+    );
+    send_signal(&watch, libc::SIGINT);
+    watch.wait().unwrap();
+}
+
+#[test]
+fn instance_name_conflicts_get_a_unique_name() {
+    let netns = Netns::new();
+    let home = home();
+    let env = [("PINGPONG_HOME", home.path())];
+    let _a = ServerProcess::start_in(&netns, &server_args("twin"), &env);
+    let _b = ServerProcess::start_in(&netns, &server_args("twin"), &env);
+    let found = discover_json(&netns, &home);
+    let mut names: Vec<String> = found
+        .iter()
+        .map(|c| c["name"].as_str().unwrap().to_string())
+        .collect();
+    names.sort();
+    names.dedup();
+    assert_eq!(names.len(), 2, "{found:?}");
+}
+
+#[test]
+fn no_mdns_server_is_not_advertised() {
+    let netns = Netns::new();
+    let home = home();
+    let mut args = server_args("hidden");
+    args.push("--no-mdns".into());
+    let _server = ServerProcess::start_in(&netns, &args, &[("PINGPONG_HOME", home.path())]);
+    assert!(discover_json(&netns, &home).is_empty());
+}
+
+#[test]
+fn demo_finds_its_server_over_mdns_and_pings_ten_times() {
+    let netns = Netns::new();
+    let dir = tempfile::tempdir().unwrap();
+    let out = run_in(&netns, &["demo", "-i", "0.01"], &dir);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(stdout.contains("over mDNS at https://"), "{stdout}");
+    assert!(stdout.contains("via mdns"), "{stdout}");
+    assert!(
+        stdout.contains("10 pings transmitted, 10 received, 0% loss"),
+        "{stdout}"
+    );
+    // The demo leaves the user's certificate folder alone.
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+}
