@@ -208,3 +208,69 @@ fn demo_finds_its_server_over_mdns_and_pings_ten_times() {
     // The demo leaves the user's certificate folder alone.
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn a_rogue_advertiser_is_skipped_for_a_trusted_server() {
+    let netns = Netns::new();
+    let home = home();
+    let env = [("PINGPONG_HOME", home.path())];
+    // A rogue advertiser: a real server, but its certificate is from another CA.
+    let rogue_home = tempfile::tempdir().unwrap();
+    let rogue_paths = pingpong::tls::CertPaths::new(rogue_home.path());
+    pingpong::tls::store::init_single_host(&rogue_paths, "rogue CA", 1).unwrap();
+    let mut rogue_args = server_args("b-rogue");
+    rogue_args.extend(strings(&[
+        "--ca",
+        &pingpong::tls::CertPaths::new(home.path())
+            .ca_cert()
+            .display()
+            .to_string(),
+    ]));
+    rogue_args.extend(strings(&[
+        "--cert",
+        &rogue_paths
+            .leaf_cert(pingpong::tls::LeafRole::Server)
+            .display()
+            .to_string(),
+        "--key",
+        &rogue_paths
+            .leaf_key(pingpong::tls::LeafRole::Server)
+            .display()
+            .to_string(),
+    ]));
+    let _rogue = ServerProcess::start_in(&netns, &rogue_args, &env);
+    // The client finds only the rogue at first, refuses it, and keeps looking.
+    let mut client = netns
+        .command(bin())
+        .args([
+            "client",
+            "-c",
+            "2",
+            "-i",
+            "0.01",
+            "--discover-timeout",
+            "20",
+        ])
+        .env("PINGPONG_HOME", home.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(client.stderr.take().unwrap()).lines();
+    let skipped = stderr.next().expect("client stderr ended").unwrap();
+    assert!(
+        skipped.starts_with("pingpong: skipping b-rogue"),
+        "{skipped}"
+    );
+    assert!(skipped.contains("not trusted"), "{skipped}");
+    // A trusted server appears; the client takes it.
+    let _good = ServerProcess::start_in(&netns, &server_args("c-good"), &env);
+    let out = client.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(stdout.contains("server \"c-good\""), "{stdout}");
+    assert!(
+        stdout.contains("2 pings transmitted, 2 received"),
+        "{stdout}"
+    );
+}

@@ -10,10 +10,11 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
+use pingpong::client::find::connect_discovered;
 use pingpong::client::report::{self, SessionFacts};
-use pingpong::client::{Connector, PingOptions, PingSummary};
+use pingpong::client::{ClientSession, Connector, PingOptions, PingSummary};
 use pingpong::discovery::mdns::{Browser, SERVICE_TYPE};
-use pingpong::discovery::{first_usable, parse_target, Candidate, DiscoveryEvent};
+use pingpong::discovery::{parse_target, Candidate, DiscoveryEvent};
 use pingpong::server::{MdnsOptions, Server, ServerConfig};
 use pingpong::tls::generate::{self, Validity};
 use pingpong::tls::{store, CertPaths, LeafRole, TlsMaterial};
@@ -374,24 +375,28 @@ async fn run_client(args: ClientArgs) -> Result<ExitCode> {
         connector = connector.with_protocol_version(version);
     }
     let stop = pingpong::shutdown::on_signals().context("cannot install signal handlers")?;
-    let candidate = match &args.url {
-        Some(url) => parse_target(url)?,
+    let (candidate, session) = match &args.url {
+        Some(url) => {
+            let candidate = parse_target(url)?;
+            let session = tokio::select! {
+                session = connector.open_candidate(&candidate) => session?,
+                _ = stop.cancelled() => bail!("interrupted while connecting to {}", candidate.url()),
+            };
+            (candidate, session)
+        }
         None => {
             let (browser, mut events) = Browser::start(SERVICE_TYPE, &args.mdns.interfaces)?;
             let found = tokio::select! {
-                found = first_usable(&mut events, args.discover_timeout) => found,
+                found = connect_discovered(&connector, &browser, &mut events, args.discover_timeout, |candidate, error| {
+                    eprintln!("pingpong: skipping {} ({}): {error}", candidate.instance, candidate.url());
+                }) => found,
                 _ = stop.cancelled() => bail!("interrupted while looking for a server"),
             };
             browser.shutdown();
-            found.with_context(|| {
-                format!(
-                    "no pingpong server found over mDNS within {:?}. Fix: start one on this network (`pingpong server`), or give its address (`pingpong client HOST[:PORT]`)",
-                    args.discover_timeout
-                )
-            })?
+            found?
         }
     };
-    let summary = ping_candidate(&connector, &candidate, &args.ping, &stop).await?;
+    let summary = ping_session(session, &candidate, &args.ping, &stop).await?;
     Ok(exit_code(&summary))
 }
 
@@ -462,18 +467,14 @@ fn timestamp() -> String {
     )
 }
 
-/// Connects to `candidate`, pings as `ping` says, prints as it goes.
-async fn ping_candidate(
-    connector: &Connector,
+/// Pings over an open session as `ping` says, printing as it goes.
+async fn ping_session(
+    mut session: ClientSession,
     candidate: &Candidate,
     ping: &PingArgs,
     stop: &CancellationToken,
 ) -> Result<PingSummary> {
     let url = candidate.url();
-    let mut session = tokio::select! {
-        session = connector.open_candidate(candidate) => session?,
-        _ = stop.cancelled() => bail!("interrupted while connecting to {url}"),
-    };
     let remote = session.remote_address();
     let facts = SessionFacts {
         url: &url,
@@ -593,7 +594,8 @@ async fn run_demo(args: DemoArgs) -> Result<ExitCode> {
         in_flight: 64,
         json: false,
     };
-    let result = ping_candidate(&connector, &candidate, &ping, &shutdown).await;
+    let session = connector.open_candidate(&candidate).await?;
+    let result = ping_session(session, &candidate, &ping, &shutdown).await;
     shutdown.cancel();
     let _ = server_task.await;
     Ok(exit_code(&result?))

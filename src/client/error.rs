@@ -80,6 +80,18 @@ pub enum ClientError {
     /// The session ended.
     #[error("the session ended: {0}")]
     SessionLost(String),
+    /// Discovery found no server.
+    #[error("no pingpong server found over mDNS within {timeout:?}. Fix: start one on this network (`pingpong server`), or give its address (`pingpong client HOST[:PORT]`)")]
+    NothingDiscovered {
+        /// How long discovery listened.
+        timeout: Duration,
+    },
+    /// Every discovered server failed.
+    #[error("no discovered server could be used: {}", failures.join("; "))]
+    NoneReachable {
+        /// One line per candidate tried.
+        failures: Vec<String>,
+    },
     /// Any other connection failure.
     #[error("connection to {target} failed: {reason}")]
     Connection {

@@ -2,6 +2,7 @@
 //!
 //! - [`connect`]: [`Connector`] opens a verified mTLS WebTransport session and
 //!   completes Hello/Welcome, giving a [`ClientSession`].
+//! - [`find`]: connect to the first discovered server that works.
 //! - [`handshake`]: the Hello/Welcome exchange over any byte stream.
 //! - [`pinger`]: the ping loop over any byte stream.
 //! - [`report`]: ping(8)-style text and JSON lines.
@@ -10,6 +11,7 @@
 
 pub mod connect;
 pub mod error;
+pub mod find;
 pub mod handshake;
 mod in_flight;
 pub mod pinger;

@@ -3,19 +3,22 @@
 //! Every source produces [`Candidate`]s and reports them as [`DiscoveryEvent`]s:
 //! - [`static_target`]: an address given on the command line;
 //! - [`mdns`]: `_pingpong._udp` advertised on the LAN (advertise and browse);
-//! - [`txt`]: the TXT record a server publishes, and its validation.
+//! - [`txt`]: the TXT record a server publishes, and its validation;
+//! - [`set`]: the candidates currently known, kept up to date from events.
 //!
 //! Everything a source receives from the network is untrusted: names, ports and
 //! TXT values are validated and bounded before they become a candidate, and a
 //! candidate is only trusted once the TLS handshake has verified the server.
 
 pub mod mdns;
+pub mod set;
 pub mod static_target;
 pub mod txt;
 
 use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
+pub use set::CandidateSet;
 pub use static_target::parse_target;
 pub use txt::ServerTxt;
 
@@ -109,29 +112,6 @@ impl DiscoveryEvent {
     pub fn candidate(&self) -> &Candidate {
         match self {
             DiscoveryEvent::Added(c) | DiscoveryEvent::Updated(c) | DiscoveryEvent::Removed(c) => c,
-        }
-    }
-}
-
-/// Waits up to `timeout` for the first candidate that takes sessions and speaks a
-/// protocol version we speak; returns as soon as one appears.
-pub async fn first_usable(
-    events: &mut tokio::sync::mpsc::UnboundedReceiver<DiscoveryEvent>,
-    timeout: std::time::Duration,
-) -> Option<Candidate> {
-    let deadline = tokio::time::Instant::now() + timeout;
-    loop {
-        let event = tokio::time::timeout_at(deadline, events.recv())
-            .await
-            .ok()??;
-        if let DiscoveryEvent::Added(c) | DiscoveryEvent::Updated(c) = event {
-            let version_ok = c
-                .txt
-                .as_ref()
-                .is_none_or(|t| t.version >= crate::proto::MIN_VERSION);
-            if c.is_serving() && version_ok {
-                return Some(c);
-            }
         }
     }
 }

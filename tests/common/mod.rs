@@ -110,6 +110,34 @@ impl Drop for Netns {
     }
 }
 
+/// Set in the environment of a test re-run inside its namespace.
+pub const IN_NETNS: &str = "PINGPONG_TEST_IN_NETNS";
+
+/// Runs the calling test again inside a fresh namespace, where mDNS may run, and
+/// checks that it passed there. Returns `true` in the outer run (the caller then
+/// returns), `false` when already inside.
+pub fn rerun_in_netns(test_name: &str) -> bool {
+    if std::env::var_os(IN_NETNS).is_some() {
+        return false;
+    }
+    let netns = Netns::new();
+    let exe = std::env::current_exe().unwrap();
+    let out = netns
+        .command(exe.to_str().unwrap())
+        .args([test_name, "--exact", "--nocapture", "--test-threads=1"])
+        .env(IN_NETNS, "1")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && stdout.contains("1 passed"),
+        "{test_name} failed inside its namespace:\n{}",
+        describe(&out)
+    );
+    print!("{stdout}");
+    true
+}
+
 fn run_checked(program: &str, args: &[&str]) {
     let out = Command::new(program)
         .args(args)
@@ -144,6 +172,16 @@ impl ServerProcess {
     /// Starts `pingpong server <args>` inside `netns`, advertising over mDNS.
     pub fn start_in(netns: &Netns, args: &[String], envs: &[(&str, &Path)]) -> Self {
         Self::launch(netns.command(bin()), args, envs)
+    }
+
+    /// Starts an advertising `pingpong server <args>` in the current namespace.
+    /// Only for code already running inside a test's [`Netns`].
+    pub fn start_advertising_here(args: &[String], envs: &[(&str, &Path)]) -> Self {
+        assert!(
+            std::env::var_os(IN_NETNS).is_some(),
+            "mDNS outside a test namespace"
+        );
+        Self::launch(Command::new(bin()), args, envs)
     }
 
     fn launch(mut command: Command, args: &[String], envs: &[(&str, &Path)]) -> Self {
