@@ -14,7 +14,7 @@ use pingpong::client::find::connect_discovered;
 use pingpong::client::report::{self, SessionFacts};
 use pingpong::client::{ClientSession, Connector, PingOptions, PingSummary};
 use pingpong::discovery::mdns::{Browser, SERVICE_TYPE};
-use pingpong::discovery::{parse_target, Candidate, DiscoveryEvent};
+use pingpong::discovery::{parse_target, AddressFamily, Candidate, DiscoveryEvent};
 use pingpong::server::{MdnsOptions, Server, ServerConfig};
 use pingpong::tls::generate::{self, Validity};
 use pingpong::tls::{store, CertPaths, LeafRole, TlsMaterial};
@@ -187,6 +187,12 @@ struct ClientArgs {
     /// Seconds allowed to connect and complete the handshake.
     #[arg(long, default_value = "5", value_parser = parse_positive_seconds)]
     connect_timeout: Duration,
+    /// Use IPv4 only.
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    ipv4: bool,
+    /// Use IPv6 only.
+    #[arg(short = '6')]
+    ipv6: bool,
     /// Protocol version offered in Hello (for testing servers).
     #[arg(long, hide = true)]
     protocol_version: Option<u16>,
@@ -373,6 +379,11 @@ async fn run_client(args: ClientArgs) -> Result<ExitCode> {
         .with_connect_timeout(args.connect_timeout);
     if let Some(version) = args.protocol_version {
         connector = connector.with_protocol_version(version);
+    }
+    if args.ipv4 {
+        connector = connector.with_family(AddressFamily::V4);
+    } else if args.ipv6 {
+        connector = connector.with_family(AddressFamily::V6);
     }
     let stop = pingpong::shutdown::on_signals().context("cannot install signal handlers")?;
     let (candidate, session) = match &args.url {

@@ -12,7 +12,7 @@ use super::pinger::{run_pings, PingEvent, PingOptions};
 use super::resolver::KnownAddresses;
 use super::stats::PingSummary;
 use super::ClientError;
-use crate::discovery::Candidate;
+use crate::discovery::{AddressFamily, Candidate};
 use crate::framed::{write_message, FramedReader};
 use crate::proto::{ClientMessage, MAX_VERSION};
 use crate::tls::{client_tls_config, PeerIdentity, TlsMaterial};
@@ -26,6 +26,7 @@ pub struct Connector {
     server_name: Option<String>,
     client_id: [u8; 16],
     version: u16,
+    family: AddressFamily,
 }
 
 impl Connector {
@@ -71,6 +72,7 @@ impl Connector {
             server_name: None,
             client_id: rand::random(),
             version: MAX_VERSION,
+            family: AddressFamily::Any,
         })
     }
 
@@ -97,10 +99,30 @@ impl Connector {
         &self,
         candidate: &Candidate,
     ) -> Result<ClientSession, ClientError> {
-        if let Some(addr) = candidate.preferred_address() {
+        if !candidate.addresses.is_empty() {
+            let family = self.family;
+            let addr =
+                candidate
+                    .preferred_address(family)
+                    .ok_or_else(|| ClientError::Connection {
+                        target: candidate.url(),
+                        reason: format!("it advertises no address of family {family:?}"),
+                    })?;
             self.known.pin(&candidate.host, candidate.port, addr);
         }
         self.open(&candidate.url()).await
+    }
+
+    /// The IP versions this connector uses.
+    pub fn family(&self) -> AddressFamily {
+        self.family
+    }
+
+    /// Uses only IPv4 or only IPv6 addresses.
+    pub fn with_family(mut self, family: AddressFamily) -> Self {
+        self.family = family;
+        self.known.set_family(family);
+        self
     }
 
     /// Connects to `url` (`https://host:port/path`) and completes Hello/Welcome.

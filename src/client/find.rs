@@ -32,7 +32,15 @@ pub async fn connect_discovered(
         while let Ok(event) = events.try_recv() {
             known.apply(event);
         }
-        let next = known.first_usable(|c| failed.contains(&c.key)).cloned();
+        // A candidate without an address of our family may still get one: mdns-sd
+        // resolves IPv4 and IPv6 in separate events. It is waited for, not failed.
+        let family = connector.family();
+        let next = known
+            .first_usable(|c| {
+                failed.contains(&c.key)
+                    || (!c.addresses.is_empty() && c.preferred_address(family).is_none())
+            })
+            .cloned();
         let Some(candidate) = next else {
             match tokio::time::timeout_at(deadline, events.recv()).await {
                 Ok(Some(event)) => {

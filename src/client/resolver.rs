@@ -11,10 +11,13 @@ use std::sync::{Arc, Mutex};
 
 use wtransport::config::{DnsLookupFuture, DnsResolver};
 
+use crate::discovery::AddressFamily;
+
 /// A resolver with a table of addresses learnt from discovery.
 #[derive(Clone, Default)]
 pub struct KnownAddresses {
     table: Arc<Mutex<HashMap<String, SocketAddr>>>,
+    family: Arc<Mutex<AddressFamily>>,
 }
 
 impl fmt::Debug for KnownAddresses {
@@ -24,6 +27,11 @@ impl fmt::Debug for KnownAddresses {
 }
 
 impl KnownAddresses {
+    /// Limits system lookups to one IP version.
+    pub fn set_family(&self, family: AddressFamily) {
+        *self.family.lock().expect("resolver family lock") = family;
+    }
+
     /// Makes `host:port` resolve to `addr`.
     pub fn pin(&self, host: &str, port: u16, addr: SocketAddr) {
         self.table
@@ -44,11 +52,14 @@ impl KnownAddresses {
 impl DnsResolver for KnownAddresses {
     fn resolve(&self, host_port: &str) -> Pin<Box<dyn DnsLookupFuture>> {
         let known = self.lookup(host_port);
+        let family = *self.family.lock().expect("resolver family lock");
         let host_port = host_port.to_string();
         Box::pin(async move {
             match known {
                 Some(addr) => Ok(Some(addr)),
-                None => Ok(tokio::net::lookup_host(host_port).await?.next()),
+                None => Ok(tokio::net::lookup_host(host_port)
+                    .await?
+                    .find(|a| family.allows(a))),
             }
         })
     }
@@ -68,5 +79,7 @@ mod tests {
             known.resolve("127.0.0.1:9").await.unwrap(),
             Some("127.0.0.1:9".parse().unwrap())
         );
+        known.set_family(AddressFamily::V6);
+        assert_eq!(known.resolve("127.0.0.1:9").await.unwrap(), None);
     }
 }

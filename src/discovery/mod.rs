@@ -76,16 +76,20 @@ impl Candidate {
         format!("https://{host}:{}{}", self.port, self.path)
     }
 
-    /// The address to try first: routable IPv4, then routable IPv6, then
-    /// link-local (which needs its interface scope).
-    pub fn preferred_address(&self) -> Option<SocketAddr> {
+    /// The address to try first within `family`: routable IPv4, then routable
+    /// IPv6, then link-local (which carries its interface scope).
+    pub fn preferred_address(&self, family: AddressFamily) -> Option<SocketAddr> {
         let rank = |addr: &SocketAddr| match addr.ip() {
             IpAddr::V4(v4) if !v4.is_link_local() => 0,
             IpAddr::V6(v6) if !v6.is_unicast_link_local() => 1,
             IpAddr::V4(_) => 2,
             IpAddr::V6(_) => 3,
         };
-        self.addresses.iter().min_by_key(|a| rank(a)).copied()
+        self.addresses
+            .iter()
+            .filter(|a| family.allows(a))
+            .min_by_key(|a| rank(a))
+            .copied()
     }
 
     /// Whether the server says it takes new sessions (unknown counts as yes).
@@ -93,6 +97,29 @@ impl Candidate {
         self.txt
             .as_ref()
             .is_none_or(|t| t.state == crate::proto::ServerState::Serving)
+    }
+}
+
+/// Which IP versions a client may use (`ping -4` / `-6`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum AddressFamily {
+    /// Either.
+    #[default]
+    Any,
+    /// IPv4 only.
+    V4,
+    /// IPv6 only.
+    V6,
+}
+
+impl AddressFamily {
+    /// Whether `addr` is of this family.
+    pub fn allows(self, addr: &SocketAddr) -> bool {
+        match self {
+            AddressFamily::Any => true,
+            AddressFamily::V4 => addr.is_ipv4(),
+            AddressFamily::V6 => addr.is_ipv6(),
+        }
     }
 }
 

@@ -74,6 +74,21 @@ pub struct Netns {
 }
 
 impl Netns {
+    /// Runs `ip <args>` inside the namespace, failing the test if it fails.
+    pub fn ip(&self, args: &[&str]) {
+        let mut full = vec!["netns", "exec", &self.name, "ip"];
+        full.extend_from_slice(args);
+        run_checked("ip", &full);
+    }
+
+    /// Sets a sysctl inside the namespace.
+    pub fn sysctl(&self, setting: &str) {
+        run_checked(
+            "ip",
+            &["netns", "exec", &self.name, "sysctl", "-q", "-w", setting],
+        );
+    }
+
     /// Creates `pp-<pid>-<n>` with loopback up and IPv4 multicast routed on it.
     /// Needs root (`ip netns add`); fails the test loudly otherwise.
     pub fn new() -> Self {
@@ -92,6 +107,23 @@ impl Netns {
             run_checked("ip", &full);
         }
         ns
+    }
+
+    /// Adds a LAN-like link inside the namespace: a veth pair `pp0`/`pp1` with
+    /// 10.99.0.1/24 on `pp0` (and IPv6 link-local addresses). Daemons that skip
+    /// loopback, like avahi, use it.
+    pub fn with_lan(self) -> Self {
+        for args in [
+            vec!["link", "add", "pp0", "type", "veth", "peer", "name", "pp1"],
+            vec!["addr", "add", "10.99.0.1/24", "dev", "pp0"],
+            vec!["link", "set", "pp0", "multicast", "on", "up"],
+            vec!["link", "set", "pp1", "multicast", "on", "up"],
+        ] {
+            let mut full = vec!["netns", "exec", &self.name, "ip"];
+            full.extend(args);
+            run_checked("ip", &full);
+        }
+        self
     }
 
     /// A command that runs `program` inside the namespace.
@@ -189,14 +221,20 @@ impl ServerProcess {
         if !args.iter().any(|a| a == "--listen") {
             command.args(["--listen", "127.0.0.1:0"]);
         }
-        command
-            .args(args)
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .env("RUST_LOG", "info");
+        command.args(args);
         for (k, v) in envs {
             command.env(k, v);
         }
+        Self::spawn(command)
+    }
+
+    /// Spawns a ready-made `... pingpong server ...` command and waits for its
+    /// "listening on" line.
+    pub fn spawn(mut command: Command) -> Self {
+        command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .env("RUST_LOG", "info");
         let mut child = command.spawn().expect("spawn pingpong server");
         let (tx, rx) = mpsc::channel();
         let stdout = child.stdout.take().unwrap();

@@ -1,0 +1,391 @@
+//! mDNS interop with the implementations people already run: avahi (the Linux
+//! daemon, through avahi-browse / avahi-publish) and python-zeroconf. Each test
+//! runs in its own network namespace with a veth "LAN".
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use serde_json::Value;
+
+fn home() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    pingpong::tls::store::init_single_host(
+        &pingpong::tls::CertPaths::new(dir.path()),
+        "interop CA",
+        1,
+    )
+    .unwrap();
+    dir
+}
+
+fn discover_json(netns: &Netns, home: &Path) -> Vec<Value> {
+    let out = netns
+        .command(bin())
+        .args(["discover", "--json", "--timeout", "3"])
+        .env("PINGPONG_HOME", home)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone()
+}
+
+fn require(program: &str, package: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .unwrap()
+        .status
+        .success();
+    assert!(
+        found,
+        "{program} is not installed: `apt-get install {package}` (scripts/test installs it)"
+    );
+}
+
+/// avahi-daemon on a private D-Bus system bus inside the namespace.
+struct Avahi {
+    dbus: Child,
+    daemon: Child,
+    bus: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Avahi {
+    fn start(netns: &Netns) -> Self {
+        require("avahi-daemon", "avahi-daemon");
+        require("avahi-browse", "avahi-utils");
+        require("dbus-daemon", "dbus");
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("bus");
+        let dbus_conf = dir.path().join("dbus.conf");
+        std::fs::write(
+            &dbus_conf,
+            DBUS_CONF.replace("SOCKET", &socket.display().to_string()),
+        )
+        .unwrap();
+        let avahi_conf = dir.path().join("avahi.conf");
+        std::fs::write(&avahi_conf, AVAHI_CONF).unwrap();
+        let mut dbus = netns
+            .command("dbus-daemon")
+            .args([
+                "--nofork",
+                "--nopidfile",
+                "--print-address",
+                "--config-file",
+            ])
+            .arg(&dbus_conf)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The bus is ready once it prints its address.
+        let mut address = String::new();
+        BufReader::new(dbus.stdout.take().unwrap())
+            .read_line(&mut address)
+            .unwrap();
+        assert!(
+            address.starts_with("unix:"),
+            "dbus-daemon did not start: {address:?}"
+        );
+        let bus = format!("unix:path={}", socket.display());
+        // One avahi-daemon per machine: its pid file lives in the shared /run.
+        let _ = std::fs::remove_file("/run/avahi-daemon/pid");
+        let mut daemon = netns
+            .command("avahi-daemon")
+            .args(["--no-drop-root", "--no-chroot", "-f"])
+            .arg(&avahi_conf)
+            .env("DBUS_SYSTEM_BUS_ADDRESS", &bus)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let err = daemon.stderr.take().unwrap();
+        let mut lines = BufReader::new(err).lines();
+        loop {
+            let line = lines.next().expect("avahi-daemon exited").unwrap();
+            if line.contains("Server startup complete") {
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        Self {
+            dbus,
+            daemon,
+            bus,
+            _dir: dir,
+        }
+    }
+
+    fn command(&self, netns: &Netns, program: &str) -> Command {
+        let mut command = netns.command(program);
+        command.env("DBUS_SYSTEM_BUS_ADDRESS", &self.bus);
+        command
+    }
+}
+
+impl Drop for Avahi {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+        let _ = self.dbus.kill();
+        let _ = self.dbus.wait();
+    }
+}
+
+const DBUS_CONF: &str = r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=SOCKET</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+  </policy>
+</busconfig>
+"#;
+
+const AVAHI_CONF: &str = "[server]
+host-name=avahi-peer
+use-ipv4=yes
+use-ipv6=yes
+allow-interfaces=pp0
+enable-dbus=yes
+[wide-area]
+enable-wide-area=no
+[publish]
+publish-hinfo=no
+publish-workstation=no
+";
+
+#[test]
+fn avahi_sees_pingpong_and_pingpong_sees_avahi() {
+    let netns = Netns::new().with_lan();
+    let avahi = Avahi::start(&netns);
+    let home = home();
+    let env = [("PINGPONG_HOME", home.path())];
+
+    // avahi-browse resolves a pingpong server and its TXT.
+    let server = ServerProcess::start_in(
+        &netns,
+        &strings(&["--instance", "web1", "--listen", "[::]:0"]),
+        &env,
+    );
+    // Browse until the IPv4 record resolves (the server may still be announcing).
+    let mut browse = avahi
+        .command(&netns, "avahi-browse")
+        .args(["-rp", "_pingpong._udp"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = lines_with_deadline(browse.stdout.take().unwrap(), Duration::from_secs(15));
+    let resolved = lines
+        .iter()
+        .find(|l| l.starts_with("=;pp0;IPv4;web1;_pingpong._udp;local;"))
+        .cloned();
+    let _ = browse.kill();
+    let _ = browse.wait();
+    let resolved = resolved.unwrap_or_else(|| {
+        panic!(
+            "avahi-browse did not resolve web1 over IPv4:\n{}",
+            lines.join("\n")
+        )
+    });
+    let fields: Vec<&str> = resolved.split(';').collect();
+    assert_eq!(fields[7], "10.99.0.1", "{resolved}");
+    assert_eq!(fields[8], server.addr.port().to_string(), "{resolved}");
+    for txt in [
+        "\"v=1\"",
+        "\"path=/pingpong\"",
+        "\"state=serving\"",
+        "\"id=",
+        "\"fp=",
+    ] {
+        assert!(fields[9].contains(txt), "{txt} missing from {resolved}");
+    }
+
+    // pingpong discover sees a service published by avahi-publish.
+    let mut publish = avahi
+        .command(&netns, "avahi-publish")
+        .args([
+            "-s",
+            "from-avahi",
+            "_pingpong._udp",
+            "4999",
+            "v=1",
+            "path=/pingpong",
+            "state=serving",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut err = BufReader::new(publish.stderr.take().unwrap()).lines();
+    let established = err.next().expect("avahi-publish exited").unwrap();
+    assert!(
+        established.contains("Established under name 'from-avahi'"),
+        "{established}"
+    );
+    let found = discover_json(&netns, home.path());
+    let from_avahi = found
+        .iter()
+        .find(|c| c["instance"] == "from-avahi")
+        .unwrap_or_else(|| panic!("discover did not see the avahi service: {found:?}"));
+    assert_eq!(from_avahi["port"], 4999);
+    assert_eq!(from_avahi["host"], "avahi-peer.local");
+    assert_eq!(from_avahi["version"], 1);
+    assert!(from_avahi["addresses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a == "10.99.0.1:4999"));
+    let _ = publish.kill();
+    let _ = publish.wait();
+}
+
+fn python() -> PathBuf {
+    let path = std::env::var_os("PINGPONG_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/interop-venv/bin/python")
+        });
+    assert!(
+        path.exists(),
+        "{} not found: run scripts/test, which creates the venv with python-zeroconf (tests/interop/requirements.txt)",
+        path.display()
+    );
+    path
+}
+
+fn interop_script(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/interop")
+        .join(name)
+        .display()
+        .to_string()
+}
+
+#[test]
+fn python_zeroconf_sees_pingpong_and_pingpong_sees_python_zeroconf() {
+    let python = python();
+    let netns = Netns::new().with_lan();
+    let home = home();
+    let env = [("PINGPONG_HOME", home.path())];
+
+    // python-zeroconf's browser resolves a pingpong server.
+    let server = ServerProcess::start_in(&netns, &strings(&["--instance", "web2"]), &env);
+    let out = netns
+        .command(python.to_str().unwrap())
+        .args([
+            interop_script("zeroconf_browse.py").as_str(),
+            "_pingpong._udp.local.",
+            "3",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    let seen: Vec<Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let web2 = seen
+        .iter()
+        .find(|s| s["name"] == "web2._pingpong._udp.local.")
+        .unwrap_or_else(|| panic!("zeroconf did not resolve web2: {}", describe(&out)));
+    assert_eq!(web2["port"], server.addr.port());
+    assert_eq!(web2["properties"]["v"], "1");
+    assert_eq!(web2["properties"]["state"], "serving");
+    assert_eq!(web2["properties"]["id"].as_str().unwrap().len(), 32);
+
+    // pingpong discover sees a service registered by python-zeroconf.
+    let mut register = netns
+        .command(python.to_str().unwrap())
+        .args([
+            interop_script("zeroconf_register.py").as_str(),
+            "_pingpong._udp.local.",
+            "from-zeroconf",
+            "4998",
+            "10.99.0.1",
+            "v=1",
+            "path=/pingpong",
+            "state=draining",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(register.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("registered from-zeroconf"), "{line:?}");
+    let found = discover_json(&netns, home.path());
+    let from_zc = found
+        .iter()
+        .find(|c| c["instance"] == "from-zeroconf")
+        .unwrap_or_else(|| panic!("discover did not see the zeroconf service: {found:?}"));
+    assert_eq!(from_zc["port"], 4998);
+    assert_eq!(from_zc["state"], "draining");
+    assert_eq!(from_zc["host"], "zeroconf-peer.local");
+    // Closing stdin unregisters.
+    register.stdin.take().unwrap().write_all(b"").unwrap();
+    let _ = register.wait_timeout_or_kill(Duration::from_secs(5));
+}
+
+/// Lines of `out` until one resolves web1 over IPv4, or until `timeout`.
+fn lines_with_deadline(out: std::process::ChildStdout, timeout: Duration) -> Vec<String> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(out).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + timeout;
+    let mut lines = Vec::new();
+    while let Ok(line) =
+        rx.recv_timeout(deadline.saturating_duration_since(std::time::Instant::now()))
+    {
+        let done = line.starts_with("=;pp0;IPv4;web1;");
+        lines.push(line);
+        if done {
+            break;
+        }
+    }
+    lines
+}
+
+trait WaitOrKill {
+    fn wait_timeout_or_kill(&mut self, timeout: Duration) -> Option<std::process::ExitStatus>;
+}
+
+impl WaitOrKill for Child {
+    fn wait_timeout_or_kill(&mut self, timeout: Duration) -> Option<std::process::ExitStatus> {
+        use wait_timeout::ChildExt;
+        let status = self.wait_timeout(timeout).unwrap();
+        if status.is_none() {
+            let _ = self.kill();
+            let _ = self.wait();
+        }
+        status
+    }
+}

@@ -1,0 +1,204 @@
+//! Three "hosts" (network namespaces) on one LAN (a bridge in a fourth): servers
+//! on two, a client on the third. Discovery and ping-pong cross the bridge over
+//! IPv4 and over IPv6 link-local addresses.
+
+mod common;
+
+use std::path::Path;
+use std::process::Command;
+
+use common::*;
+use pingpong::tls::generate::Validity;
+use pingpong::tls::{store, CertPaths, LeafRole};
+use serde_json::Value;
+
+/// A bridge namespace and one namespace per host, each with `eth0` on the bridge.
+struct Lan {
+    _bridge: Netns,
+    hosts: Vec<Netns>,
+}
+
+impl Lan {
+    fn new(count: usize) -> Self {
+        let bridge = Netns::new();
+        bridge.ip(&[
+            "link",
+            "add",
+            "br0",
+            "type",
+            "bridge",
+            "mcast_snooping",
+            "0",
+        ]);
+        bridge.ip(&["link", "set", "br0", "up"]);
+        let mut hosts = Vec::new();
+        for i in 0..count {
+            let host = Netns::new();
+            // Link-local IPv6 addresses usable at once, without duplicate detection.
+            host.sysctl("net.ipv6.conf.all.accept_dad=0");
+            host.sysctl("net.ipv6.conf.default.accept_dad=0");
+            let port = format!("h{i}-{}", std::process::id() % 10_000);
+            bridge.ip(&[
+                "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", &host.name,
+            ]);
+            bridge.ip(&["link", "set", &port, "master", "br0", "up"]);
+            host.ip(&[
+                "addr",
+                "add",
+                &format!("10.77.0.{}/24", i + 1),
+                "dev",
+                "eth0",
+            ]);
+            host.ip(&["link", "set", "eth0", "multicast", "on", "up"]);
+            hosts.push(host);
+        }
+        Self {
+            _bridge: bridge,
+            hosts,
+        }
+    }
+}
+
+/// A certificate folder for `host`: the shared CA, a server certificate for
+/// `<host>.local`, and a client certificate.
+fn host_pki(ca: &CertPaths, dir: &Path, host: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::copy(ca.ca_cert(), dir.join("ca.pem")).unwrap();
+    let mine = CertPaths::new(dir);
+    for (role, name, sans) in [
+        (
+            LeafRole::Server,
+            host.to_string(),
+            vec![format!("{host}.local")],
+        ),
+        (LeafRole::Client, format!("{host}-client"), vec![]),
+    ] {
+        let leaf = pingpong::tls::generate::issue_leaf(
+            &store::load_ca(ca).unwrap(),
+            role,
+            &name,
+            &sans,
+            Validity::days(1),
+        )
+        .unwrap();
+        store::write_file(&mine.leaf_cert(role), &leaf.cert, false, false).unwrap();
+        store::write_file(&mine.leaf_key(role), &leaf.key, true, false).unwrap();
+    }
+}
+
+/// `pingpong <args>` on `netns` with host name `host` (its own UTS namespace).
+fn on_host(netns: &Netns, host: &str, home: &Path) -> Command {
+    let mut command = netns.command("unshare");
+    command
+        .args([
+            "--uts",
+            "sh",
+            "-c",
+            &format!("hostname {host} && exec \"$0\" \"$@\""),
+            bin(),
+        ])
+        .env("PINGPONG_HOME", home);
+    command
+}
+
+#[test]
+fn discovery_and_ping_cross_a_bridge_over_ipv4_and_ipv6_link_local() {
+    let lan = Lan::new(3);
+    let dir = tempfile::tempdir().unwrap();
+    let ca = CertPaths::new(dir.path().join("ca"));
+    store::init_ca(&ca, "lan CA", 1, false).unwrap();
+    let names = ["hosta", "hostb", "hostc"];
+    for name in names {
+        host_pki(&ca, &dir.path().join(name), name);
+    }
+
+    let mut servers = Vec::new();
+    for (i, name) in names[..2].iter().enumerate() {
+        let mut command = on_host(&lan.hosts[i], name, &dir.path().join(name));
+        command.args([
+            "server",
+            "--listen",
+            "[::]:0",
+            "--instance",
+            &format!("srv-{name}"),
+            "--mdns-interface",
+            "eth0",
+        ]);
+        servers.push(ServerProcess::spawn(command));
+    }
+
+    // The third host sees both servers, with IPv4 and IPv6 link-local addresses.
+    let client_home = dir.path().join("hostc");
+    let out = on_host(&lan.hosts[2], "hostc", &client_home)
+        .args([
+            "discover",
+            "--json",
+            "--timeout",
+            "3",
+            "--mdns-interface",
+            "eth0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let found: Vec<Value> = serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone();
+    for (i, name) in names[..2].iter().enumerate() {
+        let server = found
+            .iter()
+            .find(|c| c["instance"] == format!("srv-{name}"))
+            .unwrap_or_else(|| panic!("srv-{name} not discovered: {found:?}"));
+        assert_eq!(server["host"], format!("{name}.local"));
+        let addresses: Vec<&str> = server["addresses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        assert!(
+            addresses
+                .iter()
+                .any(|a| a.starts_with(&format!("10.77.0.{}:", i + 1))),
+            "{addresses:?}"
+        );
+        assert!(
+            addresses.iter().any(|a| a.starts_with("[fe80::")),
+            "{addresses:?}"
+        );
+    }
+
+    // Ping-pong over each family, with nothing but the command name and -4/-6.
+    for family in ["-4", "-6"] {
+        let out = on_host(&lan.hosts[2], "hostc", &client_home)
+            .args([
+                "client",
+                family,
+                "-c",
+                "3",
+                "-i",
+                "0.01",
+                "--mdns-interface",
+                "eth0",
+                "--discover-timeout",
+                "3",
+            ])
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{family}: {}", describe(&out));
+        assert!(stdout.contains("via mdns: server \"srv-host"), "{stdout}");
+        assert!(
+            stdout.contains("3 pings transmitted, 3 received, 0% loss"),
+            "{stdout}"
+        );
+        let remote = stdout.lines().nth(1).unwrap();
+        match family {
+            "-4" => assert!(remote.contains("from 10.77.0."), "{remote}"),
+            _ => assert!(remote.contains("from [fe80::"), "{remote}"),
+        }
+    }
+    drop(servers);
+}
