@@ -172,7 +172,10 @@ pub(crate) fn classify_connection(error: ConnectionError, ctx: &AttemptContext<'
 }
 
 fn server_not_trusted(lower: &str, ctx: &AttemptContext<'_>) -> ClientError {
-    let (reason, fix) = if lower.contains("unknownissuer") || lower.contains("unknown issuer") {
+    let (reason, fix) = if lower.contains("unknownissuer")
+        || lower.contains("unknown issuer")
+        || lower.contains("badsignature")
+    {
         (
             "it is not signed by the CA we trust".to_string(),
             "give the client the CA that signed the server certificate (--ca FILE)".to_string(),
