@@ -337,7 +337,34 @@ fn python_zeroconf_sees_pingpong_and_pingpong_sees_python_zeroconf() {
         .read_line(&mut line)
         .unwrap();
     assert!(line.starts_with("registered from-zeroconf"), "{line:?}");
+    // A record with a malformed TXT is skipped, not shown, and nothing crashes.
+    let mut bad = netns
+        .command(python.to_str().unwrap())
+        .args([
+            interop_script("zeroconf_register.py").as_str(),
+            "_pingpong._udp.local.",
+            "bad-txt",
+            "4997",
+            "10.99.0.1",
+            "v=banana",
+            "path=no-slash",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(bad.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("registered bad-txt"), "{line:?}");
     let found = discover_json(&netns, home.path());
+    assert!(
+        !found.iter().any(|c| c["instance"] == "bad-txt"),
+        "{found:?}"
+    );
+    bad.stdin.take().unwrap().write_all(b"").unwrap();
+    let _ = bad.wait_timeout_or_kill(Duration::from_secs(5));
     let from_zc = found
         .iter()
         .find(|c| c["instance"] == "from-zeroconf")
