@@ -13,8 +13,12 @@ use tokio_util::sync::CancellationToken;
 use pingpong::client::find::connect_discovered;
 use pingpong::client::report::{self, SessionFacts};
 use pingpong::client::{ClientSession, Connector, PingOptions, PingSummary};
+use pingpong::discovery::dns::{self, DnsConfig, DnsQuery};
 use pingpong::discovery::mdns::{Browser, SERVICE_TYPE};
-use pingpong::discovery::{parse_target, AddressFamily, Candidate, DiscoveryEvent};
+use pingpong::discovery::{
+    parse_target, AddressFamily, Candidate, Discovery, DiscoveryConfig, DiscoveryEvent, MdnsBrowse,
+    SourceEvent,
+};
 use pingpong::server::{MdnsOptions, Server, ServerConfig};
 use pingpong::tls::generate::{self, Validity};
 use pingpong::tls::{store, CertPaths, LeafRole, TlsMaterial};
@@ -120,6 +124,67 @@ struct MdnsArgs {
     interfaces: Vec<String>,
 }
 
+/// Where to look for servers (client and discover).
+#[derive(Args)]
+struct SourceArgs {
+    /// Resolve SRV records at NAME (`_pingpong._udp.` is prepended unless NAME
+    /// starts with a `_service._udp.` label; short names use the search list).
+    #[arg(long, value_name = "NAME", env = "PINGPONG_DNS")]
+    dns: Option<String>,
+    /// Browse unicast DNS-SD: PTR `_pingpong._udp.DOMAIN` (repeatable).
+    #[arg(long = "dns-sd", value_name = "DOMAIN")]
+    dns_sd: Vec<String>,
+    /// DNS server to ask (repeatable; default: the system's, from /etc/resolv.conf).
+    #[arg(long = "dns-server", value_name = "IP[:PORT]", value_parser = parse_dns_server)]
+    dns_servers: Vec<SocketAddr>,
+    /// Seconds to wait for a DNS answer.
+    #[arg(long, default_value = "2", value_parser = parse_positive_seconds)]
+    dns_timeout: Duration,
+    /// Browse mDNS as well when a DNS source is given (without one, mDNS is used).
+    #[arg(long = "mdns")]
+    with_mdns: bool,
+    #[command(flatten)]
+    mdns: MdnsArgs,
+}
+
+impl SourceArgs {
+    fn config(&self) -> DiscoveryConfig {
+        let mut dns: Vec<DnsQuery> = self
+            .dns
+            .iter()
+            .map(|n| DnsQuery::Srv(dns::srv_name(n)))
+            .collect();
+        dns.extend(
+            self.dns_sd
+                .iter()
+                .map(|d| DnsQuery::Browse(dns::browse_name(d))),
+        );
+        let mdns = (dns.is_empty() || self.with_mdns).then(|| MdnsBrowse {
+            service_type: SERVICE_TYPE.to_string(),
+            interfaces: self.mdns.interfaces.clone(),
+        });
+        DiscoveryConfig {
+            mdns,
+            dns,
+            dns_config: DnsConfig {
+                servers: self.dns_servers.clone(),
+                timeout: self.dns_timeout,
+            },
+        }
+    }
+}
+
+fn parse_dns_server(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    s.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 53))
+        .map_err(|_| format!("{s:?} is not IP or IP:PORT"))
+}
+
 #[derive(Args)]
 struct DiscoverArgs {
     /// Seconds to listen before printing the snapshot.
@@ -132,7 +197,7 @@ struct DiscoverArgs {
     #[arg(long)]
     json: bool,
     #[command(flatten)]
-    mdns: MdnsArgs,
+    sources: SourceArgs,
 }
 
 #[derive(Args)]
@@ -178,7 +243,7 @@ struct ClientArgs {
     #[arg(long, default_value = "2", value_parser = parse_positive_seconds)]
     discover_timeout: Duration,
     #[command(flatten)]
-    mdns: MdnsArgs,
+    sources: SourceArgs,
     #[command(flatten)]
     ping: PingArgs,
     /// Name the server certificate must carry (default: the host connected to).
@@ -396,14 +461,23 @@ async fn run_client(args: ClientArgs) -> Result<ExitCode> {
             (candidate, session)
         }
         None => {
-            let (browser, mut events) = Browser::start(SERVICE_TYPE, &args.mdns.interfaces)?;
+            let config = args.sources.config();
+            // A DNS answer (or its failure) takes up to the DNS timeout over UDP, then
+            // again over TCP: wait for it rather than give up first.
+            let wait = if config.mdns.is_none() {
+                args.discover_timeout
+                    .max(config.dns_config.timeout * 2 + Duration::from_secs(1))
+            } else {
+                args.discover_timeout
+            };
+            let mut discovery = Discovery::start(&config)?;
             let found = tokio::select! {
-                found = connect_discovered(&connector, &browser, &mut events, args.discover_timeout, |candidate, error| {
+                found = connect_discovered(&connector, &mut discovery, wait, |candidate, error| {
                     eprintln!("pingpong: skipping {} ({}): {error}", candidate.instance, candidate.url());
                 }) => found,
                 _ = stop.cancelled() => bail!("interrupted while looking for a server"),
             };
-            browser.shutdown();
+            discovery.shutdown();
             found?
         }
     };
@@ -413,22 +487,36 @@ async fn run_client(args: ClientArgs) -> Result<ExitCode> {
 
 async fn run_discover(args: DiscoverArgs) -> Result<ExitCode> {
     let stop = pingpong::shutdown::on_signals().context("cannot install signal handlers")?;
-    let (browser, mut events) = Browser::start(SERVICE_TYPE, &args.mdns.interfaces)?;
+    let mut discovery = Discovery::start(&args.sources.config())?;
     let deadline = tokio::time::Instant::now() + args.timeout;
     let mut seen: Vec<Candidate> = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
     if !args.watch && !args.json {
-        eprintln!(
-            "pingpong: listening for {:?} ({})...",
-            args.timeout, SERVICE_TYPE
-        );
+        eprintln!("pingpong: listening for {:?}...", args.timeout);
     }
     loop {
-        let event = tokio::select! {
-            event = events.recv() => event,
+        let next = tokio::select! {
+            next = discovery.next() => next,
             _ = tokio::time::sleep_until(deadline), if !args.watch => None,
             _ = stop.cancelled() => None,
         };
-        let Some(event) = event else { break };
+        let event = match next {
+            None => break,
+            Some(SourceEvent::Problem(problem)) => {
+                let at = timestamp();
+                if args.watch && args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"event": "problem", "time": at, "message": problem.to_string()})
+                    );
+                } else if args.watch {
+                    println!("! {at} warning: {problem}");
+                }
+                warnings.push(problem.to_string());
+                continue;
+            }
+            Some(SourceEvent::Event(event)) => event,
+        };
         if args.watch {
             let at = timestamp();
             if args.json {
@@ -448,18 +536,30 @@ async fn run_discover(args: DiscoverArgs) -> Result<ExitCode> {
             seen.push(event.candidate().clone());
         }
     }
-    browser.shutdown();
+    discovery.shutdown();
+    if !args.watch {
+        for warning in &warnings {
+            if args.json {
+                eprintln!("pingpong: warning: {warning}");
+            }
+        }
+    }
     if !args.watch {
         seen.sort_by(|a, b| a.instance.cmp(&b.instance));
         if args.json {
             let all: Vec<_> = seen.iter().map(report::candidate_json).collect();
             println!("{}", serde_json::Value::Array(all));
-        } else if seen.is_empty() {
-            println!("no pingpong servers found within {:?}", args.timeout);
         } else {
-            println!("{}", report::candidate_header());
-            for candidate in &seen {
-                println!("{}", report::candidate_line(candidate));
+            if seen.is_empty() {
+                println!("no pingpong servers found within {:?}", args.timeout);
+            } else {
+                println!("{}", report::candidate_header());
+                for candidate in &seen {
+                    println!("{}", report::candidate_line(candidate));
+                }
+            }
+            for warning in &warnings {
+                println!("warning: {warning}");
             }
         }
     }

@@ -81,11 +81,14 @@ pub enum ClientError {
     #[error("the session ended: {0}")]
     SessionLost(String),
     /// Discovery found no server.
-    #[error("no pingpong server found over mDNS within {timeout:?}. Fix: start one on this network (`pingpong server`), or give its address (`pingpong client HOST[:PORT]`)")]
+    #[error("no pingpong server found within {timeout:?}. Fix: start one on this network (`pingpong server`), or give its address (`pingpong client HOST[:PORT]`) or DNS name (`--dns NAME`)")]
     NothingDiscovered {
         /// How long discovery listened.
         timeout: Duration,
     },
+    /// Discovery itself failed (NXDOMAIN, DNS server down, ...).
+    #[error("{0}")]
+    Discovery(String),
     /// Every discovered server failed.
     #[error("no discovered server could be used: {}", failures.join("; "))]
     NoneReachable {

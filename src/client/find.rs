@@ -5,12 +5,11 @@
 use std::collections::HashSet;
 use std::time::Duration;
 
-use tokio::sync::mpsc::UnboundedReceiver;
 use tracing::debug;
 
 use super::{ClientError, ClientSession, Connector};
-use crate::discovery::mdns::Browser;
-use crate::discovery::{Candidate, CandidateSet, DiscoveryEvent};
+use crate::discovery::dns::DnsLookupError;
+use crate::discovery::{Candidate, CandidateSet, Discovery, SourceEvent};
 
 /// Connects to the first discovered server that completes the mTLS handshake
 /// and Hello/Welcome. New candidates are awaited for `discover_timeout`; those
@@ -18,8 +17,7 @@ use crate::discovery::{Candidate, CandidateSet, DiscoveryEvent};
 /// failed.
 pub async fn connect_discovered(
     connector: &Connector,
-    browser: &Browser,
-    events: &mut UnboundedReceiver<DiscoveryEvent>,
+    discovery: &mut Discovery,
     discover_timeout: Duration,
     mut on_failure: impl FnMut(&Candidate, &ClientError),
 ) -> Result<(Candidate, ClientSession), ClientError> {
@@ -27,32 +25,52 @@ pub async fn connect_discovered(
     let mut known = CandidateSet::default();
     let mut failed: HashSet<String> = HashSet::new();
     let mut failures: Vec<String> = Vec::new();
+    let mut problems: Vec<String> = Vec::new();
     loop {
         // Take in everything discovery has reported so far.
-        while let Ok(event) = events.try_recv() {
-            known.apply(event);
+        while let Some(event) = discovery.try_next() {
+            match event {
+                SourceEvent::Event(event) => known.apply(event),
+                SourceEvent::Problem(DnsLookupError::Ignored(_)) => {} // logged by the source
+                SourceEvent::Problem(problem) => problems.push(problem.to_string()),
+            }
         }
         // A candidate without an address of our family may still get one: mdns-sd
         // resolves IPv4 and IPv6 in separate events. It is waited for, not failed.
         let family = connector.family();
         let next = known
-            .first_usable(|c| {
-                failed.contains(&c.key)
-                    || (!c.addresses.is_empty() && c.preferred_address(family).is_none())
-            })
+            .pick_usable(
+                |c| {
+                    failed.contains(&c.key)
+                        || (!c.addresses.is_empty() && c.preferred_address(family).is_none())
+                },
+                &mut rand::rng(),
+            )
             .cloned();
         let Some(candidate) = next else {
-            match tokio::time::timeout_at(deadline, events.recv()).await {
-                Ok(Some(event)) => {
+            // DNS alone: a failed lookup is the answer, there is no point waiting.
+            if !discovery.has_mdns() && known.all().is_empty() && !problems.is_empty() {
+                return Err(ClientError::Discovery(problems.join("; ")));
+            }
+            match tokio::time::timeout_at(deadline, discovery.next()).await {
+                Ok(Some(SourceEvent::Event(event))) => {
                     known.apply(event);
                     continue;
                 }
-                _ if failures.is_empty() => {
+                Ok(Some(SourceEvent::Problem(DnsLookupError::Ignored(_)))) => continue,
+                Ok(Some(SourceEvent::Problem(problem))) => {
+                    problems.push(problem.to_string());
+                    continue;
+                }
+                _ if !failures.is_empty() => return Err(ClientError::NoneReachable { failures }),
+                _ if !problems.is_empty() => {
+                    return Err(ClientError::Discovery(problems.join("; ")))
+                }
+                _ => {
                     return Err(ClientError::NothingDiscovered {
                         timeout: discover_timeout,
                     })
                 }
-                _ => return Err(ClientError::NoneReachable { failures }),
             }
         };
         match connector.open_candidate(&candidate).await {
@@ -60,7 +78,7 @@ pub async fn connect_discovered(
             Err(error) => {
                 debug!(instance = %candidate.instance, url = %candidate.url(), %error, "discovered server unusable; trying another");
                 on_failure(&candidate, &error);
-                browser.verify(&candidate);
+                discovery.report_failure(&candidate);
                 failures.push(format!(
                     "{} ({}): {error}",
                     candidate.instance,

@@ -206,10 +206,20 @@ impl Browser {
         service_type: &str,
         interfaces: &[String],
     ) -> Result<(Self, mpsc::UnboundedReceiver<DiscoveryEvent>), DiscoveryError> {
+        let (tx, rx) = mpsc::unbounded_channel();
+        Ok((Self::start_with(service_type, interfaces, tx)?, rx))
+    }
+
+    /// Like [`start`](Self::start), sending events to an existing channel (to
+    /// merge them with other sources).
+    pub fn start_with(
+        service_type: &str,
+        interfaces: &[String],
+        tx: mpsc::UnboundedSender<DiscoveryEvent>,
+    ) -> Result<Self, DiscoveryError> {
         check_service_type(service_type)?;
         let daemon = daemon(interfaces)?;
         let events = daemon.browse(service_type).map_err(mdns_error)?;
-        let (tx, rx) = mpsc::unbounded_channel();
         tokio::spawn(async move {
             let mut known: HashMap<String, Candidate> = HashMap::new();
             while let Ok(event) = events.recv_async().await {
@@ -244,7 +254,7 @@ impl Browser {
                 }
             }
         });
-        Ok((Self { daemon }, rx))
+        Ok(Self { daemon })
     }
 
     /// Asks the network whether `candidate` is still there (after a failed
@@ -309,6 +319,7 @@ fn candidate_from(service: &ResolvedService) -> Result<Candidate, String> {
         path: txt.path.clone(),
         source: Source::Mdns,
         txt: Some(txt),
+        srv: None,
     })
 }
 

@@ -4,14 +4,20 @@
 //! - [`static_target`]: an address given on the command line;
 //! - [`mdns`]: `_pingpong._udp` advertised on the LAN (advertise and browse);
 //! - [`txt`]: the TXT record a server publishes, and its validation;
-//! - [`set`]: the candidates currently known, kept up to date from events.
+//! - [`dns`]: SRV and DNS-SD over unicast DNS (hickory-resolver);
+//! - [`srv`]: RFC 2782 priority and weighted choice;
+//! - [`set`]: the candidates currently known, kept up to date from events;
+//! - [`sources`]: every configured source merged into one stream.
 //!
 //! Everything a source receives from the network is untrusted: names, ports and
 //! TXT values are validated and bounded before they become a candidate, and a
 //! candidate is only trusted once the TLS handshake has verified the server.
 
+pub mod dns;
 pub mod mdns;
 pub mod set;
+pub mod sources;
+pub mod srv;
 pub mod static_target;
 pub mod txt;
 
@@ -19,6 +25,8 @@ use std::fmt;
 use std::net::{IpAddr, SocketAddr};
 
 pub use set::CandidateSet;
+pub use sources::{Discovery, DiscoveryConfig, MdnsBrowse, SourceEvent};
+pub use srv::SrvInfo;
 pub use static_target::parse_target;
 pub use txt::ServerTxt;
 
@@ -32,6 +40,8 @@ pub enum Source {
     Static,
     /// Advertised over multicast DNS.
     Mdns,
+    /// Found in unicast DNS (SRV, DNS-SD).
+    Dns,
 }
 
 impl fmt::Display for Source {
@@ -39,6 +49,7 @@ impl fmt::Display for Source {
         f.write_str(match self {
             Source::Static => "static",
             Source::Mdns => "mdns",
+            Source::Dns => "dns",
         })
     }
 }
@@ -63,6 +74,8 @@ pub struct Candidate {
     pub source: Source,
     /// What the server advertised about itself, when the source carries TXT.
     pub txt: Option<ServerTxt>,
+    /// SRV priority and weight, for candidates found through SRV.
+    pub srv: Option<SrvInfo>,
 }
 
 impl Candidate {
@@ -149,6 +162,9 @@ pub enum DiscoveryError {
     /// The mDNS daemon failed.
     #[error("mDNS: {0}")]
     Mdns(String),
+    /// The DNS resolver could not be set up.
+    #[error("DNS: {0}")]
+    Dns(String),
     /// A service type is malformed.
     #[error("invalid service type {0:?}: expected _name._udp or _name._tcp")]
     ServiceType(String),

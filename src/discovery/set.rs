@@ -1,6 +1,6 @@
 //! The candidates a client currently knows, kept up to date from discovery events.
 
-use super::{Candidate, DiscoveryEvent};
+use super::{Candidate, DiscoveryEvent, SrvInfo};
 
 /// Known candidates, in the order they were first seen.
 #[derive(Debug, Default, Clone)]
@@ -22,10 +22,26 @@ impl CandidateSet {
         }
     }
 
-    /// The first candidate that takes sessions, speaks a version we speak, and
-    /// is not excluded.
-    pub fn first_usable(&self, exclude: impl Fn(&Candidate) -> bool) -> Option<&Candidate> {
-        self.candidates.iter().find(|c| is_usable(c) && !exclude(c))
+    /// A candidate that takes sessions, speaks a version we speak, and is not
+    /// excluded: lowest SRV priority first, then a weighted random choice (RFC
+    /// 2782). Candidates without SRV count as priority 0, weight 1.
+    pub fn pick_usable(
+        &self,
+        exclude: impl Fn(&Candidate) -> bool,
+        rng: &mut impl rand::Rng,
+    ) -> Option<&Candidate> {
+        let usable: Vec<&Candidate> = self
+            .candidates
+            .iter()
+            .filter(|c| is_usable(c) && !exclude(c))
+            .collect();
+        let info = |c: &&Candidate| {
+            c.srv.unwrap_or(SrvInfo {
+                priority: 0,
+                weight: 1,
+            })
+        };
+        super::srv::pick(&usable, info, rng).map(|i| usable[i])
     }
 
     /// Every known candidate.
@@ -48,6 +64,7 @@ mod tests {
     use super::*;
     use crate::discovery::{ServerTxt, Source};
     use crate::proto::ServerState;
+    use rand::SeedableRng;
 
     fn candidate(key: &str, state: ServerState) -> Candidate {
         Candidate {
@@ -66,6 +83,7 @@ mod tests {
                 fingerprint: None,
                 load: None,
             }),
+            srv: None,
         }
     }
 
@@ -75,18 +93,51 @@ mod tests {
         set.apply(DiscoveryEvent::Added(candidate("a", ServerState::Draining)));
         set.apply(DiscoveryEvent::Added(candidate("b", ServerState::Serving)));
         set.apply(DiscoveryEvent::Added(candidate("c", ServerState::Serving)));
-        assert_eq!(set.first_usable(|_| false).unwrap().key, "b");
-        assert_eq!(set.first_usable(|c| c.key == "b").unwrap().key, "c");
+        let rng = &mut rand::rngs::StdRng::seed_from_u64(7);
+        let only = |set: &CandidateSet, exclude: &[&str], rng: &mut rand::rngs::StdRng| {
+            set.pick_usable(|c| exclude.contains(&c.key.as_str()), rng)
+                .map(|c| c.key.clone())
+        };
+        // "a" drains: only b and c are ever picked.
+        for _ in 0..20 {
+            assert_ne!(only(&set, &[], rng).as_deref(), Some("a"));
+        }
+        assert_eq!(only(&set, &["b"], rng).as_deref(), Some("c"));
+        assert_eq!(only(&set, &["b", "c"], rng), None);
         set.apply(DiscoveryEvent::Updated(candidate(
             "a",
             ServerState::Serving,
         )));
-        assert_eq!(set.first_usable(|_| false).unwrap().key, "a");
+        assert_eq!(only(&set, &["b", "c"], rng).as_deref(), Some("a"));
         set.apply(DiscoveryEvent::Removed(candidate(
             "a",
             ServerState::Serving,
         )));
         assert_eq!(set.all().len(), 2);
-        assert_eq!(set.first_usable(|_| false).unwrap().key, "b");
+    }
+
+    #[test]
+    fn srv_priority_decides_before_weight() {
+        let mut set = CandidateSet::default();
+        let mut low = candidate("backup", ServerState::Serving);
+        low.srv = Some(SrvInfo {
+            priority: 10,
+            weight: 100,
+        });
+        let mut high = candidate("primary", ServerState::Serving);
+        high.srv = Some(SrvInfo {
+            priority: 0,
+            weight: 1,
+        });
+        set.apply(DiscoveryEvent::Added(low));
+        set.apply(DiscoveryEvent::Added(high));
+        let rng = &mut rand::rngs::StdRng::seed_from_u64(1);
+        for _ in 0..20 {
+            assert_eq!(set.pick_usable(|_| false, rng).unwrap().key, "primary");
+        }
+        assert_eq!(
+            set.pick_usable(|c| c.key == "primary", rng).unwrap().key,
+            "backup"
+        );
     }
 }

@@ -62,6 +62,7 @@ pub fn parse_target(input: &str) -> Result<Candidate, TargetError> {
         path,
         source: Source::Static,
         txt: None,
+        srv: None,
     };
     candidate.key = candidate.url();
     Ok(candidate)

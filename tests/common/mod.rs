@@ -134,11 +134,22 @@ impl Netns {
     }
 }
 
+impl Netns {
+    /// Gives processes in the namespace their own /etc/resolv.conf (`ip netns
+    /// exec` bind-mounts /etc/netns/NAME/resolv.conf over it).
+    pub fn set_resolv_conf(&self, contents: &str) {
+        let dir = Path::new("/etc/netns").join(&self.name);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("resolv.conf"), contents).unwrap();
+    }
+}
+
 impl Drop for Netns {
     fn drop(&mut self) {
         let _ = Command::new("ip")
             .args(["netns", "del", &self.name])
             .status();
+        let _ = std::fs::remove_dir_all(Path::new("/etc/netns").join(&self.name));
     }
 }
 

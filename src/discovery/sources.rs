@@ -1,0 +1,121 @@
+//! All configured sources merged into one stream of events: mDNS browsing and
+//! DNS queries (SRV, DNS-SD) report into the same channel, and a failed
+//! connection is reported back to the source that found the candidate.
+
+use tokio::sync::mpsc;
+
+use super::dns::{DnsConfig, DnsLookupError, DnsQuery, DnsResolver, DnsWatch};
+use super::mdns::Browser;
+use super::{Candidate, DiscoveryError, DiscoveryEvent, Source};
+
+/// Which sources to run.
+#[derive(Debug, Clone, Default)]
+pub struct DiscoveryConfig {
+    /// Browse mDNS for this service type on these interfaces (empty: all).
+    pub mdns: Option<MdnsBrowse>,
+    /// DNS queries to keep resolved.
+    pub dns: Vec<DnsQuery>,
+    /// The resolver's settings.
+    pub dns_config: DnsConfig,
+}
+
+/// An mDNS browse.
+#[derive(Debug, Clone)]
+pub struct MdnsBrowse {
+    /// e.g. `_pingpong._udp.local.`
+    pub service_type: String,
+    /// Interfaces; empty means all.
+    pub interfaces: Vec<String>,
+}
+
+/// What the merged sources report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SourceEvent {
+    /// A candidate appeared, changed or left.
+    Event(DiscoveryEvent),
+    /// A source could not look (NXDOMAIN, DNS server down, ...).
+    Problem(DnsLookupError),
+}
+
+/// Running sources.
+pub struct Discovery {
+    events: mpsc::UnboundedReceiver<DiscoveryEvent>,
+    problems: mpsc::UnboundedReceiver<DnsLookupError>,
+    browser: Option<Browser>,
+    watches: Vec<DnsWatch>,
+}
+
+impl Discovery {
+    /// Starts every configured source. Must be called within a tokio runtime.
+    pub fn start(config: &DiscoveryConfig) -> Result<Self, DiscoveryError> {
+        let (tx, events) = mpsc::unbounded_channel();
+        let (problem_tx, problems) = mpsc::unbounded_channel();
+        let browser = config
+            .mdns
+            .as_ref()
+            .map(|m| Browser::start_with(&m.service_type, &m.interfaces, tx.clone()))
+            .transpose()?;
+        let mut watches = Vec::new();
+        if !config.dns.is_empty() {
+            let resolver = DnsResolver::new(&config.dns_config)
+                .map_err(|e| DiscoveryError::Dns(e.to_string()))?;
+            for query in &config.dns {
+                watches.push(DnsWatch::start(
+                    resolver.clone(),
+                    query.clone(),
+                    tx.clone(),
+                    problem_tx.clone(),
+                ));
+            }
+        }
+        Ok(Self {
+            events,
+            problems,
+            browser,
+            watches,
+        })
+    }
+
+    /// Whether mDNS is among the sources.
+    pub fn has_mdns(&self) -> bool {
+        self.browser.is_some()
+    }
+
+    /// The next event from any source; `None` once every source has stopped.
+    pub async fn next(&mut self) -> Option<SourceEvent> {
+        tokio::select! {
+            biased;
+            Some(problem) = self.problems.recv() => Some(SourceEvent::Problem(problem)),
+            event = self.events.recv() => event.map(SourceEvent::Event),
+        }
+    }
+
+    /// An event that is already waiting, if any.
+    pub fn try_next(&mut self) -> Option<SourceEvent> {
+        if let Ok(problem) = self.problems.try_recv() {
+            return Some(SourceEvent::Problem(problem));
+        }
+        self.events.try_recv().ok().map(SourceEvent::Event)
+    }
+
+    /// Tells the source of `candidate` that connecting to it failed: mDNS
+    /// verifies the record, DNS resolves again.
+    pub fn report_failure(&self, candidate: &Candidate) {
+        match candidate.source {
+            Source::Mdns => {
+                if let Some(browser) = &self.browser {
+                    browser.verify(candidate);
+                }
+            }
+            Source::Dns => self.watches.iter().for_each(DnsWatch::refresh),
+            Source::Static => {}
+        }
+    }
+
+    /// Stops every source.
+    pub fn shutdown(self) {
+        if let Some(browser) = self.browser {
+            browser.shutdown();
+        }
+    }
+}

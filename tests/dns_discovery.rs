@@ -1,0 +1,450 @@
+//! DNS discovery against a real DNS server: dnsmasq serving records shaped like
+//! a Kubernetes headless Service (SRV per ready pod, priority 0, weight
+//! floor(100/N), TTL 5), a unicast DNS-SD domain, and broken records. Servers are
+//! real `pingpong server` processes on distinct loopback addresses. Everything
+//! runs in a network namespace, so dnsmasq can own 127.0.0.1:53 and the client
+//! can be given a Kubernetes-like /etc/resolv.conf.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+use pingpong::tls::generate::{issue_leaf, Validity};
+use pingpong::tls::{store, CertPaths, LeafRole};
+use serde_json::Value;
+
+const SVC: &str = "pingpong.default.svc.cluster.local";
+
+/// dnsmasq on 127.0.0.1:53 inside a namespace.
+struct Dnsmasq {
+    child: Child,
+    conf: PathBuf,
+}
+
+impl Dnsmasq {
+    fn start(netns: &Netns, dir: &Path, records: &str) -> Self {
+        let found = std::process::Command::new("sh")
+            .args(["-c", "command -v dnsmasq"])
+            .output()
+            .unwrap();
+        assert!(
+            found.status.success(),
+            "dnsmasq is not installed: `apt-get install dnsmasq-base` (scripts/test installs it)"
+        );
+        let conf = dir.join("dnsmasq.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "port=53\nlisten-address=127.0.0.1\nbind-interfaces\nno-resolv\nno-hosts\nno-daemon\n\
+                 log-facility=-\nlocal=/cluster.local/\nlocal=/example.test/\nlocal-ttl=5\n{records}"
+            ),
+        )
+        .unwrap();
+        Self::spawn(netns, conf)
+    }
+
+    fn spawn(netns: &Netns, conf: PathBuf) -> Self {
+        let mut child = netns
+            .command("dnsmasq")
+            .args(["--pid-file=", "-C"])
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+        loop {
+            let line = lines.next().expect("dnsmasq exited").unwrap();
+            assert!(
+                !line.contains("FAILED") && !line.contains("failed"),
+                "dnsmasq: {line}"
+            );
+            if line.contains("started, version") {
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        Self { child, conf }
+    }
+
+    /// dnsmasq does not reload srv-host on SIGHUP: restart it with new records.
+    fn restart_with(mut self, netns: &Netns, records: &str) -> Self {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let text = std::fs::read_to_string(&self.conf).unwrap();
+        let head: String = text.lines().take(9).map(|l| format!("{l}\n")).collect();
+        std::fs::write(&self.conf, format!("{head}{records}")).unwrap();
+        Self::spawn(netns, self.conf.clone())
+    }
+}
+
+impl Drop for Dnsmasq {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One CA; a server certificate for every pod of the service and for the
+/// DNS-SD host; client files in `home`.
+fn pki(dir: &Path) -> (PathBuf, PathBuf) {
+    let home = dir.join("home");
+    let paths = CertPaths::new(&home);
+    store::init_single_host(&paths, "dns CA", 1).unwrap();
+    let ca = store::load_ca(&paths).unwrap();
+    let leaf = issue_leaf(
+        &ca,
+        LeafRole::Server,
+        "pingpong",
+        &[
+            format!("*.{SVC}"),
+            "web1.example.test".into(),
+            "notxt.example.test".into(),
+        ],
+        Validity::days(1),
+    )
+    .unwrap();
+    let server_dir = dir.join("server");
+    std::fs::create_dir_all(&server_dir).unwrap();
+    store::write_file(&server_dir.join("server.pem"), &leaf.cert, false, false).unwrap();
+    store::write_file(&server_dir.join("server.key"), &leaf.key, true, false).unwrap();
+    (home, server_dir)
+}
+
+fn start_pod(netns: &Netns, home: &Path, server_dir: &Path, ip: &str) -> ServerProcess {
+    let arg = |p: PathBuf| p.display().to_string();
+    ServerProcess::start_in(
+        netns,
+        &strings(&[
+            "--no-mdns",
+            "--listen",
+            &format!("{ip}:0"),
+            "--instance",
+            ip,
+            "--cert",
+            &arg(server_dir.join("server.pem")),
+            "--key",
+            &arg(server_dir.join("server.key")),
+            "--ca",
+            &arg(CertPaths::new(home).ca_cert()),
+        ]),
+        &[],
+    )
+}
+
+/// SRV + A records of a headless Service whose ready pods are `pods`
+/// (CoreDNS: priority 0, weight floor(100/N), one name per pod).
+fn headless_service(pods: &[(&str, u16)]) -> String {
+    let weight = 100 / pods.len();
+    pods.iter()
+        .enumerate()
+        .map(|(i, (ip, port))| {
+            format!("srv-host=_pingpong._udp.{SVC},pod-{i}.{SVC},{port},0,{weight}\nhost-record=pod-{i}.{SVC},{ip}\n")
+        })
+        .collect()
+}
+
+struct Cluster {
+    netns: Netns,
+    _dir: tempfile::TempDir,
+    home: PathBuf,
+    server_dir: PathBuf,
+}
+
+impl Cluster {
+    fn new() -> Self {
+        let netns = Netns::new();
+        netns.set_resolv_conf("nameserver 127.0.0.1\nsearch default.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n");
+        let dir = tempfile::tempdir().unwrap();
+        let (home, server_dir) = pki(dir.path());
+        Self {
+            netns,
+            _dir: dir,
+            home,
+            server_dir,
+        }
+    }
+
+    fn pod(&self, ip: &str) -> ServerProcess {
+        start_pod(&self.netns, &self.home, &self.server_dir, ip)
+    }
+
+    fn dns(&self, records: &str) -> Dnsmasq {
+        Dnsmasq::start(&self.netns, self._dir.path(), records)
+    }
+
+    fn pingpong(&self, args: &[&str]) -> Output {
+        self.netns
+            .command(bin())
+            .args(args)
+            .env("PINGPONG_HOME", &self.home)
+            .env_remove("PINGPONG_DNS")
+            .output()
+            .unwrap()
+    }
+}
+
+#[test]
+fn a_client_reaches_a_pod_given_only_the_service_name() {
+    let cluster = Cluster::new();
+    let pods: Vec<ServerProcess> = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+        .iter()
+        .map(|ip| cluster.pod(ip))
+        .collect();
+    let records: Vec<(&str, u16)> = ["127.0.0.2", "127.0.0.3", "127.0.0.4"]
+        .iter()
+        .zip(&pods)
+        .map(|(ip, p)| (*ip, p.addr.port()))
+        .collect();
+    let _dns = cluster.dns(&headless_service(&records));
+
+    // The full SRV name, the service's DNS name, and the short name through the
+    // Kubernetes search list (ndots:5): all reach a pod over mTLS.
+    for name in [
+        format!("_pingpong._udp.{SVC}"),
+        SVC.to_string(),
+        "pingpong".to_string(),
+    ] {
+        let out = cluster.pingpong(&["client", "--dns", &name, "-c", "2", "-i", "0.01"]);
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{name}: {}", describe(&out));
+        assert!(
+            stdout.lines().next().unwrap().contains(&format!(".{SVC}:")),
+            "{stdout}"
+        );
+        assert!(stdout.contains("via dns"), "{stdout}");
+        assert!(
+            stdout.contains("2 pings transmitted, 2 received"),
+            "{stdout}"
+        );
+    }
+
+    // PINGPONG_DNS alone is enough (what a client pod's manifest sets).
+    let out = cluster
+        .netns
+        .command(bin())
+        .args(["client", "-c", "1"])
+        .env("PINGPONG_HOME", &cluster.home)
+        .env("PINGPONG_DNS", "pingpong")
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+
+    // discover lists the three pods with their SRV records.
+    let out = cluster.pingpong(&["discover", "--dns", "pingpong", "--json", "--timeout", "1"]);
+    let found: Vec<Value> = serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(found.len(), 3, "{}", describe(&out));
+    for pod in &found {
+        assert_eq!(pod["source"], "dns");
+        assert!(pod["host"].as_str().unwrap().ends_with(SVC));
+    }
+}
+
+#[test]
+fn priority_zero_all_down_falls_back_to_priority_ten() {
+    let cluster = Cluster::new();
+    let backup = cluster.pod("127.0.0.9");
+    // Two priority-0 targets where nothing listens (bound sockets that never answer).
+    let dead: Vec<std::net::UdpSocket> = (0..2)
+        .map(|_| std::net::UdpSocket::bind("127.0.0.1:0").unwrap())
+        .collect();
+    let mut records = String::new();
+    for (i, socket) in dead.iter().enumerate() {
+        let _ = socket;
+        records.push_str(&format!("srv-host=_pingpong._udp.{SVC},dead-{i}.{SVC},{},0,50\nhost-record=dead-{i}.{SVC},127.0.0.{}\n", 9000 + i, 20 + i));
+    }
+    records.push_str(&format!("srv-host=_pingpong._udp.{SVC},backup.{SVC},{},10,100\nhost-record=backup.{SVC},127.0.0.9\n", backup.addr.port()));
+    let _dns = cluster.dns(&records);
+    let out = cluster.pingpong(&["client", "--dns", SVC, "-c", "1", "--connect-timeout", "1"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(stdout.contains(&format!("backup.{SVC}")), "{stdout}");
+    // Both priority-0 targets were tried first.
+    assert_eq!(
+        stderr
+            .lines()
+            .filter(|l| l.starts_with("pingpong: skipping dead-"))
+            .count(),
+        2,
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_pod_removed_from_dns_disappears_after_the_ttl() {
+    let cluster = Cluster::new();
+    let a = cluster.pod("127.0.0.2");
+    let b = cluster.pod("127.0.0.3");
+    let dns = cluster.dns(&headless_service(&[
+        ("127.0.0.2", a.addr.port()),
+        ("127.0.0.3", b.addr.port()),
+    ]));
+    let mut watch = cluster
+        .netns
+        .command(bin())
+        .args(["discover", "--dns", SVC, "--watch", "--json"])
+        .env("PINGPONG_HOME", &cluster.home)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
+    let mut next =
+        || -> Value { serde_json::from_str(&lines.next().expect("watch ended").unwrap()).unwrap() };
+    assert_eq!(next()["event"], "added");
+    assert_eq!(next()["event"], "added");
+    // pod-1 goes away (dnsmasq must be restarted to change SRV records).
+    let removed_at = Instant::now();
+    let _dns = dns.restart_with(
+        &cluster.netns,
+        &headless_service(&[("127.0.0.2", a.addr.port())]),
+    );
+    let mut removed = None;
+    while removed.is_none() {
+        let event = next();
+        if event["event"] == "removed" {
+            removed = Some(event);
+        }
+    }
+    let removed = removed.unwrap();
+    assert_eq!(removed["host"], format!("pod-1.{SVC}"));
+    // TTL 5 s: gone within the TTL plus one refresh, not minutes.
+    assert!(
+        removed_at.elapsed() < Duration::from_secs(12),
+        "took {:?}",
+        removed_at.elapsed()
+    );
+    send_signal(&watch, libc::SIGINT);
+    watch.wait().unwrap();
+}
+
+#[test]
+fn unicast_dns_sd_browses_ptr_then_srv_and_txt() {
+    let cluster = Cluster::new();
+    let web1 = cluster.pod("127.0.0.5");
+    let _dns = cluster.dns(&format!(
+        "ptr-record=_pingpong._udp.example.test,web1._pingpong._udp.example.test\n\
+         srv-host=web1._pingpong._udp.example.test,web1.example.test,{}\n\
+         txt-record=web1._pingpong._udp.example.test,\"V=1\",\"path=/pingpong\",\"state=serving\",\"flag\"\n\
+         host-record=web1.example.test,127.0.0.5\n",
+        web1.addr.port()
+    ));
+    let out = cluster.pingpong(&[
+        "discover",
+        "--dns-sd",
+        "example.test",
+        "--json",
+        "--timeout",
+        "1",
+    ]);
+    let found: Vec<Value> = serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(found.len(), 1, "{}", describe(&out));
+    assert_eq!(found[0]["instance"], "web1");
+    assert_eq!(found[0]["version"], 1, "TXT keys are case-insensitive");
+    assert_eq!(found[0]["state"], "serving");
+    let out = cluster.pingpong(&[
+        "client",
+        "--dns-sd",
+        "example.test",
+        "-c",
+        "2",
+        "-i",
+        "0.01",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("server \"127.0.0.5\""));
+}
+
+#[test]
+fn each_dns_failure_is_one_clear_line() {
+    let cluster = Cluster::new();
+    let pod = cluster.pod("127.0.0.6");
+    let _dns = cluster.dns(&format!(
+        "txt-record=_pingpong._udp.nodata.{SVC_BASE},\"v=1\"\n\
+         srv-host=_pingpong._udp.noaddr.{SVC_BASE},nowhere.{SVC_BASE},4433\n\
+         srv-host=_pingpong._udp.unavailable.{SVC_BASE},.,0\n\
+         srv-host=_pingpong._udp.badtxt.{SVC_BASE},badtxt-pod.{SVC},{port}\n\
+         host-record=badtxt-pod.{SVC},127.0.0.6\n\
+         txt-record=_pingpong._udp.badtxt.{SVC_BASE},\"v=banana\"\n",
+        port = pod.addr.port()
+    ));
+    let client = |name: &str, extra: &[&str]| {
+        let mut args = vec!["client", "--dns", name, "-c", "1"];
+        args.extend_from_slice(extra);
+        let started = Instant::now();
+        let out = cluster.pingpong(&args);
+        (out, started.elapsed())
+    };
+    for (name, extra, want) in [
+        (
+            "nope.default.svc.cluster.local",
+            vec![],
+            "does not exist (NXDOMAIN)",
+        ),
+        (
+            "nodata.default.svc.cluster.local",
+            vec![],
+            "has no SRV records (NODATA)",
+        ),
+        ("noaddr.default.svc.cluster.local", vec![], "has an address"),
+        (
+            "unavailable.default.svc.cluster.local",
+            vec![],
+            "not available here",
+        ),
+        (
+            "x.cluster.local",
+            vec!["--dns-server", "127.0.0.1:5399", "--dns-timeout", "1"],
+            "no answer from the DNS server at 127.0.0.1:5399",
+        ),
+    ] {
+        let (out, took) = client(name, &extra);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", describe(&out));
+        let errors: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.starts_with("pingpong: error:"))
+            .collect();
+        assert_eq!(errors.len(), 1, "{name}: {stderr}");
+        assert!(errors[0].contains(want), "{name}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{stderr}");
+        assert!(took < Duration::from_secs(8), "{name} took {took:?}");
+    }
+    // A malformed TXT is a warning; the server behind it is still reached.
+    let (out, _) = client("badtxt.default.svc.cluster.local", &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("malformed TXT ignored"),
+        "{}",
+        describe(&out)
+    );
+    // discover shows problems as warning rows.
+    let out = cluster.pingpong(&[
+        "discover",
+        "--dns",
+        "nope.default.svc.cluster.local",
+        "--timeout",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("warning: _pingpong._udp.nope.default.svc.cluster.local does not exist"),
+        "{stdout}"
+    );
+}
+
+const SVC_BASE: &str = "default.svc.cluster.local";
