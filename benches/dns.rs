@@ -238,6 +238,7 @@ fn inside() {
     );
 
     let _ = dnsmasq.kill();
+    let _ = dnsmasq.wait();
     for mut server in servers {
         let _ = server.kill();
         let _ = server.wait();
