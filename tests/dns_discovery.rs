@@ -423,6 +423,25 @@ fn each_dns_failure_is_one_clear_line() {
         assert!(!stderr.contains("panicked"), "{stderr}");
         assert!(took < Duration::from_secs(8), "{name} took {took:?}");
     }
+    // A silent DNS server (a socket that never answers): the same message, after
+    // the timeout, not a hang.
+    let mut silent = cluster
+        .netns
+        .command("python3")
+        .args(["-c", "import socket,sys; s=socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('127.0.0.1', 5397)); print('ready', flush=True); sys.stdin.read()"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut ready = String::new();
+    BufReader::new(silent.stdout.take().unwrap()).read_line(&mut ready).unwrap();
+    assert_eq!(ready.trim(), "ready");
+    let (out, took) = client("x.cluster.local", &["--dns-server", "127.0.0.1:5397", "--dns-timeout", "1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no answer from the DNS server at 127.0.0.1:5397 within 1s"), "{}", describe(&out));
+    assert!(took < Duration::from_secs(8), "took {took:?}");
+    let _ = silent.kill();
+    let _ = silent.wait();
     // A malformed TXT is a warning; the server behind it is still reached.
     let (out, _) = client("badtxt.default.svc.cluster.local", &[]);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
