@@ -279,14 +279,15 @@ async fn pingpong_rtts_us(connector: &Connector, url: &str, count: u64) -> Vec<f
         ..PingOptions::default()
     };
     let mut out = Vec::with_capacity(count as usize);
-    let (summary, error) = session
-        .ping(&options, &CancellationToken::new(), |e| {
+    let mut run = pingpong::client::PingRun::new(&options);
+    let result = session
+        .ping(&mut run, &CancellationToken::new(), |e| {
             if let pingpong::client::PingEvent::Pong { rtt, .. } = e {
                 out.push(rtt.as_secs_f64() * 1e6);
             }
         })
         .await;
-    assert!(error.is_none() && summary.lost == 0, "{error:?}");
+    assert!(result.is_ok() && run.summary().lost == 0, "{result:?}");
     session.close().await;
     out
 }
@@ -300,11 +301,15 @@ async fn pingpong_pipelined_per_sec(connector: &Connector, url: &str, count: u64
         ..PingOptions::default()
     };
     let t = Instant::now();
-    let (summary, error) = session
-        .ping(&options, &CancellationToken::new(), |_| {})
+    let mut run = pingpong::client::PingRun::new(&options);
+    let result = session
+        .ping(&mut run, &CancellationToken::new(), |_| {})
         .await;
     let rate = count as f64 / t.elapsed().as_secs_f64();
-    assert!(error.is_none() && summary.received == count, "{error:?}");
+    assert!(
+        result.is_ok() && run.summary().received == count,
+        "{result:?}"
+    );
     session.close().await;
     rate
 }

@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use pingpong::client::{Connector, PingEvent, PingOptions};
+use pingpong::client::{Connector, PingEvent, PingOptions, PingRun};
 use pingpong::server::{Server, ServerConfig};
 use pingpong::tls::{store, CertPaths, LeafRole, TlsMaterial};
 use tokio_util::sync::CancellationToken;
@@ -34,17 +34,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         interval: Duration::from_millis(10),
         ..PingOptions::default()
     };
-    let (summary, error) = session
-        .ping(&options, &CancellationToken::new(), |event| {
+    let mut run = PingRun::new(&options);
+    let result = session
+        .ping(&mut run, &CancellationToken::new(), |event| {
             if let PingEvent::Pong { seq, rtt, .. } = event {
                 println!("pong seq={seq} rtt={rtt:?}");
             }
         })
         .await;
     session.close().await;
-    if let Some(error) = error {
-        return Err(error.into());
-    }
+    result?;
+    let summary = run.summary();
     println!("{} of {} answered", summary.received, summary.transmitted);
 
     shutdown.cancel();

@@ -434,11 +434,21 @@ fn each_dns_failure_is_one_clear_line() {
         .spawn()
         .unwrap();
     let mut ready = String::new();
-    BufReader::new(silent.stdout.take().unwrap()).read_line(&mut ready).unwrap();
+    BufReader::new(silent.stdout.take().unwrap())
+        .read_line(&mut ready)
+        .unwrap();
     assert_eq!(ready.trim(), "ready");
-    let (out, took) = client("x.cluster.local", &["--dns-server", "127.0.0.1:5397", "--dns-timeout", "1"]);
+    let (out, took) = client(
+        "x.cluster.local",
+        &["--dns-server", "127.0.0.1:5397", "--dns-timeout", "1"],
+    );
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no answer from the DNS server at 127.0.0.1:5397 within 1s"), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("no answer from the DNS server at 127.0.0.1:5397 within 1s"),
+        "{}",
+        describe(&out)
+    );
     assert!(took < Duration::from_secs(8), "took {took:?}");
     let _ = silent.kill();
     let _ = silent.wait();

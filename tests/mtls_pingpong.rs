@@ -443,7 +443,15 @@ fn sigterm_during_a_session_tells_the_client_why() {
     let mut command = std::process::Command::new(bin());
     command
         .arg("client")
-        .args(strings(&[&server.url(), "-c", "0", "-i", "0.05"]))
+        .args(strings(&[
+            &server.url(),
+            "-c",
+            "0",
+            "-i",
+            "0.05",
+            "--reconnect-timeout",
+            "1",
+        ]))
         .args(tls_args(&paths, LeafRole::Client))
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped());
@@ -463,7 +471,13 @@ fn sigterm_during_a_session_tells_the_client_why() {
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
-    assert!(stderr.contains("server shutting down"), "{stderr}");
+    // The client heard why (Drain), tried to come back, and gave up after
+    // --reconnect-timeout with a summary.
+    assert!(
+        stderr.contains("the server is draining: server shutting down"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("giving up"), "{stderr}");
     assert!(
         rest.iter().any(|l| l.contains("pings transmitted")),
         "{rest:?}"

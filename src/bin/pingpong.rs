@@ -10,9 +10,12 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
-use pingpong::client::find::connect_discovered;
+use pingpong::client::find::Finder;
+use pingpong::client::recover::{ping_with_recovery, RecoveryObserver, Target};
 use pingpong::client::report::{self, SessionFacts};
-use pingpong::client::{ClientSession, Connector, PingOptions, PingSummary};
+use pingpong::client::{
+    ClientError, ClientSession, Connector, PingEvent, PingOptions, PingRun, PingSummary,
+};
 use pingpong::discovery::dns::{self, DnsConfig, DnsQuery};
 use pingpong::discovery::mdns::{Browser, SERVICE_TYPE};
 use pingpong::discovery::{
@@ -110,6 +113,9 @@ struct ServerArgs {
     /// Do not advertise over mDNS.
     #[arg(long)]
     no_mdns: bool,
+    /// Seconds a draining server (SIGTERM/SIGINT) gives its sessions to move.
+    #[arg(long, default_value = "5", value_parser = parse_seconds)]
+    drain_timeout: Duration,
     #[command(flatten)]
     mdns: MdnsArgs,
     #[command(flatten)]
@@ -230,6 +236,7 @@ impl PingArgs {
             payload_size: self.size as usize,
             timeout: self.timeout,
             in_flight: self.in_flight as usize,
+            suspect_after: None,
         }
     }
 }
@@ -249,6 +256,10 @@ struct ClientArgs {
     /// Name the server certificate must carry (default: the host connected to).
     #[arg(long, value_name = "NAME")]
     server_name: Option<String>,
+    /// Seconds to keep trying to get a session back after losing one (0: do
+    /// not reconnect).
+    #[arg(long, default_value = "10", value_parser = parse_seconds)]
+    reconnect_timeout: Duration,
     /// Seconds allowed to connect and complete the handshake.
     #[arg(long, default_value = "5", value_parser = parse_positive_seconds)]
     connect_timeout: Duration,
@@ -414,6 +425,7 @@ async fn run_server(args: ServerArgs) -> Result<ExitCode> {
     if let Some(instance) = args.instance {
         config.instance = instance;
     }
+    config.drain_timeout = args.drain_timeout;
     if !args.no_mdns {
         config.mdns = Some(MdnsOptions {
             interfaces: args.mdns.interfaces,
@@ -451,37 +463,32 @@ async fn run_client(args: ClientArgs) -> Result<ExitCode> {
         connector = connector.with_family(AddressFamily::V6);
     }
     let stop = pingpong::shutdown::on_signals().context("cannot install signal handlers")?;
-    let (candidate, session) = match &args.url {
-        Some(url) => {
-            let candidate = parse_target(url)?;
-            let session = tokio::select! {
-                session = connector.open_candidate(&candidate) => session?,
-                _ = stop.cancelled() => bail!("interrupted while connecting to {}", candidate.url()),
-            };
-            (candidate, session)
-        }
+    let mut target = match &args.url {
+        Some(url) => Target::Fixed(parse_target(url)?),
         None => {
             let config = args.sources.config();
             // A DNS answer (or its failure) takes up to the DNS timeout over UDP, then
             // again over TCP: wait for it rather than give up first.
-            let wait = if config.mdns.is_none() {
+            let discover_timeout = if config.mdns.is_none() {
                 args.discover_timeout
                     .max(config.dns_config.timeout * 2 + Duration::from_secs(1))
             } else {
                 args.discover_timeout
             };
-            let mut discovery = Discovery::start(&config)?;
-            let found = tokio::select! {
-                found = connect_discovered(&connector, &mut discovery, wait, |candidate, error| {
-                    eprintln!("pingpong: skipping {} ({}): {error}", candidate.instance, candidate.url());
-                }) => found,
-                _ = stop.cancelled() => bail!("interrupted while looking for a server"),
-            };
-            discovery.shutdown();
-            found?
+            Target::Discovered {
+                finder: Finder::new(Discovery::start(&config)?),
+                discover_timeout,
+            }
         }
     };
-    let summary = ping_session(session, &candidate, &args.ping, &stop).await?;
+    let summary = ping_target(
+        &connector,
+        &mut target,
+        &args.ping,
+        args.reconnect_timeout,
+        &stop,
+    )
+    .await?;
     Ok(exit_code(&summary))
 }
 
@@ -578,54 +585,125 @@ fn timestamp() -> String {
     )
 }
 
-/// Pings over an open session as `ping` says, printing as it goes.
-async fn ping_session(
-    mut session: ClientSession,
-    candidate: &Candidate,
+/// Prints a run as it happens: ping(8)-style text or JSON lines.
+struct Printer {
+    json: bool,
+    payload_size: usize,
+    url: String,
+    remote: Option<SocketAddr>,
+}
+
+impl Printer {
+    fn line(&self, text: impl std::fmt::Display) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{text}");
+        let _ = out.flush();
+    }
+}
+
+impl RecoveryObserver for Printer {
+    fn connected(&mut self, candidate: &Candidate, session: &ClientSession, reconnect: bool) {
+        self.url = candidate.url();
+        let remote = session.remote_address();
+        self.remote = Some(remote);
+        let facts = SessionFacts {
+            url: &self.url,
+            remote,
+            source: candidate.source,
+            welcome: session.welcome(),
+            server_identity: session.server_identity(),
+            payload_size: self.payload_size,
+        };
+        match (self.json, reconnect) {
+            (true, false) => self.line(report::header_json(&facts)),
+            (false, false) => self.line(report::header_line(&facts)),
+            (true, true) => {
+                let mut value = report::header_json(&facts);
+                value["event"] = "reconnected".into();
+                self.line(value);
+            }
+            (false, true) => self.line(format!("reconnected: {}", report::header_line(&facts))),
+        }
+    }
+
+    fn ping_event(&mut self, event: &PingEvent) {
+        if self.json {
+            self.line(report::event_json(event));
+        } else if let Some(remote) = self.remote {
+            self.line(report::event_line(event, remote));
+        }
+    }
+
+    fn session_lost(&mut self, error: &ClientError) {
+        if self.json {
+            self.line(serde_json::json!({"event": "session_lost", "reason": error.to_string()}));
+        }
+        eprintln!("pingpong: session lost: {error}; reconnecting");
+    }
+
+    fn candidate_failed(&mut self, candidate: &Candidate, error: &ClientError) {
+        eprintln!(
+            "pingpong: skipping {} ({}): {error}",
+            candidate.instance,
+            candidate.url()
+        );
+    }
+}
+
+/// Pings `target` as `ping` says, reconnecting through failures, printing as it
+/// goes; prints the summary.
+async fn ping_target(
+    connector: &Connector,
+    target: &mut Target,
     ping: &PingArgs,
+    reconnect_timeout: Duration,
     stop: &CancellationToken,
 ) -> Result<PingSummary> {
-    let url = candidate.url();
-    let remote = session.remote_address();
-    let facts = SessionFacts {
-        url: &url,
-        remote,
-        source: candidate.source,
-        welcome: session.welcome(),
-        server_identity: session.server_identity(),
-        payload_size: ping.size as usize,
-    };
-    let mut out = std::io::stdout().lock();
-    if ping.json {
-        writeln!(out, "{}", report::header_json(&facts))?;
-    } else {
-        writeln!(out, "{}", report::header_line(&facts))?;
+    let mut options = ping.options();
+    if !reconnect_timeout.is_zero() {
+        // A ping unanswered for a quarter of -W (between 250 ms and 1 s) means the
+        // server is gone: reconnect and resend rather than wait it out.
+        options.suspect_after =
+            Some((options.timeout / 4).clamp(Duration::from_millis(250), Duration::from_secs(1)));
     }
-    drop(out);
-    let (summary, error) = session
-        .ping(&ping.options(), stop, |event| {
-            let line = if ping.json {
-                report::event_json(event).to_string()
-            } else {
-                report::event_line(event, remote)
-            };
-            println!("{line}");
-        })
-        .await;
-    session.close().await;
+    let mut run = PingRun::new(&options);
+    let mut printer = Printer {
+        json: ping.json,
+        payload_size: ping.size as usize,
+        url: String::new(),
+        remote: None,
+    };
+    let result = ping_with_recovery(
+        connector,
+        target,
+        &mut run,
+        stop,
+        reconnect_timeout,
+        &mut printer,
+    )
+    .await;
+    if let Target::Discovered { finder, .. } =
+        std::mem::replace(target, Target::Fixed(parse_target("localhost")?))
+    {
+        finder.shutdown();
+    }
+    let summary = run.summary();
+    if summary.transmitted == 0 && printer.remote.is_none() {
+        // Never connected: the error alone says it.
+        result?;
+        return Ok(summary);
+    }
     let mut out = std::io::stdout().lock();
     if ping.json {
         writeln!(out, "{}", report::summary_json(&summary))?;
     } else {
         writeln!(out)?;
-        for line in report::summary_lines(&url, &summary) {
+        for line in report::summary_lines(&printer.url, &summary) {
             writeln!(out, "{line}")?;
         }
     }
     out.flush()?;
-    if let Some(error) = error {
-        return Err(error.into());
-    }
+    result?;
     Ok(summary)
 }
 
@@ -705,8 +783,14 @@ async fn run_demo(args: DemoArgs) -> Result<ExitCode> {
         in_flight: 64,
         json: false,
     };
-    let session = connector.open_candidate(&candidate).await?;
-    let result = ping_session(session, &candidate, &ping, &shutdown).await;
+    let result = ping_target(
+        &connector,
+        &mut Target::Fixed(candidate),
+        &ping,
+        Duration::from_secs(5),
+        &shutdown,
+    )
+    .await;
     shutdown.cancel();
     let _ = server_task.await;
     Ok(exit_code(&result?))

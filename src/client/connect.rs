@@ -8,9 +8,8 @@ use wtransport::{Connection, Endpoint, RecvStream, SendStream, VarInt};
 
 use super::error::{classify_connecting, classify_connection, AttemptContext};
 use super::handshake::{handshake, Welcome};
-use super::pinger::{run_pings, PingEvent, PingOptions};
+use super::pinger::{run_pings, PingEvent, PingRun};
 use super::resolver::KnownAddresses;
-use super::stats::PingSummary;
 use super::ClientError;
 use crate::discovery::{AddressFamily, Candidate};
 use crate::framed::{write_message, FramedReader};
@@ -99,6 +98,15 @@ impl Connector {
         &self,
         candidate: &Candidate,
     ) -> Result<ClientSession, ClientError> {
+        self.open_candidate_resuming(candidate, 0).await
+    }
+
+    /// Like [`open_candidate`](Self::open_candidate), with `Hello.resume_after`.
+    pub async fn open_candidate_resuming(
+        &self,
+        candidate: &Candidate,
+        resume_after: u64,
+    ) -> Result<ClientSession, ClientError> {
         if !candidate.addresses.is_empty() {
             let family = self.family;
             let addr =
@@ -110,7 +118,7 @@ impl Connector {
                     })?;
             self.known.pin(&candidate.host, candidate.port, addr);
         }
-        self.open(&candidate.url()).await
+        self.open_resuming(&candidate.url(), resume_after).await
     }
 
     /// The IP versions this connector uses.
@@ -127,6 +135,16 @@ impl Connector {
 
     /// Connects to `url` (`https://host:port/path`) and completes Hello/Welcome.
     pub async fn open(&self, url: &str) -> Result<ClientSession, ClientError> {
+        self.open_resuming(url, 0).await
+    }
+
+    /// Like [`open`](Self::open), telling the server which pongs the client
+    /// already has (`Hello.resume_after`).
+    pub async fn open_resuming(
+        &self,
+        url: &str,
+        resume_after: u64,
+    ) -> Result<ClientSession, ClientError> {
         let ctx = AttemptContext {
             target: url,
             timeout: self.connect_timeout,
@@ -147,8 +165,14 @@ impl Connector {
                 reason: format!("cannot open the control stream: {e}"),
             })?;
             let mut reader = FramedReader::new(recv);
-            let welcome =
-                handshake(&mut reader, &mut writer, self.version, self.client_id, 0).await?;
+            let welcome = handshake(
+                &mut reader,
+                &mut writer,
+                self.version,
+                self.client_id,
+                resume_after,
+            )
+            .await?;
             let server_identity = connection.peer_identity().and_then(|chain| {
                 chain
                     .as_slice()
@@ -199,34 +223,37 @@ impl ClientSession {
         std::net::SocketAddr::new(addr.ip().to_canonical(), addr.port())
     }
 
-    /// Runs pings on this session; see [`run_pings`].
+    /// Runs `run` on this session (resending its unanswered pings first); see
+    /// [`run_pings`].
     pub async fn ping(
         &mut self,
-        options: &PingOptions,
+        run: &mut PingRun,
         stop: &CancellationToken,
         on_event: impl FnMut(&PingEvent),
-    ) -> (PingSummary, Option<ClientError>) {
-        let (summary, error) =
-            run_pings(&mut self.reader, &mut self.writer, options, stop, on_event).await;
+    ) -> Result<(), ClientError> {
+        let mut resend = Vec::new();
+        run.resend(tokio::time::Instant::now(), &mut resend)?;
+        if !resend.is_empty() {
+            self.writer
+                .write_all(&resend)
+                .await
+                .map_err(|e| ClientError::SessionLost(e.to_string()))?;
+        }
+        let result = run_pings(&mut self.reader, &mut self.writer, run, stop, on_event).await;
         // Prefer the connection's own reason (e.g. "server shutting down") to a
         // bare stream error.
-        let error = match (error, self.connection.quic_connection().close_reason()) {
-            (Some(ClientError::SessionLost(_)), Some(reason)) => Some(ClientError::SessionLost(
+        match (result, self.connection.quic_connection().close_reason()) {
+            (Err(ClientError::SessionLost(_)), Some(reason)) => Err(ClientError::SessionLost(
                 wtransport::error::ConnectionError::from(reason).to_string(),
             )),
-            (error, _) => error,
-        };
-        (summary, error)
+            (result, _) => result,
+        }
     }
 
-    /// Says Goodbye and closes the connection.
+    /// Says Goodbye and closes the connection. Does not wait for the server to
+    /// acknowledge: the close code (0, "goodbye") tells it the same.
     pub async fn close(mut self) {
-        if write_message(&mut self.writer, &ClientMessage::Goodbye)
-            .await
-            .is_ok()
-        {
-            let _ = tokio::time::timeout(Duration::from_millis(250), self.writer.finish()).await;
-        }
+        let _ = write_message(&mut self.writer, &ClientMessage::Goodbye).await;
         self.connection.close(VarInt::from_u32(0), b"goodbye");
     }
 }

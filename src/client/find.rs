@@ -1,91 +1,178 @@
-//! Connecting to a discovered server: take the first usable candidate as soon as
-//! it appears; when it cannot be reached (dead, or not trusted), ask discovery to
-//! verify it and go on with the next one.
+//! Choosing a server to connect to, from discovery: the best usable candidate as
+//! soon as one appears (RFC 2782 order for SRV); one that cannot be reached
+//! (dead, or not trusted) is reported to its source and skipped; one whose
+//! session was lost is ejected for a while, longer at each repeated failure
+//! (outlier ejection, as Envoy and gRPC do), but never every candidate at once.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use tokio::time::Instant;
 use tracing::debug;
 
 use super::{ClientError, ClientSession, Connector};
 use crate::discovery::dns::DnsLookupError;
 use crate::discovery::{Candidate, CandidateSet, Discovery, SourceEvent};
 
-/// Connects to the first discovered server that completes the mTLS handshake
-/// and Hello/Welcome. New candidates are awaited for `discover_timeout`; those
-/// already known are all tried. `on_failure` hears about each candidate that
-/// failed.
-pub async fn connect_discovered(
-    connector: &Connector,
-    discovery: &mut Discovery,
-    discover_timeout: Duration,
-    mut on_failure: impl FnMut(&Candidate, &ClientError),
-) -> Result<(Candidate, ClientSession), ClientError> {
-    let deadline = tokio::time::Instant::now() + discover_timeout;
-    let mut known = CandidateSet::default();
-    let mut failed: HashSet<String> = HashSet::new();
-    let mut failures: Vec<String> = Vec::new();
-    let mut problems: Vec<String> = Vec::new();
-    loop {
-        // Take in everything discovery has reported so far.
-        while let Some(event) = discovery.try_next() {
-            match event {
-                SourceEvent::Event(event) => known.apply(event),
-                SourceEvent::Problem(DnsLookupError::Ignored(_)) => {} // logged by the source
-                SourceEvent::Problem(problem) => problems.push(problem.to_string()),
-            }
+/// Ejection after the first failure; doubles with each consecutive one. A
+/// second is about what a server restart or a Kubernetes rollout step takes.
+const BASE_EJECTION: Duration = Duration::from_secs(1);
+/// Longest ejection.
+const MAX_EJECTION: Duration = Duration::from_secs(30);
+
+#[derive(Debug, Clone, Copy)]
+struct Ejection {
+    until: Instant,
+    failures: u32,
+}
+
+/// Finds servers through discovery and connects to them.
+pub struct Finder {
+    discovery: Discovery,
+    known: CandidateSet,
+    ejected: HashMap<String, Ejection>,
+    problems: Vec<String>,
+}
+
+impl Finder {
+    /// Uses running discovery sources.
+    pub fn new(discovery: Discovery) -> Self {
+        Self {
+            discovery,
+            known: CandidateSet::default(),
+            ejected: HashMap::new(),
+            problems: Vec::new(),
         }
-        // A candidate without an address of our family may still get one: mdns-sd
-        // resolves IPv4 and IPv6 in separate events. It is waited for, not failed.
-        let family = connector.family();
-        let next = known
-            .pick_usable(
-                |c| {
-                    failed.contains(&c.key)
-                        || (!c.addresses.is_empty() && c.preferred_address(family).is_none())
-                },
-                &mut rand::rng(),
-            )
-            .cloned();
-        let Some(candidate) = next else {
-            // DNS alone: a failed lookup is the answer, there is no point waiting.
-            if !discovery.has_mdns() && known.all().is_empty() && !problems.is_empty() {
-                return Err(ClientError::Discovery(problems.join("; ")));
+    }
+
+    fn absorb(&mut self, event: SourceEvent) {
+        match event {
+            SourceEvent::Event(event) => self.known.apply(event),
+            SourceEvent::Problem(DnsLookupError::Ignored(_)) => {} // logged by the source
+            SourceEvent::Problem(problem) => self.problems.push(problem.to_string()),
+        }
+    }
+
+    /// Takes a candidate out of rotation after its session failed, and tells its
+    /// source (mDNS verifies the record, DNS resolves again).
+    pub fn eject(&mut self, candidate: &Candidate) {
+        let failures = self.ejected.get(&candidate.key).map_or(0, |e| e.failures) + 1;
+        let time = BASE_EJECTION
+            .saturating_mul(1 << (failures - 1).min(5))
+            .min(MAX_EJECTION);
+        self.ejected.insert(
+            candidate.key.clone(),
+            Ejection {
+                until: Instant::now() + time,
+                failures,
+            },
+        );
+        self.discovery.report_failure(candidate);
+    }
+
+    /// A session with `candidate` went well: forget its past failures.
+    pub fn healthy(&mut self, candidate: &Candidate) {
+        self.ejected.remove(&candidate.key);
+    }
+
+    /// Connects to a usable candidate, waiting up to `timeout` for one to be
+    /// discovered. `on_failure` hears about each candidate that failed.
+    pub async fn connect(
+        &mut self,
+        connector: &Connector,
+        timeout: Duration,
+        resume_after: u64,
+        mut on_failure: impl FnMut(&Candidate, &ClientError),
+    ) -> Result<(Candidate, ClientSession), ClientError> {
+        let deadline = Instant::now() + timeout;
+        let mut failed: HashSet<String> = HashSet::new();
+        let mut failures: Vec<String> = Vec::new();
+        self.problems.clear();
+        loop {
+            while let Some(event) = self.discovery.try_next() {
+                self.absorb(event);
             }
-            match tokio::time::timeout_at(deadline, discovery.next()).await {
-                Ok(Some(SourceEvent::Event(event))) => {
-                    known.apply(event);
-                    continue;
+            let Some(candidate) = self.choose(connector, &failed) else {
+                // DNS alone: a failed lookup is the answer, there is no point waiting.
+                if !self.discovery.has_mdns()
+                    && self.known.all().is_empty()
+                    && !self.problems.is_empty()
+                {
+                    return Err(ClientError::Discovery(self.problems.join("; ")));
                 }
-                Ok(Some(SourceEvent::Problem(DnsLookupError::Ignored(_)))) => continue,
-                Ok(Some(SourceEvent::Problem(problem))) => {
-                    problems.push(problem.to_string());
-                    continue;
+                match tokio::time::timeout_at(deadline, self.discovery.next()).await {
+                    Ok(Some(event)) => {
+                        self.absorb(event);
+                        continue;
+                    }
+                    _ if !failures.is_empty() => {
+                        return Err(ClientError::NoneReachable { failures })
+                    }
+                    _ if !self.problems.is_empty() => {
+                        return Err(ClientError::Discovery(self.problems.join("; ")))
+                    }
+                    _ => return Err(ClientError::NothingDiscovered { timeout }),
                 }
-                _ if !failures.is_empty() => return Err(ClientError::NoneReachable { failures }),
-                _ if !problems.is_empty() => {
-                    return Err(ClientError::Discovery(problems.join("; ")))
+            };
+            match connector
+                .open_candidate_resuming(&candidate, resume_after)
+                .await
+            {
+                Ok(session) => return Ok((candidate, session)),
+                Err(error) => {
+                    debug!(instance = %candidate.instance, url = %candidate.url(), %error, "discovered server unusable; trying another");
+                    on_failure(&candidate, &error);
+                    self.eject(&candidate);
+                    failures.push(format!(
+                        "{} ({}): {error}",
+                        candidate.instance,
+                        candidate.url()
+                    ));
+                    failed.insert(candidate.key.clone());
                 }
-                _ => {
-                    return Err(ClientError::NothingDiscovered {
-                        timeout: discover_timeout,
-                    })
-                }
-            }
-        };
-        match connector.open_candidate(&candidate).await {
-            Ok(session) => return Ok((candidate, session)),
-            Err(error) => {
-                debug!(instance = %candidate.instance, url = %candidate.url(), %error, "discovered server unusable; trying another");
-                on_failure(&candidate, &error);
-                discovery.report_failure(&candidate);
-                failures.push(format!(
-                    "{} ({}): {error}",
-                    candidate.instance,
-                    candidate.url()
-                ));
-                failed.insert(candidate.key.clone());
             }
         }
     }
+
+    /// The candidate to try: usable, not failed in this attempt, not ejected —
+    /// unless every remaining one is ejected, then the one whose ejection ends first.
+    fn choose(&self, connector: &Connector, failed: &HashSet<String>) -> Option<Candidate> {
+        let family = connector.family();
+        let now = Instant::now();
+        let reachable = |c: &Candidate| {
+            failed.contains(&c.key)
+                || (!c.addresses.is_empty() && c.preferred_address(family).is_none())
+        };
+        let ejected = |c: &Candidate| self.ejected.get(&c.key).is_some_and(|e| e.until > now);
+        let rng = &mut rand::rng();
+        if let Some(c) = self.known.pick_usable(|c| reachable(c) || ejected(c), rng) {
+            return Some(c.clone());
+        }
+        self.known
+            .all()
+            .iter()
+            .filter(|c| crate::discovery::set::is_usable(c) && !reachable(c))
+            .min_by_key(|c| self.ejected.get(&c.key).map(|e| e.until))
+            .cloned()
+    }
+
+    /// Stops the discovery sources.
+    pub fn shutdown(self) {
+        self.discovery.shutdown();
+    }
+}
+
+/// Connects to the first discovered server that completes the mTLS handshake
+/// and Hello/Welcome (see [`Finder::connect`]).
+pub async fn connect_discovered(
+    connector: &Connector,
+    discovery: Discovery,
+    discover_timeout: Duration,
+    on_failure: impl FnMut(&Candidate, &ClientError),
+) -> Result<(Candidate, ClientSession, Finder), ClientError> {
+    let mut finder = Finder::new(discovery);
+    let (candidate, session) = finder
+        .connect(connector, discover_timeout, 0, on_failure)
+        .await?;
+    Ok((candidate, session, finder))
 }

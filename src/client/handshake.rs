@@ -92,7 +92,17 @@ mod tests {
                 server_id: [5; 16],
                 instance: "unit".into(),
             };
-            run_control_stream(sr, &mut sw, &info, Duration::from_secs(5), &shutdown).await
+            run_control_stream(
+                sr,
+                &mut sw,
+                &info,
+                &crate::server::handler::SessionTiming {
+                    hello_timeout: Duration::from_secs(5),
+                    drain_timeout: Duration::from_secs(1),
+                },
+                &shutdown,
+            )
+            .await
         });
         let mut reader = FramedReader::new(cr);
         let result = handshake(&mut reader, &mut cw, version, [1; 16], 0).await;

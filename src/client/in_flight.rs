@@ -65,6 +65,22 @@ impl InFlight {
         self.len == 0
     }
 
+    /// Restarts the clock of every unanswered ping (they are being sent again);
+    /// returns their seqs, oldest first.
+    pub fn restart_all(&mut self, now: Instant) -> Vec<u64> {
+        let base = self.base;
+        self.slots
+            .iter_mut()
+            .enumerate()
+            .filter_map(|(i, slot)| {
+                slot.as_mut().map(|at| {
+                    *at = now;
+                    base + i as u64
+                })
+            })
+            .collect()
+    }
+
     /// Removes and returns every unanswered seq, oldest first.
     pub fn drain(&mut self) -> Vec<u64> {
         let base = self.base;

@@ -2,19 +2,23 @@
 //!
 //! - [`connect`]: [`Connector`] opens a verified mTLS WebTransport session and
 //!   completes Hello/Welcome, giving a [`ClientSession`].
-//! - [`find`]: connect to the first discovered server that works.
+//! - [`find`]: choose a discovered server, skip and eject the failing ones.
+//! - [`recover`]: ping through failures: reconnect, fail over, resend.
+//! - [`backoff`]: the reconnection schedule.
 //! - [`handshake`]: the Hello/Welcome exchange over any byte stream.
 //! - [`pinger`]: the ping loop over any byte stream.
 //! - [`report`]: ping(8)-style text and JSON lines.
 //! - [`stats`]: RTT statistics and the run summary.
 //! - [`error`]: failures phrased as cause and fix.
 
+pub mod backoff;
 pub mod connect;
 pub mod error;
 pub mod find;
 pub mod handshake;
 mod in_flight;
 pub mod pinger;
+pub mod recover;
 pub mod report;
 pub mod resolver;
 pub mod stats;
@@ -22,5 +26,5 @@ pub mod stats;
 pub use connect::{ClientSession, Connector};
 pub use error::ClientError;
 pub use handshake::Welcome;
-pub use pinger::{PingEvent, PingOptions};
+pub use pinger::{PingEvent, PingOptions, PingRun};
 pub use stats::{PingSummary, RttSummary};

@@ -38,6 +38,9 @@ pub struct PingOptions {
     pub timeout: Duration,
     /// Most pings unanswered at once.
     pub in_flight: usize,
+    /// When set, a ping unanswered for this long ends the session as lost (the
+    /// caller reconnects and resends), instead of waiting for `timeout`.
+    pub suspect_after: Option<Duration>,
 }
 
 impl Default for PingOptions {
@@ -48,6 +51,7 @@ impl Default for PingOptions {
             payload_size: 56,
             timeout: Duration::from_secs(2),
             in_flight: 64,
+            suspect_after: None,
         }
     }
 }
@@ -92,10 +96,12 @@ pub enum PingEvent {
     },
 }
 
-/// Bookkeeping of one run: what was sent, what is awaited, what came back.
-/// Pure: the driver passes in the clock and the messages.
-struct Run<'a> {
-    options: &'a PingOptions,
+/// Bookkeeping of one run, across as many sessions as it takes: what was sent,
+/// what is awaited, what came back. Pure: the driver passes in the clock and
+/// the messages.
+#[derive(Debug)]
+pub struct PingRun {
+    options: PingOptions,
     window: usize,
     payload: Vec<u8>,
     /// Unanswered pings by seq, with their send time. Seqs are sent in order, so
@@ -109,12 +115,19 @@ struct Run<'a> {
     late: u64,
     next_send: Instant,
     stop_deadline: Option<Instant>,
+    started: Instant,
+    /// Sessions re-established after a loss.
+    pub reconnects: u64,
+    /// Reconnections that landed on a different server.
+    pub failovers: u64,
 }
 
-impl<'a> Run<'a> {
-    fn new(options: &'a PingOptions, now: Instant) -> Self {
+impl PingRun {
+    /// A run that has not sent anything yet.
+    pub fn new(options: &PingOptions) -> Self {
+        let now = Instant::now();
         Self {
-            options,
+            options: options.clone(),
             window: options.effective_in_flight(),
             payload: vec![0x5a; options.payload_size.min(PingOptions::MAX_PAYLOAD)],
             outstanding: InFlight::default(),
@@ -126,7 +139,68 @@ impl<'a> Run<'a> {
             late: 0,
             next_send: now,
             stop_deadline: None,
+            started: now,
+            reconnects: 0,
+            failovers: 0,
         }
+    }
+
+    /// Every seq up to this one has been answered or given up on: what
+    /// `Hello.resume_after` tells a server on reconnection.
+    pub fn resume_after(&self) -> u64 {
+        self.outstanding
+            .oldest()
+            .map_or(self.sent, |(seq, _)| seq - 1)
+    }
+
+    /// Pings sent and not answered yet.
+    pub fn unanswered(&self) -> usize {
+        self.outstanding.len()
+    }
+
+    /// Whether every ping was sent and answered (or given up on), or the run was
+    /// stopped and its grace period is over.
+    pub fn is_finished(&self) -> bool {
+        self.finished()
+    }
+
+    /// Appends every unanswered ping to `out` again (on a new session), counting
+    /// their time from now.
+    pub fn resend(&mut self, now: Instant, out: &mut Vec<u8>) -> Result<(), ClientError> {
+        for seq in self.outstanding.restart_all(now) {
+            let ping = ClientMessage::Ping {
+                seq,
+                payload: std::mem::take(&mut self.payload),
+            };
+            let encoded = encode_frame_into(&ping, out);
+            if let ClientMessage::Ping { payload, .. } = ping {
+                self.payload = payload;
+            }
+            encoded.map_err(|e| ClientError::Protocol(e.to_string()))?;
+        }
+        Ok(())
+    }
+
+    /// Stops sending (Ctrl-C); pongs in flight get a short grace period.
+    pub fn request_stop(&mut self) {
+        self.stop(Instant::now());
+    }
+
+    /// Gives up on every unanswered ping (the run ends without a session).
+    pub fn abandon(&mut self, emit: &mut dyn FnMut(&PingEvent)) {
+        for seq in self.outstanding.drain() {
+            self.mark_lost(seq, emit);
+        }
+        self.stop_deadline.get_or_insert_with(Instant::now);
+    }
+
+    /// Whether the oldest unanswered ping has waited longer than `limit`.
+    fn overdue(&self, now: Instant, limit: Duration) -> bool {
+        self.stop_deadline.is_none()
+            && self
+                .outstanding
+                .oldest()
+                .is_some_and(|(_, at)| now.duration_since(at) > limit)
     }
 
     fn stop(&mut self, now: Instant) {
@@ -246,68 +320,75 @@ impl<'a> Run<'a> {
         }
     }
 
-    fn summary(mut self, started: Instant, emit: &mut dyn FnMut(&PingEvent)) -> PingSummary {
-        // Whatever is still outstanding (after a failure) is lost.
-        for seq in self.outstanding.drain() {
-            self.mark_lost(seq, emit);
-        }
+    /// The figures so far (unanswered pings are not counted lost here: see
+    /// [`abandon`](Self::abandon)).
+    pub fn summary(&self) -> PingSummary {
         PingSummary {
             transmitted: self.sent,
             received: self.rtts.len() as u64,
             lost: self.lost,
             duplicates: self.duplicates,
             late: self.late,
+            reconnects: self.reconnects,
+            failovers: self.failovers,
             rtt_ms: self.rtts.summary(),
-            elapsed_ms: started.elapsed().as_secs_f64() * 1000.0,
+            elapsed_ms: self.started.elapsed().as_secs_f64() * 1000.0,
         }
     }
 }
 
-/// Runs pings until `count` is reached or `stop` is cancelled.
+/// Runs `run` on one session until it is finished or `stop` is cancelled.
 ///
-/// Events are reported through `on_event` as they happen. On a session failure
-/// the summary so far is returned along with the error.
+/// Events are reported through `on_event` as they happen. `Err` means the
+/// session failed; `run` keeps every unanswered ping, for [`PingRun::resend`] on
+/// the next session.
 pub async fn run_pings<R, W>(
     reader: &mut FramedReader<R>,
     writer: &mut W,
-    options: &PingOptions,
+    run: &mut PingRun,
     stop: &CancellationToken,
     mut on_event: impl FnMut(&PingEvent),
-) -> (PingSummary, Option<ClientError>)
+) -> Result<(), ClientError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let started = Instant::now();
     let emit: &mut dyn FnMut(&PingEvent) = &mut on_event;
-    let mut run = Run::new(options, started);
     let mut out = Vec::new();
     // Created once: registering a fresh waiter and timer on every ping costs
     // more than the rest of the loop.
     let cancelled = stop.cancelled();
     tokio::pin!(cancelled);
-    let timer = tokio::time::sleep_until(started);
+    let timer = tokio::time::sleep_until(Instant::now());
     tokio::pin!(timer);
-    let error = loop {
+    loop {
         let now = Instant::now();
         if stop.is_cancelled() {
             run.stop(now);
         }
+        if let Some(limit) = run.options.suspect_after {
+            if run.overdue(now, limit) {
+                return Err(ClientError::SessionLost(format!(
+                    "no pong for {} ms: the server stopped answering",
+                    limit.as_millis()
+                )));
+            }
+        }
         run.expire(now, emit);
         if run.finished() {
-            break None;
+            return Ok(());
         }
         out.clear();
-        if let Err(e) = run.fill(now, &mut out) {
-            break Some(e);
-        }
+        run.fill(now, &mut out)?;
         if !out.is_empty() {
-            if let Err(e) = writer.write_all(&out).await {
-                break Some(FramedError::from(e).into());
-            }
+            writer.write_all(&out).await.map_err(FramedError::from)?;
             continue;
         }
-        let wake = run.next_wake(now);
+        let mut wake = run.next_wake(now);
+        if let (Some(limit), Some((_, at))) = (run.options.suspect_after, run.outstanding.oldest())
+        {
+            wake = wake.min(at + limit + Duration::from_millis(1));
+        }
         if timer.deadline() != wake {
             timer.as_mut().reset(wake);
         }
@@ -320,31 +401,23 @@ where
         // arrived now.
         let received_at = Instant::now();
         let mut next = read;
-        let failed = loop {
+        loop {
             match next {
-                Ok(Some(message)) => {
-                    if let Err(e) = run.on_message(message, received_at, emit) {
-                        break Some(e);
-                    }
-                }
+                Ok(Some(message)) => run.on_message(message, received_at, emit)?,
                 Ok(None) => {
-                    break Some(ClientError::SessionLost(
+                    return Err(ClientError::SessionLost(
                         "the server closed the stream".into(),
                     ))
                 }
-                Err(e) => break Some(e.into()),
+                Err(e) => return Err(e.into()),
             }
             next = match reader.try_next::<ServerMessage>() {
                 Ok(Some(message)) => Ok(Some(message)),
-                Ok(None) => break None,
+                Ok(None) => break,
                 Err(e) => Err(e),
             };
-        };
-        if failed.is_some() {
-            break failed;
         }
-    };
-    (run.summary(started, emit), error)
+    }
 }
 
 #[cfg(test)]
@@ -380,13 +453,15 @@ mod tests {
         });
         let mut reader = FramedReader::new(cr);
         let mut events = Vec::new();
-        let (summary, error) = run_pings(&mut reader, &mut cw, &options, &stop, |e| {
+        let mut run = PingRun::new(&options);
+        let result = run_pings(&mut reader, &mut cw, &mut run, &stop, |e| {
             events.push(e.clone())
         })
         .await;
+        run.abandon(&mut |e| events.push(e.clone()));
         drop(cw);
         server.abort();
-        (summary, error, events)
+        (run.summary(), result.err(), events)
     }
 
     fn fast(count: u64) -> PingOptions {

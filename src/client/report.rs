@@ -97,6 +97,12 @@ pub fn summary_lines(url: &str, summary: &PingSummary) -> Vec<String> {
             rtt.min, rtt.avg, rtt.max, rtt.mdev, rtt.p50, rtt.p99
         ));
     }
+    if summary.reconnects > 0 {
+        lines.push(format!(
+            "{} reconnects, {} failovers",
+            summary.reconnects, summary.failovers
+        ));
+    }
     lines
 }
 
@@ -248,6 +254,8 @@ mod tests {
             lost: 1,
             duplicates: 0,
             late: 0,
+            reconnects: 1,
+            failovers: 1,
             rtt_ms: Some(RttSummary {
                 min: 0.1,
                 avg: 0.2,
@@ -286,7 +294,14 @@ mod tests {
     #[test]
     fn json_summary_has_the_documented_fields() {
         let v = summary_json(&summary());
-        for key in ["transmitted", "received", "lost", "duplicates"] {
+        for key in [
+            "transmitted",
+            "received",
+            "lost",
+            "duplicates",
+            "reconnects",
+            "failovers",
+        ] {
             assert!(v[key].is_u64(), "{key}");
         }
         for key in ["min", "avg", "max", "mdev", "p50", "p99"] {

@@ -82,6 +82,10 @@ pub struct PingSummary {
     pub duplicates: u64,
     /// Answers that came after their ping was counted lost.
     pub late: u64,
+    /// Sessions re-established after a loss.
+    pub reconnects: u64,
+    /// Reconnections that landed on another server.
+    pub failovers: u64,
     /// RTT figures, absent when nothing was received.
     pub rtt_ms: Option<RttSummary>,
     /// Wall-clock duration of the run.
@@ -144,6 +148,8 @@ mod tests {
             lost: 1,
             duplicates: 0,
             late: 0,
+            reconnects: 0,
+            failovers: 0,
             rtt_ms: None,
             elapsed_ms: 0.0,
         };

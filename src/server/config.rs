@@ -12,8 +12,11 @@ pub const DEFAULT_LISTEN: SocketAddr =
 /// Default WebTransport path.
 pub const DEFAULT_PATH: &str = "/pingpong";
 
-/// How long shutdown waits for sessions to close before it gives up on them.
-pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(3);
+/// How long a draining server gives its sessions to move elsewhere. Clients
+/// reconnect within milliseconds of a `Drain`; five seconds also covers a client
+/// in the middle of a slow handshake, and stays well under Kubernetes' default
+/// 30 s termination grace period.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Everything a [`super::Server`] needs.
 #[derive(Debug, Clone)]
@@ -28,6 +31,8 @@ pub struct ServerConfig {
     pub instance: String,
     /// Deadline for a new session's `Hello`.
     pub hello_timeout: Duration,
+    /// How long a draining server waits for its sessions to leave.
+    pub drain_timeout: Duration,
     /// mDNS advertising; `None` (the default for embedded servers) advertises
     /// nothing. The `pingpong server` command turns it on.
     pub mdns: Option<MdnsOptions>,
@@ -60,6 +65,7 @@ impl ServerConfig {
             tls,
             instance: crate::tls::generate::local_hostname().unwrap_or_else(|| "pingpong".into()),
             hello_timeout: crate::transport::HELLO_TIMEOUT,
+            drain_timeout: DRAIN_TIMEOUT,
             mdns: None,
         }
     }

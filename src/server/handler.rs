@@ -15,6 +15,15 @@ use crate::proto::{encode_frame_into, ClientMessage, ServerMessage};
 /// cost one stream write per batch, not one per pong.
 const WRITE_BATCH: usize = 64 * 1024;
 
+/// Deadlines of a session.
+#[derive(Debug, Clone, Copy)]
+pub struct SessionTiming {
+    /// A new session must say Hello within this.
+    pub hello_timeout: Duration,
+    /// A draining server gives a session this long to leave.
+    pub drain_timeout: Duration,
+}
+
 /// How a session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SessionEnd {
@@ -39,7 +48,7 @@ pub async fn run_control_stream<R, W>(
     reader: R,
     writer: &mut W,
     info: &ServerInfo,
-    hello_timeout: Duration,
+    timing: &SessionTiming,
     shutdown: &CancellationToken,
 ) -> Result<(SessionEnd, Session), FramedError>
 where
@@ -53,13 +62,33 @@ where
     // the timer wheel.
     let cancelled = shutdown.cancelled();
     tokio::pin!(cancelled);
-    let hello_timer = tokio::time::sleep(hello_timeout);
+    let hello_timer = tokio::time::sleep(timing.hello_timeout);
     tokio::pin!(hello_timer);
+    // Once the server drains: the session was told to move, and has this long.
+    let drain_timer = tokio::time::sleep(Duration::MAX / 4);
+    tokio::pin!(drain_timer);
+    let mut draining = false;
     loop {
         let awaiting_hello = session.version().is_none();
         let next = tokio::select! {
             biased;
-            _ = &mut cancelled => return Ok((SessionEnd::Shutdown, session)),
+            _ = &mut cancelled, if !draining => {
+                if awaiting_hello {
+                    return Ok((SessionEnd::Shutdown, session));
+                }
+                // Tell the client to move; keep answering until it has gone.
+                let drain = ServerMessage::Drain {
+                    reason: "server shutting down".into(),
+                    reconnect_after_ms: 0,
+                };
+                encode_frame_into(&drain, &mut out)?;
+                writer.write_all(&out).await?;
+                out.clear();
+                draining = true;
+                drain_timer.as_mut().reset(tokio::time::Instant::now() + timing.drain_timeout);
+                continue;
+            }
+            _ = &mut drain_timer, if draining => return Ok((SessionEnd::Shutdown, session)),
             _ = &mut hello_timer, if awaiting_hello => None,
             read = reader.next::<ClientMessage>() => Some(read),
         };
@@ -120,6 +149,13 @@ mod tests {
         }
     }
 
+    fn timing(hello_timeout: Duration) -> SessionTiming {
+        SessionTiming {
+            hello_timeout,
+            drain_timeout: Duration::from_millis(300),
+        }
+    }
+
     /// Runs the handler against raw client bytes; returns how it ended and what it wrote.
     async fn exchange(client_bytes: Vec<u8>, close: bool) -> (SessionEnd, Vec<ServerMessage>) {
         let (client, server) = tokio::io::duplex(1 << 20);
@@ -134,7 +170,7 @@ mod tests {
             server_r,
             &mut server_w,
             &info(),
-            Duration::from_millis(200),
+            &timing(Duration::from_millis(200)),
             &shutdown,
         )
         .await
@@ -224,14 +260,76 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn shutdown_sends_drain_and_keeps_answering_until_the_client_leaves() {
+        let (client, server) = tokio::io::duplex(1 << 16);
+        let (sr, mut sw) = tokio::io::split(server);
+        let (cr, mut cw) = tokio::io::split(client);
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        let server = tokio::spawn(async move {
+            run_control_stream(sr, &mut sw, &info(), &timing(Duration::from_secs(5)), &stop).await
+        });
+        let mut reader = FramedReader::new(cr);
+        cw.write_all(&frames(&[hello()])).await.unwrap();
+        assert!(matches!(
+            reader.next::<ServerMessage>().await.unwrap(),
+            Some(ServerMessage::Welcome { .. })
+        ));
+        shutdown.cancel();
+        assert!(matches!(
+            reader.next::<ServerMessage>().await.unwrap(),
+            Some(ServerMessage::Drain { .. })
+        ));
+        // A ping already on its way is still answered.
+        cw.write_all(&frames(&[ClientMessage::Ping {
+            seq: 1,
+            payload: vec![],
+        }]))
+        .await
+        .unwrap();
+        assert!(matches!(
+            reader.next::<ServerMessage>().await.unwrap(),
+            Some(ServerMessage::Pong { seq: 1, .. })
+        ));
+        cw.write_all(&frames(&[ClientMessage::Goodbye]))
+            .await
+            .unwrap();
+        let (end, _) = server.await.unwrap().unwrap();
+        assert_eq!(end, SessionEnd::ClientLeft);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_client_that_ignores_drain_is_closed_after_the_drain_timeout() {
+        let (client, server) = tokio::io::duplex(1 << 16);
+        let (sr, mut sw) = tokio::io::split(server);
+        let (_cr, mut cw) = tokio::io::split(client);
+        cw.write_all(&frames(&[hello()])).await.unwrap();
+        let shutdown = CancellationToken::new();
+        let stop = shutdown.clone();
+        let server = tokio::spawn(async move {
+            run_control_stream(sr, &mut sw, &info(), &timing(Duration::from_secs(5)), &stop).await
+        });
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        shutdown.cancel();
+        let (end, _) = server.await.unwrap().unwrap();
+        assert_eq!(end, SessionEnd::Shutdown);
+    }
+
+    #[tokio::test]
     async fn shutdown_ends_the_session() {
         let (_client, server) = tokio::io::duplex(1024);
         let (r, mut w) = tokio::io::split(server);
         let shutdown = CancellationToken::new();
         shutdown.cancel();
-        let (end, _) = run_control_stream(r, &mut w, &info(), Duration::from_secs(5), &shutdown)
-            .await
-            .unwrap();
+        let (end, _) = run_control_stream(
+            r,
+            &mut w,
+            &info(),
+            &timing(Duration::from_secs(5)),
+            &shutdown,
+        )
+        .await
+        .unwrap();
         assert_eq!(end, SessionEnd::Shutdown);
     }
 }

@@ -23,7 +23,7 @@ use wtransport::endpoint::IncomingSession;
 use wtransport::{Endpoint, VarInt};
 
 pub use config::{MdnsOptions, ServerConfig};
-use handler::{run_control_stream, SessionEnd};
+use handler::{run_control_stream, SessionEnd, SessionTiming};
 pub use session::ServerInfo;
 
 use crate::discovery::mdns::{Advertisement, Advertiser};
@@ -62,6 +62,7 @@ pub enum ServerError {
 pub struct Server {
     endpoint: Endpoint<endpoint_side::Server>,
     advertiser: Option<Advertiser>,
+    txt: ServerTxt,
     local_addr: SocketAddr,
     shared: Arc<Shared>,
     fingerprint: String,
@@ -70,7 +71,7 @@ pub struct Server {
 struct Shared {
     info: ServerInfo,
     path: String,
-    hello_timeout: Duration,
+    timing: SessionTiming,
 }
 
 impl Server {
@@ -88,19 +89,20 @@ impl Server {
             server_id: rand::random(),
             instance: config.instance,
         };
+        let txt = ServerTxt {
+            version: crate::proto::MAX_VERSION,
+            server_id: Some(info.server_id),
+            path: config.path.clone(),
+            state: crate::proto::ServerState::Serving,
+            fingerprint: Some(fingerprint.clone()),
+            load: None,
+        };
         let advertiser = match &config.mdns {
             Some(mdns) => Some(Advertiser::start(&Advertisement {
                 service_type: mdns.service_type.clone(),
                 instance: info.instance.clone(),
                 port: local_addr.port(),
-                txt: ServerTxt {
-                    version: crate::proto::MAX_VERSION,
-                    server_id: Some(info.server_id),
-                    path: config.path.clone(),
-                    state: crate::proto::ServerState::Serving,
-                    fingerprint: Some(fingerprint.clone()),
-                    load: None,
-                },
+                txt: txt.clone(),
                 interfaces: mdns.interfaces.clone(),
             })?),
             None => None,
@@ -108,12 +110,16 @@ impl Server {
         Ok(Self {
             endpoint,
             advertiser,
+            txt,
             local_addr,
             fingerprint,
             shared: Arc::new(Shared {
                 info,
                 path: config.path,
-                hello_timeout: config.hello_timeout,
+                timing: SessionTiming {
+                    hello_timeout: config.hello_timeout,
+                    drain_timeout: config.drain_timeout,
+                },
             }),
         })
     }
@@ -147,14 +153,6 @@ impl Server {
     /// and returns once they are gone (or after a grace period).
     pub async fn run(mut self, shutdown: CancellationToken) {
         let tracker = TaskTracker::new();
-        // The goodbye goes out as soon as shutdown starts, not after the sessions end.
-        let goodbye = self.advertiser.take().map(|advertiser| {
-            let shutdown = shutdown.clone();
-            tokio::spawn(async move {
-                shutdown.cancelled().await;
-                advertiser.shutdown().await;
-            })
-        });
         loop {
             let incoming = tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -164,23 +162,39 @@ impl Server {
             let shutdown = shutdown.clone();
             tracker.spawn(async move { handle_incoming(incoming, &shared, &shutdown).await });
         }
+        // Drain: discovery says "draining" (no new clients pick us), every session
+        // is told to move (`shutdown` is what they watch), new connections are
+        // refused, and the server waits a bounded time for the sessions to go.
         tracker.close();
-        info!(sessions = tracker.len(), "shutting down");
-        if tokio::time::timeout(config::SHUTDOWN_GRACE, tracker.wait())
-            .await
-            .is_err()
-        {
-            warn!(
-                remaining = tracker.len(),
-                "sessions still open after the grace period"
-            );
+        info!(sessions = tracker.len(), "draining");
+        if let Some(advertiser) = &self.advertiser {
+            let mut draining = self.txt.clone();
+            draining.state = crate::proto::ServerState::Draining;
+            if let Err(error) = advertiser.update_txt(&draining) {
+                warn!(%error, "cannot advertise state=draining");
+            }
         }
-        if let Some(goodbye) = goodbye {
-            let _ = goodbye.await;
+        let deadline = tokio::time::Instant::now()
+            + self.shared.timing.drain_timeout
+            + Duration::from_millis(500);
+        loop {
+            tokio::select! {
+                _ = tracker.wait() => break,
+                _ = tokio::time::sleep_until(deadline) => {
+                    warn!(remaining = tracker.len(), "sessions still open after the drain timeout");
+                    break;
+                }
+                incoming = self.endpoint.accept() => incoming.refuse(),
+            }
+        }
+        // The mDNS goodbye (TTL 0) once nobody needs the record any more.
+        if let Some(advertiser) = self.advertiser.take() {
+            advertiser.shutdown().await;
         }
         self.endpoint
             .close(VarInt::from_u32(CLOSE_SHUTDOWN), b"server shutting down");
         let _ = tokio::time::timeout(Duration::from_secs(1), self.endpoint.wait_idle()).await;
+        info!("stopped");
     }
 }
 
@@ -272,7 +286,7 @@ async fn handle_incoming(incoming: IncomingSession, shared: &Shared, shutdown: &
 
     let stream = tokio::select! {
         _ = shutdown.cancelled() => None,
-        stream = tokio::time::timeout(shared.hello_timeout, connection.accept_bi()) => Some(stream),
+        stream = tokio::time::timeout(shared.timing.hello_timeout, connection.accept_bi()) => Some(stream),
     };
     let (mut send, recv) = match stream {
         Some(Ok(Ok(stream))) => stream,
@@ -294,15 +308,7 @@ async fn handle_incoming(incoming: IncomingSession, shared: &Shared, shutdown: &
         }
     };
 
-    match run_control_stream(
-        recv,
-        &mut send,
-        &shared.info,
-        shared.hello_timeout,
-        shutdown,
-    )
-    .await
-    {
+    match run_control_stream(recv, &mut send, &shared.info, &shared.timing, shutdown).await {
         Ok((SessionEnd::ClientLeft, _)) => {
             info!(%remote, client = %client_name, "session closed by client");
             let _ = tokio::time::timeout(ERROR_LINGER, connection.closed()).await;
