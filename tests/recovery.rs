@@ -1,0 +1,227 @@
+//! Chaos tests: servers die, drain and restart under a pinging client, which
+//! must lose nothing. Every assertion uses exact counts from the client's
+//! `--json` summary. mDNS runs only inside the test's namespace.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Lines};
+use std::process::{Child, ChildStdout, Stdio};
+
+use common::*;
+use serde_json::Value;
+
+fn home() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    pingpong::tls::store::init_single_host(
+        &pingpong::tls::CertPaths::new(dir.path()),
+        "recovery CA",
+        1,
+    )
+    .unwrap();
+    dir
+}
+
+/// A client printing JSON lines, read as they come.
+struct JsonClient {
+    child: Child,
+    lines: Lines<BufReader<ChildStdout>>,
+}
+
+impl JsonClient {
+    fn spawn(mut command: std::process::Command) -> Self {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        Self { child, lines }
+    }
+
+    fn next(&mut self) -> Value {
+        let line = self.lines.next().expect("client output ended").unwrap();
+        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line}: {e}"))
+    }
+
+    /// Reads until an event of `kind`; returns it.
+    fn until(&mut self, kind: &str) -> Value {
+        loop {
+            let event = self.next();
+            if event["event"] == kind {
+                return event;
+            }
+        }
+    }
+
+    /// Reads until `n` pongs were seen.
+    fn pongs(&mut self, n: usize) {
+        for _ in 0..n {
+            self.until("pong");
+        }
+    }
+
+    /// Reads to the end; returns the summary and the exit status.
+    fn finish(mut self) -> (Value, Vec<Value>, Option<i32>) {
+        let mut events = Vec::new();
+        let summary = loop {
+            let event = self.next();
+            if event["event"] == "summary" {
+                break event;
+            }
+            events.push(event);
+        };
+        let status = self.child.wait().unwrap();
+        (summary, events, status.code())
+    }
+}
+
+/// The two servers' instance names, and which one the client is using.
+fn serving(connected: &Value) -> String {
+    connected["instance"].as_str().unwrap().to_string()
+}
+
+fn assert_nothing_lost(summary: &Value, count: u64) {
+    assert_eq!(summary["transmitted"], count, "{summary}");
+    assert_eq!(summary["received"], count, "{summary}");
+    assert_eq!(summary["lost"], 0, "{summary}");
+}
+
+fn failover_test(signal: i32) -> (Value, Vec<Value>) {
+    let netns = Netns::new();
+    let home = home();
+    let env = [("PINGPONG_HOME", home.path())];
+    let servers = vec![
+        ServerProcess::start_in(&netns, &strings(&["--instance", "alpha"]), &env),
+        ServerProcess::start_in(&netns, &strings(&["--instance", "beta"]), &env),
+    ];
+    // Both known to discovery before the client starts.
+    let mut command = netns.command(bin());
+    command
+        .args(["discover", "--timeout", "2"])
+        .env("PINGPONG_HOME", home.path());
+    let out = command.output().unwrap();
+    assert!(
+        String::from_utf8_lossy(&out.stdout).lines().count() >= 3,
+        "{}",
+        describe(&out)
+    );
+
+    let count = 300;
+    let mut command = netns.command(bin());
+    command
+        .args([
+            "client",
+            "-c",
+            &count.to_string(),
+            "-i",
+            "0.01",
+            "--json",
+            "--discover-timeout",
+            "3",
+        ])
+        .env("PINGPONG_HOME", home.path());
+    let mut client = JsonClient::spawn(command);
+    let connected = client.until("connected");
+    let victim = serving(&connected);
+    let mut seen_before = Vec::new();
+    while seen_before.len() < 50 {
+        let event = client.next();
+        if event["event"] == "pong" {
+            seen_before.push(event["seq"].as_u64().unwrap());
+        }
+    }
+    let index = if victim == "alpha" { 0 } else { 1 };
+    servers[index].signal(signal);
+    let mut events_between = Vec::new();
+    let reconnected = loop {
+        let event = client.next();
+        if event["event"] == "reconnected" {
+            break event;
+        }
+        events_between.push(event);
+    };
+    assert_ne!(
+        serving(&reconnected),
+        victim,
+        "failed over to the server that went away"
+    );
+    let (summary, mut events, status) = client.finish();
+    events.extend(events_between);
+    // Every seq answered exactly once: the pong events cover 1..=count, no gaps,
+    // no repeats (duplicates are dropped before they become events).
+    let mut seqs: Vec<u64> = events
+        .iter()
+        .filter(|e| e["event"] == "pong")
+        .map(|e| e["seq"].as_u64().unwrap())
+        .collect();
+    seqs.extend(seen_before);
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=count).collect::<Vec<u64>>());
+    assert_nothing_lost(&summary, count);
+    assert_eq!(status, Some(0), "{summary}");
+    assert!(summary["failovers"].as_u64().unwrap() >= 1, "{summary}");
+    drop(servers);
+    (summary, events)
+}
+
+#[test]
+fn sigkill_of_the_serving_server_fails_over_with_nothing_lost() {
+    let (summary, _) = failover_test(libc::SIGKILL);
+    assert!(summary["reconnects"].as_u64().unwrap() >= 1);
+}
+
+#[test]
+fn sigterm_drains_the_client_to_the_other_server_with_nothing_lost() {
+    let (summary, events) = failover_test(libc::SIGTERM);
+    // The drain told the client why.
+    let lost = events
+        .iter()
+        .find(|e| e["event"] == "session_lost")
+        .expect("no session_lost event");
+    assert!(
+        lost["reason"].as_str().unwrap().contains("draining"),
+        "{lost}"
+    );
+    assert_eq!(summary["reconnects"], 1, "{summary}");
+}
+
+#[test]
+fn a_server_restarted_on_the_same_port_is_resumed_with_nothing_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = pki(dir.path(), "ca");
+    let mut server = ServerProcess::start(&tls_args(&paths, pingpong::tls::LeafRole::Server), &[]);
+    let port = server.addr.port();
+    let count = 200;
+    let mut command = std::process::Command::new(bin());
+    command
+        .arg("client")
+        .args(strings(&[
+            &server.url(),
+            "-c",
+            &count.to_string(),
+            "-i",
+            "0.01",
+            "--json",
+            "-W",
+            "4",
+        ]))
+        .args(tls_args(&paths, pingpong::tls::LeafRole::Client));
+    let mut client = JsonClient::spawn(command);
+    client.until("connected");
+    client.pongs(40);
+    send_signal(&server.child, libc::SIGKILL);
+    server.child.wait().unwrap();
+    let mut args = strings(&["--listen", &format!("127.0.0.1:{port}")]);
+    args.extend(tls_args(&paths, pingpong::tls::LeafRole::Server));
+    let _restarted = ServerProcess::start(&args, &[]);
+    let reconnected = client.until("reconnected");
+    assert!(reconnected["url"]
+        .as_str()
+        .unwrap()
+        .contains(&port.to_string()));
+    let (summary, _, status) = client.finish();
+    assert_nothing_lost(&summary, count);
+    assert_eq!(status, Some(0));
+    // A restarted server is a new instance: that counts as a failover too.
+    assert!(summary["reconnects"].as_u64().unwrap() >= 1, "{summary}");
+}
