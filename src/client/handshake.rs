@@ -92,17 +92,18 @@ mod tests {
                 server_id: [5; 16],
                 instance: "unit".into(),
             };
-            run_control_stream(
-                sr,
-                &mut sw,
-                &info,
-                &crate::server::handler::SessionTiming {
+            let outboxes = std::sync::Mutex::new(crate::server::outbox::Outboxes::default());
+            let ctx = crate::server::handler::SessionContext {
+                info: &info,
+                timing: crate::server::handler::SessionTiming {
                     hello_timeout: Duration::from_secs(5),
                     drain_timeout: Duration::from_secs(1),
                 },
-                &shutdown,
-            )
-            .await
+                outboxes: &outboxes,
+            };
+            run_control_stream(sr, &mut sw, &ctx, &shutdown)
+                .await
+                .map(|_| ())
         });
         let mut reader = FramedReader::new(cr);
         let result = handshake(&mut reader, &mut cw, version, [1; 16], 0).await;

@@ -33,6 +33,8 @@ pub struct ServerConfig {
     pub hello_timeout: Duration,
     /// How long a draining server waits for its sessions to leave.
     pub drain_timeout: Duration,
+    /// Bounds of the per-client outboxes.
+    pub outbox: super::outbox::OutboxLimits,
     /// mDNS advertising; `None` (the default for embedded servers) advertises
     /// nothing. The `pingpong server` command turns it on.
     pub mdns: Option<MdnsOptions>,
@@ -66,6 +68,7 @@ impl ServerConfig {
             instance: crate::tls::generate::local_hostname().unwrap_or_else(|| "pingpong".into()),
             hello_timeout: crate::transport::HELLO_TIMEOUT,
             drain_timeout: DRAIN_TIMEOUT,
+            outbox: super::outbox::OutboxLimits::default(),
             mdns: None,
         }
     }

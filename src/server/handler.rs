@@ -7,6 +7,10 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use super::outbox::{Outbox, Outboxes};
 use super::session::{Action, ServerInfo, Session};
 use crate::framed::{FramedError, FramedReader};
 use crate::proto::{encode_frame_into, ClientMessage, ServerMessage};
@@ -22,6 +26,16 @@ pub struct SessionTiming {
     pub hello_timeout: Duration,
     /// A draining server gives a session this long to leave.
     pub drain_timeout: Duration,
+}
+
+/// What every session of a server shares.
+pub struct SessionContext<'a> {
+    /// Who the server is.
+    pub info: &'a ServerInfo,
+    /// Deadlines.
+    pub timing: SessionTiming,
+    /// Recent pongs per client.
+    pub outboxes: &'a Mutex<Outboxes>,
 }
 
 /// How a session ended.
@@ -47,16 +61,17 @@ pub enum SessionEnd {
 pub async fn run_control_stream<R, W>(
     reader: R,
     writer: &mut W,
-    info: &ServerInfo,
-    timing: &SessionTiming,
+    ctx: &SessionContext<'_>,
     shutdown: &CancellationToken,
 ) -> Result<(SessionEnd, Session), FramedError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
+    let timing = &ctx.timing;
     let mut reader = FramedReader::new(reader);
     let mut session = Session::new();
+    let mut outbox: Option<Arc<Mutex<Outbox>>> = None;
     let mut out = Vec::new();
     // Created once, not per message: each creation registers with the token or
     // the timer wheel.
@@ -94,7 +109,7 @@ where
         };
         let mut action = match next {
             None => session.on_hello_timeout(),
-            Some(Ok(Some(message))) => session.on_message(info, message),
+            Some(Ok(Some(message))) => respond(&mut session, &mut outbox, ctx, message),
             Some(Ok(None)) => return Ok((SessionEnd::ClientLeft, session)),
             Some(Err(FramedError::Frame(error))) => session.on_frame_error(&error),
             Some(Err(error)) => return Err(error),
@@ -102,7 +117,20 @@ where
         // Answer everything already received with one write.
         loop {
             match action {
-                Action::Reply(reply) => encode_frame_into(&reply, &mut out)?,
+                Action::Reply(reply) => {
+                    encode_frame_into(&reply, &mut out)?;
+                    if let (ServerMessage::Welcome { .. }, Some(outbox)) = (&reply, &outbox) {
+                        // A returning client gets the pongs it missed.
+                        let outbox = outbox.lock().expect("outbox lock");
+                        for (seq, payload) in outbox.after(session.resume_after()) {
+                            let pong = ServerMessage::Pong {
+                                seq,
+                                payload: payload.to_vec(),
+                            };
+                            encode_frame_into(&pong, &mut out)?;
+                        }
+                    }
+                }
                 Action::ReplyAndClose(reply) => {
                     encode_frame_into(&reply, &mut out)?;
                     writer.write_all(&out).await?;
@@ -116,6 +144,9 @@ where
                     return Ok((end, session));
                 }
                 Action::Close => {
+                    if let Some(id) = session.client_id() {
+                        ctx.outboxes.lock().expect("outboxes lock").forget(&id);
+                    }
                     writer.write_all(&out).await?;
                     writer.shutdown().await?;
                     return Ok((SessionEnd::ClientLeft, session));
@@ -125,7 +156,7 @@ where
                 break;
             }
             action = match reader.try_next::<ClientMessage>() {
-                Ok(Some(message)) => session.on_message(info, message),
+                Ok(Some(message)) => respond(&mut session, &mut outbox, ctx, message),
                 Ok(None) => break,
                 Err(FramedError::Frame(error)) => session.on_frame_error(&error),
                 Err(error) => return Err(error),
@@ -134,6 +165,45 @@ where
         writer.write_all(&out).await?;
         out.clear();
     }
+}
+
+/// The session's answer to `message`, with the outbox in the loop: a ping
+/// answered before is answered from the outbox, a new pong is kept there.
+fn respond(
+    session: &mut Session,
+    outbox: &mut Option<Arc<Mutex<Outbox>>>,
+    ctx: &SessionContext<'_>,
+    message: ClientMessage,
+) -> Action {
+    if let (ClientMessage::Ping { seq, .. }, Some(outbox)) = (&message, outbox.as_ref()) {
+        if session.version().is_some() {
+            if let Some(payload) = outbox.lock().expect("outbox lock").find(*seq) {
+                return Action::Reply(ServerMessage::Pong {
+                    seq: *seq,
+                    payload: payload.to_vec(),
+                });
+            }
+        }
+    }
+    let action = session.on_message(ctx.info, message);
+    match &action {
+        Action::Reply(ServerMessage::Welcome { .. }) => {
+            if let Some(id) = session.client_id() {
+                *outbox = Some(ctx.outboxes.lock().expect("outboxes lock").for_client(id));
+            }
+        }
+        Action::Reply(ServerMessage::Pong { seq, payload }) => {
+            if let Some(outbox) = outbox {
+                let limits = *ctx.outboxes.lock().expect("outboxes lock").limits();
+                outbox
+                    .lock()
+                    .expect("outbox lock")
+                    .record(*seq, payload, Instant::now(), &limits);
+            }
+        }
+        _ => {}
+    }
+    action
 }
 
 #[cfg(test)]
@@ -146,6 +216,17 @@ mod tests {
         ServerInfo {
             server_id: [3; 16],
             instance: "t".into(),
+        }
+    }
+
+    fn ctx(info: &ServerInfo, timing: SessionTiming) -> SessionContext<'_> {
+        // Leaked: a few bytes per test, and the context outlives spawned tasks.
+        let outboxes: &'static Mutex<Outboxes> =
+            Box::leak(Box::new(Mutex::new(Outboxes::default())));
+        SessionContext {
+            info,
+            timing,
+            outboxes,
         }
     }
 
@@ -169,8 +250,7 @@ mod tests {
         let (end, _) = run_control_stream(
             server_r,
             &mut server_w,
-            &info(),
-            &timing(Duration::from_millis(200)),
+            &ctx(&info(), timing(Duration::from_millis(200))),
             &shutdown,
         )
         .await
@@ -267,7 +347,13 @@ mod tests {
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
         let server = tokio::spawn(async move {
-            run_control_stream(sr, &mut sw, &info(), &timing(Duration::from_secs(5)), &stop).await
+            run_control_stream(
+                sr,
+                &mut sw,
+                &ctx(&info(), timing(Duration::from_secs(5))),
+                &stop,
+            )
+            .await
         });
         let mut reader = FramedReader::new(cr);
         cw.write_all(&frames(&[hello()])).await.unwrap();
@@ -307,12 +393,79 @@ mod tests {
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
         let server = tokio::spawn(async move {
-            run_control_stream(sr, &mut sw, &info(), &timing(Duration::from_secs(5)), &stop).await
+            run_control_stream(
+                sr,
+                &mut sw,
+                &ctx(&info(), timing(Duration::from_secs(5))),
+                &stop,
+            )
+            .await
         });
         tokio::time::sleep(Duration::from_millis(10)).await;
         shutdown.cancel();
         let (end, _) = server.await.unwrap().unwrap();
         assert_eq!(end, SessionEnd::Shutdown);
+    }
+
+    /// One session of client [1; 16] against shared outboxes; returns what it got.
+    async fn session_with(
+        outboxes: &'static Mutex<Outboxes>,
+        messages: Vec<ClientMessage>,
+    ) -> Vec<ServerMessage> {
+        let (client, server) = tokio::io::duplex(1 << 20);
+        let (sr, mut sw) = tokio::io::split(server);
+        let (mut cr, mut cw) = tokio::io::split(client);
+        cw.write_all(&frames(&messages)).await.unwrap();
+        cw.shutdown().await.unwrap();
+        let info = info();
+        let ctx = SessionContext {
+            info: &info,
+            timing: timing(Duration::from_secs(5)),
+            outboxes,
+        };
+        run_control_stream(sr, &mut sw, &ctx, &CancellationToken::new())
+            .await
+            .unwrap();
+        drop(sw);
+        let mut out = Vec::new();
+        cr.read_to_end(&mut out).await.unwrap();
+        let mut decoder = crate::proto::FrameDecoder::new();
+        decoder.push(&out);
+        std::iter::from_fn(|| decoder.decode::<ServerMessage>().unwrap()).collect()
+    }
+
+    #[tokio::test]
+    async fn a_returning_client_gets_missed_pongs_and_repeats_are_answered_from_the_outbox() {
+        let outboxes: &'static Mutex<Outboxes> =
+            Box::leak(Box::new(Mutex::new(Outboxes::default())));
+        let ping = |seq: u64, byte: u8| ClientMessage::Ping {
+            seq,
+            payload: vec![byte],
+        };
+        // First session: pings 1..=3 answered; the client saw only up to 1.
+        let first = session_with(outboxes, vec![hello(), ping(1, 1), ping(2, 2), ping(3, 3)]).await;
+        assert_eq!(first.len(), 4);
+        // Second session: resume after 1 → pongs 2 and 3 replayed at once; ping 3
+        // sent again with another payload is answered from the outbox (original
+        // payload), not processed again; ping 4 is new.
+        let resume = ClientMessage::Hello {
+            version: 1,
+            client_id: [1; 16],
+            resume_after: 1,
+        };
+        let second = session_with(outboxes, vec![resume, ping(3, 99), ping(4, 4)]).await;
+        let pongs: Vec<(u64, Vec<u8>)> = second
+            .iter()
+            .filter_map(|m| match m {
+                ServerMessage::Pong { seq, payload } => Some((*seq, payload.clone())),
+                _ => None,
+            })
+            .collect();
+        assert!(matches!(second[0], ServerMessage::Welcome { .. }));
+        assert_eq!(
+            pongs,
+            vec![(2, vec![2]), (3, vec![3]), (3, vec![3]), (4, vec![4])]
+        );
     }
 
     #[tokio::test]
@@ -324,8 +477,7 @@ mod tests {
         let (end, _) = run_control_stream(
             r,
             &mut w,
-            &info(),
-            &timing(Duration::from_secs(5)),
+            &ctx(&info(), timing(Duration::from_secs(5))),
             &shutdown,
         )
         .await

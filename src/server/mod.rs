@@ -8,10 +8,11 @@
 
 pub mod config;
 pub mod handler;
+pub mod outbox;
 pub mod session;
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV6};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -23,7 +24,8 @@ use wtransport::endpoint::IncomingSession;
 use wtransport::{Endpoint, VarInt};
 
 pub use config::{MdnsOptions, ServerConfig};
-use handler::{run_control_stream, SessionEnd, SessionTiming};
+use handler::{run_control_stream, SessionContext, SessionEnd, SessionTiming};
+use outbox::Outboxes;
 pub use session::ServerInfo;
 
 use crate::discovery::mdns::{Advertisement, Advertiser};
@@ -72,6 +74,7 @@ struct Shared {
     info: ServerInfo,
     path: String,
     timing: SessionTiming,
+    outboxes: Mutex<Outboxes>,
 }
 
 impl Server {
@@ -120,6 +123,7 @@ impl Server {
                     hello_timeout: config.hello_timeout,
                     drain_timeout: config.drain_timeout,
                 },
+                outboxes: Mutex::new(Outboxes::new(config.outbox)),
             }),
         })
     }
@@ -308,7 +312,12 @@ async fn handle_incoming(incoming: IncomingSession, shared: &Shared, shutdown: &
         }
     };
 
-    match run_control_stream(recv, &mut send, &shared.info, &shared.timing, shutdown).await {
+    let ctx = SessionContext {
+        info: &shared.info,
+        timing: shared.timing,
+        outboxes: &shared.outboxes,
+    };
+    match run_control_stream(recv, &mut send, &ctx, shutdown).await {
         Ok((SessionEnd::ClientLeft, _)) => {
             info!(%remote, client = %client_name, "session closed by client");
             let _ = tokio::time::timeout(ERROR_LINGER, connection.closed()).await;

@@ -36,6 +36,7 @@ enum Phase {
 pub struct Session {
     phase: Phase,
     client_id: Option<[u8; 16]>,
+    resume_after: u64,
 }
 
 impl Default for Session {
@@ -50,12 +51,18 @@ impl Session {
         Self {
             phase: Phase::AwaitingHello,
             client_id: None,
+            resume_after: 0,
         }
     }
 
     /// The client's id, once it said Hello.
     pub fn client_id(&self) -> Option<[u8; 16]> {
         self.client_id
+    }
+
+    /// The `resume_after` of the client's Hello.
+    pub fn resume_after(&self) -> u64 {
+        self.resume_after
     }
 
     /// The version in use, once negotiated.
@@ -72,12 +79,15 @@ impl Session {
             (
                 Phase::AwaitingHello,
                 ClientMessage::Hello {
-                    version, client_id, ..
+                    version,
+                    client_id,
+                    resume_after,
                 },
             ) => match negotiate_version(version) {
                 Some(version) => {
                     self.phase = Phase::Established { version };
                     self.client_id = Some(client_id);
+                    self.resume_after = resume_after;
                     Action::Reply(ServerMessage::Welcome {
                         version,
                         server_id: info.server_id,
