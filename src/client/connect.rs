@@ -17,13 +17,32 @@ use crate::proto::{ClientMessage, MAX_VERSION};
 use crate::tls::{client_tls_config, PeerIdentity, TlsMaterial};
 use crate::transport::{CONNECT_TIMEOUT, IDLE_TIMEOUT, KEEP_ALIVE_INTERVAL};
 
+/// Who is (re)connecting: the client id of a run and the last seq below which
+/// every pong has arrived (`Hello { client_id, resume_after }`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resume {
+    /// Stable for the whole run, across reconnections.
+    pub client_id: [u8; 16],
+    /// Every pong up to this seq has arrived.
+    pub after: u64,
+}
+
+impl Resume {
+    /// A client that has not pinged yet, with a new random id.
+    pub fn new_client() -> Self {
+        Self {
+            client_id: rand::random(),
+            after: 0,
+        }
+    }
+}
+
 /// Opens mutually-authenticated sessions to servers.
 pub struct Connector {
     endpoint: Endpoint<endpoint_side::Client>,
     known: KnownAddresses,
     connect_timeout: Duration,
     server_name: Option<String>,
-    client_id: [u8; 16],
     version: u16,
     family: AddressFamily,
 }
@@ -69,7 +88,6 @@ impl Connector {
             known,
             connect_timeout: CONNECT_TIMEOUT,
             server_name: None,
-            client_id: rand::random(),
             version: MAX_VERSION,
             family: AddressFamily::Any,
         })
@@ -87,9 +105,9 @@ impl Connector {
         self
     }
 
-    /// This client's id, sent in every `Hello`.
-    pub fn client_id(&self) -> [u8; 16] {
-        self.client_id
+    /// A session opened outside a run ([`open`](Self::open)) is a new client.
+    fn fresh(&self) -> Resume {
+        Resume::new_client()
     }
 
     /// Connects to a discovered candidate: its known address is used, and its host
@@ -98,14 +116,15 @@ impl Connector {
         &self,
         candidate: &Candidate,
     ) -> Result<ClientSession, ClientError> {
-        self.open_candidate_resuming(candidate, 0).await
+        self.open_candidate_resuming(candidate, self.fresh()).await
     }
 
-    /// Like [`open_candidate`](Self::open_candidate), with `Hello.resume_after`.
+    /// Like [`open_candidate`](Self::open_candidate), as the client of a run that
+    /// is resuming (its own client id and `Hello.resume_after`).
     pub async fn open_candidate_resuming(
         &self,
         candidate: &Candidate,
-        resume_after: u64,
+        resume: Resume,
     ) -> Result<ClientSession, ClientError> {
         if !candidate.addresses.is_empty() {
             let family = self.family;
@@ -118,7 +137,7 @@ impl Connector {
                     })?;
             self.known.pin(&candidate.host, candidate.port, addr);
         }
-        self.open_resuming(&candidate.url(), resume_after).await
+        self.open_resuming(&candidate.url(), resume).await
     }
 
     /// The IP versions this connector uses.
@@ -135,7 +154,7 @@ impl Connector {
 
     /// Connects to `url` (`https://host:port/path`) and completes Hello/Welcome.
     pub async fn open(&self, url: &str) -> Result<ClientSession, ClientError> {
-        self.open_resuming(url, 0).await
+        self.open_resuming(url, self.fresh()).await
     }
 
     /// Like [`open`](Self::open), telling the server which pongs the client
@@ -143,7 +162,7 @@ impl Connector {
     pub async fn open_resuming(
         &self,
         url: &str,
-        resume_after: u64,
+        resume: Resume,
     ) -> Result<ClientSession, ClientError> {
         let ctx = AttemptContext {
             target: url,
@@ -169,8 +188,8 @@ impl Connector {
                 &mut reader,
                 &mut writer,
                 self.version,
-                self.client_id,
-                resume_after,
+                resume.client_id,
+                resume.after,
             )
             .await?;
             let server_identity = connection.peer_identity().and_then(|chain| {

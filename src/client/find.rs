@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::debug;
 
+use super::connect::Resume;
 use super::{ClientError, ClientSession, Connector};
 use crate::discovery::dns::DnsLookupError;
 use crate::discovery::{Candidate, CandidateSet, Discovery, SourceEvent};
@@ -81,7 +82,7 @@ impl Finder {
         &mut self,
         connector: &Connector,
         timeout: Duration,
-        resume_after: u64,
+        resume: Resume,
         mut on_failure: impl FnMut(&Candidate, &ClientError),
     ) -> Result<(Candidate, ClientSession), ClientError> {
         let deadline = Instant::now() + timeout;
@@ -114,10 +115,7 @@ impl Finder {
                     _ => return Err(ClientError::NothingDiscovered { timeout }),
                 }
             };
-            match connector
-                .open_candidate_resuming(&candidate, resume_after)
-                .await
-            {
+            match connector.open_candidate_resuming(&candidate, resume).await {
                 Ok(session) => return Ok((candidate, session)),
                 Err(error) => {
                     debug!(instance = %candidate.instance, url = %candidate.url(), %error, "discovered server unusable; trying another");
@@ -172,7 +170,12 @@ pub async fn connect_discovered(
 ) -> Result<(Candidate, ClientSession, Finder), ClientError> {
     let mut finder = Finder::new(discovery);
     let (candidate, session) = finder
-        .connect(connector, discover_timeout, 0, on_failure)
+        .connect(
+            connector,
+            discover_timeout,
+            Resume::new_client(),
+            on_failure,
+        )
         .await?;
     Ok((candidate, session, finder))
 }

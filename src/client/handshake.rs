@@ -100,6 +100,7 @@ mod tests {
                     drain_timeout: Duration::from_secs(1),
                 },
                 outboxes: &outboxes,
+                outbox_limits: Default::default(),
             };
             run_control_stream(sr, &mut sw, &ctx, &shutdown)
                 .await

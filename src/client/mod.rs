@@ -23,7 +23,7 @@ pub mod report;
 pub mod resolver;
 pub mod stats;
 
-pub use connect::{ClientSession, Connector};
+pub use connect::{ClientSession, Connector, Resume};
 pub use error::ClientError;
 pub use handshake::Welcome;
 pub use pinger::{PingEvent, PingOptions, PingRun};

@@ -116,6 +116,7 @@ pub struct PingRun {
     next_send: Instant,
     stop_deadline: Option<Instant>,
     started: Instant,
+    client_id: [u8; 16],
     /// Sessions re-established after a loss.
     pub reconnects: u64,
     /// Reconnections that landed on a different server.
@@ -140,6 +141,7 @@ impl PingRun {
             next_send: now,
             stop_deadline: None,
             started: now,
+            client_id: rand::random(),
             reconnects: 0,
             failovers: 0,
         }
@@ -151,6 +153,16 @@ impl PingRun {
         self.outstanding
             .oldest()
             .map_or(self.sent, |(seq, _)| seq - 1)
+    }
+
+    /// This run's identity and progress, for the `Hello` of every session it
+    /// uses. The client id is random per run: a server keeps pongs per client
+    /// id, and seqs start again at 1 in a new run.
+    pub fn resume(&self) -> super::connect::Resume {
+        super::connect::Resume {
+            client_id: self.client_id,
+            after: self.resume_after(),
+        }
     }
 
     /// Pings sent and not answered yet.

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::backoff::Backoff;
+use super::connect::Resume;
 use super::find::Finder;
 use super::{ClientError, ClientSession, Connector, PingEvent, PingRun};
 use crate::discovery::Candidate;
@@ -31,14 +32,12 @@ impl Target {
     async fn connect(
         &mut self,
         connector: &Connector,
-        resume_after: u64,
+        resume: Resume,
         on_failure: &mut dyn FnMut(&Candidate, &ClientError),
     ) -> Result<(Candidate, ClientSession), ClientError> {
         match self {
             Target::Fixed(candidate) => {
-                let session = connector
-                    .open_candidate_resuming(candidate, resume_after)
-                    .await?;
+                let session = connector.open_candidate_resuming(candidate, resume).await?;
                 Ok((candidate.clone(), session))
             }
             Target::Discovered {
@@ -46,7 +45,7 @@ impl Target {
                 discover_timeout,
             } => {
                 finder
-                    .connect(connector, *discover_timeout, resume_after, |c, e| {
+                    .connect(connector, *discover_timeout, resume, |c, e| {
                         on_failure(c, e)
                     })
                     .await
@@ -113,7 +112,7 @@ pub async fn ping_with_recovery(
         });
         let attempt = {
             let mut on_failure = |c: &Candidate, e: &ClientError| observer.candidate_failed(c, e);
-            let connect = target.connect(connector, run.resume_after(), &mut on_failure);
+            let connect = target.connect(connector, run.resume(), &mut on_failure);
             tokio::select! {
                 attempt = tokio::time::timeout(budget, connect) => Some(attempt.unwrap_or_else(|_| {
                     Err(ClientError::SessionLost("no server answered in time".into()))

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use super::outbox::{Outbox, Outboxes};
+use super::outbox::{Outbox, OutboxLimits, Outboxes};
 use super::session::{Action, ServerInfo, Session};
 use crate::framed::{FramedError, FramedReader};
 use crate::proto::{encode_frame_into, ClientMessage, ServerMessage};
@@ -36,6 +36,8 @@ pub struct SessionContext<'a> {
     pub timing: SessionTiming,
     /// Recent pongs per client.
     pub outboxes: &'a Mutex<Outboxes>,
+    /// Their bounds (a copy, so that recording a pong takes no global lock).
+    pub outbox_limits: OutboxLimits,
 }
 
 /// How a session ended.
@@ -227,6 +229,7 @@ mod tests {
             info,
             timing,
             outboxes,
+            outbox_limits: OutboxLimits::default(),
         }
     }
 
@@ -422,6 +425,7 @@ mod tests {
             info: &info,
             timing: timing(Duration::from_secs(5)),
             outboxes,
+            outbox_limits: OutboxLimits::default(),
         };
         run_control_stream(sr, &mut sw, &ctx, &CancellationToken::new())
             .await

@@ -316,6 +316,7 @@ async fn handle_incoming(incoming: IncomingSession, shared: &Shared, shutdown: &
         info: &shared.info,
         timing: shared.timing,
         outboxes: &shared.outboxes,
+        outbox_limits: *shared.outboxes.lock().expect("outboxes lock").limits(),
     };
     match run_control_stream(recv, &mut send, &ctx, shutdown).await {
         Ok((SessionEnd::ClientLeft, _)) => {
