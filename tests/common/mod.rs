@@ -195,6 +195,133 @@ fn run_checked(program: &str, args: &[&str]) {
     );
 }
 
+/// A bridge namespace and one namespace per host, each with `eth0` on the bridge.
+pub struct Lan {
+    pub bridge: Netns,
+    pub hosts: Vec<Netns>,
+    ports: Vec<String>,
+}
+
+impl Lan {
+    /// `count` hosts `10.77.0.1..` on one bridge with multicast snooping off.
+    pub fn new(count: usize) -> Self {
+        let bridge = Netns::new();
+        bridge.ip(&[
+            "link",
+            "add",
+            "br0",
+            "type",
+            "bridge",
+            "mcast_snooping",
+            "0",
+        ]);
+        bridge.ip(&["link", "set", "br0", "up"]);
+        let mut hosts = Vec::new();
+        let mut ports = Vec::new();
+        for i in 0..count {
+            let host = Netns::new();
+            // Link-local IPv6 addresses usable at once, without duplicate detection.
+            host.sysctl("net.ipv6.conf.all.accept_dad=0");
+            host.sysctl("net.ipv6.conf.default.accept_dad=0");
+            let port = format!("h{i}-{}", std::process::id() % 10_000);
+            bridge.ip(&[
+                "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns", &host.name,
+            ]);
+            bridge.ip(&["link", "set", &port, "master", "br0", "up"]);
+            host.ip(&[
+                "addr",
+                "add",
+                &format!("10.77.0.{}/24", i + 1),
+                "dev",
+                "eth0",
+            ]);
+            host.ip(&["link", "set", "eth0", "multicast", "on", "up"]);
+            hosts.push(host);
+            ports.push(port);
+        }
+        Self {
+            bridge,
+            hosts,
+            ports,
+        }
+    }
+}
+
+/// A certificate folder for `host`: the shared CA, a server certificate for
+/// `<host>.local`, and a client certificate.
+pub fn host_pki(ca: &CertPaths, dir: &Path, host: &str) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::copy(ca.ca_cert(), dir.join("ca.pem")).unwrap();
+    let mine = CertPaths::new(dir);
+    for (role, name, sans) in [
+        (
+            LeafRole::Server,
+            host.to_string(),
+            vec![format!("{host}.local")],
+        ),
+        (LeafRole::Client, format!("{host}-client"), vec![]),
+    ] {
+        let leaf = pingpong::tls::generate::issue_leaf(
+            &store::load_ca(ca).unwrap(),
+            role,
+            &name,
+            &sans,
+            Validity::days(1),
+        )
+        .unwrap();
+        store::write_file(&mine.leaf_cert(role), &leaf.cert, false, false).unwrap();
+        store::write_file(&mine.leaf_key(role), &leaf.key, true, false).unwrap();
+    }
+}
+
+/// `pingpong <args>` on `netns` with host name `host` (its own UTS namespace).
+pub fn on_host(netns: &Netns, host: &str, home: &Path) -> Command {
+    let mut command = netns.command("unshare");
+    command
+        .args([
+            "--uts",
+            "sh",
+            "-c",
+            &format!("hostname {host} && exec \"$0\" \"$@\""),
+            bin(),
+        ])
+        .env("PINGPONG_HOME", home);
+    command
+}
+
+impl Lan {
+    /// Takes host `i`'s link to the bridge down or up.
+    pub fn set_link(&self, i: usize, up: bool) {
+        self.bridge.ip(&[
+            "link",
+            "set",
+            &self.ports[i],
+            if up { "up" } else { "down" },
+        ]);
+    }
+
+    /// Drops `percent` % of the frames the bridge forwards (nftables, bridge
+    /// family, forward hook: the kernel here has no netem).
+    pub fn set_loss(&self, percent: u32) {
+        let rules = format!(
+            "table bridge lossy {{\n  chain forward {{\n    type filter hook forward priority 0; policy accept;\n    numgen random mod 100 < {percent} drop\n  }}\n}}\n"
+        );
+        let mut child = self
+            .bridge
+            .command("nft")
+            .args(["-f", "-"])
+            .stdin(Stdio::piped())
+            .spawn()
+            .expect("nft is not installed: `apt-get install nftables` (scripts/test installs it)");
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), rules.as_bytes()).unwrap();
+        drop(child.stdin.take());
+        assert!(
+            child.wait().unwrap().success(),
+            "nft rejected the loss rule"
+        );
+    }
+}
+
 /// A running `pingpong server` process, killed when dropped.
 pub struct ServerProcess {
     pub child: Child,
