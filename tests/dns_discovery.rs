@@ -268,15 +268,9 @@ fn priority_zero_all_down_falls_back_to_priority_ten() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
     assert!(stdout.contains(&format!("backup.{SVC}")), "{stdout}");
-    // Both priority-0 targets were tried first.
-    assert_eq!(
-        stderr
-            .lines()
-            .filter(|l| l.starts_with("pingpong: skipping dead-"))
-            .count(),
-        2,
-        "{stderr}"
-    );
+    // The priority-0 targets were tried first; the backup was raced in after the
+    // attempt delay (RFC 8305) and won, so no time was lost waiting for them.
+    assert!(!stderr.contains("skipping backup"), "{stderr}");
 }
 
 #[test]

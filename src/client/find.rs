@@ -7,6 +7,7 @@
 use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
+use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::time::Instant;
 use tracing::debug;
 
@@ -20,6 +21,30 @@ use crate::discovery::{Candidate, CandidateSet, Discovery, SourceEvent};
 const BASE_EJECTION: Duration = Duration::from_secs(1);
 /// Longest ejection.
 const MAX_EJECTION: Duration = Duration::from_secs(30);
+
+/// RFC 8305's recommended delay before racing the next candidate.
+const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
+/// The delay for a candidate on the local network (loopback, link-local,
+/// private): its handshake takes a millisecond or two, so a tenth of a second
+/// without one already means trouble.
+const LAN_ATTEMPT_DELAY: Duration = Duration::from_millis(100);
+/// Connection attempts in flight at once.
+const MAX_RACING: usize = 3;
+
+/// How long to give `candidate` before racing the next one.
+fn attempt_delay(candidate: &Candidate) -> Duration {
+    let local = |ip: std::net::IpAddr| match ip {
+        std::net::IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
+        std::net::IpAddr::V6(v6) => {
+            v6.is_loopback() || v6.is_unicast_link_local() || v6.is_unique_local()
+        }
+    };
+    if !candidate.addresses.is_empty() && candidate.addresses.iter().all(|a| local(a.ip())) {
+        LAN_ATTEMPT_DELAY
+    } else {
+        ATTEMPT_DELAY
+    }
+}
 
 #[derive(Debug, Clone, Copy)]
 struct Ejection {
@@ -77,7 +102,11 @@ impl Finder {
     }
 
     /// Connects to a usable candidate, waiting up to `timeout` for one to be
-    /// discovered. `on_failure` hears about each candidate that failed.
+    /// discovered. Attempts race Happy-Eyeballs style (RFC 8305): the best
+    /// candidate first, the next one if the first has not completed within the
+    /// attempt delay, the first session to complete mTLS and Hello/Welcome wins
+    /// and the others are cancelled. `on_failure` hears about each candidate
+    /// that failed.
     pub async fn connect(
         &mut self,
         connector: &Connector,
@@ -86,14 +115,27 @@ impl Finder {
         mut on_failure: impl FnMut(&Candidate, &ClientError),
     ) -> Result<(Candidate, ClientSession), ClientError> {
         let deadline = Instant::now() + timeout;
-        let mut failed: HashSet<String> = HashSet::new();
+        let mut tried: HashSet<String> = HashSet::new();
         let mut failures: Vec<String> = Vec::new();
+        let mut racing = FuturesUnordered::new();
+        let mut next_start = Instant::now();
         self.problems.clear();
         loop {
             while let Some(event) = self.discovery.try_next() {
                 self.absorb(event);
             }
-            let Some(candidate) = self.choose(connector, &failed) else {
+            if Instant::now() >= next_start && racing.len() < MAX_RACING {
+                if let Some(candidate) = self.choose(connector, &tried) {
+                    tried.insert(candidate.key.clone());
+                    next_start = Instant::now() + attempt_delay(&candidate);
+                    racing.push(async move {
+                        let result = connector.open_candidate_resuming(&candidate, resume).await;
+                        (candidate, result)
+                    });
+                    continue;
+                }
+            }
+            if racing.is_empty() {
                 // DNS alone: a failed lookup is the answer, there is no point waiting.
                 if !self.discovery.has_mdns()
                     && self.known.all().is_empty()
@@ -104,6 +146,7 @@ impl Finder {
                 match tokio::time::timeout_at(deadline, self.discovery.next()).await {
                     Ok(Some(event)) => {
                         self.absorb(event);
+                        next_start = Instant::now();
                         continue;
                     }
                     _ if !failures.is_empty() => {
@@ -114,19 +157,21 @@ impl Finder {
                     }
                     _ => return Err(ClientError::NothingDiscovered { timeout }),
                 }
-            };
-            match connector.open_candidate_resuming(&candidate, resume).await {
-                Ok(session) => return Ok((candidate, session)),
-                Err(error) => {
-                    debug!(instance = %candidate.instance, url = %candidate.url(), %error, "discovered server unusable; trying another");
-                    on_failure(&candidate, &error);
-                    self.eject(&candidate);
-                    failures.push(format!(
-                        "{} ({}): {error}",
-                        candidate.instance,
-                        candidate.url()
-                    ));
-                    failed.insert(candidate.key.clone());
+            }
+            tokio::select! {
+                Some((candidate, result)) = racing.next() => match result {
+                    Ok(session) => return Ok((candidate, session)),
+                    Err(error) => {
+                        debug!(instance = %candidate.instance, url = %candidate.url(), %error, "discovered server unusable; trying another");
+                        on_failure(&candidate, &error);
+                        self.eject(&candidate);
+                        failures.push(format!("{} ({}): {error}", candidate.instance, candidate.url()));
+                        next_start = Instant::now();
+                    }
+                },
+                _ = tokio::time::sleep_until(next_start), if racing.len() < MAX_RACING => {}
+                Some(event) = self.discovery.next() => {
+                    self.absorb(event);
                 }
             }
         }

@@ -133,6 +133,8 @@ pub fn ensure_development_pki(
     paths: &CertPaths,
     role: LeafRole,
 ) -> Result<Option<String>, TlsError> {
+    // Two servers started at once on an empty folder must not both create a CA.
+    let _lock = FolderLock::acquire(paths.dir())?;
     let mut created = Vec::new();
     if !paths.ca_cert().exists() && !paths.ca_key().exists() {
         init_ca(paths, DEV_CA_NAME, generate::CA_DAYS, false)?;
@@ -170,6 +172,43 @@ pub fn ensure_development_pki(
             paths.dir.display()
         )
     }))
+}
+
+/// An exclusive advisory lock (flock) on `<dir>/.lock`, released on drop.
+struct FolderLock {
+    file: std::fs::File,
+}
+
+impl FolderLock {
+    fn acquire(dir: &Path) -> Result<Self, TlsError> {
+        fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(dir)
+            .map_err(|e| TlsError::io(dir, e))?;
+        let path = dir.join(".lock");
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .mode(0o600)
+            .open(&path)
+            .map_err(|e| TlsError::io(&path, e))?;
+        use std::os::fd::AsRawFd;
+        // SAFETY: flock(2) on a descriptor we own; blocks until the lock is ours.
+        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
+            return Err(TlsError::io(&path, std::io::Error::last_os_error()));
+        }
+        Ok(Self { file })
+    }
+}
+
+impl Drop for FolderLock {
+    fn drop(&mut self) {
+        use std::os::fd::AsRawFd;
+        // SAFETY: unlocking our own descriptor.
+        unsafe { libc::flock(self.file.as_raw_fd(), libc::LOCK_UN) };
+    }
 }
 
 fn join_and(items: &[&str]) -> String {
@@ -223,6 +262,25 @@ mod tests {
         let paths = CertPaths::new(dir.path());
         let err = issue(&paths, LeafRole::Server, "s", &[], Validity::days(1), false).unwrap_err();
         assert!(err.to_string().contains("pingpong certs init"), "{err}");
+    }
+
+    #[test]
+    fn concurrent_zero_config_starts_share_one_ca() {
+        let dir = tempfile::tempdir().unwrap();
+        let paths = CertPaths::new(dir.path());
+        let created: Vec<bool> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    scope.spawn(|| {
+                        ensure_development_pki(&paths, LeafRole::Server)
+                            .unwrap()
+                            .is_some()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(created.iter().filter(|c| **c).count(), 1, "{created:?}");
     }
 
     #[test]
