@@ -1,10 +1,10 @@
 //! Choosing a server to connect to, from discovery: the best usable candidate as
 //! soon as one appears (RFC 2782 order for SRV); one that cannot be reached
 //! (dead, or not trusted) is reported to its source and skipped; one whose
-//! session was lost is ejected for a while, longer at each repeated failure
-//! (outlier ejection, as Envoy and gRPC do), but never every candidate at once.
+//! session was lost is ejected for a while. The order is the health ranking of
+//! [`rank`](crate::discovery::rank).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashSet;
 use std::time::Duration;
 
 use futures::stream::{FuturesUnordered, StreamExt};
@@ -14,13 +14,8 @@ use tracing::debug;
 use super::connect::Resume;
 use super::{ClientError, ClientSession, Connector};
 use crate::discovery::dns::DnsLookupError;
+use crate::discovery::rank::HealthTable;
 use crate::discovery::{Candidate, CandidateSet, Discovery, SourceEvent};
-
-/// Ejection after the first failure; doubles with each consecutive one. A
-/// second is about what a server restart or a Kubernetes rollout step takes.
-const BASE_EJECTION: Duration = Duration::from_secs(1);
-/// Longest ejection.
-const MAX_EJECTION: Duration = Duration::from_secs(30);
 
 /// RFC 8305's recommended delay before racing the next candidate.
 const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
@@ -46,17 +41,11 @@ fn attempt_delay(candidate: &Candidate) -> Duration {
     }
 }
 
-#[derive(Debug, Clone, Copy)]
-struct Ejection {
-    until: Instant,
-    failures: u32,
-}
-
 /// Finds servers through discovery and connects to them.
 pub struct Finder {
     discovery: Discovery,
     known: CandidateSet,
-    ejected: HashMap<String, Ejection>,
+    health: HealthTable,
     problems: Vec<String>,
 }
 
@@ -66,7 +55,7 @@ impl Finder {
         Self {
             discovery,
             known: CandidateSet::default(),
-            ejected: HashMap::new(),
+            health: HealthTable::default(),
             problems: Vec::new(),
         }
     }
@@ -79,26 +68,19 @@ impl Finder {
         }
     }
 
-    /// Takes a candidate out of rotation after its session failed, and tells its
-    /// source (mDNS verifies the record, DNS resolves again).
+    /// Takes a candidate out of rotation after it failed (see
+    /// [`rank`](crate::discovery::rank)), and tells its source (mDNS verifies
+    /// the record, DNS resolves again).
     pub fn eject(&mut self, candidate: &Candidate) {
-        let failures = self.ejected.get(&candidate.key).map_or(0, |e| e.failures) + 1;
-        let time = BASE_EJECTION
-            .saturating_mul(1 << (failures - 1).min(5))
-            .min(MAX_EJECTION);
-        self.ejected.insert(
-            candidate.key.clone(),
-            Ejection {
-                until: Instant::now() + time,
-                failures,
-            },
-        );
+        self.health
+            .record_failure(&candidate.key, Instant::now().into_std());
         self.discovery.report_failure(candidate);
     }
 
-    /// A session with `candidate` went well: forget its past failures.
-    pub fn healthy(&mut self, candidate: &Candidate) {
-        self.ejected.remove(&candidate.key);
+    /// A round trip to `candidate` took `rtt` (a handshake, or a session's
+    /// pings): it is healthy, and its RTT feeds the ranking.
+    pub fn healthy(&mut self, candidate: &Candidate, rtt: Duration) {
+        self.health.record_rtt(&candidate.key, rtt);
     }
 
     /// Connects to a usable candidate, waiting up to `timeout` for one to be
@@ -129,8 +111,12 @@ impl Finder {
                     tried.insert(candidate.key.clone());
                     next_start = Instant::now() + attempt_delay(&candidate);
                     racing.push(async move {
+                        let started = Instant::now();
                         let result = connector.open_candidate_resuming(&candidate, resume).await;
-                        (candidate, result)
+                        (
+                            candidate,
+                            result.map(|session| (session, started.elapsed())),
+                        )
                     });
                     continue;
                 }
@@ -160,7 +146,10 @@ impl Finder {
             }
             tokio::select! {
                 Some((candidate, result)) = racing.next() => match result {
-                    Ok(session) => return Ok((candidate, session)),
+                    Ok((session, handshake)) => {
+                        self.healthy(&candidate, handshake);
+                        return Ok((candidate, session));
+                    }
                     Err(error) => {
                         debug!(instance = %candidate.instance, url = %candidate.url(), %error, "discovered server unusable; trying another");
                         on_failure(&candidate, &error);
@@ -177,25 +166,21 @@ impl Finder {
         }
     }
 
-    /// The candidate to try: usable, not failed in this attempt, not ejected —
-    /// unless every remaining one is ejected, then the one whose ejection ends first.
-    fn choose(&self, connector: &Connector, failed: &HashSet<String>) -> Option<Candidate> {
+    /// The candidate to try: the best by [`HealthTable::pick`] among those not
+    /// tried in this attempt and with an address of the connector's family.
+    fn choose(&self, connector: &Connector, tried: &HashSet<String>) -> Option<Candidate> {
         let family = connector.family();
-        let now = Instant::now();
-        let reachable = |c: &Candidate| {
-            failed.contains(&c.key)
+        let excluded = |c: &Candidate| {
+            tried.contains(&c.key)
                 || (!c.addresses.is_empty() && c.preferred_address(family).is_none())
         };
-        let ejected = |c: &Candidate| self.ejected.get(&c.key).is_some_and(|e| e.until > now);
-        let rng = &mut rand::rng();
-        if let Some(c) = self.known.pick_usable(|c| reachable(c) || ejected(c), rng) {
-            return Some(c.clone());
-        }
-        self.known
-            .all()
-            .iter()
-            .filter(|c| crate::discovery::set::is_usable(c) && !reachable(c))
-            .min_by_key(|c| self.ejected.get(&c.key).map(|e| e.until))
+        self.health
+            .pick(
+                self.known.all(),
+                excluded,
+                std::time::Instant::now(),
+                &mut rand::rng(),
+            )
             .cloned()
     }
 

@@ -59,9 +59,9 @@ impl Target {
         }
     }
 
-    fn worked(&mut self, candidate: &Candidate) {
-        if let Target::Discovered { finder, .. } = self {
-            finder.healthy(candidate);
+    fn worked(&mut self, candidate: &Candidate, rtt: Option<Duration>) {
+        if let (Target::Discovered { finder, .. }, Some(rtt)) = (self, rtt) {
+            finder.healthy(candidate, rtt);
         }
     }
 }
@@ -157,7 +157,11 @@ pub async fn ping_with_recovery(
         observer.connected(&candidate, &session, reconnect);
         match session.ping(run, stop, |e| observer.ping_event(e)).await {
             Ok(()) => {
-                target.worked(&candidate);
+                let rtt = run
+                    .summary()
+                    .rtt_ms
+                    .map(|r| Duration::from_secs_f64(r.p50 / 1000.0));
+                target.worked(&candidate, rtt);
                 session.close().await;
                 return Ok(());
             }

@@ -6,6 +6,7 @@
 //! - [`txt`]: the TXT record a server publishes, and its validation;
 //! - [`dns`]: SRV and DNS-SD over unicast DNS (hickory-resolver);
 //! - [`srv`]: RFC 2782 priority and weighted choice;
+//! - [`rank`]: health ranking and ejection of failing candidates;
 //! - [`set`]: the candidates currently known, kept up to date from events;
 //! - [`sources`]: every configured source merged into one stream.
 //!
@@ -15,6 +16,7 @@
 
 pub mod dns;
 pub mod mdns;
+pub mod rank;
 pub mod set;
 pub mod sources;
 pub mod srv;
