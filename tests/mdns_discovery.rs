@@ -274,3 +274,55 @@ fn a_rogue_advertiser_is_skipped_for_a_trusted_server() {
         "{stdout}"
     );
 }
+
+#[test]
+fn discover_probe_shows_the_handshake_time_or_why_a_server_is_unusable() {
+    let netns = Netns::new();
+    let home = home();
+    let env = [("PINGPONG_HOME", home.path())];
+    let _good = ServerProcess::start_in(&netns, &server_args("good"), &env);
+    let rogue_home = tempfile::tempdir().unwrap();
+    let rogue_paths = pingpong::tls::CertPaths::new(rogue_home.path());
+    pingpong::tls::store::init_single_host(&rogue_paths, "rogue CA", 1).unwrap();
+    let mut rogue_args = server_args("rogue");
+    rogue_args.extend(tls_args(&rogue_paths, pingpong::tls::LeafRole::Server));
+    let _rogue = ServerProcess::start_in(&netns, &rogue_args, &env);
+    let out = run_in(&netns, &["discover", "--probe", "--json"], &home);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    let found: Vec<Value> = serde_json::from_slice::<Value>(&out.stdout)
+        .unwrap()
+        .as_array()
+        .unwrap()
+        .clone();
+    let probe = |name: &str| {
+        found
+            .iter()
+            .find(|c| c["instance"] == name)
+            .unwrap_or_else(|| panic!("{name}: {found:?}"))["probe"]
+            .clone()
+    };
+    assert_eq!(probe("good")["ok"], true);
+    assert!(probe("good")["handshake_ms"].as_f64().unwrap() > 0.0);
+    assert_eq!(probe("rogue")["ok"], false);
+    assert!(
+        probe("rogue")["reason"]
+            .as_str()
+            .unwrap()
+            .starts_with("TLS: untrusted"),
+        "{}",
+        probe("rogue")
+    );
+    // The table has a PROBE column.
+    let out = run_in(&netns, &["discover", "--probe"], &home);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.lines().next().unwrap().ends_with("PROBE"),
+        "{stdout}"
+    );
+    assert!(
+        stdout
+            .lines()
+            .any(|l| l.starts_with("good") && l.contains("  ok ")),
+        "{stdout}"
+    );
+}

@@ -11,6 +11,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use tokio_util::sync::CancellationToken;
 
 use pingpong::client::find::Finder;
+use pingpong::client::probe::probe_all;
 use pingpong::client::recover::{ping_with_recovery, RecoveryObserver, Target};
 use pingpong::client::report::{self, SessionFacts};
 use pingpong::client::{
@@ -202,8 +203,14 @@ struct DiscoverArgs {
     /// Output JSON: an array (snapshot) or one object per line (--watch).
     #[arg(long)]
     json: bool,
+    /// Connect to each server found (mTLS + Hello, like the client) and show the
+    /// handshake time or why it is unusable.
+    #[arg(long, conflicts_with = "watch")]
+    probe: bool,
     #[command(flatten)]
     sources: SourceArgs,
+    #[command(flatten)]
+    tls: TlsArgs,
 }
 
 #[derive(Args)]
@@ -553,16 +560,38 @@ async fn run_discover(args: DiscoverArgs) -> Result<ExitCode> {
     }
     if !args.watch {
         seen.sort_by(|a, b| a.instance.cmp(&b.instance));
+        let probes = if args.probe {
+            let connector = Connector::new(&args.tls.material(LeafRole::Client)?, None)?
+                .with_connect_timeout(Duration::from_secs(2));
+            Some(probe_all(&connector, &seen).await)
+        } else {
+            None
+        };
         if args.json {
-            let all: Vec<_> = seen.iter().map(report::candidate_json).collect();
+            let all: Vec<_> = seen
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let mut value = report::candidate_json(c);
+                    if let Some(probes) = &probes {
+                        value["probe"] = probes[i].json();
+                    }
+                    value
+                })
+                .collect();
             println!("{}", serde_json::Value::Array(all));
         } else {
             if seen.is_empty() {
                 println!("no pingpong servers found within {:?}", args.timeout);
             } else {
-                println!("{}", report::candidate_header());
-                for candidate in &seen {
-                    println!("{}", report::candidate_line(candidate));
+                let probe_header = if probes.is_some() { "  PROBE" } else { "" };
+                println!("{}{probe_header}", report::candidate_header());
+                for (i, candidate) in seen.iter().enumerate() {
+                    let probe = probes
+                        .as_ref()
+                        .map(|p| format!("  {}", p[i].text()))
+                        .unwrap_or_default();
+                    println!("{}{probe}", report::candidate_line(candidate));
                 }
             }
             for warning in &warnings {

@@ -8,6 +8,7 @@
 //! - [`handshake`]: the Hello/Welcome exchange over any byte stream.
 //! - [`pinger`]: the ping loop over any byte stream.
 //! - [`report`]: ping(8)-style text and JSON lines.
+//! - [`probe`]: connect-and-Hello probes for `discover --probe`.
 //! - [`stats`]: RTT statistics and the run summary.
 //! - [`error`]: failures phrased as cause and fix.
 
@@ -18,6 +19,7 @@ pub mod find;
 pub mod handshake;
 mod in_flight;
 pub mod pinger;
+pub mod probe;
 pub mod recover;
 pub mod report;
 pub mod resolver;
