@@ -109,9 +109,11 @@ where
             _ = &mut hello_timer, if awaiting_hello => None,
             read = reader.next::<ClientMessage>() => Some(read),
         };
+        // One clock reading per batch of messages: the outbox's ages need no more.
+        let batch_time = Instant::now();
         let mut action = match next {
             None => session.on_hello_timeout(),
-            Some(Ok(Some(message))) => respond(&mut session, &mut outbox, ctx, message),
+            Some(Ok(Some(message))) => respond(&mut session, &mut outbox, ctx, message, batch_time),
             Some(Ok(None)) => return Ok((SessionEnd::ClientLeft, session)),
             Some(Err(FramedError::Frame(error))) => session.on_frame_error(&error),
             Some(Err(error)) => return Err(error),
@@ -158,7 +160,7 @@ where
                 break;
             }
             action = match reader.try_next::<ClientMessage>() {
-                Ok(Some(message)) => respond(&mut session, &mut outbox, ctx, message),
+                Ok(Some(message)) => respond(&mut session, &mut outbox, ctx, message, batch_time),
                 Ok(None) => break,
                 Err(FramedError::Frame(error)) => session.on_frame_error(&error),
                 Err(error) => return Err(error),
@@ -176,34 +178,31 @@ fn respond(
     outbox: &mut Option<Arc<Mutex<Outbox>>>,
     ctx: &SessionContext<'_>,
     message: ClientMessage,
+    now: Instant,
 ) -> Action {
-    if let (ClientMessage::Ping { seq, .. }, Some(outbox)) = (&message, outbox.as_ref()) {
-        if session.version().is_some() {
-            if let Some(payload) = outbox.lock().expect("outbox lock").find(*seq) {
-                return Action::Reply(ServerMessage::Pong {
-                    seq: *seq,
-                    payload: payload.to_vec(),
-                });
-            }
+    // Pings of an established session: one lock for the lookup and the record.
+    if let (ClientMessage::Ping { seq, .. }, Some(shared), Some(_)) =
+        (&message, outbox.as_ref(), session.version())
+    {
+        let seq = *seq;
+        let mut kept = shared.lock().expect("outbox lock");
+        if let Some(payload) = kept.find(seq) {
+            return Action::Reply(ServerMessage::Pong {
+                seq,
+                payload: payload.to_vec(),
+            });
         }
+        let action = session.on_message(ctx.info, message);
+        if let Action::Reply(ServerMessage::Pong { seq, payload }) = &action {
+            kept.record(*seq, payload, now, &ctx.outbox_limits);
+        }
+        return action;
     }
     let action = session.on_message(ctx.info, message);
-    match &action {
-        Action::Reply(ServerMessage::Welcome { .. }) => {
-            if let Some(id) = session.client_id() {
-                *outbox = Some(ctx.outboxes.lock().expect("outboxes lock").for_client(id));
-            }
+    if let Action::Reply(ServerMessage::Welcome { .. }) = &action {
+        if let Some(id) = session.client_id() {
+            *outbox = Some(ctx.outboxes.lock().expect("outboxes lock").for_client(id));
         }
-        Action::Reply(ServerMessage::Pong { seq, payload }) => {
-            if let Some(outbox) = outbox {
-                let limits = *ctx.outboxes.lock().expect("outboxes lock").limits();
-                outbox
-                    .lock()
-                    .expect("outbox lock")
-                    .record(*seq, payload, Instant::now(), &limits);
-            }
-        }
-        _ => {}
     }
     action
 }

@@ -38,7 +38,13 @@ impl Default for OutboxLimits {
 pub struct Outbox {
     pongs: VecDeque<(u64, Vec<u8>, Instant)>,
     bytes: usize,
+    /// Buffers of dropped pongs, reused so that recording does not allocate
+    /// once the outbox is full.
+    spare: Vec<Vec<u8>>,
 }
+
+/// Spare buffers kept per outbox.
+const SPARE_BUFFERS: usize = 8;
 
 impl Outbox {
     /// Keeps the pong for `seq` (seqs arrive in increasing order; an older one
@@ -47,13 +53,20 @@ impl Outbox {
         if self.pongs.back().is_some_and(|(last, _, _)| *last >= seq) {
             return;
         }
-        self.pongs.push_back((seq, payload.to_vec(), now));
+        let mut buffer = self.spare.pop().unwrap_or_default();
+        buffer.clear();
+        buffer.extend_from_slice(payload);
+        self.pongs.push_back((seq, buffer, now));
         self.bytes += payload.len();
         self.prune(now, limits);
     }
 
     /// The payload answered for `seq`, if it is still kept.
     pub fn find(&self, seq: u64) -> Option<&[u8]> {
+        // A new ping (the common case) is above everything kept.
+        if self.pongs.back().is_none_or(|(last, _, _)| seq > *last) {
+            return None;
+        }
         let i = self.pongs.binary_search_by_key(&seq, |(s, _, _)| *s).ok()?;
         Some(&self.pongs[i].1)
     }
@@ -84,7 +97,11 @@ impl Outbox {
                 break;
             }
             self.bytes -= payload.len();
-            self.pongs.pop_front();
+            if let Some((_, buffer, _)) = self.pongs.pop_front() {
+                if self.spare.len() < SPARE_BUFFERS {
+                    self.spare.push(buffer);
+                }
+            }
         }
     }
 }
