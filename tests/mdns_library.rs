@@ -79,7 +79,7 @@ fn a_txt_update_is_the_same_service_with_new_values() {
             service_type: SERVICE_TYPE.into(),
             instance: "changing".into(),
             port: 4433,
-            txt: txt.clone(),
+            txt: txt.to_pairs(),
             interfaces: vec![],
         })
         .unwrap();
@@ -93,7 +93,7 @@ fn a_txt_update_is_the_same_service_with_new_values() {
 
         txt.state = ServerState::Draining;
         txt.load = Some(990);
-        advertiser.update_txt(&txt).unwrap();
+        advertiser.update_txt(&txt.to_pairs()).unwrap();
         let updated = loop {
             match next_event(&mut events).await {
                 DiscoveryEvent::Updated(c)

@@ -371,7 +371,7 @@ impl DnsResolver {
             });
         }
         let additional = addresses_by_name(lookup.additionals());
-        let txt = self.txt(name).await;
+        let (txt_pairs, txt) = self.txt(name).await;
         let mut out = Resolution {
             candidates: Vec::new(),
             ttl,
@@ -428,6 +428,7 @@ impl DnsResolver {
                     priority: srv.priority,
                     weight: srv.weight,
                 }),
+                txt_pairs: txt_pairs.clone(),
             });
         }
         if out.candidates.is_empty() {
@@ -443,10 +444,11 @@ impl DnsResolver {
         Ok(out)
     }
 
-    /// TXT at `name`: `Ok(None)` when there is none, `Err` when it is malformed.
-    async fn txt(&self, name: &str) -> Result<Option<ServerTxt>, String> {
+    /// TXT at `name`: the raw pairs, and the parsed pingpong TXT (`Ok(None)`
+    /// when there is none, `Err` when it is malformed).
+    async fn txt(&self, name: &str) -> (Vec<(String, String)>, Result<Option<ServerTxt>, String>) {
         let Ok(lookup) = self.inner.txt_lookup(name).await else {
-            return Ok(None);
+            return (Vec::new(), Ok(None));
         };
         let mut pairs: HashMap<String, String> = HashMap::new();
         for record in lookup.answers() {
@@ -458,12 +460,14 @@ impl DnsResolver {
                 }
             }
         }
+        let raw = super::mdns::raw_pairs(pairs.iter().map(|(k, v)| (k.clone(), v.clone())));
         if pairs.is_empty() {
-            return Ok(None);
+            return (raw, Ok(None));
         }
-        ServerTxt::parse(|key| pairs.get(key).map(String::as_str))
+        let parsed = ServerTxt::parse(|key| pairs.get(key).map(String::as_str))
             .map(Some)
-            .map_err(|e| e.to_string())
+            .map_err(|e| e.to_string());
+        (raw, parsed)
     }
 
     async fn addresses(&self, host: &str) -> Vec<IpAddr> {

@@ -78,8 +78,9 @@ pub struct Advertisement {
     pub instance: String,
     /// UDP port of the service.
     pub port: u16,
-    /// TXT record.
-    pub txt: ServerTxt,
+    /// TXT record: `key=value` pairs (pingpong servers use
+    /// [`ServerTxt::to_pairs`](crate::discovery::ServerTxt::to_pairs)).
+    pub txt: Vec<(String, String)>,
     /// Interfaces to advertise on; empty means all.
     pub interfaces: Vec<String>,
 }
@@ -112,7 +113,7 @@ impl Advertiser {
             &host,
             (),
             ad.port,
-            ad.txt.to_pairs().as_slice(),
+            ad.txt.as_slice(),
         )
         .map_err(mdns_error)?
         .enable_addr_auto();
@@ -133,7 +134,7 @@ impl Advertiser {
     }
 
     /// Publishes a new TXT record for the same service (e.g. `state=draining`).
-    pub fn update_txt(&self, txt: &ServerTxt) -> Result<(), DiscoveryError> {
+    pub fn update_txt(&self, txt: &[(String, String)]) -> Result<(), DiscoveryError> {
         let mut info = self.info.lock().expect("info lock");
         let updated = ServiceInfo::new(
             info.get_type(),
@@ -141,7 +142,7 @@ impl Advertiser {
             info.get_hostname(),
             (),
             info.get_port(),
-            txt.to_pairs().as_slice(),
+            txt,
         )
         .map_err(mdns_error)?
         .enable_addr_auto();
@@ -220,25 +221,30 @@ impl Browser {
         check_service_type(service_type)?;
         let daemon = daemon(interfaces)?;
         let events = daemon.browse(service_type).map_err(mdns_error)?;
+        // pingpong's own records must carry a valid pingpong TXT; other service
+        // types keep whatever TXT they have.
+        let strict = service_type == SERVICE_TYPE;
         tokio::spawn(async move {
             let mut known: HashMap<String, Candidate> = HashMap::new();
             while let Ok(event) = events.recv_async().await {
                 let out = match event {
-                    ServiceEvent::ServiceResolved(service) => match candidate_from(&service) {
-                        Ok(candidate) => {
-                            match known.insert(candidate.key.clone(), candidate.clone()) {
-                                None => Some(DiscoveryEvent::Added(candidate)),
-                                Some(old) if old != candidate => {
-                                    Some(DiscoveryEvent::Updated(candidate))
+                    ServiceEvent::ServiceResolved(service) => {
+                        match candidate_from(&service, strict) {
+                            Ok(candidate) => {
+                                match known.insert(candidate.key.clone(), candidate.clone()) {
+                                    None => Some(DiscoveryEvent::Added(candidate)),
+                                    Some(old) if old != candidate => {
+                                        Some(DiscoveryEvent::Updated(candidate))
+                                    }
+                                    Some(_) => None,
                                 }
-                                Some(_) => None,
+                            }
+                            Err(reason) => {
+                                warn!(name = %truncate(&service.fullname), %reason, "ignoring malformed mDNS record");
+                                None
                             }
                         }
-                        Err(reason) => {
-                            warn!(name = %truncate(&service.fullname), %reason, "ignoring malformed mDNS record");
-                            None
-                        }
-                    },
+                    }
                     ServiceEvent::ServiceRemoved(_, fullname) => {
                         known.remove(&fullname).map(DiscoveryEvent::Removed)
                     }
@@ -278,7 +284,7 @@ fn truncate(s: &str) -> String {
 }
 
 /// Validates a resolved service and turns it into a candidate.
-fn candidate_from(service: &ResolvedService) -> Result<Candidate, String> {
+fn candidate_from(service: &ResolvedService, strict: bool) -> Result<Candidate, String> {
     let fullname = &service.fullname;
     if fullname.len() > 255 {
         return Err(format!("full name is {} bytes", fullname.len()));
@@ -299,8 +305,18 @@ fn candidate_from(service: &ResolvedService) -> Result<Candidate, String> {
     if service.port == 0 {
         return Err("port 0".into());
     }
-    let txt = ServerTxt::parse(|key| service.txt_properties.get_property_val_str(key))
-        .map_err(|e| e.to_string())?;
+    let parsed = ServerTxt::parse(|key| service.txt_properties.get_property_val_str(key));
+    let txt = match parsed {
+        Ok(txt) => Some(txt),
+        Err(e) if strict => return Err(e.to_string()),
+        Err(_) => None,
+    };
+    let txt_pairs = raw_pairs(
+        service
+            .txt_properties
+            .iter()
+            .map(|p| (p.key().to_string(), p.val_str().to_string())),
+    );
     let mut addresses: Vec<SocketAddr> = service
         .addresses
         .iter()
@@ -316,12 +332,28 @@ fn candidate_from(service: &ResolvedService) -> Result<Candidate, String> {
         host,
         addresses,
         port: service.port,
-        path: txt.path.clone(),
+        path: txt
+            .as_ref()
+            .map_or_else(|| "/".to_string(), |t| t.path.clone()),
         source: Source::Mdns,
-        txt: Some(txt),
+        txt,
         srv: None,
+        txt_pairs,
     })
 }
+
+/// TXT pairs as received, bounded: at most [`MAX_TXT_PAIRS`] pairs, keys
+/// lowercased and at most 64 bytes, values at most 255 bytes (one TXT string).
+pub fn raw_pairs(pairs: impl Iterator<Item = (String, String)>) -> Vec<(String, String)> {
+    pairs
+        .filter(|(k, v)| !k.is_empty() && k.len() <= 64 && v.len() <= 255)
+        .map(|(k, v)| (k.to_ascii_lowercase(), v))
+        .take(MAX_TXT_PAIRS)
+        .collect()
+}
+
+/// Most TXT pairs kept per record.
+pub const MAX_TXT_PAIRS: usize = 32;
 
 fn socket_addr(ip: &ScopedIp, port: u16) -> SocketAddr {
     match (ip.to_ip_addr(), ip) {

@@ -74,8 +74,12 @@ pub struct Candidate {
     pub path: String,
     /// Where it was found.
     pub source: Source,
-    /// What the server advertised about itself, when the source carries TXT.
+    /// What a pingpong server advertised about itself (parsed TXT), when the
+    /// source carries TXT in pingpong's format.
     pub txt: Option<ServerTxt>,
+    /// The raw TXT `key=value` pairs (keys lowercased, bounded), for services of
+    /// any type.
+    pub txt_pairs: Vec<(String, String)>,
     /// SRV priority and weight, for candidates found through SRV.
     pub srv: Option<SrvInfo>,
 }

@@ -169,6 +169,7 @@ mod tests {
                 priority,
                 weight: 10,
             }),
+            txt_pairs: Vec::new(),
         }
     }
 

@@ -84,6 +84,7 @@ mod tests {
                 load: None,
             }),
             srv: None,
+            txt_pairs: Vec::new(),
         }
     }
 

@@ -63,6 +63,7 @@ pub fn parse_target(input: &str) -> Result<Candidate, TargetError> {
         source: Source::Static,
         txt: None,
         srv: None,
+        txt_pairs: Vec::new(),
     };
     candidate.key = candidate.url();
     Ok(candidate)

@@ -105,7 +105,7 @@ impl Server {
                 service_type: mdns.service_type.clone(),
                 instance: info.instance.clone(),
                 port: local_addr.port(),
-                txt: txt.clone(),
+                txt: txt.to_pairs(),
                 interfaces: mdns.interfaces.clone(),
             })?),
             None => None,
@@ -174,7 +174,7 @@ impl Server {
         if let Some(advertiser) = &self.advertiser {
             let mut draining = self.txt.clone();
             draining.state = crate::proto::ServerState::Draining;
-            if let Err(error) = advertiser.update_txt(&draining) {
+            if let Err(error) = advertiser.update_txt(&draining.to_pairs()) {
                 warn!(%error, "cannot advertise state=draining");
             }
         }
