@@ -234,6 +234,29 @@ fn a_client_reaches_a_pod_given_only_the_service_name() {
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
 
+    // The resolve_srv example prints them in RFC 2782 order.
+    let out = cluster
+        .netns
+        .command(&example("resolve_srv"))
+        .args([
+            &format!("_pingpong._udp.{SVC}"),
+            "--dns-server",
+            "127.0.0.1:53",
+        ])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(stdout.contains("3 target(s)"), "{stdout}");
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.contains("priority 0 weight 33 -> 127.0.0."))
+            .count(),
+        3,
+        "{stdout}"
+    );
+
     // discover lists the three pods with their SRV records.
     let out = cluster.pingpong(&["discover", "--dns", "pingpong", "--json", "--timeout", "1"]);
     let found: Vec<Value> = serde_json::from_slice::<Value>(&out.stdout)

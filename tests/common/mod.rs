@@ -18,6 +18,24 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_pingpong")
 }
 
+/// A built example (`cargo test` builds them next to the test binaries).
+pub fn example(name: &str) -> String {
+    let exe = std::env::current_exe().unwrap();
+    let path = exe
+        .parent()
+        .unwrap()
+        .parent()
+        .unwrap()
+        .join("examples")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} not built (cargo test builds the examples)",
+        path.display()
+    );
+    path.display().to_string()
+}
+
 /// A certificate folder with a CA, a server leaf for loopback and a client leaf.
 pub fn pki(dir: &Path, ca_name: &str) -> CertPaths {
     let paths = CertPaths::new(dir);
