@@ -11,6 +11,35 @@
 //! - [`tls`]: certificates and rustls configurations.
 //! - [`transport`]: QUIC timing shared by both sides.
 //! - [`shutdown`]: signals to cancellation.
+//!
+//! # Embedding
+//!
+//! A server and a client in one program (see `examples/` for complete ones):
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use pingpong::client::{Connector, PingOptions, PingRun};
+//! use pingpong::server::{Server, ServerConfig};
+//! use pingpong::tls::{store, CertPaths, LeafRole, TlsMaterial};
+//! use tokio_util::sync::CancellationToken;
+//!
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! let pki = CertPaths::new("/tmp/pki");
+//! store::init_single_host(&pki, "my CA", 30)?;
+//! let mut config = ServerConfig::new(TlsMaterial::from_dir(&pki, LeafRole::Server));
+//! config.listen = "127.0.0.1:0".parse()?;
+//! let server = Server::bind(config)?;
+//! let url = format!("https://localhost:{}/pingpong", server.local_addr().port());
+//! let shutdown = CancellationToken::new(); // cancel() drains the server
+//! tokio::spawn(server.run(shutdown.clone()));
+//!
+//! let connector = Connector::new(&TlsMaterial::from_dir(&pki, LeafRole::Client), None)?;
+//! let mut session = connector.open(&url).await?;
+//! let mut run = PingRun::new(&PingOptions { count: Some(3), interval: Duration::from_millis(10), ..Default::default() });
+//! session.ping(&mut run, &CancellationToken::new(), |event| println!("{event:?}")).await?;
+//! assert_eq!(run.summary().received, 3);
+//! # Ok(()) }
+//! ```
 #![deny(missing_docs)]
 
 pub mod client;

@@ -43,6 +43,18 @@ pub fn pick<T>(items: &[T], info: impl Fn(&T) -> SrvInfo, rng: &mut impl Rng) ->
 }
 
 /// The full RFC 2782 order of `items`: what a client tries first, second, ...
+///
+/// ```
+/// use pingpong::discovery::srv::{order, SrvInfo};
+///
+/// let records = [
+///     ("backup", SrvInfo { priority: 10, weight: 100 }),
+///     ("a", SrvInfo { priority: 0, weight: 60 }),
+///     ("b", SrvInfo { priority: 0, weight: 40 }),
+/// ];
+/// let tried = order(&records, |r| r.1, &mut rand::rng());
+/// assert_eq!(tried[2].0, "backup"); // a and b first, in weighted random order
+/// ```
 pub fn order<T: Clone>(items: &[T], info: impl Fn(&T) -> SrvInfo, rng: &mut impl Rng) -> Vec<T> {
     let mut left: Vec<T> = items.to_vec();
     let mut out = Vec::with_capacity(left.len());

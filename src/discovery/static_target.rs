@@ -16,6 +16,11 @@ pub struct TargetError {
 
 /// Parses a user-given server address. The scheme defaults to `https`, the port
 /// to 4433 and the path to `/pingpong`.
+///
+/// ```
+/// let c = pingpong::discovery::parse_target("web1.lan").unwrap();
+/// assert_eq!(c.url(), "https://web1.lan:4433/pingpong");
+/// ```
 pub fn parse_target(input: &str) -> Result<Candidate, TargetError> {
     let err = |reason: &str| TargetError {
         input: input.to_string(),

@@ -33,6 +33,19 @@ impl WireMessage for ServerMessage {
 }
 
 /// Encodes `message` as one frame (length prefix and body).
+///
+/// ```
+/// use pingpong::proto::{encode_frame, ClientMessage, FrameDecoder};
+///
+/// let frame = encode_frame(&ClientMessage::Ping { seq: 1, payload: b"ping".to_vec() }).unwrap();
+/// assert_eq!(frame, [7, 1, 1, 4, b'p', b'i', b'n', b'g']);
+///
+/// let mut decoder = FrameDecoder::new();
+/// decoder.push(&frame[..3]); // frames may arrive in pieces
+/// assert_eq!(decoder.decode::<ClientMessage>().unwrap(), None);
+/// decoder.push(&frame[3..]);
+/// assert!(matches!(decoder.decode::<ClientMessage>().unwrap(), Some(ClientMessage::Ping { seq: 1, .. })));
+/// ```
 pub fn encode_frame<M: WireMessage>(message: &M) -> Result<Vec<u8>, FrameError> {
     let mut frame = Vec::new();
     encode_frame_into(message, &mut frame)?;

@@ -91,6 +91,15 @@ pub fn new_ca(common_name: &str, validity: Validity) -> Result<Pem, TlsError> {
 
 /// Issues a leaf for `role` named `name`, signed by `ca`.
 ///
+/// ```
+/// use pingpong::tls::generate::{issue_leaf, new_ca, Validity};
+/// use pingpong::tls::LeafRole;
+///
+/// let ca = new_ca("example CA", Validity::days(30)).unwrap();
+/// let server = issue_leaf(&ca, LeafRole::Server, "web1", &["web1.lan".into(), "192.0.2.10".into()], Validity::days(30)).unwrap();
+/// assert!(server.cert.starts_with("-----BEGIN CERTIFICATE-----"));
+/// ```
+///
 /// The subject CN is `name`; the SANs are `sans` (DNS names or IP addresses), and
 /// `name` itself when `sans` is empty. Every leaf carries at least one SAN.
 pub fn issue_leaf(
