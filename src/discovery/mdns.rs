@@ -30,7 +30,9 @@ pub const MAX_HOST_LEN: usize = 253;
 /// server disappears in about a second instead of after its 120 s TTL.
 pub const VERIFY_TIMEOUT: Duration = Duration::from_secs(1);
 
-/// How long the goodbye (TTL 0) may take to be sent at shutdown.
+/// How long the goodbye (TTL 0) may take to be sent at shutdown: the daemon
+/// sends it at once; a second bounds a daemon that is stuck, so that a stopping
+/// server never hangs on it.
 const GOODBYE_TIMEOUT: Duration = Duration::from_secs(1);
 
 fn mdns_error(e: impl std::fmt::Display) -> DiscoveryError {

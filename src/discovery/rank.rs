@@ -21,7 +21,8 @@ use super::Candidate;
 /// Ejection after the first failure; doubles with each consecutive one. A
 /// second is about what a server restart or one step of a rollout takes.
 pub const BASE_EJECTION: Duration = Duration::from_secs(1);
-/// Longest ejection.
+/// Longest ejection: a server that keeps failing is retried twice a minute,
+/// matching the reconnection back-off's cap.
 pub const MAX_EJECTION: Duration = Duration::from_secs(30);
 /// Weight of a new RTT sample in the moving average (the rest is history).
 /// 0.2 follows a change within a handful of samples without jumping at one
