@@ -10,6 +10,9 @@
 //! The benchmark re-runs itself inside a network namespace it creates (root
 //! needed), where dnsmasq owns 127.0.0.1:53. `cargo bench --bench dns`.
 
+#[path = "common/netns.rs"]
+mod netns;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::process::{Command, Stdio};
@@ -18,32 +21,10 @@ use std::time::{Duration, Instant};
 use pingpong::discovery::dns::{DnsConfig, DnsQuery, DnsResolver};
 
 const PINGPONG: &str = env!("CARGO_BIN_EXE_pingpong");
-const INSIDE: &str = "PINGPONG_BENCH_IN_NETNS";
 const NAME: &str = "pingpong.default.svc.cluster.local";
 
 fn main() {
-    if std::env::var_os(INSIDE).is_none() {
-        let ns = format!("pp-dnsbench-{}", std::process::id());
-        let ok = Command::new("sh")
-            .args([
-                "-c",
-                &format!("ip netns add {ns} && ip -n {ns} link set lo up"),
-            ])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(
-            ok,
-            "cannot create a network namespace (the DNS benchmark needs root)"
-        );
-        let status = Command::new("ip")
-            .args(["netns", "exec", &ns])
-            .arg(std::env::current_exe().unwrap())
-            .env(INSIDE, "1")
-            .status()
-            .unwrap();
-        let _ = Command::new("ip").args(["netns", "del", &ns]).status();
-        std::process::exit(status.code().unwrap_or(1));
-    }
+    netns::reexec_inside();
     inside();
 }
 

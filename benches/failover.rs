@@ -7,6 +7,9 @@
 //! Re-runs itself inside a network namespace it creates (root needed), so that
 //! mDNS stays off the real network. `cargo bench --bench failover`.
 
+#[path = "common/netns.rs"]
+mod netns;
+
 use std::io::{BufRead, BufReader, Lines};
 use std::process::{Child, ChildStdout, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -14,32 +17,9 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 const PINGPONG: &str = env!("CARGO_BIN_EXE_pingpong");
-const INSIDE: &str = "PINGPONG_BENCH_IN_NETNS";
 
 fn main() {
-    if std::env::var_os(INSIDE).is_none() {
-        let ns = format!("pp-failover-{}", std::process::id());
-        let setup = format!(
-            "ip netns add {ns} && ip -n {ns} link set lo up && ip -n {ns} link set lo multicast on \
-             && ip -n {ns} route add 224.0.0.0/4 dev lo"
-        );
-        let ok = Command::new("sh")
-            .args(["-c", &setup])
-            .status()
-            .is_ok_and(|s| s.success());
-        assert!(
-            ok,
-            "cannot create a network namespace (the failover benchmark needs root)"
-        );
-        let status = Command::new("ip")
-            .args(["netns", "exec", &ns])
-            .arg(std::env::current_exe().unwrap())
-            .env(INSIDE, "1")
-            .status()
-            .unwrap();
-        let _ = Command::new("ip").args(["netns", "del", &ns]).status();
-        std::process::exit(status.code().unwrap_or(1));
-    }
+    netns::reexec_inside();
     inside();
 }
 

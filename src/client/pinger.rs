@@ -181,17 +181,22 @@ impl PingRun {
     /// their time from now.
     pub fn resend(&mut self, now: Instant, out: &mut Vec<u8>) -> Result<(), ClientError> {
         for seq in self.outstanding.restart_all(now) {
-            let ping = ClientMessage::Ping {
-                seq,
-                payload: std::mem::take(&mut self.payload),
-            };
-            let encoded = encode_frame_into(&ping, out);
-            if let ClientMessage::Ping { payload, .. } = ping {
-                self.payload = payload;
-            }
-            encoded.map_err(|e| ClientError::Protocol(e.to_string()))?;
+            self.encode_ping(seq, out)?;
         }
         Ok(())
+    }
+
+    /// Appends ping `seq` to `out`, lending it the shared payload buffer.
+    fn encode_ping(&mut self, seq: u64, out: &mut Vec<u8>) -> Result<(), ClientError> {
+        let ping = ClientMessage::Ping {
+            seq,
+            payload: std::mem::take(&mut self.payload),
+        };
+        let encoded = encode_frame_into(&ping, out);
+        if let ClientMessage::Ping { payload, .. } = ping {
+            self.payload = payload;
+        }
+        encoded.map_err(|e| ClientError::Protocol(e.to_string()))
     }
 
     /// Stops sending (Ctrl-C); pongs in flight get a short grace period.
@@ -256,15 +261,7 @@ impl PingRun {
     fn fill(&mut self, now: Instant, out: &mut Vec<u8>) -> Result<(), ClientError> {
         while self.more_to_send() && now >= self.next_send && self.outstanding.len() < self.window {
             let seq = self.sent + 1;
-            let ping = ClientMessage::Ping {
-                seq,
-                payload: std::mem::take(&mut self.payload),
-            };
-            let encoded = encode_frame_into(&ping, out);
-            if let ClientMessage::Ping { payload, .. } = ping {
-                self.payload = payload;
-            }
-            encoded.map_err(|e| ClientError::Protocol(e.to_string()))?;
+            self.encode_ping(seq, out)?;
             self.outstanding.insert(seq, now);
             self.sent += 1;
             self.next_send = if self.options.interval.is_zero() {
