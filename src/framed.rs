@@ -17,6 +17,14 @@ pub enum FramedError {
     /// The bytes are not a valid frame.
     #[error(transparent)]
     Frame(#[from] FrameError),
+    /// A frame was started and not finished in time (a slowloris peer).
+    #[error("a frame was started but not completed within {after:?} ({buffered} bytes received)")]
+    Stalled {
+        /// Bytes of the unfinished frame.
+        buffered: usize,
+        /// The allowed time.
+        after: std::time::Duration,
+    },
 }
 
 /// Reads messages from a byte stream.
@@ -25,6 +33,8 @@ pub struct FramedReader<R> {
     inner: R,
     decoder: FrameDecoder,
     chunk: Box<[u8]>,
+    frame_timeout: Option<std::time::Duration>,
+    partial_since: Option<tokio::time::Instant>,
 }
 
 impl<R: AsyncRead + Unpin> FramedReader<R> {
@@ -34,7 +44,16 @@ impl<R: AsyncRead + Unpin> FramedReader<R> {
             inner,
             decoder: FrameDecoder::new(),
             chunk: vec![0; READ_CHUNK].into_boxed_slice(),
+            frame_timeout: None,
+            partial_since: None,
         }
+    }
+
+    /// Once a frame has begun, the rest of it must arrive within `timeout`,
+    /// else [`next`](Self::next) fails with [`FramedError::Stalled`].
+    pub fn with_frame_timeout(mut self, timeout: std::time::Duration) -> Self {
+        self.frame_timeout = Some(timeout);
+        self
     }
 
     /// The next message, or `None` when the stream ended cleanly between frames.
@@ -43,9 +62,26 @@ impl<R: AsyncRead + Unpin> FramedReader<R> {
     pub async fn next<M: WireMessage>(&mut self) -> Result<Option<M>, FramedError> {
         loop {
             if let Some(message) = self.decoder.decode()? {
+                self.partial_since = None;
                 return Ok(Some(message));
             }
-            let n = self.inner.read(&mut self.chunk).await?;
+            let n = match (self.frame_timeout, self.decoder.buffered()) {
+                (Some(after), buffered) if buffered > 0 => {
+                    let since = *self
+                        .partial_since
+                        .get_or_insert_with(tokio::time::Instant::now);
+                    match tokio::time::timeout_at(since + after, self.inner.read(&mut self.chunk))
+                        .await
+                    {
+                        Ok(read) => read?,
+                        Err(_) => return Err(FramedError::Stalled { buffered, after }),
+                    }
+                }
+                _ => {
+                    self.partial_since = None;
+                    self.inner.read(&mut self.chunk).await?
+                }
+            };
             if n == 0 {
                 self.decoder.finish()?;
                 return Ok(None);
@@ -80,6 +116,7 @@ where
 mod tests {
     use super::*;
     use crate::proto::ClientMessage;
+    use tokio::io::AsyncWriteExt;
 
     #[tokio::test]
     async fn messages_cross_a_duplex_pipe() {
@@ -109,6 +146,20 @@ mod tests {
         }
         writer.await.unwrap();
         assert!(reader.next::<ClientMessage>().await.unwrap().is_none());
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_frame_left_unfinished_stalls_after_the_timeout() {
+        let (a, b) = tokio::io::duplex(64);
+        let (_, mut w) = tokio::io::split(a);
+        let (r, _) = tokio::io::split(b);
+        let mut reader =
+            FramedReader::new(r).with_frame_timeout(std::time::Duration::from_secs(10));
+        w.write_all(&[5, 1]).await.unwrap(); // 2 of 6 bytes, then silence
+        assert!(matches!(
+            reader.next::<ClientMessage>().await,
+            Err(FramedError::Stalled { buffered: 2, .. })
+        ));
     }
 
     #[tokio::test]

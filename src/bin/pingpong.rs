@@ -114,6 +114,9 @@ struct ServerArgs {
     /// Do not advertise over mDNS.
     #[arg(long)]
     no_mdns: bool,
+    /// Most sessions served at once; more clients get "server full".
+    #[arg(long, default_value_t = pingpong::server::config::DEFAULT_MAX_SESSIONS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    max_sessions: usize,
     /// Seconds a draining server (SIGTERM/SIGINT) gives its sessions to move.
     #[arg(long, default_value = "5", value_parser = parse_seconds)]
     drain_timeout: Duration,
@@ -433,6 +436,7 @@ async fn run_server(args: ServerArgs) -> Result<ExitCode> {
         config.instance = instance;
     }
     config.drain_timeout = args.drain_timeout;
+    config.max_sessions = args.max_sessions;
     if !args.no_mdns {
         config.mdns = Some(MdnsOptions {
             interfaces: args.mdns.interfaces,
@@ -488,15 +492,16 @@ async fn run_client(args: ClientArgs) -> Result<ExitCode> {
             }
         }
     };
-    let summary = ping_target(
+    let result = ping_target(
         &connector,
         &mut target,
         &args.ping,
         args.reconnect_timeout,
         &stop,
     )
-    .await?;
-    Ok(exit_code(&summary))
+    .await;
+    connector.shutdown().await;
+    Ok(exit_code(&result?))
 }
 
 async fn run_discover(args: DiscoverArgs) -> Result<ExitCode> {
@@ -820,6 +825,7 @@ async fn run_demo(args: DemoArgs) -> Result<ExitCode> {
         &shutdown,
     )
     .await;
+    connector.shutdown().await;
     shutdown.cancel();
     let _ = server_task.await;
     Ok(exit_code(&result?))

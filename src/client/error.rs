@@ -112,6 +112,7 @@ impl From<FramedError> for ClientError {
                 ClientError::Protocol(format!("bad frame from the server: {e}"))
             }
             FramedError::Io(e) => ClientError::SessionLost(e.to_string()),
+            stalled @ FramedError::Stalled { .. } => ClientError::SessionLost(stalled.to_string()),
         }
     }
 }

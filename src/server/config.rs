@@ -18,6 +18,10 @@ pub const DEFAULT_PATH: &str = "/pingpong";
 /// 30 s termination grace period.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Default session limit: far above what one 2-core server pings at once, low
+/// enough that memory stays bounded (a session costs tens of kilobytes).
+pub const DEFAULT_MAX_SESSIONS: usize = 10_000;
+
 /// Everything a [`super::Server`] needs.
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -35,6 +39,9 @@ pub struct ServerConfig {
     pub drain_timeout: Duration,
     /// Bounds of the per-client outboxes.
     pub outbox: super::outbox::OutboxLimits,
+    /// Sessions served at once; a client over the limit gets
+    /// `Error { LIMIT_EXCEEDED, "server full" }`.
+    pub max_sessions: usize,
     /// mDNS advertising; `None` (the default for embedded servers) advertises
     /// nothing. The `pingpong server` command turns it on.
     pub mdns: Option<MdnsOptions>,
@@ -69,6 +76,7 @@ impl ServerConfig {
             hello_timeout: crate::transport::HELLO_TIMEOUT,
             drain_timeout: DRAIN_TIMEOUT,
             outbox: super::outbox::OutboxLimits::default(),
+            max_sessions: DEFAULT_MAX_SESSIONS,
             mdns: None,
         }
     }

@@ -15,6 +15,11 @@ use super::session::{Action, ServerInfo, Session};
 use crate::framed::{FramedError, FramedReader};
 use crate::proto::{encode_frame_into, ClientMessage, ServerMessage};
 
+/// A frame that has begun must be complete within this time: a slow peer on a
+/// bad link sends a 64 KiB frame in well under a second, so ten seconds only
+/// stops peers that hold a session open with a trickle (slowloris).
+pub const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Replies are gathered up to this many bytes before one write: pipelined pings
 /// cost one stream write per batch, not one per pong.
 const WRITE_BATCH: usize = 64 * 1024;
@@ -71,7 +76,7 @@ where
     W: AsyncWrite + Unpin,
 {
     let timing = &ctx.timing;
-    let mut reader = FramedReader::new(reader);
+    let mut reader = FramedReader::new(reader).with_frame_timeout(FRAME_TIMEOUT);
     let mut session = Session::new();
     let mut outbox: Option<Arc<Mutex<Outbox>>> = None;
     let mut out = Vec::new();
@@ -116,6 +121,7 @@ where
             Some(Ok(Some(message))) => respond(&mut session, &mut outbox, ctx, message, batch_time),
             Some(Ok(None)) => return Ok((SessionEnd::ClientLeft, session)),
             Some(Err(FramedError::Frame(error))) => session.on_frame_error(&error),
+            Some(Err(error @ FramedError::Stalled { .. })) => session.on_stall(&error.to_string()),
             Some(Err(error)) => return Err(error),
         };
         // Answer everything already received with one write.
@@ -469,6 +475,17 @@ mod tests {
             pongs,
             vec![(2, vec![2]), (3, vec![3]), (3, vec![3]), (4, vec![4])]
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_slowloris_gets_an_error_and_a_close() {
+        let mut bytes = frames(&[hello()]);
+        bytes.extend([40, 1]); // a 40-byte frame that never comes
+        let (end, replies) = exchange(bytes, false).await;
+        assert!(
+            matches!(end, SessionEnd::Refused { code, .. } if code == ErrorCode::LimitExceeded.as_u16())
+        );
+        assert!(matches!(replies.last(), Some(ServerMessage::Error { .. })));
     }
 
     #[tokio::test]

@@ -12,6 +12,7 @@ pub mod outbox;
 pub mod session;
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV6};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -30,6 +31,7 @@ pub use session::ServerInfo;
 
 use crate::discovery::mdns::{Advertisement, Advertiser};
 use crate::discovery::ServerTxt;
+use crate::proto::{ErrorCode, ServerMessage};
 use crate::tls::{server_tls_config, PeerIdentity, TlsError};
 use crate::transport::{IDLE_TIMEOUT, KEEP_ALIVE_INTERVAL};
 
@@ -75,6 +77,28 @@ struct Shared {
     path: String,
     timing: SessionTiming,
     outboxes: Mutex<Outboxes>,
+    sessions: AtomicUsize,
+    max_sessions: usize,
+}
+
+/// One of the server's session slots, given back when dropped.
+struct SessionSlot<'a>(&'a AtomicUsize);
+
+impl<'a> SessionSlot<'a> {
+    fn take(count: &'a AtomicUsize, max: usize) -> Option<Self> {
+        count
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < max).then_some(n + 1)
+            })
+            .ok()
+            .map(|_| Self(count))
+    }
+}
+
+impl Drop for SessionSlot<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
+    }
 }
 
 impl Server {
@@ -124,6 +148,8 @@ impl Server {
                     drain_timeout: config.drain_timeout,
                 },
                 outboxes: Mutex::new(Outboxes::new(config.outbox)),
+                sessions: AtomicUsize::new(0),
+                max_sessions: config.max_sessions,
             }),
         })
     }
@@ -212,7 +238,7 @@ fn bind_endpoint(
             let dual = wt_config(
                 wtransport::ServerConfig::builder()
                     .with_bind_address_v6(v6, Ipv6DualStackConfig::Allow)
-                    .with_custom_tls(tls.clone()),
+                    .with_custom_tls_and_transport(tls.clone(), quic_transport()),
             );
             match Endpoint::server(dual) {
                 Ok(endpoint) => Ok(endpoint),
@@ -222,7 +248,7 @@ fn bind_endpoint(
                     let config = wt_config(
                         wtransport::ServerConfig::builder()
                             .with_bind_address(v4)
-                            .with_custom_tls(tls),
+                            .with_custom_tls_and_transport(tls, quic_transport()),
                     );
                     Endpoint::server(config).map_err(|e| bind_error(v4, e))
                 }
@@ -236,11 +262,32 @@ fn bind_endpoint(
                 ),
                 SocketAddr::V4(_) => wtransport::ServerConfig::builder().with_bind_address(addr),
             };
-            Endpoint::server(wt_config(builder.with_custom_tls(tls)))
-                .map_err(|e| bind_error(addr, e))
+            Endpoint::server(wt_config(
+                builder.with_custom_tls_and_transport(tls, quic_transport()),
+            ))
+            .map_err(|e| bind_error(addr, e))
         }
     }
 }
+
+/// QUIC settings of every server connection: the timers of
+/// [`crate::transport`], and stream limits. The protocol needs one bidirectional
+/// stream for the WebTransport CONNECT and one for the control stream; HTTP/3
+/// needs three unidirectional ones from the client (control, QPACK encoder and
+/// decoder). A peer that opens more is held back by QUIC flow control rather
+/// than costing the server memory.
+fn quic_transport() -> wtransport::quinn::TransportConfig {
+    let mut transport = wtransport::quinn::TransportConfig::default();
+    transport
+        .max_concurrent_bidi_streams(MAX_BIDI_STREAMS.into())
+        .max_concurrent_uni_streams(MAX_UNI_STREAMS.into());
+    transport
+}
+
+/// Bidirectional streams a client may have open: CONNECT + control stream.
+const MAX_BIDI_STREAMS: u32 = 2;
+/// Unidirectional streams a client may have open: the three of HTTP/3.
+const MAX_UNI_STREAMS: u32 = 3;
 
 fn wt_config(
     builder: wtransport::config::ServerConfigBuilder<
@@ -312,13 +359,38 @@ async fn handle_incoming(incoming: IncomingSession, shared: &Shared, shutdown: &
         }
     };
 
+    // The session limit: a client over it is told so, in protocol terms.
+    let Some(slot) = SessionSlot::take(&shared.sessions, shared.max_sessions) else {
+        warn!(%remote, client = %client_name, limit = shared.max_sessions, "session refused: server full");
+        let full = ServerMessage::Error {
+            code: ErrorCode::LimitExceeded.as_u16(),
+            message: format!(
+                "server full: {} sessions (its --max-sessions)",
+                shared.max_sessions
+            ),
+        };
+        if let Ok(frame) = crate::proto::encode_frame(&full) {
+            let _ = send.write_all(&frame).await;
+            let _ = send.finish().await;
+        }
+        let _ = tokio::time::timeout(ERROR_LINGER, connection.closed()).await;
+        connection.close(
+            VarInt::from_u32(ErrorCode::LimitExceeded.as_u16().into()),
+            b"server full",
+        );
+        return;
+    };
+
     let ctx = SessionContext {
         info: &shared.info,
         timing: shared.timing,
         outboxes: &shared.outboxes,
         outbox_limits: *shared.outboxes.lock().expect("outboxes lock").limits(),
     };
-    match run_control_stream(recv, &mut send, &ctx, shutdown).await {
+    let result = run_control_stream(recv, &mut send, &ctx, shutdown).await;
+    // The slot is free as soon as the session's protocol is over.
+    drop(slot);
+    match result {
         Ok((SessionEnd::ClientLeft, _)) => {
             info!(%remote, client = %client_name, "session closed by client");
             let _ = tokio::time::timeout(ERROR_LINGER, connection.closed()).await;
@@ -333,7 +405,17 @@ async fn handle_incoming(incoming: IncomingSession, shared: &Shared, shutdown: &
             connection.close(VarInt::from_u32(CLOSE_SHUTDOWN), b"server shutting down");
         }
         Err(error) => {
-            info!(%remote, client = %client_name, %error, "session ended");
+            // A client that says Goodbye closes at once with application code 0.
+            let left = matches!(
+                connection.quic_connection().close_reason(),
+                Some(wtransport::quinn::ConnectionError::ApplicationClosed(close))
+                    if close.error_code == wtransport::quinn::VarInt::from_u32(CLOSE_OK)
+            );
+            if left {
+                info!(%remote, client = %client_name, "session closed by client");
+            } else {
+                info!(%remote, client = %client_name, %error, "session ended");
+            }
         }
     }
 }

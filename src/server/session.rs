@@ -128,6 +128,11 @@ impl Session {
         close_with(code, error.to_string())
     }
 
+    /// The answer to a client that started a frame and did not finish it.
+    pub fn on_stall(&mut self, detail: &str) -> Action {
+        close_with(ErrorCode::LimitExceeded, detail.to_string())
+    }
+
     /// The answer to a client that sent no Hello in time.
     pub fn on_hello_timeout(&mut self) -> Action {
         close_with(ErrorCode::HelloTimeout, "no Hello received in time".into())

@@ -1,0 +1,139 @@
+//! Hostile and greedy peers, with valid client certificates (mTLS does not
+//! protect from a compromised insider): each gets a clear error or is held back,
+//! and the server still answers a well-behaved client afterwards.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use pingpong::proto::{encode_frame, ClientMessage, ErrorCode, FrameDecoder, ServerMessage};
+use pingpong::tls::{client_tls_config, LeafRole, TlsMaterial};
+use wtransport::endpoint::endpoint_side;
+use wtransport::{Connection, Endpoint};
+
+/// A raw WebTransport client: the protocol is whatever the test writes.
+async fn raw_client(paths: &pingpong::tls::CertPaths) -> Endpoint<endpoint_side::Client> {
+    let tls = client_tls_config(&TlsMaterial::from_dir(paths, LeafRole::Client), None).unwrap();
+    let config = wtransport::ClientConfig::builder()
+        .with_bind_default()
+        .with_custom_tls(tls)
+        .build();
+    Endpoint::client(config).unwrap()
+}
+
+/// Writes `bytes` on a fresh control stream and returns the server's messages.
+async fn send_raw(connection: &Connection, bytes: &[u8]) -> Vec<ServerMessage> {
+    let (mut send, mut recv) = connection.open_bi().await.unwrap().await.unwrap();
+    send.write_all(bytes).await.unwrap();
+    let mut decoder = FrameDecoder::new();
+    let mut buf = [0u8; 4096];
+    let mut out = Vec::new();
+    while let Ok(Ok(Some(n))) =
+        tokio::time::timeout(Duration::from_secs(5), recv.read(&mut buf)).await
+    {
+        decoder.push(&buf[..n]);
+        while let Ok(Some(m)) = decoder.decode::<ServerMessage>() {
+            out.push(m);
+        }
+    }
+    out
+}
+
+fn error_code(messages: &[ServerMessage]) -> Option<u16> {
+    messages.iter().find_map(|m| match m {
+        ServerMessage::Error { code, .. } => Some(*code),
+        _ => None,
+    })
+}
+
+fn assert_still_serving(server: &ServerProcess, paths: &pingpong::tls::CertPaths) {
+    let mut args = strings(&[&server.url(), "-c", "2", "-i", "0.01"]);
+    args.extend(tls_args(paths, LeafRole::Client));
+    let out = client(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+}
+
+#[tokio::test]
+async fn garbage_huge_prefixes_and_ping_before_hello_get_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = pki(dir.path(), "ca");
+    let server = ServerProcess::start(&tls_args(&paths, LeafRole::Server), &[]);
+    let endpoint = raw_client(&paths).await;
+    let hello = encode_frame(&ClientMessage::Hello {
+        version: 1,
+        client_id: [7; 16],
+        resume_after: 0,
+    })
+    .unwrap();
+    let ping = encode_frame(&ClientMessage::Ping {
+        seq: 1,
+        payload: vec![],
+    })
+    .unwrap();
+    let mut with_garbage = hello.clone();
+    with_garbage.extend([3, 0xee, 0xee, 0xee]);
+    for (bytes, want) in [
+        (with_garbage, ErrorCode::MalformedFrame),
+        (vec![0x80, 0x80, 0x80, 0x80, 0x10], ErrorCode::LimitExceeded), // 4 GiB announced
+        (ping, ErrorCode::UnexpectedMessage),
+    ] {
+        let connection = endpoint.connect(server.url()).await.unwrap();
+        let replies = send_raw(&connection, &bytes).await;
+        assert_eq!(error_code(&replies), Some(want.as_u16()), "{replies:?}");
+    }
+    assert_still_serving(&server, &paths);
+}
+
+#[tokio::test]
+async fn extra_streams_are_held_back_by_the_stream_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = pki(dir.path(), "ca");
+    let server = ServerProcess::start(&tls_args(&paths, LeafRole::Server), &[]);
+    let endpoint = raw_client(&paths).await;
+    let connection = endpoint.connect(server.url()).await.unwrap();
+    let _control = connection.open_bi().await.unwrap().await.unwrap();
+    // CONNECT + control stream use the two bidirectional streams allowed: the
+    // next one is not granted (QUIC flow control), whatever the client asks.
+    let extra = tokio::time::timeout(Duration::from_secs(1), async {
+        connection.open_bi().await.unwrap().await
+    })
+    .await;
+    assert!(extra.is_err(), "a third bidirectional stream was granted");
+    assert_still_serving(&server, &paths);
+}
+
+#[test]
+fn over_the_session_limit_a_client_is_told_the_server_is_full() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = pki(dir.path(), "ca");
+    let mut args = strings(&["--max-sessions", "1"]);
+    args.extend(tls_args(&paths, LeafRole::Server));
+    let server = ServerProcess::start(&args, &[]);
+    // One client holds the only session.
+    let mut holder = std::process::Command::new(bin());
+    holder
+        .arg("client")
+        .args(strings(&[&server.url(), "-c", "0", "-i", "0.05"]))
+        .args(tls_args(&paths, LeafRole::Client))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut holder = holder.spawn().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(holder.stdout.take().unwrap()));
+    assert!(lines.next().unwrap().unwrap().starts_with("PINGPONG"));
+    let mut args = strings(&[&server.url(), "-c", "1", "--reconnect-timeout", "0"]);
+    args.extend(tls_args(&paths, LeafRole::Client));
+    let out = client(&args);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("server full: 1 sessions"),
+        "{}",
+        describe(&out)
+    );
+    server.wait_for_log("session refused: server full", Duration::from_secs(10));
+    // The slot is given back when the holder leaves.
+    send_signal(&holder, libc::SIGINT);
+    holder.wait().unwrap();
+    server.wait_for_log("session closed by client", Duration::from_secs(10));
+    assert_still_serving(&server, &paths);
+}
