@@ -137,3 +137,110 @@ fn over_the_session_limit_a_client_is_told_the_server_is_full() {
     server.wait_for_log("session closed by client", Duration::from_secs(10));
     assert_still_serving(&server, &paths);
 }
+
+/// The server's resident memory, in KiB.
+fn rss_kib(server: &ServerProcess) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap()
+}
+
+/// Growth allowed in these tests: generous against allocator noise, far below
+/// what unbounded buffering of the traffic would take.
+const RSS_GROWTH_BOUND_KIB: u64 = 64 * 1024;
+
+#[tokio::test]
+async fn a_client_that_never_reads_its_pongs_is_held_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = pki(dir.path(), "ca");
+    let server = ServerProcess::start(&tls_args(&paths, LeafRole::Server), &[]);
+    let before = rss_kib(&server);
+    let endpoint = raw_client(&paths).await;
+    let connection = endpoint.connect(server.url()).await.unwrap();
+    let (mut send, _recv_never_read) = connection.open_bi().await.unwrap().await.unwrap();
+    let hello = encode_frame(&ClientMessage::Hello {
+        version: 1,
+        client_id: [9; 16],
+        resume_after: 0,
+    })
+    .unwrap();
+    send.write_all(&hello).await.unwrap();
+    // 64 MiB of pings, 16 KiB each: the server answers until its pongs fill our
+    // receive window, then stops reading; our writes stall.
+    let ping = |seq| {
+        encode_frame(&ClientMessage::Ping {
+            seq,
+            payload: vec![0; 16 * 1024],
+        })
+        .unwrap()
+    };
+    let written = tokio::time::timeout(Duration::from_secs(3), async {
+        let mut seq = 0u64;
+        while seq < 4096 {
+            seq += 1;
+            if send.write_all(&ping(seq)).await.is_err() {
+                break;
+            }
+        }
+        seq
+    })
+    .await;
+    assert!(
+        written.is_err(),
+        "64 MiB went through although nobody read the pongs"
+    );
+    let growth = rss_kib(&server).saturating_sub(before);
+    assert!(growth < RSS_GROWTH_BOUND_KIB, "server grew by {growth} KiB");
+    assert_still_serving(&server, &paths);
+}
+
+#[tokio::test]
+async fn a_hundred_fast_reconnects_of_one_client_id_leave_the_server_serving() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = pki(dir.path(), "ca");
+    let server = ServerProcess::start(&tls_args(&paths, LeafRole::Server), &[]);
+    let before = rss_kib(&server);
+    let endpoint = raw_client(&paths).await;
+    for seq in 1..=100u64 {
+        let connection = endpoint.connect(server.url()).await.unwrap();
+        let mut bytes = encode_frame(&ClientMessage::Hello {
+            version: 1,
+            client_id: [3; 16],
+            resume_after: seq - 1,
+        })
+        .unwrap();
+        bytes.extend(
+            encode_frame(&ClientMessage::Ping {
+                seq,
+                payload: vec![1; 512],
+            })
+            .unwrap(),
+        );
+        let (mut send, mut recv) = connection.open_bi().await.unwrap().await.unwrap();
+        send.write_all(&bytes).await.unwrap();
+        let mut decoder = FrameDecoder::new();
+        let mut buf = [0u8; 4096];
+        // Welcome, then the pong (possibly replayed ones first): read up to it.
+        'read: loop {
+            let n = recv
+                .read(&mut buf)
+                .await
+                .unwrap()
+                .expect("stream ended before the pong");
+            decoder.push(&buf[..n]);
+            while let Some(message) = decoder.decode::<ServerMessage>().unwrap() {
+                if matches!(message, ServerMessage::Pong { seq: s, .. } if s == seq) {
+                    break 'read;
+                }
+            }
+        }
+        connection.close(0u32.into(), b"");
+    }
+    let growth = rss_kib(&server).saturating_sub(before);
+    assert!(growth < RSS_GROWTH_BOUND_KIB, "server grew by {growth} KiB");
+    assert_still_serving(&server, &paths);
+}
