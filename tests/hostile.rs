@@ -194,6 +194,7 @@ async fn a_client_that_never_reads_its_pongs_is_held_back() {
         "64 MiB went through although nobody read the pongs"
     );
     let growth = rss_kib(&server).saturating_sub(before);
+    println!("server RSS {before} KiB -> +{growth} KiB");
     assert!(growth < RSS_GROWTH_BOUND_KIB, "server grew by {growth} KiB");
     assert_still_serving(&server, &paths);
 }
@@ -241,6 +242,7 @@ async fn a_hundred_fast_reconnects_of_one_client_id_leave_the_server_serving() {
         connection.close(0u32.into(), b"");
     }
     let growth = rss_kib(&server).saturating_sub(before);
+    println!("server RSS {before} KiB -> +{growth} KiB");
     assert!(growth < RSS_GROWTH_BOUND_KIB, "server grew by {growth} KiB");
     assert_still_serving(&server, &paths);
 }
