@@ -41,7 +41,7 @@ enum Command {
     Server(ServerArgs),
     /// Ping a server: the one given, or the first one discovered.
     Client(ClientArgs),
-    /// List the servers that can be seen (mDNS), once or as they come and go.
+    /// List the servers that can be seen (mDNS, DNS SRV/DNS-SD), once or as they come and go.
     Discover(DiscoverArgs),
     /// Run a server and a client in one process: a complete mTLS ping-pong, no setup.
     Demo(DemoArgs),
@@ -254,7 +254,7 @@ impl PingArgs {
 #[derive(Args)]
 struct ClientArgs {
     /// Server: https://HOST:PORT/PATH, HOST:PORT or HOST (port 4433, path /pingpong).
-    /// Without it, the first server discovered over mDNS is used.
+    /// Without it, a server is discovered (mDNS, or --dns / --dns-sd).
     url: Option<String>,
     /// Seconds to wait for a server to be discovered (connects as soon as one is).
     #[arg(long, default_value = "2", value_parser = parse_positive_seconds)]
