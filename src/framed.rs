@@ -5,8 +5,10 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::proto::{encode_frame, FrameDecoder, FrameError, WireMessage};
 
-/// Size of one read from the stream.
-const READ_CHUNK: usize = 16 * 1024;
+/// Size of one read from the stream. Every session holds one such buffer, so it
+/// is kept small (4 KiB holds 64 pipelined 56-byte pings); larger frames simply
+/// take several reads.
+const READ_CHUNK: usize = 4 * 1024;
 
 /// Why a frame could not be read or written.
 #[derive(Debug, thiserror::Error)]
