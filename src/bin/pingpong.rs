@@ -114,6 +114,9 @@ struct ServerArgs {
     /// Do not advertise over mDNS.
     #[arg(long)]
     no_mdns: bool,
+    /// Serve /healthz, /readyz and /metrics (Prometheus) over HTTP on ADDR.
+    #[arg(long, value_name = "ADDR")]
+    metrics: Option<SocketAddr>,
     /// Most sessions served at once; more clients get "server full".
     #[arg(long, default_value_t = pingpong::server::config::DEFAULT_MAX_SESSIONS, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
     max_sessions: usize,
@@ -437,6 +440,7 @@ async fn run_server(args: ServerArgs) -> Result<ExitCode> {
     }
     config.drain_timeout = args.drain_timeout;
     config.max_sessions = args.max_sessions;
+    config.metrics = args.metrics;
     if !args.no_mdns {
         config.mdns = Some(MdnsOptions {
             interfaces: args.mdns.interfaces,
@@ -454,6 +458,9 @@ async fn run_server(args: ServerArgs) -> Result<ExitCode> {
     );
     if let Some(name) = server.mdns_name() {
         println!("pingpong server advertising {name} over mDNS");
+    }
+    if let Some(addr) = server.metrics_addr() {
+        println!("pingpong server metrics on http://{addr}/metrics (and /healthz, /readyz)");
     }
     std::io::stdout().flush().ok();
     server.run(shutdown).await;

@@ -99,6 +99,7 @@ mod tests {
                     hello_timeout: Duration::from_secs(5),
                     drain_timeout: Duration::from_secs(1),
                 },
+                metrics: None,
                 outboxes: &outboxes,
                 outbox_limits: Default::default(),
             };

@@ -42,6 +42,8 @@ pub struct ServerConfig {
     /// Sessions served at once; a client over the limit gets
     /// `Error { LIMIT_EXCEEDED, "server full" }`.
     pub max_sessions: usize,
+    /// Serve `/healthz`, `/readyz` and `/metrics` over HTTP on this address.
+    pub metrics: Option<SocketAddr>,
     /// mDNS advertising; `None` (the default for embedded servers) advertises
     /// nothing. The `pingpong server` command turns it on.
     pub mdns: Option<MdnsOptions>,
@@ -77,6 +79,7 @@ impl ServerConfig {
             drain_timeout: DRAIN_TIMEOUT,
             outbox: super::outbox::OutboxLimits::default(),
             max_sessions: DEFAULT_MAX_SESSIONS,
+            metrics: None,
             mdns: None,
         }
     }

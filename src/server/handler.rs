@@ -39,6 +39,8 @@ pub struct SessionContext<'a> {
     pub info: &'a ServerInfo,
     /// Deadlines.
     pub timing: SessionTiming,
+    /// Where answered pings are counted, if anywhere.
+    pub metrics: Option<&'a super::metrics::Metrics>,
     /// Recent pongs per client.
     pub outboxes: &'a Mutex<Outboxes>,
     /// Their bounds (a copy, so that recording a pong takes no global lock).
@@ -201,6 +203,9 @@ fn respond(
         let action = session.on_message(ctx.info, message);
         if let Action::Reply(ServerMessage::Pong { seq, payload }) = &action {
             kept.record(*seq, payload, now, &ctx.outbox_limits);
+            if let Some(metrics) = ctx.metrics {
+                metrics.pings_total.inc();
+            }
         }
         return action;
     }
@@ -233,6 +238,7 @@ mod tests {
         SessionContext {
             info,
             timing,
+            metrics: None,
             outboxes,
             outbox_limits: OutboxLimits::default(),
         }
@@ -429,6 +435,7 @@ mod tests {
         let ctx = SessionContext {
             info: &info,
             timing: timing(Duration::from_secs(5)),
+            metrics: None,
             outboxes,
             outbox_limits: OutboxLimits::default(),
         };

@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod handler;
+pub mod metrics;
 pub mod outbox;
 pub mod session;
 
@@ -26,6 +27,7 @@ use wtransport::{Endpoint, VarInt};
 
 pub use config::{MdnsOptions, ServerConfig};
 use handler::{run_control_stream, SessionContext, SessionEnd, SessionTiming};
+use metrics::Metrics;
 use outbox::Outboxes;
 pub use session::ServerInfo;
 
@@ -65,6 +67,7 @@ pub enum ServerError {
 /// A bound server, ready to [`run`](Server::run).
 pub struct Server {
     endpoint: Endpoint<endpoint_side::Server>,
+    metrics_listener: Option<std::net::TcpListener>,
     advertiser: Option<Advertiser>,
     txt: ServerTxt,
     local_addr: SocketAddr,
@@ -79,25 +82,32 @@ struct Shared {
     outboxes: Mutex<Outboxes>,
     sessions: AtomicUsize,
     max_sessions: usize,
+    metrics: Arc<Metrics>,
 }
 
 /// One of the server's session slots, given back when dropped.
-struct SessionSlot<'a>(&'a AtomicUsize);
+struct SessionSlot<'a>(&'a Shared);
 
 impl<'a> SessionSlot<'a> {
-    fn take(count: &'a AtomicUsize, max: usize) -> Option<Self> {
-        count
+    fn take(shared: &'a Shared) -> Option<Self> {
+        shared
+            .sessions
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-                (n < max).then_some(n + 1)
+                (n < shared.max_sessions).then_some(n + 1)
             })
-            .ok()
-            .map(|_| Self(count))
+            .ok()?;
+        shared.metrics.sessions_open.inc();
+        shared.metrics.sessions_total.inc();
+        Some(Self(shared))
     }
 }
 
 impl Drop for SessionSlot<'_> {
     fn drop(&mut self) {
-        self.0.fetch_sub(1, Ordering::AcqRel);
+        self.0.sessions.fetch_sub(1, Ordering::AcqRel);
+        self.0.metrics.sessions_open.dec();
+        let clients = self.0.outboxes.lock().map_or(0, |o| o.clients());
+        self.0.metrics.outbox_clients.set(clients as i64);
     }
 }
 
@@ -134,8 +144,13 @@ impl Server {
             })?),
             None => None,
         };
+        let metrics_listener = config
+            .metrics
+            .map(|addr| metrics::bind(addr).map_err(|source| ServerError::Bind { addr, source }))
+            .transpose()?;
         Ok(Self {
             endpoint,
+            metrics_listener,
             advertiser,
             txt,
             local_addr,
@@ -150,8 +165,21 @@ impl Server {
                 outboxes: Mutex::new(Outboxes::new(config.outbox)),
                 sessions: AtomicUsize::new(0),
                 max_sessions: config.max_sessions,
+                metrics: Arc::new(Metrics::new()),
             }),
         })
+    }
+
+    /// Where `/healthz`, `/readyz` and `/metrics` are served, if anywhere.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
+    }
+
+    /// The server's metrics.
+    pub fn metrics(&self) -> &Metrics {
+        &self.shared.metrics
     }
 
     /// The full mDNS service name, when advertising.
@@ -183,6 +211,25 @@ impl Server {
     /// and returns once they are gone (or after a grace period).
     pub async fn run(mut self, shutdown: CancellationToken) {
         let tracker = TaskTracker::new();
+        // The operations endpoint lives until the very end: /readyz says 503
+        // through the drain.
+        let ops_stop = CancellationToken::new();
+        let ops = match self
+            .metrics_listener
+            .take()
+            .map(tokio::net::TcpListener::from_std)
+        {
+            Some(Ok(listener)) => Some(tokio::spawn(metrics::serve(
+                listener,
+                self.shared.metrics.clone(),
+                ops_stop.clone(),
+            ))),
+            Some(Err(error)) => {
+                warn!(%error, "cannot serve metrics");
+                None
+            }
+            None => None,
+        };
         loop {
             let incoming = tokio::select! {
                 _ = shutdown.cancelled() => break,
@@ -197,6 +244,7 @@ impl Server {
         // refused, and the server waits a bounded time for the sessions to go.
         tracker.close();
         info!(sessions = tracker.len(), "draining");
+        self.shared.metrics.set_draining();
         if let Some(advertiser) = &self.advertiser {
             let mut draining = self.txt.clone();
             draining.state = crate::proto::ServerState::Draining;
@@ -224,6 +272,10 @@ impl Server {
         self.endpoint
             .close(VarInt::from_u32(CLOSE_SHUTDOWN), b"server shutting down");
         let _ = tokio::time::timeout(Duration::from_secs(1), self.endpoint.wait_idle()).await;
+        ops_stop.cancel();
+        if let Some(ops) = ops {
+            let _ = ops.await;
+        }
         info!("stopped");
     }
 }
@@ -309,11 +361,18 @@ async fn handle_incoming(incoming: IncomingSession, shared: &Shared, shutdown: &
         Err(error) => {
             // TLS rejections (no client certificate, unknown CA, expired) land here.
             info!(%remote, %error, "connection refused during handshake");
+            let tls = error
+                .to_string()
+                .to_ascii_lowercase()
+                .contains("certificate")
+                || error.to_string().contains("handshake");
+            shared.metrics.refused(if tls { "tls" } else { "other" });
             return;
         }
     };
     if request.path() != shared.path {
         info!(%remote, path = request.path(), "no session at this path (404)");
+        shared.metrics.refused("not_found");
         request.not_found().await;
         return;
     }
@@ -360,7 +419,8 @@ async fn handle_incoming(incoming: IncomingSession, shared: &Shared, shutdown: &
     };
 
     // The session limit: a client over it is told so, in protocol terms.
-    let Some(slot) = SessionSlot::take(&shared.sessions, shared.max_sessions) else {
+    let Some(slot) = SessionSlot::take(shared) else {
+        shared.metrics.refused("server_full");
         warn!(%remote, client = %client_name, limit = shared.max_sessions, "session refused: server full");
         let full = ServerMessage::Error {
             code: ErrorCode::LimitExceeded.as_u16(),
@@ -384,6 +444,7 @@ async fn handle_incoming(incoming: IncomingSession, shared: &Shared, shutdown: &
     let ctx = SessionContext {
         info: &shared.info,
         timing: shared.timing,
+        metrics: Some(&shared.metrics),
         outboxes: &shared.outboxes,
         outbox_limits: *shared.outboxes.lock().expect("outboxes lock").limits(),
     };
@@ -397,6 +458,7 @@ async fn handle_incoming(incoming: IncomingSession, shared: &Shared, shutdown: &
             connection.close(VarInt::from_u32(CLOSE_OK), b"");
         }
         Ok((SessionEnd::Refused { code, message }, _)) => {
+            shared.metrics.refused("protocol");
             warn!(%remote, client = %client_name, code, %message, "session refused");
             let _ = tokio::time::timeout(ERROR_LINGER, connection.closed()).await;
             connection.close(VarInt::from_u32(code.into()), message.as_bytes());

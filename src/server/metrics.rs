@@ -1,0 +1,196 @@
+//! Operations endpoint: `/healthz` (the process is alive), `/readyz` (it takes
+//! sessions; 503 while draining) and `/metrics` (Prometheus text exposition),
+//! served over plain HTTP on a separate TCP port (`--metrics ADDR`).
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::{Request, Response, StatusCode};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use tokio_util::sync::CancellationToken;
+use tracing::debug;
+
+/// Label of a refused handshake or session.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ReasonLabel {
+    /// `tls`, `not_found`, `server_full`, `protocol`, `timeout`, `other`.
+    pub reason: String,
+}
+
+/// Label set of `build_info`.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct BuildLabel {
+    version: String,
+}
+
+/// The server's counters and gauges.
+pub struct Metrics {
+    registry: Registry,
+    /// Sessions open now.
+    pub sessions_open: Gauge,
+    /// Sessions opened since start.
+    pub sessions_total: Counter,
+    /// Pings answered since start.
+    pub pings_total: Counter,
+    /// Handshakes and sessions refused, by reason.
+    pub refused_total: Family<ReasonLabel, Counter>,
+    /// 1 while draining.
+    pub draining: Gauge,
+    /// Clients with an outbox.
+    pub outbox_clients: Gauge,
+    ready: AtomicBool,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// Registers every metric under the `pingpong` prefix.
+    pub fn new() -> Self {
+        let mut registry = Registry::with_prefix("pingpong");
+        let sessions_open = Gauge::default();
+        let sessions_total = Counter::default();
+        let pings_total = Counter::default();
+        let refused_total = Family::<ReasonLabel, Counter>::default();
+        let draining = Gauge::default();
+        let outbox_clients = Gauge::default();
+        let build = Family::<BuildLabel, Gauge>::default();
+        build
+            .get_or_create(&BuildLabel {
+                version: env!("CARGO_PKG_VERSION").into(),
+            })
+            .set(1);
+        registry.register("sessions_open", "Sessions open now", sessions_open.clone());
+        registry.register(
+            "sessions",
+            "Sessions opened since start",
+            sessions_total.clone(),
+        );
+        registry.register("pings", "Pings answered since start", pings_total.clone());
+        registry.register(
+            "refused",
+            "Handshakes and sessions refused, by reason",
+            refused_total.clone(),
+        );
+        registry.register("draining", "1 while the server drains", draining.clone());
+        registry.register(
+            "outbox_clients",
+            "Clients with an outbox",
+            outbox_clients.clone(),
+        );
+        registry.register("build_info", "Build information", build);
+        Self {
+            registry,
+            sessions_open,
+            sessions_total,
+            pings_total,
+            refused_total,
+            draining,
+            outbox_clients,
+            ready: AtomicBool::new(true),
+        }
+    }
+
+    /// Counts a refusal.
+    pub fn refused(&self, reason: &str) {
+        self.refused_total
+            .get_or_create(&ReasonLabel {
+                reason: reason.into(),
+            })
+            .inc();
+    }
+
+    /// Marks the server draining: `/readyz` answers 503 from now on.
+    pub fn set_draining(&self) {
+        self.ready.store(false, Ordering::Release);
+        self.draining.set(1);
+    }
+
+    /// The Prometheus text exposition.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+
+    fn respond(&self, path: &str) -> Response<Full<Bytes>> {
+        let (status, body, content_type) = match path {
+            "/healthz" => (StatusCode::OK, "ok\n".to_string(), "text/plain"),
+            "/readyz" if self.ready.load(Ordering::Acquire) => {
+                (StatusCode::OK, "ready\n".into(), "text/plain")
+            }
+            "/readyz" => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "draining\n".into(),
+                "text/plain",
+            ),
+            "/metrics" => (
+                StatusCode::OK,
+                self.encode(),
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            ),
+            _ => (StatusCode::NOT_FOUND, "not found\n".into(), "text/plain"),
+        };
+        let mut response = Response::new(Full::new(Bytes::from(body)));
+        *response.status_mut() = status;
+        if let Ok(value) = content_type.parse() {
+            response
+                .headers_mut()
+                .insert(hyper::header::CONTENT_TYPE, value);
+        }
+        response
+    }
+}
+
+/// Serves the endpoint on `listener` until `shutdown` is cancelled.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    metrics: Arc<Metrics>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(error) => {
+                    debug!(%error, "metrics accept failed");
+                    continue;
+                }
+            },
+        };
+        let metrics = metrics.clone();
+        tokio::spawn(async move {
+            let service =
+                hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
+                    let response = metrics.respond(request.uri().path());
+                    async move { Ok::<_, Infallible>(response) }
+                });
+            let io = hyper_util::rt::TokioIo::new(stream);
+            if let Err(error) = hyper::server::conn::http1::Builder::new()
+                .serve_connection(io, service)
+                .await
+            {
+                debug!(%peer, %error, "metrics connection failed");
+            }
+        });
+    }
+}
+
+/// Binds the endpoint's socket (so that port 0 gets its real port at once).
+pub fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
+    let listener = std::net::TcpListener::bind(addr)?;
+    listener.set_nonblocking(true)?;
+    Ok(listener)
+}

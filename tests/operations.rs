@@ -1,0 +1,123 @@
+//! The operations endpoint: /healthz, /readyz (503 while draining) and
+//! /metrics (Prometheus text), on its own TCP port.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use common::*;
+use pingpong::tls::LeafRole;
+
+/// GET `path` over plain HTTP/1.1; returns (status, body).
+fn get(addr: SocketAddr, path: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    let status = response.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = response
+        .split_once("\r\n\r\n")
+        .map_or("", |(_, b)| b)
+        .to_string();
+    (status, body)
+}
+
+fn metric(body: &str, name: &str) -> f64 {
+    body.lines()
+        .find(|l| l.starts_with(name) && !l.starts_with('#'))
+        .and_then(|l| l.split_whitespace().last())
+        .unwrap_or_else(|| panic!("{name} missing from:\n{body}"))
+        .parse()
+        .unwrap()
+}
+
+#[test]
+fn health_readiness_and_metrics_follow_the_server() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = pki(dir.path(), "ca");
+    let mut args = strings(&["--metrics", "127.0.0.1:0", "--drain-timeout", "10"]);
+    args.extend(tls_args(&paths, LeafRole::Server));
+    let mut server = ServerProcess::start(&args, &[]);
+    let line = server
+        .stdout_lines
+        .recv_timeout(Duration::from_secs(10))
+        .unwrap();
+    let addr: SocketAddr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or_else(|| panic!("no metrics address in {line:?}"))
+        .parse()
+        .unwrap();
+    assert_eq!(get(addr, "/healthz").0, 200);
+    assert_eq!(get(addr, "/readyz").0, 200);
+    assert_eq!(get(addr, "/nope").0, 404);
+
+    // A client pings five times; a second comes with an untrusted certificate.
+    let mut client_args = strings(&[&server.url(), "-c", "5", "-i", "0"]);
+    client_args.extend(tls_args(&paths, LeafRole::Client));
+    assert_eq!(client(&client_args).status.code(), Some(0));
+    let rogue = pki(&dir.path().join("rogue"), "rogue");
+    let rogue_args = strings(&[
+        &server.url(),
+        "-c",
+        "1",
+        "--cert",
+        &rogue.leaf_cert(LeafRole::Client).display().to_string(),
+        "--key",
+        &rogue.leaf_key(LeafRole::Client).display().to_string(),
+        "--ca",
+        &paths.ca_cert().display().to_string(),
+    ]);
+    assert_eq!(client(&rogue_args).status.code(), Some(2));
+    server.wait_for_log(
+        "connection refused during handshake",
+        Duration::from_secs(10),
+    );
+
+    let (status, body) = get(addr, "/metrics");
+    assert_eq!(status, 200);
+    assert_eq!(metric(&body, "pingpong_sessions_total"), 1.0, "{body}");
+    assert_eq!(metric(&body, "pingpong_pings_total"), 5.0, "{body}");
+    assert_eq!(
+        metric(&body, "pingpong_refused_total{reason=\"tls\"}"),
+        1.0,
+        "{body}"
+    );
+    assert_eq!(metric(&body, "pingpong_draining"), 0.0, "{body}");
+    assert!(body.contains("pingpong_build_info{version=\""), "{body}");
+
+    // Draining (a session is open, so the drain lasts): /readyz turns 503.
+    let mut holder = std::process::Command::new(bin());
+    holder
+        .arg("client")
+        .args(strings(&[
+            &server.url(),
+            "-c",
+            "0",
+            "-i",
+            "0.05",
+            "--reconnect-timeout",
+            "0",
+        ]))
+        .args(tls_args(&paths, LeafRole::Client))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut holder = holder.spawn().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(holder.stdout.take().unwrap()));
+    assert!(lines.next().unwrap().unwrap().starts_with("PINGPONG"));
+    server.signal(libc::SIGTERM);
+    server.wait_for_log("draining", Duration::from_secs(10));
+    let (status, _) = get(addr, "/readyz");
+    assert_eq!(status, 503);
+    assert_eq!(metric(&get(addr, "/metrics").1, "pingpong_draining"), 1.0);
+    assert_eq!(get(addr, "/healthz").0, 200, "alive while draining");
+    let _ = holder.wait();
+    assert_eq!(server.wait_exit(Duration::from_secs(15)).code(), Some(0));
+}
