@@ -10,6 +10,7 @@ pub mod config;
 pub mod handler;
 pub mod metrics;
 pub mod outbox;
+pub mod reload;
 pub mod session;
 
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV6};
@@ -67,6 +68,7 @@ pub enum ServerError {
 /// A bound server, ready to [`run`](Server::run).
 pub struct Server {
     endpoint: Endpoint<endpoint_side::Server>,
+    certs: reload::CertWatcher,
     metrics_listener: Option<std::net::TcpListener>,
     advertiser: Option<Advertiser>,
     txt: ServerTxt,
@@ -150,6 +152,7 @@ impl Server {
             .transpose()?;
         Ok(Self {
             endpoint,
+            certs: reload::CertWatcher::new(config.tls.clone()),
             metrics_listener,
             advertiser,
             txt,
@@ -230,9 +233,15 @@ impl Server {
             }
             None => None,
         };
+        let mut reload_tick = tokio::time::interval(reload::RELOAD_POLL);
+        reload_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let incoming = tokio::select! {
                 _ = shutdown.cancelled() => break,
+                _ = reload_tick.tick() => {
+                    self.reload_certificates();
+                    continue;
+                }
                 incoming = self.endpoint.accept() => incoming,
             };
             let shared = self.shared.clone();
@@ -277,6 +286,38 @@ impl Server {
             let _ = ops.await;
         }
         info!("stopped");
+    }
+}
+
+impl Server {
+    /// New sessions get the certificate files' current contents, if they load.
+    fn reload_certificates(&mut self) {
+        match self.certs.check() {
+            reload::Reload::Unchanged => {}
+            reload::Reload::Rejected(error) => {
+                warn!(%error, "new certificate files do not load; keeping the current ones");
+            }
+            reload::Reload::Changed(tls, fingerprint) => {
+                let config = wt_config(
+                    wtransport::ServerConfig::builder()
+                        .with_bind_address(self.local_addr)
+                        .with_custom_tls_and_transport(*tls, quic_transport()),
+                );
+                match self.endpoint.reload_config(config, false) {
+                    Ok(()) => {
+                        info!(fingerprint = %fingerprint, "certificates reloaded for new sessions");
+                        self.fingerprint = fingerprint.clone();
+                        self.txt.fingerprint = Some(fingerprint);
+                        if let Some(advertiser) = &self.advertiser {
+                            if let Err(error) = advertiser.update_txt(&self.txt.to_pairs()) {
+                                warn!(%error, "cannot advertise the new fingerprint");
+                            }
+                        }
+                    }
+                    Err(error) => warn!(%error, "cannot apply the new certificates"),
+                }
+            }
+        }
     }
 }
 
