@@ -1,0 +1,62 @@
+"""Cross-checks of deploy/kubernetes that schemas cannot make.
+
+Usage: check_manifests.py DIR. Exits non-zero with one line per problem.
+"""
+
+import pathlib
+import sys
+
+import yaml
+
+
+def load(directory: pathlib.Path) -> list[dict]:
+    docs = []
+    for path in sorted(directory.glob("*.yaml")):
+        if path.name == "kustomization.yaml":
+            continue
+        docs.extend(d for d in yaml.safe_load_all(path.read_text()) if d)
+    return docs
+
+
+def main() -> int:
+    directory = pathlib.Path(sys.argv[1])
+    docs = load(directory)
+    by_kind: dict[str, list[dict]] = {}
+    for doc in docs:
+        by_kind.setdefault(doc["kind"], []).append(doc)
+        if "namespace" in doc["metadata"]:
+            print(f"{doc['kind']}/{doc['metadata']['name']}: must be namespace-agnostic")
+            return 1
+    problems = []
+    service = by_kind["Service"][0]["spec"]
+    if service.get("clusterIP") != "None":
+        problems.append("the Service must be headless (clusterIP: None)")
+    if service.get("publishNotReadyAddresses") is not False:
+        problems.append("the Service must not publish not-ready addresses")
+    if not any(p["name"] == "pingpong" and p["protocol"] == "UDP" for p in service["ports"]):
+        problems.append("the Service needs a UDP port named pingpong (the SRV name)")
+    pod = by_kind["StatefulSet"][0]["spec"]["template"]["spec"]
+    args = pod["containers"][0]["args"]
+    drain = next(int(a.split("=")[1]) for a in args if a.startswith("--drain-timeout="))
+    if pod["terminationGracePeriodSeconds"] <= drain:
+        problems.append("terminationGracePeriodSeconds must exceed --drain-timeout")
+    secrets = {c["spec"]["secretName"] for c in by_kind["Certificate"]}
+    for kind in ("StatefulSet", "Job"):
+        spec = by_kind[kind][0]["spec"]["template"]["spec"]
+        for volume in spec["volumes"]:
+            if "secret" in volume and volume["secret"]["secretName"] not in secrets:
+                problems.append(f"{kind} mounts {volume['secret']['secretName']}, which no Certificate makes")
+    usages = {c["metadata"]["name"]: c["spec"].get("usages", []) for c in by_kind["Certificate"]}
+    if "server auth" not in usages.get("pingpong-server", []) or "client auth" not in usages.get("pingpong-client", []):
+        problems.append("server and client certificates need server auth / client auth usages")
+    for doc in docs:
+        labels = doc["metadata"].get("labels", {})
+        if not any(k.startswith("app.kubernetes.io/") for k in labels):
+            problems.append(f"{doc['kind']}/{doc['metadata']['name']} has no app.kubernetes.io labels")
+    for problem in problems:
+        print(problem)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
