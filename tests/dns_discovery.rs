@@ -494,3 +494,74 @@ fn each_dns_failure_is_one_clear_line() {
 }
 
 const SVC_BASE: &str = "default.svc.cluster.local";
+
+/// The SRV owner name of deploy/kubernetes/service.yaml in namespace `ns`.
+fn srv_name_from_manifest(ns: &str) -> String {
+    let python = std::env::var_os("PINGPONG_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/interop-venv/bin/python")
+        });
+    assert!(
+        python.exists(),
+        "{} not found: run scripts/test",
+        python.display()
+    );
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(python)
+        .arg(root.join("tests/interop/check_manifests.py"))
+        .arg(root.join("deploy/kubernetes"))
+        .args(["--srv", ns])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn the_service_manifest_as_coredns_serves_it_reaches_all_three_pods() {
+    let name = srv_name_from_manifest("default");
+    assert_eq!(name, format!("_pingpong._udp.{SVC}"));
+    let cluster = Cluster::new();
+    let ips = ["127.0.0.2", "127.0.0.3", "127.0.0.4"];
+    let pods: Vec<ServerProcess> = ips.iter().map(|ip| cluster.pod(ip)).collect();
+    // What CoreDNS serves for three ready pods of a StatefulSet: SRV per pod,
+    // priority 0, weight floor(100/3), TTL 5, host names <pod>.<svc>.<ns>.svc.<zone>.
+    let records: String = ips
+        .iter()
+        .zip(&pods)
+        .enumerate()
+        .map(|(i, (ip, pod))| {
+            format!(
+                "srv-host={name},pingpong-{i}.{SVC},{},0,33\nhost-record=pingpong-{i}.{SVC},{ip}\n",
+                pod.addr.port()
+            )
+        })
+        .collect();
+    let _dns = cluster.dns(&records);
+    let mut reached = std::collections::HashSet::new();
+    for _ in 0..40 {
+        let out = cluster.pingpong(&["client", "--dns", &name, "-c", "1"]);
+        assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+        let header = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .next()
+            .unwrap()
+            .to_string();
+        let pod = header
+            .split("https://")
+            .nth(1)
+            .unwrap()
+            .split('.')
+            .next()
+            .unwrap()
+            .to_string();
+        reached.insert(pod);
+        if reached.len() == 3 {
+            break;
+        }
+    }
+    // Equal weights: each of 40 tries misses a given pod with probability 2/3,
+    // so not reaching all three would take odds of about 1 in 100,000.
+    assert_eq!(reached.len(), 3, "{reached:?}");
+}

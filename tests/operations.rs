@@ -121,3 +121,45 @@ fn health_readiness_and_metrics_follow_the_server() {
     let _ = holder.wait();
     assert_eq!(server.wait_exit(Duration::from_secs(15)).code(), Some(0));
 }
+
+#[test]
+fn the_server_runs_in_a_bare_container_like_environment() {
+    // What the image gives it: no $HOME, no environment at all, certificates on
+    // a read-only mount (a private mount namespace here), nothing to write.
+    let dir = tempfile::tempdir().unwrap();
+    let paths = pki(&dir.path().join("certs"), "ca");
+    let certs = paths.dir().display().to_string();
+    let script = format!(
+        "mount --bind -o ro {certs} {certs} && exec \"$0\" server --no-mdns --listen 127.0.0.1:0 \
+         --cert {certs}/server.pem --key {certs}/server.key --ca {certs}/ca.pem"
+    );
+    let mut command = std::process::Command::new("unshare");
+    command
+        .args([
+            "--mount",
+            "--propagation",
+            "private",
+            "sh",
+            "-c",
+            &script,
+            bin(),
+        ])
+        .env_clear();
+    let server = ServerProcess::spawn(command);
+    let mut args = strings(&[&server.url(), "-c", "2", "-i", "0.01"]);
+    args.extend(tls_args(&paths, LeafRole::Client));
+    let out = client(&args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}\nserver: {}",
+        describe(&out),
+        server.logs()
+    );
+    // Nothing was written next to the certificates.
+    assert_eq!(
+        std::fs::read_dir(paths.dir()).unwrap().count(),
+        6,
+        "the server wrote into its certificate mount"
+    );
+}

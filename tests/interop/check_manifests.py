@@ -1,6 +1,7 @@
 """Cross-checks of deploy/kubernetes that schemas cannot make.
 
-Usage: check_manifests.py DIR. Exits non-zero with one line per problem.
+Usage: check_manifests.py DIR            exits non-zero with one line per problem
+       check_manifests.py DIR --srv NS   prints the SRV owner name of the Service in NS
 """
 
 import pathlib
@@ -18,9 +19,20 @@ def load(directory: pathlib.Path) -> list[dict]:
     return docs
 
 
+def srv_name(docs: list[dict], namespace: str) -> str:
+    """The SRV owner name CoreDNS serves for the headless Service's UDP port."""
+    service = next(d for d in docs if d["kind"] == "Service")
+    port = next(p for p in service["spec"]["ports"] if p["protocol"] == "UDP")
+    name = service["metadata"]["name"]
+    return f"_{port['name']}._udp.{name}.{namespace}.svc.cluster.local"
+
+
 def main() -> int:
     directory = pathlib.Path(sys.argv[1])
     docs = load(directory)
+    if len(sys.argv) == 4 and sys.argv[2] == "--srv":
+        print(srv_name(docs, sys.argv[3]))
+        return 0
     by_kind: dict[str, list[dict]] = {}
     for doc in docs:
         by_kind.setdefault(doc["kind"], []).append(doc)
