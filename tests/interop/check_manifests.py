@@ -58,6 +58,22 @@ def main() -> int:
         for volume in spec["volumes"]:
             if "secret" in volume and volume["secret"]["secretName"] not in secrets:
                 problems.append(f"{kind} mounts {volume['secret']['secretName']}, which no Certificate makes")
+    # cert-manager objects (no schema offline): the fields they require.
+    issuers = {i["metadata"]["name"]: i["spec"] for i in by_kind["Issuer"]}
+    for name, spec in issuers.items():
+        if not ("selfSigned" in spec or "secretName" in spec.get("ca", {})):
+            problems.append(f"Issuer {name} is neither selfSigned nor a CA issuer with a secretName")
+        if "secretName" in spec.get("ca", {}) and spec["ca"]["secretName"] not in {
+            c["spec"]["secretName"] for c in by_kind["Certificate"] if c["spec"].get("isCA")
+        }:
+            problems.append(f"Issuer {name} uses a CA secret no CA Certificate makes")
+    for cert in by_kind["Certificate"]:
+        spec = cert["spec"]
+        name = cert["metadata"]["name"]
+        if not spec.get("secretName") or spec.get("issuerRef", {}).get("name") not in issuers:
+            problems.append(f"Certificate {name} needs a secretName and an issuerRef to an Issuer here")
+        if not spec.get("isCA") and not (spec.get("dnsNames") or spec.get("ipAddresses")):
+            problems.append(f"Certificate {name} needs a SAN (dnsNames)")
     usages = {c["metadata"]["name"]: c["spec"].get("usages", []) for c in by_kind["Certificate"]}
     if "server auth" not in usages.get("pingpong-server", []) or "client auth" not in usages.get("pingpong-client", []):
         problems.append("server and client certificates need server auth / client auth usages")
