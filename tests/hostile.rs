@@ -111,15 +111,7 @@ fn over_the_session_limit_a_client_is_told_the_server_is_full() {
     args.extend(tls_args(&paths, LeafRole::Server));
     let server = ServerProcess::start(&args, &[]);
     // One client holds the only session.
-    let mut holder = std::process::Command::new(bin());
-    holder
-        .arg("client")
-        .args(strings(&[&server.url(), "-c", "0", "-i", "0.05"]))
-        .args(tls_args(&paths, LeafRole::Client))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null());
-    let mut holder = holder.spawn().unwrap();
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(holder.stdout.take().unwrap()));
+    let (mut holder, mut lines) = endless_client(server.url().as_str(), &paths, &[]);
     assert!(lines.next().unwrap().unwrap().starts_with("PINGPONG"));
     let mut args = strings(&[&server.url(), "-c", "1", "--reconnect-timeout", "0"]);
     args.extend(tls_args(&paths, LeafRole::Client));

@@ -94,23 +94,8 @@ fn health_readiness_and_metrics_follow_the_server() {
     assert!(body.contains("pingpong_build_info{version=\""), "{body}");
 
     // Draining (a session is open, so the drain lasts): /readyz turns 503.
-    let mut holder = std::process::Command::new(bin());
-    holder
-        .arg("client")
-        .args(strings(&[
-            &server.url(),
-            "-c",
-            "0",
-            "-i",
-            "0.05",
-            "--reconnect-timeout",
-            "0",
-        ]))
-        .args(tls_args(&paths, LeafRole::Client))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null());
-    let mut holder = holder.spawn().unwrap();
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(holder.stdout.take().unwrap()));
+    let (mut holder, mut lines) =
+        endless_client(server.url().as_str(), &paths, &["--reconnect-timeout", "0"]);
     assert!(lines.next().unwrap().unwrap().starts_with("PINGPONG"));
     server.signal(libc::SIGTERM);
     server.wait_for_log("draining", Duration::from_secs(10));

@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::time::Duration;
 
 use common::*;
@@ -45,15 +44,7 @@ fn rotated_certificates_reach_new_sessions_and_broken_files_are_refused() {
     let before = fingerprint_seen(&server, &paths);
 
     // A session that stays open through the rotation.
-    let mut holder = std::process::Command::new(bin());
-    holder
-        .arg("client")
-        .args(strings(&[&server.url(), "-c", "0", "-i", "0.05"]))
-        .args(tls_args(&paths, LeafRole::Client))
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null());
-    let mut holder = holder.spawn().unwrap();
-    let mut lines = BufReader::new(holder.stdout.take().unwrap()).lines();
+    let (mut holder, mut lines) = endless_client(server.url().as_str(), &paths, &[]);
     assert!(lines.next().unwrap().unwrap().starts_with("PINGPONG"));
 
     // Rotate the way cert-manager does: new files written aside, then swapped in.

@@ -481,7 +481,7 @@ async fn run_client(args: ClientArgs) -> Result<ExitCode> {
         connector = connector.with_family(AddressFamily::V6);
     }
     let stop = pingpong::shutdown::on_signals().context("cannot install signal handlers")?;
-    let mut target = match &args.url {
+    let target = match &args.url {
         Some(url) => Target::Fixed(parse_target(url)?),
         None => {
             let config = args.sources.config();
@@ -501,7 +501,7 @@ async fn run_client(args: ClientArgs) -> Result<ExitCode> {
     };
     let result = ping_target(
         &connector,
-        &mut target,
+        target,
         &args.ping,
         args.reconnect_timeout,
         &stop,
@@ -695,7 +695,7 @@ impl RecoveryObserver for Printer {
 /// goes; prints the summary.
 async fn ping_target(
     connector: &Connector,
-    target: &mut Target,
+    mut target: Target,
     ping: &PingArgs,
     reconnect_timeout: Duration,
     stop: &CancellationToken,
@@ -716,18 +716,14 @@ async fn ping_target(
     };
     let result = ping_with_recovery(
         connector,
-        target,
+        &mut target,
         &mut run,
         stop,
         reconnect_timeout,
         &mut printer,
     )
     .await;
-    if let Target::Discovered { finder, .. } =
-        std::mem::replace(target, Target::Fixed(parse_target("localhost")?))
-    {
-        finder.shutdown();
-    }
+    target.shutdown();
     let summary = run.summary();
     if summary.transmitted == 0 && printer.remote.is_none() {
         // Never connected: the error alone says it.
@@ -826,7 +822,7 @@ async fn run_demo(args: DemoArgs) -> Result<ExitCode> {
     };
     let result = ping_target(
         &connector,
-        &mut Target::Fixed(candidate),
+        Target::Fixed(candidate),
         &ping,
         Duration::from_secs(5),
         &shutdown,

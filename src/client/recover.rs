@@ -53,6 +53,13 @@ impl Target {
         }
     }
 
+    /// Stops the discovery sources, if any.
+    pub fn shutdown(self) {
+        if let Target::Discovered { finder, .. } = self {
+            finder.shutdown();
+        }
+    }
+
     fn lost(&mut self, candidate: &Candidate) {
         if let Target::Discovered { finder, .. } = self {
             finder.eject(candidate);

@@ -522,6 +522,26 @@ pub fn client_with_env(args: &[String], envs: &[(&str, &Path)]) -> Output {
     command.output().expect("run pingpong client")
 }
 
+/// A client pinging `url` every 50 ms until stopped (`-c 0`), with `extra`
+/// arguments; returns the process and its stdout lines.
+pub fn endless_client(
+    url: &str,
+    paths: &CertPaths,
+    extra: &[&str],
+) -> (Child, std::io::Lines<BufReader<std::process::ChildStdout>>) {
+    let mut command = Command::new(bin());
+    command
+        .arg("client")
+        .args(strings(&[url, "-c", "0", "-i", "0.05"]))
+        .args(strings(extra))
+        .args(tls_args(paths, LeafRole::Client))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let mut child = command.spawn().expect("spawn pingpong client");
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    (child, lines)
+}
+
 /// Strings from string slices.
 pub fn strings(args: &[&str]) -> Vec<String> {
     args.iter().map(|s| s.to_string()).collect()
