@@ -4,9 +4,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Lines};
-use std::process::{Child, ChildStdout, Stdio};
-
 use common::*;
 use serde_json::Value;
 
@@ -21,69 +18,9 @@ fn home() -> tempfile::TempDir {
     dir
 }
 
-/// A client printing JSON lines, read as they come.
-struct JsonClient {
-    child: Child,
-    lines: Lines<BufReader<ChildStdout>>,
-}
-
-impl JsonClient {
-    fn spawn(mut command: std::process::Command) -> Self {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
-        Self { child, lines }
-    }
-
-    fn next(&mut self) -> Value {
-        let line = self.lines.next().expect("client output ended").unwrap();
-        serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line}: {e}"))
-    }
-
-    /// Reads until an event of `kind`; returns it.
-    fn until(&mut self, kind: &str) -> Value {
-        loop {
-            let event = self.next();
-            if event["event"] == kind {
-                return event;
-            }
-        }
-    }
-
-    /// Reads until `n` pongs were seen.
-    fn pongs(&mut self, n: usize) {
-        for _ in 0..n {
-            self.until("pong");
-        }
-    }
-
-    /// Reads to the end; returns the summary and the exit status.
-    fn finish(mut self) -> (Value, Vec<Value>, Option<i32>) {
-        let mut events = Vec::new();
-        let summary = loop {
-            let event = self.next();
-            if event["event"] == "summary" {
-                break event;
-            }
-            events.push(event);
-        };
-        let status = self.child.wait().unwrap();
-        (summary, events, status.code())
-    }
-}
-
 /// The two servers' instance names, and which one the client is using.
 fn serving(connected: &Value) -> String {
     connected["instance"].as_str().unwrap().to_string()
-}
-
-fn assert_nothing_lost(summary: &Value, count: u64) {
-    assert_eq!(summary["transmitted"], count, "{summary}");
-    assert_eq!(summary["received"], count, "{summary}");
-    assert_eq!(summary["lost"], 0, "{summary}");
 }
 
 fn failover_test(signal: i32) -> (Value, Vec<Value>) {
@@ -285,17 +222,6 @@ fn lan_client(setup: &LanSetup, count: u64) -> JsonClient {
         "5",
     ]);
     JsonClient::spawn(command)
-}
-
-fn all_answered_once(seen: Vec<u64>, events: &[Value], count: u64) {
-    let mut seqs: Vec<u64> = events
-        .iter()
-        .filter(|e| e["event"] == "pong")
-        .map(|e| e["seq"].as_u64().unwrap())
-        .collect();
-    seqs.extend(seen);
-    seqs.sort_unstable();
-    assert_eq!(seqs, (1..=count).collect::<Vec<u64>>());
 }
 
 #[test]

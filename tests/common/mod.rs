@@ -10,6 +10,10 @@ use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+mod json_client;
+#[allow(unused_imports)] // only the tests that watch a client use it
+pub use json_client::*;
+
 use pingpong::tls::generate::{self, Validity};
 use pingpong::tls::{store, CertPaths, LeafRole};
 
@@ -294,6 +298,11 @@ pub fn host_pki(ca: &CertPaths, dir: &Path, host: &str) {
 
 /// `pingpong <args>` on `netns` with host name `host` (its own UTS namespace).
 pub fn on_host(netns: &Netns, host: &str, home: &Path) -> Command {
+    on_host_running(netns, host, home, bin())
+}
+
+/// `program <args>` on `netns` with host name `host` (its own UTS namespace).
+pub fn on_host_running(netns: &Netns, host: &str, home: &Path, program: &str) -> Command {
     let mut command = netns.command("unshare");
     command
         .args([
@@ -301,7 +310,7 @@ pub fn on_host(netns: &Netns, host: &str, home: &Path) -> Command {
             "sh",
             "-c",
             &format!("hostname {host} && exec \"$0\" \"$@\""),
-            bin(),
+            program,
         ])
         .env("PINGPONG_HOME", home);
     command

@@ -1,0 +1,7 @@
+"""`python -m pingpong_server`."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

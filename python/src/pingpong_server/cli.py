@@ -1,0 +1,218 @@
+"""`pingpong-server`: the command line, logging and signals. The flags and
+defaults are those of `pingpong server` (the Rust binary)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+
+from . import __version__
+from .certs import CertificateError, ClientVerifier, default_home, load_server_material
+from .codec import ServerState
+from .mdns import Advertiser, advertised_addresses, local_hostname
+from .server import Shared, Timing, serve
+from .session import ServerInfo
+from .txt import build_txt
+
+log = logging.getLogger("pingpong_server")
+
+#: Defaults shared with the Rust server.
+DEFAULT_LISTEN = "[::]:4433"
+DEFAULT_PATH = "/pingpong"
+DEFAULT_MAX_SESSIONS = 10_000
+
+
+def parse_listen(text: str) -> tuple[str, int]:
+    """`HOST:PORT`, `[IPv6]:PORT`; the port may be 0 (any free port)."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host:
+        raise argparse.ArgumentTypeError(f"{text!r} is not HOST:PORT (e.g. [::]:4433 or 127.0.0.1:0)")
+    try:
+        number = int(port)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"port {port!r} is not a number") from None
+    if not 0 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"port {number} is out of range 0..65535")
+    return host.strip("[]") or "::", number
+
+
+def parse_path(text: str) -> str:
+    """A WebTransport path: starts with '/', no spaces."""
+    if not text.startswith("/") or any(c.isspace() for c in text):
+        raise argparse.ArgumentTypeError("a path starts with '/' and has no spaces")
+    return text
+
+
+def parse_seconds(text: str) -> float:
+    """A non-negative number of seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError("seconds cannot be negative")
+    return value
+
+
+def parse_positive_int(text: str) -> int:
+    """An integer of at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser."""
+    parser = argparse.ArgumentParser(
+        prog="pingpong-server",
+        description="pingpong server in Python: answers pings over mTLS WebTransport "
+        "and advertises _pingpong._udp over mDNS, like `pingpong server`.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument(
+        "--listen",
+        type=parse_listen,
+        default=parse_listen(DEFAULT_LISTEN),
+        metavar="HOST:PORT",
+        help=f"UDP address to listen on; [::] is dual-stack (default: {DEFAULT_LISTEN})",
+    )
+    parser.add_argument(
+        "--path",
+        type=parse_path,
+        default=DEFAULT_PATH,
+        help="WebTransport path; others get 404 (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--instance", help="instance name sent to clients and advertised (default: the host name)"
+    )
+    parser.add_argument("--no-mdns", action="store_true", help="do not advertise over mDNS")
+    parser.add_argument(
+        "--max-sessions",
+        type=parse_positive_int,
+        default=DEFAULT_MAX_SESSIONS,
+        help="most sessions served at once; more clients get 'server full' (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--drain-timeout",
+        type=parse_seconds,
+        default=5.0,
+        metavar="SECONDS",
+        help="seconds a draining server (SIGTERM/SIGINT) gives its sessions to move (default: 5)",
+    )
+    parser.add_argument(
+        "--dir", type=Path, help="certificate folder (default: $PINGPONG_HOME, else ~/.local/share/pingpong)"
+    )
+    parser.add_argument(
+        "--cert",
+        type=Path,
+        metavar="FILE",
+        help="server certificate (PEM); default: server.pem in the folder",
+    )
+    parser.add_argument(
+        "--key", type=Path, metavar="FILE", help="server key (PEM); default: server.key in the folder"
+    )
+    parser.add_argument(
+        "--ca",
+        type=Path,
+        metavar="FILE",
+        help="CA that clients must chain to (PEM); default: ca.pem in the folder",
+    )
+    return parser
+
+
+def configure_logging() -> None:
+    """Logs to stderr; the level comes from PINGPONG_LOG or RUST_LOG (as the
+    Rust binary reads it), default info."""
+    wanted = (os.environ.get("PINGPONG_LOG") or os.environ.get("RUST_LOG") or "info").split(",")[0]
+    level = getattr(logging, wanted.split("=")[-1].upper(), logging.INFO)
+    logging.basicConfig(
+        stream=sys.stderr, level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # aioquic repeats every refused handshake that we already log, and zeroconf
+    # warns about each interface without a multicast route; both stay
+    # available with a debug level.
+    for noisy in ("quic", "zeroconf"):
+        logging.getLogger(noisy).setLevel(level if level <= logging.DEBUG else logging.ERROR)
+
+
+async def run(args: argparse.Namespace) -> int:
+    """Runs the server until SIGTERM or SIGINT, then drains."""
+    home = args.dir or default_home()
+    material = load_server_material(
+        args.cert or home / "server.pem", args.key or home / "server.key", args.ca or home / "ca.pem"
+    )
+    info = ServerInfo(server_id=os.urandom(16), instance=args.instance or local_hostname())
+    shared = Shared(
+        info=info,
+        path=args.path,
+        verifier=ClientVerifier(material.ca),
+        max_sessions=args.max_sessions,
+        timing=Timing(drain_timeout=args.drain_timeout),
+    )
+    try:
+        listener = await serve(args.listen, material, shared)
+    except OSError as error:
+        host, port = args.listen
+        raise SystemExit(f"pingpong-server: cannot listen on {host}:{port}: {error.strerror}") from None
+    host, port = listener.address
+    shown = f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+    print(
+        f"pingpong-server listening on {shown} path {args.path} instance {json.dumps(info.instance)} "
+        f"cert sha256:{material.fingerprint}",
+        flush=True,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+
+    def txt(state: ServerState) -> dict[str, str]:
+        return build_txt(
+            server_id=info.server_id, path=args.path, state=state, fingerprint=material.fingerprint
+        )
+
+    advertiser = None
+    if not args.no_mdns:
+        advertiser = Advertiser(
+            info.instance, port, txt(ServerState.SERVING), advertised_addresses(args.listen[0])
+        )
+        await advertiser.start()
+        print(f"pingpong-server advertising {advertiser.name} over mDNS", flush=True)
+
+    await stop.wait()
+    # Drain: discovery says "draining", sessions are told to move and keep
+    # being answered until they go (or the drain timeout), new ones are refused.
+    log.info("draining sessions=%d", len(shared.sessions))
+    if advertiser is not None:
+        await advertiser.update(txt(ServerState.DRAINING))
+    shared.drain_sessions()
+    remaining = await shared.wait_until_idle(args.drain_timeout + 0.5)
+    if remaining:
+        log.warning("sessions still open after the drain timeout remaining=%d", remaining)
+    if advertiser is not None:
+        await advertiser.stop()
+    listener.close()
+    log.info("stopped (answered %d pings)", shared.pings)
+    print("pingpong-server stopped", flush=True)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the `pingpong-server` console script."""
+    args = build_parser().parse_args(argv)
+    configure_logging()
+    try:
+        return asyncio.run(run(args))
+    except CertificateError as error:
+        print(f"pingpong-server: {error}", file=sys.stderr)
+        return 1

@@ -1,0 +1,99 @@
+"""mDNS advertising with python-zeroconf, as the Rust server does it:
+`<instance>._pingpong._udp.local.` on the host's `<hostname>.local.`, the
+same TXT keys, a TXT update for `state=draining`, and a goodbye on stop.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import socket
+
+import ifaddr
+from zeroconf import IPVersion
+from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
+
+log = logging.getLogger("pingpong_server.mdns")
+
+#: The service type of pingpong servers.
+SERVICE_TYPE = "_pingpong._udp.local."
+#: Longest instance label DNS-SD allows.
+MAX_INSTANCE_LEN = 63
+
+
+def local_hostname() -> str:
+    """This host's name without a `.local` suffix (as the Rust server uses)."""
+    host = socket.gethostname().strip().removesuffix(".local")
+    return host or "pingpong"
+
+
+def advertised_addresses(listen_host: str) -> list[str]:
+    """The addresses to publish: the listen address if it is a specific one;
+    otherwise every interface address, loopback only when nothing else exists
+    (a host alone in a namespace), since a peer on the LAN cannot use it."""
+    try:
+        specific = ipaddress.ip_address(listen_host.strip("[]"))
+    except ValueError:
+        specific = None
+    if specific is not None and not specific.is_unspecified:
+        return [str(specific)]
+    found: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
+    for adapter in ifaddr.get_adapters():
+        for ip in adapter.ips:
+            if isinstance(ip.ip, tuple):
+                address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.IPv6Address(ip.ip[0])
+            else:
+                address = ipaddress.IPv4Address(ip.ip)
+            if specific is not None and specific.version == 4 and address.version == 6:
+                continue
+            found.append(address)
+    usable = [a for a in found if not a.is_loopback] or found
+    return [str(a) for a in usable]
+
+
+class Advertiser:
+    """One registered service; `update` re-publishes the TXT record."""
+
+    def __init__(self, instance: str, port: int, txt: dict[str, str], addresses: list[str]) -> None:
+        if not 1 <= len(instance.encode()) <= MAX_INSTANCE_LEN:
+            raise ValueError(f"instance name {instance!r} must be 1 to {MAX_INSTANCE_LEN} bytes")
+        self._zeroconf = AsyncZeroconf(ip_version=IPVersion.All)
+        self._info = AsyncServiceInfo(
+            SERVICE_TYPE,
+            f"{instance}.{SERVICE_TYPE}",
+            port=port,
+            properties=txt,
+            server=f"{local_hostname()}.local.",
+            parsed_addresses=addresses,
+        )
+
+    @property
+    def name(self) -> str:
+        """The full service name (after any conflict rename)."""
+        return self._info.name
+
+    async def start(self) -> None:
+        """Probes for the name (renamed on conflict) and announces it."""
+        # zeroconf returns a task for the announcements; waiting for it means
+        # the name is ours and announced.
+        await (await self._zeroconf.async_register_service(self._info, allow_name_change=True))
+        log.info("advertising %s over mDNS", self._info.name)
+
+    async def update(self, txt: dict[str, str]) -> None:
+        """Publishes a new TXT record for the same service."""
+        self._info = AsyncServiceInfo(
+            self._info.type,
+            self._info.name,
+            port=self._info.port,
+            properties=txt,
+            server=self._info.server,
+            parsed_addresses=self._info.parsed_addresses(),
+        )
+        await (await self._zeroconf.async_update_service(self._info))
+
+    async def stop(self) -> None:
+        """Says goodbye (TTL 0) and closes the responder."""
+        try:
+            await (await self._zeroconf.async_unregister_service(self._info))
+        finally:
+            await self._zeroconf.async_close()
