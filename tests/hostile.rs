@@ -1,6 +1,7 @@
 //! Hostile and greedy peers, with valid client certificates (mTLS does not
 //! protect from a compromised insider): each gets a clear error or is held back,
-//! and the server still answers a well-behaved client afterwards.
+//! and the server still answers a well-behaved client afterwards. Every test
+//! runs against the Rust server and the Python server (`python/`).
 
 mod common;
 
@@ -11,6 +12,48 @@ use pingpong::proto::{encode_frame, ClientMessage, ErrorCode, FrameDecoder, Serv
 use pingpong::tls::{client_tls_config, LeafRole, TlsMaterial};
 use wtransport::endpoint::endpoint_side;
 use wtransport::{Connection, Endpoint};
+
+/// Which server implementation a test runs against.
+#[derive(Clone, Copy, Debug)]
+enum Kind {
+    Rust,
+    Python,
+}
+
+/// Starts a server of `kind` on loopback with the server files of `paths`.
+fn start(kind: Kind, paths: &pingpong::tls::CertPaths, extra: &[&str]) -> ServerProcess {
+    match kind {
+        Kind::Rust => {
+            let mut args = strings(extra);
+            args.extend(tls_args(paths, LeafRole::Server));
+            ServerProcess::start(&args, &[])
+        }
+        Kind::Python => ServerProcess::start_python(paths, extra),
+    }
+}
+
+/// One test per server implementation: `<name>::rust` and `<name>::python`.
+macro_rules! against_both_servers {
+    ($name:ident) => {
+        mod $name {
+            #[tokio::test]
+            async fn rust() {
+                super::$name(super::Kind::Rust).await
+            }
+
+            #[tokio::test]
+            async fn python() {
+                super::$name(super::Kind::Python).await
+            }
+        }
+    };
+}
+
+against_both_servers!(garbage_huge_prefixes_and_ping_before_hello_get_errors);
+against_both_servers!(extra_streams_are_held_back_by_the_stream_limit);
+against_both_servers!(over_the_session_limit_a_client_is_told_the_server_is_full);
+against_both_servers!(a_client_that_never_reads_its_pongs_is_held_back);
+against_both_servers!(a_hundred_fast_reconnects_of_one_client_id_leave_the_server_serving);
 
 /// A raw WebTransport client: the protocol is whatever the test writes.
 async fn raw_client(paths: &pingpong::tls::CertPaths) -> Endpoint<endpoint_side::Client> {
@@ -54,11 +97,10 @@ fn assert_still_serving(server: &ServerProcess, paths: &pingpong::tls::CertPaths
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
 }
 
-#[tokio::test]
-async fn garbage_huge_prefixes_and_ping_before_hello_get_errors() {
+async fn garbage_huge_prefixes_and_ping_before_hello_get_errors(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
     let paths = pki(dir.path(), "ca");
-    let server = ServerProcess::start(&tls_args(&paths, LeafRole::Server), &[]);
+    let server = start(kind, &paths, &[]);
     let endpoint = raw_client(&paths).await;
     let hello = encode_frame(&ClientMessage::Hello {
         version: 1,
@@ -85,11 +127,10 @@ async fn garbage_huge_prefixes_and_ping_before_hello_get_errors() {
     assert_still_serving(&server, &paths);
 }
 
-#[tokio::test]
-async fn extra_streams_are_held_back_by_the_stream_limit() {
+async fn extra_streams_are_held_back_by_the_stream_limit(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
     let paths = pki(dir.path(), "ca");
-    let server = ServerProcess::start(&tls_args(&paths, LeafRole::Server), &[]);
+    let server = start(kind, &paths, &[]);
     let endpoint = raw_client(&paths).await;
     let connection = endpoint.connect(server.url()).await.unwrap();
     let _control = connection.open_bi().await.unwrap().await.unwrap();
@@ -103,13 +144,10 @@ async fn extra_streams_are_held_back_by_the_stream_limit() {
     assert_still_serving(&server, &paths);
 }
 
-#[test]
-fn over_the_session_limit_a_client_is_told_the_server_is_full() {
+async fn over_the_session_limit_a_client_is_told_the_server_is_full(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
     let paths = pki(dir.path(), "ca");
-    let mut args = strings(&["--max-sessions", "1"]);
-    args.extend(tls_args(&paths, LeafRole::Server));
-    let server = ServerProcess::start(&args, &[]);
+    let server = start(kind, &paths, &["--max-sessions", "1"]);
     // One client holds the only session.
     let (mut holder, mut lines) = endless_client(server.url().as_str(), &paths, &[]);
     assert!(lines.next().unwrap().unwrap().starts_with("PINGPONG"));
@@ -126,7 +164,7 @@ fn over_the_session_limit_a_client_is_told_the_server_is_full() {
     // The slot is given back when the holder leaves.
     send_signal(&holder, libc::SIGINT);
     holder.wait().unwrap();
-    server.wait_for_log("session closed by client", Duration::from_secs(10));
+    server.wait_for_log("closed by client", Duration::from_secs(10));
     assert_still_serving(&server, &paths);
 }
 
@@ -145,11 +183,10 @@ fn rss_kib(server: &ServerProcess) -> u64 {
 /// what unbounded buffering of the traffic would take.
 const RSS_GROWTH_BOUND_KIB: u64 = 64 * 1024;
 
-#[tokio::test]
-async fn a_client_that_never_reads_its_pongs_is_held_back() {
+async fn a_client_that_never_reads_its_pongs_is_held_back(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
     let paths = pki(dir.path(), "ca");
-    let server = ServerProcess::start(&tls_args(&paths, LeafRole::Server), &[]);
+    let server = start(kind, &paths, &[]);
     let before = rss_kib(&server);
     let endpoint = raw_client(&paths).await;
     let connection = endpoint.connect(server.url()).await.unwrap();
@@ -162,7 +199,9 @@ async fn a_client_that_never_reads_its_pongs_is_held_back() {
     .unwrap();
     send.write_all(&hello).await.unwrap();
     // 64 MiB of pings, 16 KiB each: the server answers until its pongs fill our
-    // receive window, then stops reading; our writes stall.
+    // receive window, then stops reading; our writes stall (the Rust server), or
+    // the server ends the session once a bounded backlog of unread pings has
+    // piled up (the Python server: aioquic keeps granting flow-control credit).
     let ping = |seq| {
         encode_frame(&ClientMessage::Ping {
             seq,
@@ -182,7 +221,7 @@ async fn a_client_that_never_reads_its_pongs_is_held_back() {
     })
     .await;
     assert!(
-        written.is_err(),
+        written.map_or(true, |seq| seq < 4096),
         "64 MiB went through although nobody read the pongs"
     );
     let growth = rss_kib(&server).saturating_sub(before);
@@ -191,11 +230,10 @@ async fn a_client_that_never_reads_its_pongs_is_held_back() {
     assert_still_serving(&server, &paths);
 }
 
-#[tokio::test]
-async fn a_hundred_fast_reconnects_of_one_client_id_leave_the_server_serving() {
+async fn a_hundred_fast_reconnects_of_one_client_id_leave_the_server_serving(kind: Kind) {
     let dir = tempfile::tempdir().unwrap();
     let paths = pki(dir.path(), "ca");
-    let server = ServerProcess::start(&tls_args(&paths, LeafRole::Server), &[]);
+    let server = start(kind, &paths, &[]);
     let before = rss_kib(&server);
     let endpoint = raw_client(&paths).await;
     for seq in 1..=100u64 {

@@ -6,40 +6,13 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
 
 use common::*;
 use pingpong::tls::{CertPaths, LeafRole};
 use serde_json::Value;
-
-/// The `pingpong-server` console script: $PINGPONG_PYTHON_SERVER, else the
-/// one `scripts/test` installs.
-fn python_server_bin() -> String {
-    let path = std::env::var_os("PINGPONG_PYTHON_SERVER")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/interop-venv/bin/pingpong-server")
-        });
-    assert!(
-        path.exists(),
-        "the Python server is not installed at {}: run scripts/test (it creates the venv and \
-         installs python/), or set PINGPONG_PYTHON_SERVER",
-        path.display()
-    );
-    path.display().to_string()
-}
-
-/// `pingpong-server --listen 127.0.0.1:0 --no-mdns <tls> <extra>` in this namespace.
-fn python_server(paths: &CertPaths, extra: &[&str]) -> ServerProcess {
-    let mut command = Command::new(python_server_bin());
-    command
-        .args(["--listen", "127.0.0.1:0", "--no-mdns"])
-        .args(tls_args(paths, LeafRole::Server))
-        .args(extra);
-    ServerProcess::spawn(command)
-}
 
 fn run_client(server: &ServerProcess, paths: &CertPaths, extra: &[&str]) -> std::process::Output {
     let mut args = strings(&[&server.url()]);
@@ -69,7 +42,7 @@ fn json_lines(stdout: &[u8]) -> Vec<Value> {
 fn the_rust_client_ping_pongs_with_the_python_server_over_mtls() {
     let dir = tempfile::tempdir().unwrap();
     let paths = pki(dir.path(), "ca");
-    let server = python_server(&paths, &["--instance", "snake"]);
+    let server = ServerProcess::start_python(&paths, &["--instance", "snake"]);
     // Pipelined, with payloads, then a plain run in ping(8) style.
     let out = run_client(
         &server,
@@ -100,7 +73,7 @@ fn the_python_server_refuses_bad_clients_and_keeps_serving() {
     let dir = tempfile::tempdir().unwrap();
     let paths = pki(&dir.path().join("good"), "good CA");
     let rogue = pki(&dir.path().join("rogue"), "rogue CA");
-    let server = python_server(&paths, &[]);
+    let server = ServerProcess::start_python(&paths, &[]);
 
     // A client certificate from another CA.
     let out = client(
@@ -227,7 +200,7 @@ fn no_client_certificate_is_refused(server: &ServerProcess, paths: &CertPaths) {
 fn a_client_cut_off_for_three_seconds_resumes_with_nothing_lost() {
     let dir = tempfile::tempdir().unwrap();
     let paths = pki(dir.path(), "ca");
-    let server = python_server(&paths, &[]);
+    let server = ServerProcess::start_python(&paths, &[]);
     let count = 300;
     let mut command = Command::new(bin());
     command

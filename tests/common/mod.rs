@@ -22,6 +22,23 @@ pub fn bin() -> &'static str {
     env!("CARGO_BIN_EXE_pingpong")
 }
 
+/// The Python server's `pingpong-server` script: $PINGPONG_PYTHON_SERVER, else
+/// the one `scripts/test` installs. Fails (never skips) when it is missing.
+pub fn python_server_bin() -> String {
+    let path = std::env::var_os("PINGPONG_PYTHON_SERVER")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/interop-venv/bin/pingpong-server")
+        });
+    assert!(
+        path.exists(),
+        "the Python server is not installed at {}: run scripts/test (it creates the venv and \
+         installs python/), or set PINGPONG_PYTHON_SERVER",
+        path.display()
+    );
+    path.display().to_string()
+}
+
 /// A built example (`cargo test` builds them next to the test binaries).
 pub fn example(name: &str) -> String {
     let exe = std::env::current_exe().unwrap();
@@ -441,6 +458,17 @@ impl ServerProcess {
             stdout_lines: rx,
             stderr,
         }
+    }
+
+    /// Starts the Python server (`pingpong-server --listen 127.0.0.1:0
+    /// --no-mdns`) with the server files of `paths` and `extra` arguments.
+    pub fn start_python(paths: &CertPaths, extra: &[&str]) -> Self {
+        let mut command = Command::new(python_server_bin());
+        command
+            .args(["--listen", "127.0.0.1:0", "--no-mdns"])
+            .args(tls_args(paths, LeafRole::Server))
+            .args(extra);
+        Self::spawn(command)
     }
 
     /// Starts a server with the given certificate, key and CA files.
