@@ -1,0 +1,210 @@
+//! The Python server's RTT next to its floor and its sibling, in one run: the
+//! Rust client pings (sequentially, one in flight) the Python server
+//! (`python/`), the Rust server, and a bare aioquic WebTransport echo server
+//! (`python/bench/echo_server.py`: same aioquic, HTTP/3 and TLS, no pingpong
+//! protocol), each as its own process on loopback. The echo is driven with
+//! messages of the size of a ping frame, so the three carry the same bytes.
+//!
+//! Target: the Python server within 1.2x of the bare aioquic echo (p50).
+//! Medians of interleaved rounds. Run with `cargo bench --bench python_server`
+//! after `scripts/test` has installed the venv (`PINGPONG_BENCH_QUICK=1` for a
+//! short run).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use pingpong::client::{Connector, PingEvent, PingOptions, PingRun};
+use pingpong::tls::{client_tls_config, store, CertPaths, LeafRole, TlsMaterial};
+use tokio_util::sync::CancellationToken;
+
+/// A ping frame with the default 56-byte payload: length, tag, seq, payload
+/// length and payload (the pong is the same size).
+const MESSAGE: usize = 1 + 1 + 1 + 1 + 56;
+
+/// A server process, killed when dropped.
+struct Process {
+    child: Child,
+    port: u16,
+}
+
+impl Process {
+    /// Spawns `command` and reads its "listening on HOST:PORT" line.
+    fn spawn(mut command: Command) -> Self {
+        let mut child = command
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn server");
+        let stdout = BufReader::new(child.stdout.take().unwrap());
+        for line in stdout.lines() {
+            let line = line.unwrap();
+            if let Some(rest) = line.split("listening on ").nth(1) {
+                let addr = rest.split_whitespace().next().unwrap();
+                let port = addr.rsplit(':').next().unwrap().parse().unwrap();
+                return Self { child, port };
+            }
+        }
+        panic!("server exited before listening");
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("https://127.0.0.1:{}{path}", self.port)
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn venv_bin(name: &str) -> PathBuf {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("target/interop-venv/bin")
+        .join(name);
+    assert!(
+        path.exists(),
+        "{} is missing: run scripts/test first (it creates the venv with the Python server)",
+        path.display()
+    );
+    path
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// (p50, p99) in µs of `count` sequential pings on one session.
+async fn pingpong_rtts(connector: &Connector, url: &str, count: u64) -> (f64, f64) {
+    let mut session = connector.open(url).await.expect("pingpong session setup");
+    let options = PingOptions {
+        count: Some(count),
+        interval: Duration::ZERO,
+        in_flight: 1,
+        ..PingOptions::default()
+    };
+    let mut rtts = Vec::with_capacity(count as usize);
+    let mut run = PingRun::new(&options);
+    let result = session
+        .ping(&mut run, &CancellationToken::new(), |event| {
+            if let PingEvent::Pong { rtt, .. } = event {
+                rtts.push(rtt.as_secs_f64() * 1e6);
+            }
+        })
+        .await;
+    assert!(result.is_ok() && run.summary().lost == 0, "{result:?}");
+    session.close().await;
+    rtts.sort_by(f64::total_cmp);
+    (percentile(&rtts, 50.0), percentile(&rtts, 99.0))
+}
+
+/// (p50, p99) in µs of `count` sequential echoes of a ping-sized message.
+async fn echo_rtts(
+    client: &wtransport::Endpoint<wtransport::endpoint::endpoint_side::Client>,
+    url: &str,
+    count: u64,
+) -> (f64, f64) {
+    let connection = client.connect(url).await.expect("echo session setup");
+    let (mut send, mut recv) = connection.open_bi().await.unwrap().await.unwrap();
+    let message = [0x5a; MESSAGE];
+    let mut back = [0u8; MESSAGE];
+    let mut rtts = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let t = Instant::now();
+        send.write_all(&message).await.unwrap();
+        recv.read_exact(&mut back).await.unwrap();
+        rtts.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    connection.close(0u32.into(), b"");
+    rtts.sort_by(f64::total_cmp);
+    (percentile(&rtts, 50.0), percentile(&rtts, 99.0))
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let quick = std::env::var_os("PINGPONG_BENCH_QUICK").is_some();
+    let (rounds, count) = if quick { (3, 500) } else { (5, 3_000) };
+    let dir = tempfile::tempdir().unwrap();
+    let paths = CertPaths::new(dir.path());
+    store::init_single_host(&paths, "bench CA", 1).unwrap();
+    let server_files = |command: &mut Command| {
+        command
+            .args(["--cert", &paths.leaf_cert(LeafRole::Server).display().to_string()])
+            .args(["--key", &paths.leaf_key(LeafRole::Server).display().to_string()])
+            .args(["--ca", &paths.ca_cert().display().to_string()]);
+    };
+
+    let mut rust = Command::new(env!("CARGO_BIN_EXE_pingpong"));
+    rust.args(["server", "--no-mdns", "--listen", "127.0.0.1:0"]);
+    server_files(&mut rust);
+    let rust = Process::spawn(rust);
+    let mut python = Command::new(venv_bin("pingpong-server"));
+    python.args(["--no-mdns", "--listen", "127.0.0.1:0"]);
+    server_files(&mut python);
+    let python = Process::spawn(python);
+    let mut echo = Command::new(venv_bin("python"));
+    echo.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("python/bench/echo_server.py"))
+        .arg(paths.leaf_cert(LeafRole::Server))
+        .arg(paths.leaf_key(LeafRole::Server));
+    let echo = Process::spawn(echo);
+
+    let material = TlsMaterial::from_dir(&paths, LeafRole::Client);
+    let connector = Connector::new(&material, None).unwrap();
+    let echo_client = wtransport::Endpoint::client(
+        wtransport::ClientConfig::builder()
+            .with_bind_default()
+            .with_custom_tls(client_tls_config(&material, None).unwrap())
+            .build(),
+    )
+    .unwrap();
+
+    // Warm-up: first sessions pay for imports, caches and JIT-less Python
+    // start-up paths.
+    pingpong_rtts(&connector, &python.url("/pingpong"), 200).await;
+    pingpong_rtts(&connector, &rust.url("/pingpong"), 200).await;
+    echo_rtts(&echo_client, &echo.url("/echo"), 200).await;
+
+    let mut samples: [Vec<(f64, f64)>; 3] = Default::default();
+    for _ in 0..rounds {
+        samples[0].push(pingpong_rtts(&connector, &python.url("/pingpong"), count).await);
+        samples[1].push(echo_rtts(&echo_client, &echo.url("/echo"), count).await);
+        samples[2].push(pingpong_rtts(&connector, &rust.url("/pingpong"), count).await);
+    }
+    let summary = |s: &Vec<(f64, f64)>| {
+        (
+            median(s.iter().map(|r| r.0).collect()),
+            median(s.iter().map(|r| r.1).collect()),
+        )
+    };
+    let [py, bare, rs] = [&samples[0], &samples[1], &samples[2]].map(summary);
+    println!(
+        "sequential RTT, {count} pings x {rounds} rounds, median of rounds ({MESSAGE}-byte frames)"
+    );
+    println!("{:<34} {:>10} {:>10}", "", "p50 µs", "p99 µs");
+    for (name, (p50, p99)) in [
+        ("python server (pingpong-server)", py),
+        ("bare aioquic WebTransport echo", bare),
+        ("rust server (pingpong server)", rs),
+    ] {
+        println!("{name:<34} {p50:>10.1} {p99:>10.1}");
+    }
+    println!(
+        "python / bare aioquic echo: p50 {:.2}x, p99 {:.2}x (target p50 <= 1.2x)",
+        py.0 / bare.0,
+        py.1 / bare.1
+    );
+    println!(
+        "python / rust server:       p50 {:.2}x, p99 {:.2}x",
+        py.0 / rs.0,
+        py.1 / rs.1
+    );
+}
