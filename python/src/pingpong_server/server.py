@@ -57,6 +57,8 @@ log = logging.getLogger("pingpong_server")
 CLOSE_OK = 0
 #: Application close code sent to sessions when the server shuts down.
 CLOSE_SHUTDOWN = 0x10
+#: Application close code of a connection that hit a bug in this server.
+CLOSE_INTERNAL_ERROR = 0x11
 #: How long a refused or departing client may take to read its last frame and
 #: close, before the server closes the connection itself (as the Rust server).
 ERROR_LINGER = 1.0
@@ -377,6 +379,19 @@ class PingpongProtocol(QuicConnectionProtocol):
     # QUIC and HTTP/3 events ---------------------------------------------------
 
     def quic_event_received(self, event: QuicEvent) -> None:
+        try:
+            self._quic_event(event)
+        except Exception:
+            # A bug must cost one connection, never the server: an exception that
+            # escaped here would reach asyncio's datagram transport, which closes
+            # the socket every connection shares.
+            log.exception(
+                "internal error remote=%s client=%s; closing the connection", self.remote, self.client_name
+            )
+            self._outcome = self._outcome or "internal error"
+            self.close(CLOSE_INTERNAL_ERROR, "internal server error")
+
+    def _quic_event(self, event: QuicEvent) -> None:
         if isinstance(event, ProtocolNegotiated):
             self._http = H3Connection(self._quic, enable_webtransport=True)
             self.remote = self._remote()
