@@ -138,8 +138,14 @@ async fn main() {
     store::init_single_host(&paths, "bench CA", 1).unwrap();
     let server_files = |command: &mut Command| {
         command
-            .args(["--cert", &paths.leaf_cert(LeafRole::Server).display().to_string()])
-            .args(["--key", &paths.leaf_key(LeafRole::Server).display().to_string()])
+            .args([
+                "--cert",
+                &paths.leaf_cert(LeafRole::Server).display().to_string(),
+            ])
+            .args([
+                "--key",
+                &paths.leaf_key(LeafRole::Server).display().to_string(),
+            ])
             .args(["--ca", &paths.ca_cert().display().to_string()]);
     };
 
