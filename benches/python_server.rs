@@ -46,6 +46,8 @@ impl Process {
                 return Self { child, port };
             }
         }
+        let _ = child.kill();
+        let _ = child.wait();
         panic!("server exited before listening");
     }
 
