@@ -11,6 +11,7 @@
 //! - [`tls`]: certificates and rustls configurations.
 //! - [`transport`]: QUIC timing shared by both sides.
 //! - [`shutdown`]: signals to cancellation.
+//! - [`web`]: the `pingpong web` agent and its browser dashboard.
 //!
 //! # Embedding
 //!
@@ -50,3 +51,4 @@ pub mod server;
 pub mod shutdown;
 pub mod tls;
 pub mod transport;
+pub mod web;

@@ -26,6 +26,7 @@ use pingpong::discovery::{
 use pingpong::server::{MdnsOptions, Server, ServerConfig};
 use pingpong::tls::generate::{self, Validity};
 use pingpong::tls::{store, CertPaths, LeafRole, TlsMaterial};
+use pingpong::web::{WebAgent, WebConfig};
 
 /// Zero-config peer discovery with a mutually-authenticated WebTransport ping-pong.
 #[derive(Parser)]
@@ -45,6 +46,8 @@ enum Command {
     Discover(DiscoverArgs),
     /// Run a server and a client in one process: a complete mTLS ping-pong, no setup.
     Demo(DemoArgs),
+    /// A live dashboard in the browser: discovers servers, pings each over mTLS once a second.
+    Web(WebArgs),
     /// Make a CA and issue server and client certificates.
     #[command(subcommand)]
     Certs(CertsCommand),
@@ -290,6 +293,22 @@ struct ClientArgs {
 }
 
 #[derive(Args)]
+struct WebArgs {
+    /// Address of the dashboard page (HTTP); the live updates use a UDP port on
+    /// the same address.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// Serve other machines too (the address is not loopback). The token still
+    /// guards the live data, but the page travels over plain HTTP.
+    #[arg(long)]
+    allow_remote: bool,
+    #[command(flatten)]
+    sources: SourceArgs,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+#[derive(Args)]
 struct DemoArgs {
     /// Number of pings.
     #[arg(short = 'c', long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
@@ -378,7 +397,7 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
     let cli = Cli::parse();
-    init_logging(matches!(cli.command, Command::Server(_)));
+    init_logging(matches!(cli.command, Command::Server(_) | Command::Web(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -427,6 +446,7 @@ async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Client(args) => run_client(args).await,
         Command::Discover(args) => run_discover(args).await,
         Command::Demo(args) => run_demo(args).await,
+        Command::Web(args) => run_web(args).await,
         Command::Certs(cmd) => run_certs(cmd),
     }
 }
@@ -509,6 +529,25 @@ async fn run_client(args: ClientArgs) -> Result<ExitCode> {
     .await;
     connector.shutdown().await;
     Ok(exit_code(&result?))
+}
+
+async fn run_web(args: WebArgs) -> Result<ExitCode> {
+    let material = args.tls.material(LeafRole::Client)?;
+    let connector = Connector::new(&material, None)?;
+    let stop = pingpong::shutdown::on_signals().context("cannot install signal handlers")?;
+    let agent = WebAgent::bind(
+        WebConfig {
+            listen: args.listen,
+            allow_remote: args.allow_remote,
+            discovery: args.sources.config(),
+        },
+        connector,
+    )?;
+    println!("pingpong web: open {}", agent.url());
+    println!("pingpong web: the token in this URL changes at every start; Ctrl-C stops the agent");
+    std::io::stdout().flush().ok();
+    agent.run(stop).await?;
+    Ok(ExitCode::SUCCESS)
 }
 
 async fn run_discover(args: DiscoverArgs) -> Result<ExitCode> {

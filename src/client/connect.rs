@@ -257,7 +257,7 @@ impl ClientSession {
         &mut self,
         run: &mut PingRun,
         stop: &CancellationToken,
-        on_event: impl FnMut(&PingEvent),
+        on_event: impl FnMut(&PingEvent) + Send,
     ) -> Result<(), ClientError> {
         let mut resend = Vec::new();
         run.resend(tokio::time::Instant::now(), &mut resend)?;

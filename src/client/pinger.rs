@@ -357,13 +357,14 @@ pub async fn run_pings<R, W>(
     writer: &mut W,
     run: &mut PingRun,
     stop: &CancellationToken,
-    mut on_event: impl FnMut(&PingEvent),
+    mut on_event: impl FnMut(&PingEvent) + Send,
 ) -> Result<(), ClientError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
-    let emit: &mut dyn FnMut(&PingEvent) = &mut on_event;
+    // `Send`, so that a ping loop can run in a spawned task.
+    let emit: &mut (dyn FnMut(&PingEvent) + Send) = &mut on_event;
     let mut out = Vec::new();
     // Created once: registering a fresh waiter and timer on every ping costs
     // more than the rest of the loop.

@@ -73,8 +73,9 @@ impl Target {
     }
 }
 
-/// What the caller wants to hear about.
-pub trait RecoveryObserver {
+/// What the caller wants to hear about (`Send`, so that a recovering client can
+/// run in a spawned task).
+pub trait RecoveryObserver: Send {
     /// A session is up (`reconnect` is false for the first one).
     fn connected(&mut self, candidate: &Candidate, session: &ClientSession, reconnect: bool);
     /// A ping was answered, lost, duplicated...

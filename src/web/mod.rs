@@ -1,0 +1,217 @@
+//! `pingpong web`: a local agent with a live dashboard in the browser.
+//!
+//! - [`model`]: the dashboard's rows, pure (discovery and monitor reports in,
+//!   JSON snapshots out).
+//! - [`monitor`]: one task per discovered server: an mTLS session like the
+//!   client's, a ping a second, reconnects.
+//! - [`access`]: the per-start token, loopback-only peers, allowed hosts.
+//! - [`cert`]: the self-signed certificate the page pins by hash.
+//! - [`http`]: the embedded page and its config, over loopback HTTP.
+//! - [`push`]: the WebTransport endpoint that streams snapshots to the page.
+//! - this module: [`WebAgent`] wires them to discovery.
+
+pub mod access;
+pub mod cert;
+pub mod http;
+pub mod model;
+pub mod monitor;
+pub mod push;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+use wtransport::endpoint::endpoint_side::Server;
+use wtransport::Endpoint;
+
+use crate::client::Connector;
+use crate::discovery::{Discovery, DiscoveryConfig, DiscoveryEvent, SourceEvent};
+use access::Access;
+use http::PageConfig;
+use model::Board;
+
+/// Snapshots are sent at most this often: a burst of reports (several servers
+/// answering in the same millisecond) becomes one update, and a page redraws
+/// at most four times a second.
+const PUBLISH_EVERY: Duration = Duration::from_millis(250);
+
+/// Why the agent could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    /// A socket could not be bound.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The listen address is not loopback and remote access was not allowed.
+    #[error("{0} is not a loopback address: the dashboard serves only this machine unless --allow-remote is given")]
+    NotLoopback(SocketAddr),
+    /// The browser certificate could not be made.
+    #[error("cannot make the dashboard's certificate: {0}")]
+    Certificate(String),
+    /// Discovery could not start.
+    #[error(transparent)]
+    Discovery(#[from] crate::discovery::DiscoveryError),
+}
+
+/// Settings of the agent.
+pub struct WebConfig {
+    /// HTTP address of the page (TCP); the WebTransport endpoint takes a UDP
+    /// port on the same address.
+    pub listen: SocketAddr,
+    /// Serve peers other than this machine.
+    pub allow_remote: bool,
+    /// Where to look for servers.
+    pub discovery: DiscoveryConfig,
+}
+
+/// A bound agent, ready to [`run`](WebAgent::run).
+pub struct WebAgent {
+    http: std::net::TcpListener,
+    endpoint: Endpoint<Server>,
+    access: Arc<Access>,
+    page: Arc<PageConfig>,
+    connector: Arc<Connector>,
+    discovery: DiscoveryConfig,
+    local: SocketAddr,
+}
+
+impl WebAgent {
+    /// Binds the page's TCP socket and the WebTransport UDP socket, and makes
+    /// this run's certificate and token. Must be called within a tokio runtime.
+    pub fn bind(config: WebConfig, connector: Connector) -> Result<Self, WebError> {
+        if !config.listen.ip().is_loopback() && !config.allow_remote {
+            return Err(WebError::NotLoopback(config.listen));
+        }
+        let bind_error = |addr, source| WebError::Bind { addr, source };
+        let http = std::net::TcpListener::bind(config.listen)
+            .and_then(|l| l.set_nonblocking(true).map(|()| l))
+            .map_err(|e| bind_error(config.listen, e))?;
+        let local = http
+            .local_addr()
+            .map_err(|e| bind_error(config.listen, e))?;
+        let cert = cert::BrowserCert::generate(Some(local.ip()).filter(|ip| !ip.is_unspecified()))?;
+        let udp = SocketAddr::new(local.ip(), 0);
+        let server_config = wtransport::ServerConfig::builder()
+            .with_bind_address(udp)
+            .with_custom_tls(cert.tls_config()?)
+            .keep_alive_interval(Some(Duration::from_secs(3)))
+            .build();
+        let endpoint = Endpoint::server(server_config).map_err(|e| bind_error(udp, e))?;
+        let webtransport_port = endpoint
+            .local_addr()
+            .map_err(|e| bind_error(udp, e))?
+            .port();
+        Ok(Self {
+            http,
+            endpoint,
+            access: Arc::new(Access::new(local, config.allow_remote)),
+            page: Arc::new(PageConfig {
+                webtransport_port,
+                cert_sha256: cert.sha256,
+            }),
+            connector: Arc::new(connector),
+            discovery: config.discovery,
+            local,
+        })
+    }
+
+    /// The URL to open, with this run's token.
+    pub fn url(&self) -> String {
+        self.access.page_url(self.local)
+    }
+
+    /// Runs until `stop` is cancelled: discovery, one monitor per server, the
+    /// page and its update stream.
+    pub async fn run(self, stop: CancellationToken) -> Result<(), WebError> {
+        let mut discovery = Discovery::start(&self.discovery)?;
+        let mut board = Board::default();
+        let (snapshots, snapshot_rx) = watch::channel(Arc::new(board.snapshot_json()));
+        let listener =
+            tokio::net::TcpListener::from_std(self.http).map_err(|e| WebError::Bind {
+                addr: self.local,
+                source: e,
+            })?;
+        let page = tokio::spawn(http::serve(
+            listener,
+            self.access.clone(),
+            self.page.clone(),
+            stop.clone(),
+        ));
+        let updates = tokio::spawn(push::serve(
+            self.endpoint,
+            self.access.clone(),
+            snapshot_rx,
+            stop.clone(),
+        ));
+        let (report_tx, mut reports) = mpsc::unbounded_channel();
+        let mut monitors: HashMap<String, CancellationToken> = HashMap::new();
+        let mut publish = tokio::time::interval(PUBLISH_EVERY);
+        publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut dirty = false;
+        loop {
+            tokio::select! {
+                _ = stop.cancelled() => break,
+                next = discovery.next() => match next {
+                    Some(SourceEvent::Event(event)) => {
+                        dirty = true;
+                        match event {
+                            DiscoveryEvent::Added(candidate) | DiscoveryEvent::Updated(candidate) => {
+                                board.upsert(&candidate);
+                                if !monitors.contains_key(&candidate.key) {
+                                    info!(server = %candidate.instance, source = %candidate.source, "monitoring");
+                                    let token = stop.child_token();
+                                    monitors.insert(candidate.key.clone(), token.clone());
+                                    tokio::spawn(monitor::monitor(
+                                        self.connector.clone(),
+                                        candidate,
+                                        report_tx.clone(),
+                                        token,
+                                    ));
+                                }
+                            }
+                            DiscoveryEvent::Removed(candidate) => {
+                                info!(server = %candidate.instance, "gone from discovery");
+                                board.remove(&candidate.key);
+                                if let Some(token) = monitors.remove(&candidate.key) {
+                                    token.cancel();
+                                }
+                            }
+                        }
+                    }
+                    Some(SourceEvent::Problem(problem)) => warn!(%problem, "discovery problem"),
+                    None => break,
+                },
+                Some((key, event)) = reports.recv() => {
+                    board.apply(&key, event, now_ms());
+                    dirty = true;
+                }
+                _ = publish.tick(), if dirty => {
+                    dirty = false;
+                    snapshots.send_replace(Arc::new(board.snapshot_json()));
+                }
+            }
+        }
+        for token in monitors.values() {
+            token.cancel();
+        }
+        discovery.shutdown();
+        let _ = page.await;
+        let _ = updates.await;
+        self.connector.shutdown().await;
+        Ok(())
+    }
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}

@@ -1,0 +1,123 @@
+//! The WebTransport endpoint the page connects to: checks the peer, the path,
+//! the token and the origin, then sends the dashboard's JSON snapshot on a
+//! unidirectional stream, one line per change. The browser only ever talks to
+//! this agent, never to the servers (it cannot present a client certificate).
+
+use std::sync::Arc;
+
+use tokio::sync::{watch, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+use wtransport::endpoint::endpoint_side::Server;
+use wtransport::endpoint::IncomingSession;
+use wtransport::Endpoint;
+
+use super::access::Access;
+
+/// Path of the update stream.
+pub const UPDATES_PATH: &str = "/updates";
+/// Pages connected at once: a few tabs, not a crowd.
+const MAX_PAGES: usize = 16;
+
+/// Accepts pages until `stop` is cancelled.
+pub async fn serve(
+    endpoint: Endpoint<Server>,
+    access: Arc<Access>,
+    snapshots: watch::Receiver<Arc<String>>,
+    stop: CancellationToken,
+) {
+    let slots = Arc::new(Semaphore::new(MAX_PAGES));
+    loop {
+        let incoming = tokio::select! {
+            _ = stop.cancelled() => break,
+            incoming = endpoint.accept() => incoming,
+        };
+        let access = access.clone();
+        let snapshots = snapshots.clone();
+        let stop = stop.clone();
+        let slots = slots.clone();
+        tokio::spawn(async move { page(incoming, &access, snapshots, &slots, &stop).await });
+    }
+    endpoint.close(0u32.into(), b"agent stopping");
+}
+
+async fn page(
+    incoming: IncomingSession,
+    access: &Access,
+    mut snapshots: watch::Receiver<Arc<String>>,
+    slots: &Semaphore,
+    stop: &CancellationToken,
+) {
+    let request = match incoming.await {
+        Ok(request) => request,
+        Err(error) => {
+            debug!(%error, "page handshake failed");
+            return;
+        }
+    };
+    let remote = request.remote_address();
+    let (path, query) = request
+        .path()
+        .split_once('?')
+        .unwrap_or((request.path(), ""));
+    let origin_ok = request.origin().is_none_or(|origin| {
+        origin
+            .strip_prefix("http://")
+            .or_else(|| origin.strip_prefix("https://"))
+            .is_some_and(|host| access.host_allowed(host))
+    });
+    if !access.peer_allowed(remote.ip()) || !origin_ok {
+        warn!(%remote, origin = ?request.origin(), "page refused: not from this machine's own page");
+        request.forbidden().await;
+        return;
+    }
+    if path != UPDATES_PATH {
+        request.not_found().await;
+        return;
+    }
+    if !access.token_in_query(query) {
+        warn!(%remote, "page refused: wrong or missing token");
+        request.forbidden().await;
+        return;
+    }
+    let Ok(_slot) = slots.try_acquire() else {
+        request.too_many_requests().await;
+        return;
+    };
+    let connection = match request.accept().await {
+        Ok(connection) => connection,
+        Err(error) => {
+            debug!(%remote, %error, "page session failed");
+            return;
+        }
+    };
+    info!(%remote, "page connected");
+    let mut stream = match connection.open_uni().await {
+        Ok(opening) => match opening.await {
+            Ok(stream) => stream,
+            Err(error) => {
+                debug!(%remote, %error, "cannot open the update stream");
+                return;
+            }
+        },
+        Err(error) => {
+            debug!(%remote, %error, "cannot open the update stream");
+            return;
+        }
+    };
+    loop {
+        let snapshot = snapshots.borrow_and_update().clone();
+        let mut line = Vec::with_capacity(snapshot.len() + 1);
+        line.extend_from_slice(snapshot.as_bytes());
+        line.push(b'\n');
+        if stream.write_all(&line).await.is_err() {
+            break;
+        }
+        tokio::select! {
+            changed = snapshots.changed() => if changed.is_err() { break },
+            _ = connection.closed() => break,
+            _ = stop.cancelled() => break,
+        }
+    }
+    info!(%remote, "page disconnected");
+}

@@ -1,0 +1,155 @@
+//! `pingpong web` in a real browser: Debian's Chromium, driven headless by
+//! playwright-core (`tests/web/dashboard.mjs`), against the agent and two real
+//! servers (one Rust, one Python) advertising over mDNS, all inside a network
+//! namespace this test makes. Checks: both rows with live RTTs, a server
+//! stopped with SIGTERM shows draining or disappears, a wrong token is refused
+//! (page and WebTransport). The screenshot is kept at `target/web-dashboard.png`.
+
+mod common;
+
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::Stdio;
+use std::time::Duration;
+
+use common::*;
+use pingpong::tls::CertPaths;
+use serde_json::Value;
+
+fn web_dir() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/web"))
+}
+
+fn assert_browser_tools() {
+    assert!(
+        Path::new("/usr/bin/chromium").exists(),
+        "Debian's chromium is not installed (/usr/bin/chromium): run scripts/test, which installs it"
+    );
+    assert!(
+        web_dir().join("node_modules/playwright-core").exists(),
+        "playwright-core is not installed in tests/web: run scripts/test (npm ci --prefix tests/web)"
+    );
+}
+
+#[test]
+fn the_dashboard_shows_live_servers_in_chromium() {
+    assert_browser_tools();
+    let netns = Netns::new();
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    pingpong::tls::store::init_single_host(&CertPaths::new(&home), "web CA", 1).unwrap();
+    let env = [("PINGPONG_HOME", home.as_path())];
+    let rust = ServerProcess::start_in(
+        &netns,
+        &strings(&["--listen", "[::]:0", "--instance", "alpha"]),
+        &env,
+    );
+    let mut python = netns.command(&python_server_bin());
+    python
+        .args(["--listen", "[::]:0", "--instance", "beta"])
+        .env("PINGPONG_HOME", &home);
+    let _python = ServerProcess::spawn(python);
+
+    let mut agent = netns.command(bin());
+    agent
+        .args(["web", "--listen", "127.0.0.1:0"])
+        .env("PINGPONG_HOME", &home)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut agent = agent.spawn().unwrap();
+    let mut agent_lines = BufReader::new(agent.stdout.take().unwrap()).lines();
+    let first = agent_lines.next().unwrap().unwrap();
+    // Keep reading, so that the agent never writes to a closed pipe.
+    std::thread::spawn(move || agent_lines.for_each(drop));
+    let url = first
+        .strip_prefix("pingpong web: open ")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .to_string();
+    assert!(
+        url.starts_with("http://127.0.0.1:") && url.contains("/?token="),
+        "{url}"
+    );
+
+    let screenshot = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/web-dashboard.png");
+    let _ = std::fs::remove_file(&screenshot);
+    let mut driver = netns.command("node");
+    driver
+        .current_dir(web_dir())
+        .arg("dashboard.mjs")
+        .arg(&url)
+        .arg(&screenshot)
+        .args(["alpha", "beta"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut driver = driver.spawn().expect("node is not installed");
+    let mut steps = BufReader::new(driver.stdout.take().unwrap()).lines();
+    let mut next_step = || -> Value {
+        let line = steps
+            .next()
+            .expect("the browser driver ended early")
+            .unwrap();
+        let step: Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line}: {e}"));
+        assert_ne!(
+            step["step"], "error",
+            "browser driver failed: {}",
+            step["message"]
+        );
+        step
+    };
+
+    let rows = next_step();
+    assert_eq!(rows["step"], "rows", "{rows}");
+    assert_eq!(rows["status"], "live", "{rows}");
+    let listed = rows["rows"].as_array().unwrap();
+    assert_eq!(listed.len(), 2, "{rows}");
+    for row in listed {
+        assert_eq!(row["state"], "serving", "{row}");
+        assert_eq!(row["source"], "mdns", "{row}");
+        assert_eq!(row["version"], "v1", "{row}");
+        assert_eq!(row["fingerprint"].as_str().unwrap().len(), 64, "{row}");
+        assert!(row["rtt"].as_str().unwrap().ends_with(" ms"), "{row}");
+    }
+    let png = std::fs::read(&screenshot).expect("no screenshot");
+    assert!(
+        png.starts_with(b"\x89PNG") && png.len() > 10_000,
+        "{} bytes",
+        png.len()
+    );
+
+    assert_eq!(next_step()["step"], "waiting");
+    rust.signal(libc::SIGTERM);
+    writeln!(driver.stdin.as_mut().unwrap(), "alpha").unwrap();
+    let stopped = next_step();
+    assert_eq!(stopped["step"], "stopped", "{stopped}");
+    assert!(
+        stopped["state"] == "gone" || stopped["state"] == "draining",
+        "{stopped}"
+    );
+
+    let wrong = next_step();
+    assert_eq!(wrong["step"], "wrong_token", "{wrong}");
+    assert!(
+        wrong["message"]
+            .as_str()
+            .unwrap()
+            .contains("refused this page's token"),
+        "{wrong}"
+    );
+    assert!(
+        wrong["webtransport"]
+            .as_str()
+            .unwrap()
+            .starts_with("refused"),
+        "{wrong}"
+    );
+    let status = wait_timeout::ChildExt::wait_timeout(&mut driver, Duration::from_secs(20))
+        .unwrap()
+        .expect("the browser driver did not finish");
+    assert!(status.success());
+    send_signal(&agent, libc::SIGTERM);
+    let status = wait_timeout::ChildExt::wait_timeout(&mut agent, Duration::from_secs(10))
+        .unwrap()
+        .expect("pingpong web did not stop on SIGTERM");
+    assert!(status.success(), "{status:?}");
+}
