@@ -59,27 +59,31 @@ pub async fn monitor(
                     ..PingOptions::default()
                 };
                 let mut run = PingRun::new(&options);
-                let result = session
-                    .ping(&mut run, &stop, |event| match event {
-                        PingEvent::Pong { rtt, .. } => {
-                            report(MonitorEvent::Sent);
-                            report(MonitorEvent::Pong {
-                                rtt_ms: rtt.as_secs_f64() * 1000.0,
-                            });
-                        }
-                        PingEvent::Lost { .. } => {
-                            report(MonitorEvent::Sent);
-                            report(MonitorEvent::Lost);
-                        }
-                        PingEvent::Duplicate { .. } | PingEvent::Late { .. } => {}
-                    })
-                    .await;
+                let mut on_event = |event: &PingEvent| match event {
+                    PingEvent::Pong { rtt, .. } => {
+                        report(MonitorEvent::Sent);
+                        report(MonitorEvent::Pong {
+                            rtt_ms: rtt.as_secs_f64() * 1000.0,
+                        });
+                    }
+                    PingEvent::Lost { .. } => {
+                        report(MonitorEvent::Sent);
+                        report(MonitorEvent::Lost);
+                    }
+                    PingEvent::Duplicate { .. } | PingEvent::Late { .. } => {}
+                };
+                let result = session.ping(&mut run, &stop, &mut on_event).await;
                 match result {
                     Ok(()) => {
                         session.close().await;
                         return;
                     }
-                    Err(error) => report(failure(&error)),
+                    Err(error) => {
+                        // Pings the lost session never answered count as lost:
+                        // each session starts a fresh run.
+                        run.abandon(&mut on_event);
+                        report(failure(&error));
+                    }
                 }
             }
             Err(error) => report(failure(&error)),
