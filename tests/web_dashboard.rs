@@ -1,7 +1,8 @@
 //! `pingpong web` in a real browser: Debian's Chromium, driven headless by
 //! playwright-core (`tests/web/dashboard.mjs`), against the agent and two real
 //! servers (one Rust, one Python) advertising over mDNS, all inside a network
-//! namespace this test makes. Checks: both rows with live RTTs, a server
+//! namespace this test makes. Checks: the empty state before any server runs,
+//! both rows with live RTTs once they do, a server
 //! stopped with SIGTERM shows draining or disappears, a wrong token is refused
 //! (page and WebTransport). The screenshot is kept at `target/web-dashboard.png`.
 
@@ -38,24 +39,12 @@ fn the_dashboard_shows_live_servers_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     pingpong::tls::store::init_single_host(&CertPaths::new(&home), "web CA", 1).unwrap();
-    let env = [("PINGPONG_HOME", home.as_path())];
-    let rust = ServerProcess::start_in(
-        &netns,
-        &strings(&["--listen", "[::]:0", "--instance", "alpha"]),
-        &env,
-    );
-    let mut python = netns.command(&python_server_bin());
-    python
-        .args(["--listen", "[::]:0", "--instance", "beta"])
-        .env("PINGPONG_HOME", &home);
-    let _python = ServerProcess::spawn(python);
-
     let mut agent = netns.command(bin());
     agent
         .args(["web", "--listen", "127.0.0.1:0"])
         .env("PINGPONG_HOME", &home)
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::inherit());
     let mut agent = agent.spawn().unwrap();
     let mut agent_lines = BufReader::new(agent.stdout.take().unwrap()).lines();
     let first = agent_lines.next().unwrap().unwrap();
@@ -81,7 +70,7 @@ fn the_dashboard_shows_live_servers_in_chromium() {
         .args(["alpha", "beta"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::inherit());
     let mut driver = driver.spawn().expect("node is not installed");
     let mut steps = BufReader::new(driver.stdout.take().unwrap()).lines();
     let mut next_step = || -> Value {
@@ -97,6 +86,30 @@ fn the_dashboard_shows_live_servers_in_chromium() {
         );
         step
     };
+
+    let empty = next_step();
+    assert_eq!(empty["step"], "empty", "{empty}");
+    assert_eq!(empty["status"], "live", "{empty}");
+    assert!(
+        empty["text"]
+            .as_str()
+            .unwrap()
+            .contains("No servers found yet — is a server running on this network?"),
+        "{empty}"
+    );
+    let env = [("PINGPONG_HOME", home.as_path())];
+    let rust = ServerProcess::start_in(
+        &netns,
+        &strings(&["--listen", "[::]:0", "--instance", "alpha"]),
+        &env,
+    );
+    let mut python = netns.command(&python_server_bin());
+    python
+        .args(["--listen", "[::]:0", "--instance", "beta"])
+        .env("PINGPONG_HOME", &home);
+    let _python = ServerProcess::spawn(python);
+
+    writeln!(driver.stdin.as_mut().unwrap(), "servers started").unwrap();
 
     let rows = next_step();
     assert_eq!(rows["step"], "rows", "{rows}");

@@ -3,6 +3,8 @@
 // per step, and takes orders on stdin:
 //
 //   node dashboard.mjs URL SCREENSHOT INSTANCE...
+//   -> {"step":"empty","text":"..."}      the page's empty state, before any server runs
+//                                         <- a line once the servers are started
 //   -> {"step":"rows","rows":[...]}      every INSTANCE has a row with a live RTT
 //   -> {"step":"waiting"}                 <- a line naming the instance that was stopped
 //   -> {"step":"stopped","state":"gone"|"draining"}
@@ -62,6 +64,9 @@ try {
   const page = context.pages()[0] ?? (await context.newPage());
   page.on("console", (message) => process.stderr.write(`console ${message.type()}: ${message.text()}\n`));
   await page.goto(url);
+  await page.waitForSelector("#empty", { state: "visible", timeout: 15000 });
+  say({ step: "empty", text: await page.textContent("#empty"), status: await page.textContent("#status") });
+  await lines.next();
   await page.waitForFunction(
     (wanted) => {
       const rows = [...document.querySelectorAll("#servers tbody tr")];
