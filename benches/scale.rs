@@ -1,14 +1,16 @@
 //! Scale: many concurrent idle mTLS sessions against one server process on
-//! loopback, then one ping on each; next to the same number of raw quinn mTLS
-//! connections (one stream echo each) against a quinn server process, measured
-//! in the same run. Prints sessions established, pongs, server RSS, memory per
-//! session and server CPU time.
+//! loopback, held by several client processes, then one ping on each; next to
+//! the same number of raw quinn mTLS connections (one stream echo each) against
+//! a quinn server process, measured in the same run. Prints sessions
+//! established, pongs, server RSS, memory per session and server CPU time.
 //!
 //! `cargo bench --bench scale` (10,000 sessions; `PINGPONG_BENCH_SESSIONS=N` to
 //! change, `PINGPONG_BENCH_QUICK=1` for 1,000).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+#[path = "common/process.rs"]
+mod process;
+
+use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,17 +19,30 @@ use pingpong::client::{Connector, PingOptions, PingRun};
 use pingpong::tls::{
     client_tls_config, server_tls_config, store, CertPaths, LeafRole, TlsMaterial,
 };
+use process::{cpu_time, order, report, rss_kib, spawn_server, Server, Worker};
 use tokio_util::sync::CancellationToken;
 use wtransport::quinn;
 
 const PINGPONG: &str = env!("CARGO_BIN_EXE_pingpong");
 const QUINN_SERVER: &str = "PINGPONG_BENCH_QUINN_SERVER";
-/// Handshakes in flight at once while establishing sessions.
-const CONCURRENCY: usize = 64;
+/// Handshakes in flight at once per client process while establishing sessions
+/// (four processes: 64 in all).
+const CONCURRENCY: usize = 16;
+/// Client processes holding the sessions (each with its share).
+const CLIENT_PROCESSES: usize = 4;
+/// Set in a worker process: which client it runs (`pingpong` or `quinn`).
+const WORKER: &str = "PINGPONG_BENCH_SCALE_WORKER";
+const WORKER_HOME: &str = "PINGPONG_BENCH_SCALE_HOME";
+const WORKER_PORT: &str = "PINGPONG_BENCH_SCALE_PORT";
+const WORKER_SESSIONS: &str = "PINGPONG_BENCH_SCALE_SESSIONS";
 
 fn main() {
     if let Some(home) = std::env::var_os(QUINN_SERVER) {
         quinn_server(std::path::Path::new(&home));
+        return;
+    }
+    if let Ok(kind) = std::env::var(WORKER) {
+        worker(&kind);
         return;
     }
     let sessions: usize = std::env::var("PINGPONG_BENCH_SESSIONS")
@@ -41,11 +56,6 @@ fn main() {
     let dir = tempfile::tempdir().unwrap();
     let paths = CertPaths::new(dir.path());
     store::init_single_host(&paths, "scale CA", 1).unwrap();
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-
     let (server, port) = spawn_server(
         Command::new(PINGPONG).args([
             "server",
@@ -57,18 +67,18 @@ fn main() {
         ]),
         dir.path(),
     );
-    let ours = runtime.block_on(pingpong_run(&paths, port, sessions, &server));
+    let ours = measure("pingpong", dir.path(), port, sessions, &server);
     drop(server);
 
     let (server, port) = spawn_server(
         Command::new(std::env::current_exe().unwrap()).env(QUINN_SERVER, dir.path()),
         dir.path(),
     );
-    let raw = runtime.block_on(quinn_run(&paths, port, sessions, &server));
+    let raw = measure("quinn", dir.path(), port, sessions, &server);
     drop(server);
 
     println!();
-    println!("{sessions} concurrent mTLS sessions on loopback, one client process, 2 cores");
+    println!("{sessions} concurrent mTLS sessions on loopback, {CLIENT_PROCESSES} client processes, 2 cores");
     println!("{:<28} {:>12} {:>12}", "", "pingpong", "raw quinn");
     println!(
         "{:<28} {:>12} {:>12}",
@@ -120,85 +130,35 @@ impl Figures {
     }
 }
 
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn spawn_server(command: &mut Command, home: &std::path::Path) -> (Server, u16) {
-    let mut child = command
-        .env("PINGPONG_HOME", home)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
-        .split("listening on ")
-        .nth(1)
-        .unwrap()
-        .split_whitespace()
-        .next()
-        .unwrap();
-    let port = addr.rsplit(':').next().unwrap().parse().unwrap();
-    (Server(child), port)
-}
-
-fn rss_kib(server: &Server) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", server.0.id())).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .unwrap()
-        .parse()
-        .unwrap()
-}
-
-fn cpu_time(server: &Server) -> Duration {
-    let stat = std::fs::read_to_string(format!("/proc/{}/stat", server.0.id())).unwrap();
-    let fields: Vec<&str> = stat
-        .rsplit(')')
-        .next()
-        .unwrap()
-        .split_whitespace()
-        .collect();
-    let ticks: u64 = fields[11].parse::<u64>().unwrap() + fields[12].parse::<u64>().unwrap();
-    // SAFETY: sysconf has no preconditions.
-    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as u64;
-    Duration::from_secs_f64(ticks as f64 / hz as f64)
-}
-
-async fn pingpong_run(paths: &CertPaths, port: u16, sessions: usize, server: &Server) -> Figures {
-    let baseline_kib = rss_kib(server);
+/// One worker's share of the sessions: opens them, reports how many, pings
+/// each once when told to, reports the pongs, closes them when told to.
+async fn pingpong_worker(paths: &CertPaths, port: u16, sessions: usize) {
     let connector = Arc::new(
         Connector::new(&TlsMaterial::from_dir(paths, LeafRole::Client), None)
             .unwrap()
             .with_connect_timeout(Duration::from_secs(30)),
     );
     let url = format!("https://127.0.0.1:{port}/pingpong");
-    let started = Instant::now();
     let open: Vec<_> = stream::iter(0..sessions)
         .map(|_| {
             let connector = connector.clone();
             let url = url.clone();
-            async move { connector.open(&url).await.ok() }
+            async move {
+                match connector.open(&url).await {
+                    Ok(session) => Some(session),
+                    Err(error) => {
+                        eprintln!("session setup failed: {error}");
+                        None
+                    }
+                }
+            }
         })
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
-    let setup = started.elapsed();
     let mut open: Vec<_> = open.into_iter().flatten().collect();
-    let established = open.len();
-    tokio::time::sleep(Duration::from_secs(1)).await; // let the server settle
-    let rss = rss_kib(server);
+    report(&open.len().to_string());
+    assert_eq!(order(), "ping");
     let options = PingOptions {
         count: Some(1),
         interval: Duration::ZERO,
@@ -221,30 +181,25 @@ async fn pingpong_run(paths: &CertPaths, port: u16, sessions: usize, server: &Se
         .await
         .into_iter()
         .sum();
-    let cpu = cpu_time(server);
+    report(&answered.to_string());
+    assert_eq!(order(), "close");
     for session in open {
         session.close().await;
     }
     connector.shutdown().await;
-    Figures {
-        established,
-        answered,
-        setup,
-        baseline_kib,
-        rss_kib: rss,
-        cpu,
-    }
 }
 
+/// The raw quinn baseline runs with pingpong's own timers (500 ms keep-alive,
+/// 2 s idle timeout), so that both sides carry the same keep-alive load.
 fn transport() -> Arc<quinn::TransportConfig> {
     let mut t = quinn::TransportConfig::default();
     t.keep_alive_interval(Some(pingpong::transport::KEEP_ALIVE_INTERVAL));
-    t.max_idle_timeout(Some(Duration::from_secs(30).try_into().unwrap()));
+    t.max_idle_timeout(Some(pingpong::transport::IDLE_TIMEOUT.try_into().unwrap()));
     Arc::new(t)
 }
 
-async fn quinn_run(paths: &CertPaths, port: u16, sessions: usize, server: &Server) -> Figures {
-    let baseline_kib = rss_kib(server);
+/// Like [`pingpong_worker`], with raw quinn connections and one stream echo.
+async fn quinn_worker(paths: &CertPaths, port: u16, sessions: usize) {
     let tls = client_tls_config(&TlsMaterial::from_dir(paths, LeafRole::Client), None).unwrap();
     let mut config = quinn::ClientConfig::new(Arc::new(
         quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap(),
@@ -252,7 +207,6 @@ async fn quinn_run(paths: &CertPaths, port: u16, sessions: usize, server: &Serve
     config.transport_config(transport());
     let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = format!("127.0.0.1:{port}").parse().unwrap();
-    let started = Instant::now();
     let open: Vec<_> = stream::iter(0..sessions)
         .map(|_| {
             let endpoint = endpoint.clone();
@@ -270,11 +224,9 @@ async fn quinn_run(paths: &CertPaths, port: u16, sessions: usize, server: &Serve
         .buffer_unordered(CONCURRENCY)
         .collect()
         .await;
-    let setup = started.elapsed();
     let mut open: Vec<_> = open.into_iter().flatten().collect();
-    let established = open.len();
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let rss = rss_kib(server);
+    report(&open.len().to_string());
+    assert_eq!(order(), "ping");
     let answered: usize = stream::iter(open.iter_mut())
         .map(|(_, (send, recv))| async move {
             let mut back = [0u8; 64];
@@ -287,9 +239,52 @@ async fn quinn_run(paths: &CertPaths, port: u16, sessions: usize, server: &Serve
         .await
         .into_iter()
         .sum();
-    let cpu = cpu_time(server);
+    report(&answered.to_string());
+    assert_eq!(order(), "close");
     for (conn, _) in &open {
         conn.close(0u32.into(), b"");
+    }
+    endpoint.wait_idle().await;
+}
+
+/// Runs `sessions` over [`CLIENT_PROCESSES`] workers of `kind` against the
+/// server on `port`, and reads the server's figures.
+fn measure(
+    kind: &str,
+    home: &std::path::Path,
+    port: u16,
+    sessions: usize,
+    server: &Server,
+) -> Figures {
+    let baseline_kib = rss_kib(server);
+    let started = Instant::now();
+    let mut workers: Vec<Worker> = (0..CLIENT_PROCESSES)
+        .map(|i| {
+            let share = sessions / CLIENT_PROCESSES + usize::from(i < sessions % CLIENT_PROCESSES);
+            Worker::spawn(&[
+                (WORKER, kind.to_string()),
+                (WORKER_HOME, home.display().to_string()),
+                (WORKER_PORT, port.to_string()),
+                (WORKER_SESSIONS, share.to_string()),
+            ])
+        })
+        .collect();
+    let count = |workers: &mut Vec<Worker>| -> usize {
+        workers
+            .iter_mut()
+            .map(|w| w.read().parse::<usize>().unwrap())
+            .sum()
+    };
+    let established = count(&mut workers);
+    let setup = started.elapsed();
+    std::thread::sleep(Duration::from_secs(1)); // let the server settle
+    let rss = rss_kib(server);
+    workers.iter_mut().for_each(|w| w.send("ping"));
+    let answered = count(&mut workers);
+    let cpu = cpu_time(server);
+    for mut worker in workers {
+        worker.send("close");
+        worker.wait();
     }
     Figures {
         established,
@@ -298,6 +293,22 @@ async fn quinn_run(paths: &CertPaths, port: u16, sessions: usize, server: &Serve
         baseline_kib,
         rss_kib: rss,
         cpu,
+    }
+}
+
+/// In a worker process: its share of the sessions.
+fn worker(kind: &str) {
+    let var = |name| std::env::var(name).unwrap();
+    let paths = CertPaths::new(var(WORKER_HOME));
+    let port: u16 = var(WORKER_PORT).parse().unwrap();
+    let sessions: usize = var(WORKER_SESSIONS).parse().unwrap();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    match kind {
+        "pingpong" => runtime.block_on(pingpong_worker(&paths, port, sessions)),
+        _ => runtime.block_on(quinn_worker(&paths, port, sessions)),
     }
 }
 
