@@ -12,6 +12,7 @@ use std::time::Duration;
 use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
+use hickory_resolver::proto::rr::rdata::SRV;
 use hickory_resolver::proto::rr::{RData, Record};
 use hickory_resolver::TokioResolver;
 use tokio::sync::{mpsc, Notify};
@@ -385,21 +386,12 @@ impl DnsResolver {
                 None
             }
         };
-        let mut seen = HashSet::new();
-        for srv in records.iter().filter(|r| !r.target.is_root()) {
-            let target = srv
-                .target
-                .to_ascii()
-                .trim_end_matches('.')
-                .to_ascii_lowercase();
-            if target.len() > MAX_NAME_LEN
-                || srv.port == 0
-                || !seen.insert((target.clone(), srv.port))
-            {
-                out.skipped
-                    .push(format!("{target}:{}: unusable SRV record", srv.port));
-                continue;
-            }
+        for SrvTarget {
+            host: target,
+            port,
+            info,
+        } in srv_targets(&records, &mut out.skipped)
+        {
             let ips = match additional.get(&target) {
                 Some(ips) => ips.clone(),
                 None => self.addresses(&target).await,
@@ -413,21 +405,18 @@ impl DnsResolver {
                 |t| t.path.clone(),
             );
             out.candidates.push(Candidate {
-                key: format!("dns:{target}:{}", srv.port),
+                key: format!("dns:{target}:{port}"),
                 instance: instance.clone().unwrap_or_else(|| target.clone()),
                 host: target,
                 addresses: ips
                     .into_iter()
-                    .map(|ip| SocketAddr::new(ip, srv.port))
+                    .map(|ip| SocketAddr::new(ip, port))
                     .collect(),
-                port: srv.port,
+                port,
                 path,
                 source: Source::Dns,
                 txt: txt.clone(),
-                srv: Some(SrvInfo {
-                    priority: srv.priority,
-                    weight: srv.weight,
-                }),
+                srv: Some(info),
                 txt_pairs: txt_pairs.clone(),
             });
         }
@@ -507,6 +496,56 @@ fn check_name(name: &str) -> Result<(), DnsLookupError> {
         return Err(bad("empty label or a label longer than 63 characters"));
     }
     Ok(())
+}
+
+/// A usable SRV target.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct SrvTarget {
+    /// Target host, lowercase, no trailing dot.
+    host: String,
+    port: u16,
+    info: SrvInfo,
+}
+
+/// The usable targets of SRV records, in record order: not ".", port not 0, a
+/// name of legal length, each (host, port) once. What is left out is described
+/// in `skipped`.
+fn srv_targets(records: &[SRV], skipped: &mut Vec<String>) -> Vec<SrvTarget> {
+    let mut seen = HashSet::new();
+    let mut out = Vec::new();
+    for srv in records.iter().filter(|r| !r.target.is_root()) {
+        let host = srv
+            .target
+            .to_ascii()
+            .trim_end_matches('.')
+            .to_ascii_lowercase();
+        if host.is_empty()
+            || host.len() > MAX_NAME_LEN
+            || srv.port == 0
+            || !seen.insert((host.clone(), srv.port))
+        {
+            skipped.push(format!(
+                "{}:{}: unusable SRV record",
+                truncate(&host),
+                srv.port
+            ));
+            continue;
+        }
+        out.push(SrvTarget {
+            host,
+            port: srv.port,
+            info: SrvInfo {
+                priority: srv.priority,
+                weight: srv.weight,
+            },
+        });
+    }
+    out
+}
+
+/// At most 80 characters of a name from the network, for messages.
+fn truncate(name: &str) -> String {
+    name.chars().take(80).collect()
 }
 
 fn addresses_by_name(records: &[Record]) -> HashMap<String, Vec<IpAddr>> {
@@ -631,5 +670,209 @@ impl DnsWatch {
 impl Drop for DnsWatch {
     fn drop(&mut self) {
         self.task.abort();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    //! SRV and DNS-SD record handling against arbitrary and mutated DNS
+    //! responses (the fuzz targets of this module, as stable-toolchain property
+    //! tests): never a panic, and what is accepted stays within bounds.
+
+    use super::*;
+    use hickory_resolver::proto::op::{Message, MessageType, OpCode};
+    use hickory_resolver::proto::rr::rdata::{A, PTR};
+    use hickory_resolver::proto::rr::Name;
+    use proptest::prelude::*;
+    use proptest::sample::Index;
+
+    fn srv(priority: u16, weight: u16, port: u16, target: &str) -> SRV {
+        SRV::new(priority, weight, port, Name::from_ascii(target).unwrap())
+    }
+
+    #[test]
+    fn usable_targets_are_kept_once_and_the_rest_explained() {
+        let records = [
+            srv(0, 10, 4433, "Pod-0.Pingpong.Example."),
+            srv(0, 10, 4433, "pod-0.pingpong.example."),
+            srv(0, 10, 0, "pod-1.pingpong.example."),
+            srv(0, 10, 4433, "."),
+            srv(10, 0, 4434, "pod-0.pingpong.example."),
+        ];
+        let mut skipped = Vec::new();
+        let targets = srv_targets(&records, &mut skipped);
+        assert_eq!(
+            targets,
+            vec![
+                SrvTarget {
+                    host: "pod-0.pingpong.example".into(),
+                    port: 4433,
+                    info: SrvInfo {
+                        priority: 0,
+                        weight: 10
+                    },
+                },
+                SrvTarget {
+                    host: "pod-0.pingpong.example".into(),
+                    port: 4434,
+                    info: SrvInfo {
+                        priority: 10,
+                        weight: 0
+                    },
+                },
+            ]
+        );
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+    }
+
+    #[test]
+    fn instance_labels_drop_the_browse_domain_and_escapes() {
+        assert_eq!(
+            instance_label(
+                "My\\032Server._pingpong._udp.example.",
+                "_pingpong._udp.example."
+            ),
+            "My Server"
+        );
+        assert_eq!(
+            instance_label("other.name.", "_pingpong._udp.example."),
+            "other.name"
+        );
+    }
+
+    /// A response like a DNS server's: SRV answers and A records for them.
+    fn response(records: &[(u16, u16, u16, String)]) -> Vec<u8> {
+        let mut message = Message::new(7, MessageType::Response, OpCode::Query);
+        let owner = Name::from_ascii("_pingpong._udp.example.").unwrap();
+        for (i, (priority, weight, port, target)) in records.iter().enumerate() {
+            let Ok(name) = Name::from_ascii(target) else {
+                continue;
+            };
+            message.add_answer(Record::from_rdata(
+                owner.clone(),
+                5,
+                RData::SRV(SRV::new(*priority, *weight, *port, name.clone())),
+            ));
+            message.add_answer(Record::from_rdata(
+                owner.clone(),
+                5,
+                RData::PTR(PTR(name.clone())),
+            ));
+            message.add_additional(Record::from_rdata(
+                name,
+                5,
+                RData::A(A::new(127, 0, 0, i as u8)),
+            ));
+        }
+        message.to_vec().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_built_response_parses_back_to_its_targets() {
+        let bytes = response(&[
+            (0, 5, 4433, "a.example.".into()),
+            (1, 5, 4434, "b.example.".into()),
+        ]);
+        let message = Message::from_vec(&bytes).unwrap();
+        let records: Vec<SRV> = message
+            .answers
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::SRV(srv) => Some(srv.clone()),
+                _ => None,
+            })
+            .collect();
+        let targets = srv_targets(&records, &mut Vec::new());
+        assert_eq!(targets.len(), 2);
+        assert_eq!(addresses_by_name(&message.additionals).len(), 2);
+    }
+
+    /// Everything the resolver does with a response, checked.
+    fn handle(message: &Message) -> Result<(), TestCaseError> {
+        let records: Vec<SRV> = message
+            .answers
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::SRV(srv) => Some(srv.clone()),
+                _ => None,
+            })
+            .collect();
+        let mut skipped = Vec::new();
+        let targets = srv_targets(&records, &mut skipped);
+        let usable = records.iter().filter(|r| !r.target.is_root()).count();
+        prop_assert_eq!(targets.len() + skipped.len(), usable);
+        let mut seen = HashSet::new();
+        for target in &targets {
+            prop_assert!(target.port != 0);
+            prop_assert!(!target.host.is_empty() && target.host.len() <= MAX_NAME_LEN);
+            prop_assert!(!target.host.ends_with('.'));
+            prop_assert_eq!(&target.host, &target.host.to_ascii_lowercase());
+            prop_assert!(seen.insert((target.host.clone(), target.port)));
+        }
+        for reason in &skipped {
+            prop_assert!(reason.len() < 200, "{}", reason);
+        }
+        for ips in addresses_by_name(&message.additionals).values() {
+            prop_assert!(!ips.is_empty());
+        }
+        for record in &message.answers {
+            match &record.data {
+                RData::PTR(ptr) => {
+                    let name = ptr.0.to_ascii();
+                    let label = instance_label(&name, "_pingpong._udp.example.");
+                    prop_assert!(label.len() <= name.len());
+                }
+                RData::TXT(txt) => {
+                    for string in txt.txt_data.iter() {
+                        parse_txt_string(string);
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    proptest! {
+        #[test]
+        fn any_bytes_as_a_response_are_handled(bytes in proptest::collection::vec(any::<u8>(), 0..700)) {
+            if let Ok(message) = Message::from_vec(&bytes) {
+                handle(&message)?;
+            }
+        }
+
+        #[test]
+        fn mutated_responses_are_handled(
+            records in proptest::collection::vec(
+                (any::<u16>(), any::<u16>(), any::<u16>(), "[a-zA-Z0-9-]{1,20}(\\.[a-zA-Z0-9-]{1,20}){0,3}\\.?|\\."),
+                0..8,
+            ),
+            flips in proptest::collection::vec((any::<Index>(), any::<u8>()), 0..6),
+            cut in proptest::option::of(any::<Index>()),
+        ) {
+            let mut bytes = response(&records);
+            if !bytes.is_empty() {
+                for (at, value) in flips {
+                    let i = at.index(bytes.len());
+                    bytes[i] = value;
+                }
+                if let Some(cut) = cut {
+                    let len = cut.index(bytes.len());
+                    bytes.truncate(len);
+                }
+            }
+            if let Ok(message) = Message::from_vec(&bytes) {
+                handle(&message)?;
+            }
+        }
+
+        #[test]
+        fn user_given_names_never_panic(input in ".{0,300}", browse in ".{0,80}") {
+            let _ = srv_name(&input);
+            let _ = browse_name(&input);
+            let _ = check_name(&input);
+            let label = instance_label(&input, &browse);
+            prop_assert!(label.len() <= input.len());
+        }
     }
 }
