@@ -126,6 +126,10 @@ struct ServerArgs {
     /// Seconds a draining server (SIGTERM/SIGINT) gives its sessions to move.
     #[arg(long, default_value = "5", value_parser = parse_seconds)]
     drain_timeout: Duration,
+    /// Serve only clients whose certificate carries NAME as its common name or
+    /// a subject alternative name (repeatable; default: any client of the CA).
+    #[arg(long = "allow-client", value_name = "NAME")]
+    allow_clients: Vec<String>,
     #[command(flatten)]
     mdns: MdnsArgs,
     #[command(flatten)]
@@ -461,6 +465,7 @@ async fn run_server(args: ServerArgs) -> Result<ExitCode> {
     config.drain_timeout = args.drain_timeout;
     config.max_sessions = args.max_sessions;
     config.metrics = args.metrics;
+    config.allowed_clients = args.allow_clients;
     if !args.no_mdns {
         config.mdns = Some(MdnsOptions {
             interfaces: args.mdns.interfaces,

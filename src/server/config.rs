@@ -47,6 +47,9 @@ pub struct ServerConfig {
     /// mDNS advertising; `None` (the default for embedded servers) advertises
     /// nothing. The `pingpong server` command turns it on.
     pub mdns: Option<MdnsOptions>,
+    /// When not empty, only clients whose certificate names one of these (CN or
+    /// SAN) get a session, on top of chaining to the CA.
+    pub allowed_clients: Vec<String>,
 }
 
 /// How a server advertises itself over mDNS.
@@ -81,6 +84,7 @@ impl ServerConfig {
             max_sessions: DEFAULT_MAX_SESSIONS,
             metrics: None,
             mdns: None,
+            allowed_clients: Vec::new(),
         }
     }
 }

@@ -35,7 +35,7 @@ pub use session::ServerInfo;
 use crate::discovery::mdns::{Advertisement, Advertiser};
 use crate::discovery::ServerTxt;
 use crate::proto::{ErrorCode, ServerMessage};
-use crate::tls::{server_tls_config, PeerIdentity, TlsError};
+use crate::tls::{server_tls_config_allowing, PeerIdentity, TlsError};
 use crate::transport::{IDLE_TIMEOUT, KEEP_ALIVE_INTERVAL};
 
 /// Application close code of a session that ended normally.
@@ -117,7 +117,7 @@ impl Server {
     /// Loads the certificates, binds the UDP socket and, when configured, starts
     /// advertising over mDNS. Must be called within a tokio runtime.
     pub fn bind(config: ServerConfig) -> Result<Self, ServerError> {
-        let tls = server_tls_config(&config.tls)?;
+        let tls = server_tls_config_allowing(&config.tls, &config.allowed_clients)?;
         let fingerprint = config.tls.leaf_fingerprint()?;
         let endpoint = bind_endpoint(config.listen, tls)?;
         let local_addr = endpoint.local_addr().map_err(|source| ServerError::Bind {
@@ -152,7 +152,7 @@ impl Server {
             .transpose()?;
         Ok(Self {
             endpoint,
-            certs: reload::CertWatcher::new(config.tls.clone()),
+            certs: reload::CertWatcher::new(config.tls.clone(), config.allowed_clients.clone()),
             metrics_listener,
             advertiser,
             txt,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
-use crate::tls::{server_tls_config, TlsError, TlsMaterial};
+use crate::tls::{server_tls_config_allowing, TlsError, TlsMaterial};
 
 /// How often the files are checked. Certificates rotate over hours or days; a
 /// few seconds of delay is invisible, and reading three small files costs
@@ -29,14 +29,20 @@ pub enum Reload {
 #[derive(Debug)]
 pub struct CertWatcher {
     material: TlsMaterial,
+    allowed_clients: Vec<String>,
     seen: Option<[u8; 32]>,
 }
 
 impl CertWatcher {
-    /// Starts from the files as they are now.
-    pub fn new(material: TlsMaterial) -> Self {
+    /// Starts from the files as they are now; reloaded configurations keep the
+    /// client allow-list.
+    pub fn new(material: TlsMaterial, allowed_clients: Vec<String>) -> Self {
         let seen = digest(&material);
-        Self { material, seen }
+        Self {
+            material,
+            allowed_clients,
+            seen,
+        }
     }
 
     /// Looks at the files again.
@@ -46,7 +52,7 @@ impl CertWatcher {
             return Reload::Unchanged;
         }
         self.seen = now;
-        let loaded = server_tls_config(&self.material)
+        let loaded = server_tls_config_allowing(&self.material, &self.allowed_clients)
             .and_then(|config| Ok((config, self.material.leaf_fingerprint()?)));
         match loaded {
             Ok((config, fingerprint)) => Reload::Changed(Box::new(config), fingerprint),
@@ -75,7 +81,7 @@ mod tests {
         let paths = CertPaths::new(dir.path());
         store::init_single_host(&paths, "ca", 1).unwrap();
         let material = TlsMaterial::from_dir(&paths, LeafRole::Server);
-        let mut watcher = CertWatcher::new(material.clone());
+        let mut watcher = CertWatcher::new(material.clone(), Vec::new());
         assert!(matches!(watcher.check(), Reload::Unchanged));
         // A new leaf from the same CA loads.
         store::issue(

@@ -9,11 +9,12 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::client::WebPkiServerVerifier;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
 
 use super::generate::LeafRole;
-use super::{load, CertPaths, TlsError};
+use super::{load, CertPaths, PeerIdentity, TlsError};
 
 /// ALPN protocol of HTTP/3, which WebTransport runs on.
 pub const ALPN_H3: &[u8] = b"h3";
@@ -64,14 +65,32 @@ fn root_store(material: &TlsMaterial) -> Result<Arc<RootCertStore>, TlsError> {
 
 /// A server config that requires a client certificate chaining to the CA.
 pub fn server_tls_config(material: &TlsMaterial) -> Result<rustls::ServerConfig, TlsError> {
+    server_tls_config_allowing(material, &[])
+}
+
+/// Like [`server_tls_config`]; with a non-empty `allowed_clients`, a client is
+/// also refused (TLS alert 49, access denied) unless its certificate's common
+/// name or one of its subject alternative names is on the list.
+pub fn server_tls_config_allowing(
+    material: &TlsMaterial,
+    allowed_clients: &[String],
+) -> Result<rustls::ServerConfig, TlsError> {
     let provider = provider();
-    let verifier =
+    let webpki =
         WebPkiClientVerifier::builder_with_provider(root_store(material)?, provider.clone())
             .build()
             .map_err(|e| TlsError::BadCa {
                 path: material.ca.clone(),
                 reason: e.to_string(),
             })?;
+    let verifier: Arc<dyn ClientCertVerifier> = if allowed_clients.is_empty() {
+        webpki
+    } else {
+        Arc::new(AllowListVerifier {
+            inner: webpki,
+            names: allowed_clients.to_vec(),
+        })
+    };
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_client_cert_verifier(verifier)
@@ -119,6 +138,83 @@ pub fn client_tls_config(
     )?;
     config.alpn_protocols = vec![ALPN_H3.to_vec()];
     Ok(config)
+}
+
+/// Full WebPKI verification of a client, then its identity against an
+/// allow-list (`pingpong server --allow-client NAME`).
+#[derive(Debug)]
+struct AllowListVerifier {
+    inner: Arc<dyn ClientCertVerifier>,
+    names: Vec<String>,
+}
+
+impl AllowListVerifier {
+    fn allows(&self, identity: &PeerIdentity) -> bool {
+        identity
+            .common_name
+            .iter()
+            .chain(&identity.sans)
+            .any(|name| self.names.iter().any(|allowed| allowed == name))
+    }
+}
+
+impl ClientCertVerifier for AllowListVerifier {
+    fn offer_client_auth(&self) -> bool {
+        self.inner.offer_client_auth()
+    }
+
+    fn client_auth_mandatory(&self) -> bool {
+        self.inner.client_auth_mandatory()
+    }
+
+    fn root_hint_subjects(&self) -> &[DistinguishedName] {
+        self.inner.root_hint_subjects()
+    }
+
+    fn verify_client_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        now: UnixTime,
+    ) -> Result<ClientCertVerified, rustls::Error> {
+        let verified = self
+            .inner
+            .verify_client_cert(end_entity, intermediates, now)?;
+        match PeerIdentity::from_der(end_entity) {
+            Some(identity) if self.allows(&identity) => Ok(verified),
+            identity => {
+                let who =
+                    identity.map_or_else(|| "an unreadable certificate".into(), |i| i.to_string());
+                tracing::warn!(client = %who, "client refused: not on the allow-list (--allow-client)");
+                // rustls sends this as alert 49, access denied.
+                Err(rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::ApplicationVerificationFailure,
+                ))
+            }
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.inner.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.inner.supported_verify_schemes()
+    }
 }
 
 /// Full WebPKI verification against the CA, checking a fixed service name rather

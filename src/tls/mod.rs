@@ -17,7 +17,7 @@ pub mod load;
 pub mod paths;
 pub mod store;
 
-pub use config::{client_tls_config, server_tls_config, TlsMaterial};
+pub use config::{client_tls_config, server_tls_config, server_tls_config_allowing, TlsMaterial};
 pub use error::TlsError;
 pub use generate::{LeafRole, Pem};
 pub use identity::{fingerprint_sha256, PeerIdentity};
