@@ -48,6 +48,8 @@ pub fn respond(
         "/" | "/index.html" => (StatusCode::OK, "text/html; charset=utf-8", INDEX.into()),
         "/app.js" => (StatusCode::OK, "text/javascript; charset=utf-8", SCRIPT.into()),
         "/style.css" => (StatusCode::OK, "text/css; charset=utf-8", STYLE.into()),
+        // Browsers ask for one; there is none.
+        "/favicon.ico" => (StatusCode::NO_CONTENT, "image/x-icon", String::new()),
         "/config.json" if access.token_in_query(query) => {
             let body = serde_json::json!({
                 "webtransport_port": config.webtransport_port,
