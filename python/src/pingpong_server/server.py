@@ -147,7 +147,7 @@ class ControlStream:
         self._input_ended = self._input_ended or stream_ended
         if self._resume_timer is not None:
             if self._decoder.buffered > MAX_PENDING_INPUT:
-                self._refuse(
+                self.refuse(
                     ErrorCode.LIMIT_EXCEEDED,
                     f"client does not read its pongs: {self._decoder.buffered} bytes of pings waiting",
                 )
@@ -262,7 +262,8 @@ class ControlStream:
         else:
             self._connection.end_session("closed by client", CLOSE_OK, "")
 
-    def _refuse(self, code: ErrorCode, message: str) -> None:
+    def refuse(self, code: ErrorCode, message: str) -> None:
+        """Ends the session with an `Error`."""
         self._finish(bytearray(), ReplyAndClose(Error(int(code), message)))
 
     def hello_timeout(self) -> None:
@@ -456,7 +457,7 @@ class PingpongProtocol(QuicConnectionProtocol):
                     self.client_name,
                     self.shared.max_sessions,
                 )
-                self._control._refuse(
+                self._control.refuse(
                     ErrorCode.LIMIT_EXCEEDED,
                     f"server full: {self.shared.max_sessions} sessions (its --max-sessions)",
                 )
