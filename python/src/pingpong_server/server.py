@@ -99,6 +99,8 @@ class Shared:
     outboxes: Outboxes = field(default_factory=Outboxes)
     sessions: set[ControlStream] = field(default_factory=set)
     connections: set[PingpongProtocol] = field(default_factory=set)
+    #: Set whenever no connection is open.
+    idle: asyncio.Event = field(default_factory=asyncio.Event)
     draining: bool = False
     pings: int = 0
 
@@ -111,13 +113,27 @@ class Shared:
     async def wait_until_idle(self, timeout: float) -> int:
         """Waits until no connection is left, at most `timeout` seconds; returns
         how many were still open and closes them."""
-        deadline = time.monotonic() + timeout
-        while self.connections and time.monotonic() < deadline:
-            await asyncio.sleep(0.02)
+        if self.connections:
+            self.idle.clear()
+            try:
+                await asyncio.wait_for(self.idle.wait(), timeout)
+            except TimeoutError:
+                pass
         remaining = len(self.connections)
         for connection in list(self.connections):
             connection.close(CLOSE_SHUTDOWN, "server shutting down")
         return remaining
+
+    def opened(self, connection: PingpongProtocol) -> None:
+        """A connection started."""
+        self.connections.add(connection)
+        self.idle.clear()
+
+    def closed(self, connection: PingpongProtocol) -> None:
+        """A connection ended."""
+        self.connections.discard(connection)
+        if not self.connections:
+            self.idle.set()
 
 
 class ControlStream:
@@ -364,7 +380,7 @@ class PingpongProtocol(QuicConnectionProtocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
-        self.shared.connections.add(self)
+        self.shared.opened(self)
 
     def _log_tls_refusal(self, reason: str) -> None:
         self._outcome = "tls refused"
@@ -522,7 +538,7 @@ class PingpongProtocol(QuicConnectionProtocol):
         if self._control is not None:
             self._control.closed()
         self._release_slot()
-        self.shared.connections.discard(self)
+        self.shared.closed(self)
         if self._connect_stream is None:
             return
         outcome = self._outcome
