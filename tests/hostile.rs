@@ -35,13 +35,15 @@ fn start(kind: Kind, paths: &pingpong::tls::CertPaths, extra: &[&str]) -> Server
 /// One test per server implementation: `<name>::rust` and `<name>::python`.
 macro_rules! against_both_servers {
     ($name:ident) => {
+        // Multi-threaded: the raw client's QUIC driver keeps running while a test
+        // blocks on a server's log or a client process.
         mod $name {
-            #[tokio::test]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn rust() {
                 super::$name(super::Kind::Rust).await
             }
 
-            #[tokio::test]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn python() {
                 super::$name(super::Kind::Python).await
             }
@@ -54,6 +56,7 @@ against_both_servers!(extra_streams_are_held_back_by_the_stream_limit);
 against_both_servers!(over_the_session_limit_a_client_is_told_the_server_is_full);
 against_both_servers!(a_client_that_never_reads_its_pongs_is_held_back);
 against_both_servers!(a_hundred_fast_reconnects_of_one_client_id_leave_the_server_serving);
+against_both_servers!(a_client_that_stops_its_control_stream_does_not_break_the_drain);
 
 /// A raw WebTransport client: the protocol is whatever the test writes.
 async fn raw_client(paths: &pingpong::tls::CertPaths) -> Endpoint<endpoint_side::Client> {
@@ -275,4 +278,48 @@ async fn a_hundred_fast_reconnects_of_one_client_id_leave_the_server_serving(kin
     println!("server RSS {before} KiB -> +{growth} KiB");
     assert!(growth < RSS_GROWTH_BOUND_KIB, "server grew by {growth} KiB");
     assert_still_serving(&server, &paths);
+}
+
+async fn a_client_that_stops_its_control_stream_does_not_break_the_drain(kind: Kind) {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = pki(dir.path(), "ca");
+    let mut server = start(kind, &paths, &[]);
+    let endpoint = raw_client(&paths).await;
+    let connection = endpoint.connect(server.url()).await.unwrap();
+    let (mut send, mut recv) = connection.open_bi().await.unwrap().await.unwrap();
+    let hello = encode_frame(&ClientMessage::Hello {
+        version: 1,
+        client_id: [5; 16],
+        resume_after: 0,
+    })
+    .unwrap();
+    send.write_all(&hello).await.unwrap();
+    let mut buf = [0u8; 4096];
+    let n = recv.read(&mut buf).await.unwrap().unwrap();
+    let mut decoder = FrameDecoder::new();
+    decoder.push(&buf[..n]);
+    assert!(matches!(
+        decoder.decode::<ServerMessage>().unwrap(),
+        Some(ServerMessage::Welcome { .. })
+    ));
+    // STOP_SENDING on the control stream, then a ping the server cannot answer.
+    recv.stop(0u32.into());
+    let ping = encode_frame(&ClientMessage::Ping {
+        seq: 1,
+        payload: vec![],
+    })
+    .unwrap();
+    let _ = send.write_all(&ping).await;
+    server.wait_for_log(
+        match kind {
+            Kind::Rust => "session ended",
+            Kind::Python => "end=control stream reset by client",
+        },
+        Duration::from_secs(10),
+    );
+    assert_still_serving(&server, &paths);
+    // The drain goes through, and the server exits cleanly.
+    server.signal(libc::SIGTERM);
+    let status = server.wait_exit(Duration::from_secs(15));
+    assert!(status.success(), "{status:?}\n{}", server.logs());
 }

@@ -95,8 +95,14 @@ def harden(
 ) -> None:
     """Makes a fresh server connection require and verify client certificates,
     and caps its stream counts. Call before it receives its first datagram."""
-    connection._local_max_streams_bidi.value = MAX_BIDI_STREAMS
-    connection._local_max_streams_uni.value = MAX_UNI_STREAMS
+    # `sent` too: aioquic raises a limit as streams end, and advertises the new
+    # value only when it differs from what was sent (streams open at once).
+    for limit, value in (
+        (connection._local_max_streams_bidi, MAX_BIDI_STREAMS),
+        (connection._local_max_streams_uni, MAX_UNI_STREAMS),
+    ):
+        limit.value = value
+        limit.sent = value
     initialize = connection._initialize
 
     def initialize_with_client_auth(peer_cid: bytes) -> None:

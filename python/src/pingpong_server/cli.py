@@ -194,13 +194,19 @@ async def run(args: argparse.Namespace) -> int:
     # being answered until they go (or the drain timeout), new ones are refused.
     log.info("draining sessions=%d", len(shared.sessions))
     if advertiser is not None:
-        await advertiser.update(txt(ServerState.DRAINING))
+        try:
+            await advertiser.update(txt(ServerState.DRAINING))
+        except Exception as error:  # zeroconf stopped, network down: drain anyway
+            log.warning("cannot advertise state=draining: %s", error)
     shared.drain_sessions()
     remaining = await shared.wait_until_idle(args.drain_timeout + 0.5)
     if remaining:
         log.warning("sessions still open after the drain timeout remaining=%d", remaining)
     if advertiser is not None:
-        await advertiser.stop()
+        try:
+            await advertiser.stop()
+        except Exception as error:
+            log.warning("cannot send the mDNS goodbye: %s", error)
     listener.close()
     log.info("stopped (answered %d pings)", shared.pings)
     print("pingpong-server stopped", flush=True)

@@ -30,6 +30,7 @@ from aioquic.quic.events import (
     HandshakeCompleted,
     ProtocolNegotiated,
     QuicEvent,
+    StopSendingReceived,
     StreamReset,
 )
 
@@ -108,7 +109,12 @@ class Shared:
         """Tells every session to move and closes those that never said Hello."""
         self.draining = True
         for connection in list(self.connections):
-            connection.drain()
+            try:
+                connection.drain()
+            except Exception:
+                # One broken connection must not stop the others' drain.
+                log.exception("cannot drain remote=%s; closing it", connection.remote)
+                connection.close(CLOSE_INTERNAL_ERROR, "internal server error")
 
     async def wait_until_idle(self, timeout: float) -> int:
         """Waits until no connection is left, at most `timeout` seconds; returns
@@ -204,8 +210,9 @@ class ControlStream:
         if self._ended:
             return
         if self._input_ended and self._resume_timer is None and self._decoder.buffered == 0:
-            # The client closed its side between frames: it has left.
-            self._finish(out, Close())
+            # The client closed its side between frames: it has left, without a
+            # Goodbye, so its outbox stays for a resume (as in the Rust server).
+            self._finish(out, Close(), goodbye=False)
             return
         if self._input_ended and self._resume_timer is None:
             try:
@@ -213,20 +220,21 @@ class ControlStream:
             except FrameError as error:
                 self._finish(out, self.session.on_frame_error(error))
                 return
-        if out:
-            quic.send_stream_data(self.stream_id, bytes(out))
-            self._connection.transmit()
+        if out and not self._send(bytes(out)):
+            return
         self._watch_stall(completed)
 
     def _replay(self, out: bytearray) -> None:
         """A returning client gets the pongs it missed."""
         resume_after = self.session.resume_after
-        if self._outbox is None or resume_after == 0:
+        if self._outbox is None:
             return
         replayed = 0
         for seq, payload in self._outbox.after(resume_after):
             out += encode_frame(Pong(seq, payload))
             replayed += 1
+        if resume_after == 0 and replayed == 0:
+            return  # a new client, not a resumed one
         log.info(
             "session resumed remote=%s client=%s after_seq=%d replayed=%d",
             self._connection.remote,
@@ -251,20 +259,42 @@ class ControlStream:
             self._outbox = self._shared.outboxes.for_client(self.session.client_id)
         return action
 
+    def _send(self, data: bytes, end_stream: bool = False) -> bool:
+        """Writes on the control stream; False if the client has reset or
+        stopped it (aioquic raises on such a stream), which ends the session."""
+        try:
+            self._connection.quic.send_stream_data(self.stream_id, data, end_stream=end_stream)
+        except (RuntimeError, ValueError, AssertionError):
+            self.abort("control stream stopped by client")
+            return False
+        self._connection.transmit()
+        return True
+
     # Ending -----------------------------------------------------------------
 
-    def _finish(self, out: bytearray, action: ReplyAndClose | Close) -> None:
+    def abort(self, outcome: str) -> None:
+        """The client reset or stopped the control stream: nothing more can be
+        said on it; the session is over."""
+        if self._ended:
+            return
+        self._ended = True
+        self._cancel_timers()
+        self._connection.end_session(outcome, CLOSE_OK, "")
+
+    def _finish(self, out: bytearray, action: ReplyAndClose | Close, goodbye: bool = True) -> None:
         """Sends what is pending and the last word, then ends the session."""
         self._ended = True
         self._cancel_timers()
         if isinstance(action, ReplyAndClose):
             out += encode_frame(action.message)
-        elif self.session.client_id is not None:
+        elif goodbye and self.session.client_id is not None:
             # Goodbye: the client will not resume; its outbox can go.
             self._shared.outboxes.forget(self.session.client_id)
-        quic = self._connection.quic
-        quic.send_stream_data(self.stream_id, bytes(out), end_stream=True)
-        self._connection.transmit()
+        try:
+            self._connection.quic.send_stream_data(self.stream_id, bytes(out), end_stream=True)
+            self._connection.transmit()
+        except (RuntimeError, ValueError, AssertionError):
+            pass  # the client stopped the stream; the session ends all the same
         if isinstance(action, ReplyAndClose):
             error = action.message
             log.warning(
@@ -292,9 +322,8 @@ class ControlStream:
         `drain_timeout` to go while its pings are still answered."""
         if self._ended or self._drain_timer is not None:
             return
-        quic = self._connection.quic
-        quic.send_stream_data(self.stream_id, encode_frame(Drain("server shutting down", 0)))
-        self._connection.transmit()
+        if not self._send(encode_frame(Drain("server shutting down", 0))):
+            return
         loop = asyncio.get_running_loop()
         self._drain_timer = loop.call_later(
             self._shared.timing.drain_timeout,
@@ -399,9 +428,9 @@ class PingpongProtocol(QuicConnectionProtocol):
         try:
             self._quic_event(event)
         except Exception:
-            # A bug must cost one connection, never the server: an exception that
-            # escaped here would reach asyncio's datagram transport, which closes
-            # the socket every connection shares.
+            # A bug must cost one connection, and end it cleanly: an exception
+            # that escaped here would unwind aioquic's datagram handling for every
+            # connection in the same datagram batch and leave this one half-open.
             log.exception(
                 "internal error remote=%s client=%s; closing the connection", self.remote, self.client_name
             )
@@ -409,6 +438,7 @@ class PingpongProtocol(QuicConnectionProtocol):
             self.close(CLOSE_INTERNAL_ERROR, "internal server error")
 
     def _quic_event(self, event: QuicEvent) -> None:
+        log.debug("quic event remote=%s %r", self.remote, event)
         if isinstance(event, ProtocolNegotiated):
             self._http = H3Connection(self._quic, enable_webtransport=True)
             self.remote = self._remote()
@@ -419,9 +449,13 @@ class PingpongProtocol(QuicConnectionProtocol):
         elif isinstance(event, ConnectionTerminated):
             self._terminated(event)
             return
-        elif isinstance(event, StreamReset) and self._control and event.stream_id == self._control.stream_id:
-            self.end_session("control stream reset by client", CLOSE_OK, "")
-            return
+        elif (
+            isinstance(event, StreamReset | StopSendingReceived)
+            and self._control
+            and event.stream_id == self._control.stream_id
+        ):
+            # aioquic has reset our side too (STOP_SENDING): the session is over.
+            self._control.abort("control stream reset by client")
         if self._http is not None:
             for http_event in self._http.handle_event(event):
                 self._http_event(http_event)
