@@ -50,10 +50,14 @@ impl Access {
     /// its listen address, or `localhost`, with its port.
     pub fn host_allowed(&self, host: &str) -> bool {
         let port = self.listen.port();
-        let Some((name, host_port)) = host.rsplit_once(':') else {
-            return false;
+        // "name:port", "[v6]:port", or a bare name (port 80, which browsers omit).
+        let (name, host_port) = match host.rsplit_once(':') {
+            Some((name, p)) if !name.is_empty() && (!name.contains(':') || name.ends_with(']')) => {
+                (name, p.parse::<u16>().ok())
+            }
+            _ => (host, Some(80)),
         };
-        if host_port.parse::<u16>() != Ok(port) {
+        if host_port != Some(port) {
             return false;
         }
         let name = name.trim_start_matches('[').trim_end_matches(']');
@@ -110,5 +114,11 @@ mod tests {
         assert!(!a.host_allowed("127.0.0.1:8081"));
         assert!(!a.host_allowed("attacker.example:8080"));
         assert!(!a.host_allowed("127.0.0.1"));
+        // Browsers leave out port 80.
+        let on_80 = Access::new("127.0.0.1:80".parse().unwrap(), false);
+        assert!(on_80.host_allowed("127.0.0.1"));
+        assert!(on_80.host_allowed("localhost"));
+        assert!(on_80.host_allowed("127.0.0.1:80"));
+        assert!(!on_80.host_allowed("127.0.0.1:8080"));
     }
 }

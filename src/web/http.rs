@@ -23,8 +23,8 @@ const STYLE: &str = include_str!("assets/style.css");
 pub struct PageConfig {
     /// Port of the WebTransport endpoint (same host as the page).
     pub webtransport_port: u16,
-    /// SHA-256 of its certificate.
-    pub cert_sha256: [u8; 32],
+    /// SHA-256 of its current certificate (replaced when it is renewed).
+    pub cert_sha256: std::sync::RwLock<[u8; 32]>,
 }
 
 /// The answer to one request.
@@ -53,7 +53,7 @@ pub fn respond(
         "/config.json" if access.token_in_query(query) => {
             let body = serde_json::json!({
                 "webtransport_port": config.webtransport_port,
-                "cert_sha256": config.cert_sha256.to_vec(),
+                "cert_sha256": config.cert_sha256.read().expect("hash lock").to_vec(),
             });
             (StatusCode::OK, "application/json", body.to_string())
         }
@@ -138,7 +138,7 @@ mod tests {
             Access::new("127.0.0.1:8080".parse().unwrap(), false),
             PageConfig {
                 webtransport_port: 4000,
-                cert_sha256: [7; 32],
+                cert_sha256: [7; 32].into(),
             },
         )
     }

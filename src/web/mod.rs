@@ -29,7 +29,7 @@ use wtransport::endpoint::endpoint_side::Server;
 use wtransport::Endpoint;
 
 use crate::client::Connector;
-use crate::discovery::{Discovery, DiscoveryConfig, DiscoveryEvent, SourceEvent};
+use crate::discovery::{Candidate, Discovery, DiscoveryConfig, DiscoveryEvent, SourceEvent};
 use access::Access;
 use http::PageConfig;
 use model::Board;
@@ -38,6 +38,10 @@ use model::Board;
 /// answering in the same millisecond) becomes one update, and a page redraws
 /// at most four times a second.
 const PUBLISH_EVERY: Duration = Duration::from_millis(250);
+
+/// Servers shown at most: a LAN peer flooding fake mDNS records must not make
+/// the agent open unbounded sessions or the page draw unbounded rows.
+const MAX_SERVERS: usize = 256;
 
 /// Why the agent could not start.
 #[derive(Debug, thiserror::Error)]
@@ -99,12 +103,8 @@ impl WebAgent {
             .map_err(|e| bind_error(config.listen, e))?;
         let cert = cert::BrowserCert::generate(Some(local.ip()).filter(|ip| !ip.is_unspecified()))?;
         let udp = SocketAddr::new(local.ip(), 0);
-        let server_config = wtransport::ServerConfig::builder()
-            .with_bind_address(udp)
-            .with_custom_tls(cert.tls_config()?)
-            .keep_alive_interval(Some(Duration::from_secs(3)))
-            .build();
-        let endpoint = Endpoint::server(server_config).map_err(|e| bind_error(udp, e))?;
+        let endpoint =
+            Endpoint::server(endpoint_config(udp, &cert)?).map_err(|e| bind_error(udp, e))?;
         let webtransport_port = endpoint
             .local_addr()
             .map_err(|e| bind_error(udp, e))?
@@ -115,7 +115,7 @@ impl WebAgent {
             access: Arc::new(Access::new(local, config.allow_remote)),
             page: Arc::new(PageConfig {
                 webtransport_port,
-                cert_sha256: cert.sha256,
+                cert_sha256: cert.sha256.into(),
             }),
             connector: Arc::new(connector),
             discovery: config.discovery,
@@ -148,11 +148,13 @@ impl WebAgent {
         let updates = tokio::spawn(push::serve(
             self.endpoint,
             self.access.clone(),
+            self.page.clone(),
             snapshot_rx,
             stop.clone(),
         ));
         let (report_tx, mut reports) = mpsc::unbounded_channel();
-        let mut monitors: HashMap<String, CancellationToken> = HashMap::new();
+        let mut monitors: HashMap<String, (CancellationToken, Candidate)> = HashMap::new();
+        let mut warned_full = false;
         let mut publish = tokio::time::interval(PUBLISH_EVERY);
         publish.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut dirty = false;
@@ -164,11 +166,24 @@ impl WebAgent {
                         dirty = true;
                         match event {
                             DiscoveryEvent::Added(candidate) | DiscoveryEvent::Updated(candidate) => {
+                                let known = monitors.get(&candidate.key).map(|(_, c)| c);
+                                if known.is_none() && monitors.len() >= MAX_SERVERS {
+                                    if !warned_full {
+                                        warn!(limit = MAX_SERVERS, "too many servers discovered; ignoring the rest");
+                                        warned_full = true;
+                                    }
+                                    continue;
+                                }
                                 board.upsert(&candidate);
-                                if !monitors.contains_key(&candidate.key) {
+                                // A server that moved (address, port, path) is
+                                // monitored afresh at its new place.
+                                if known.is_none_or(|old| moved(old, &candidate)) {
+                                    if let Some((token, _)) = monitors.remove(&candidate.key) {
+                                        token.cancel();
+                                    }
                                     info!(server = %candidate.instance, source = %candidate.source, "monitoring");
                                     let token = stop.child_token();
-                                    monitors.insert(candidate.key.clone(), token.clone());
+                                    monitors.insert(candidate.key.clone(), (token.clone(), candidate.clone()));
                                     tokio::spawn(monitor::monitor(
                                         self.connector.clone(),
                                         candidate,
@@ -180,7 +195,7 @@ impl WebAgent {
                             DiscoveryEvent::Removed(candidate) => {
                                 info!(server = %candidate.instance, "gone from discovery");
                                 board.remove(&candidate.key);
-                                if let Some(token) = monitors.remove(&candidate.key) {
+                                if let Some((token, _)) = monitors.remove(&candidate.key) {
                                     token.cancel();
                                 }
                             }
@@ -199,7 +214,7 @@ impl WebAgent {
                 }
             }
         }
-        for token in monitors.values() {
+        for (token, _) in monitors.values() {
             token.cancel();
         }
         discovery.shutdown();
@@ -208,6 +223,26 @@ impl WebAgent {
         self.connector.shutdown().await;
         Ok(())
     }
+}
+
+/// The wtransport configuration of the page endpoint with `cert`.
+pub(crate) fn endpoint_config(
+    bind: SocketAddr,
+    cert: &cert::BrowserCert,
+) -> Result<wtransport::ServerConfig, WebError> {
+    Ok(wtransport::ServerConfig::builder()
+        .with_bind_address(bind)
+        .with_custom_tls(cert.tls_config()?)
+        .keep_alive_interval(Some(Duration::from_secs(3)))
+        .build())
+}
+
+/// Whether a rediscovered server is somewhere else now.
+fn moved(old: &Candidate, new: &Candidate) -> bool {
+    old.addresses != new.addresses
+        || old.port != new.port
+        || old.path != new.path
+        || old.host != new.host
 }
 
 fn now_ms() -> u64 {

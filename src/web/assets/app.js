@@ -140,25 +140,34 @@ async function connect() {
   const transport = new WebTransport(url, {
     serverCertificateHashes: [{ algorithm: "sha-256", value: new Uint8Array(config.cert_sha256) }],
   });
-  await transport.ready;
-  setStatus("live", "live");
-  showMessage("");
-  const streams = transport.incomingUnidirectionalStreams.getReader();
-  const { value: stream, done } = await streams.read();
-  if (done) throw new Error("the agent sent no update stream");
-  const lines = stream.pipeThrough(new TextDecoderStream()).getReader();
-  let buffer = "";
-  for (;;) {
-    const { value, done: ended } = await lines.read();
-    if (ended) break;
-    buffer += value;
-    let newline;
-    while ((newline = buffer.indexOf("\n")) >= 0) {
-      render(JSON.parse(buffer.slice(0, newline)));
-      buffer = buffer.slice(newline + 1);
+  try {
+    await transport.ready;
+    setStatus("live", "live");
+    showMessage("");
+    const streams = transport.incomingUnidirectionalStreams.getReader();
+    const { value: stream, done } = await streams.read();
+    if (done) throw new Error("the agent sent no update stream");
+    const lines = stream.pipeThrough(new TextDecoderStream()).getReader();
+    let buffer = "";
+    for (;;) {
+      const { value, done: ended } = await lines.read();
+      if (ended) break;
+      buffer += value;
+      let newline;
+      while ((newline = buffer.indexOf("\n")) >= 0) {
+        render(JSON.parse(buffer.slice(0, newline)));
+        buffer = buffer.slice(newline + 1);
+      }
+    }
+    throw new Error("the agent closed the update stream");
+  } finally {
+    // Whatever went wrong, give the agent its page slot back before retrying.
+    try {
+      transport.close();
+    } catch (_) {
+      // already closed
     }
   }
-  throw new Error("the agent closed the update stream");
 }
 
 async function run() {
