@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use futures::stream::{self, StreamExt};
 use pingpong::client::{Connector, PingEvent, PingOptions, PingRun};
 use pingpong::tls::{store, CertPaths, LeafRole, TlsMaterial};
-use process::{cpu_time, order, report, rss_kib, spawn_server, Worker};
+use process::{cores, cpu_time, order, report, rss_kib, spawn_server, Worker};
 use tokio_util::sync::CancellationToken;
 
 /// Client processes; each runs its share of the clients as concurrent sessions.
@@ -85,6 +85,11 @@ fn main() {
         total.rtts_us.extend(share.rtts_us);
     }
     let elapsed = started.elapsed();
+    assert!(
+        !total.rtts_us.is_empty(),
+        "no ping was answered ({} sessions failed)",
+        total.failed_sessions
+    );
     let rss = rss_kib(&server);
     let cpu = cpu_time(&server) - cpu_before;
     workers.into_iter().for_each(Worker::wait);
@@ -96,7 +101,8 @@ fn main() {
     let expected = (clients * pings) as u64;
     println!();
     println!(
-        "{clients} clients x {pings} pings at full speed (window 64), one server, {CLIENT_PROCESSES} client processes, loopback, 2 cores"
+        "{clients} clients x {pings} pings at full speed (window 64), one server, {CLIENT_PROCESSES} client processes, loopback, {} cores",
+        cores()
     );
     println!(
         "pings sent / answered / lost    {} / {} / {}",

@@ -19,7 +19,7 @@ use pingpong::client::{Connector, PingOptions, PingRun};
 use pingpong::tls::{
     client_tls_config, server_tls_config, store, CertPaths, LeafRole, TlsMaterial,
 };
-use process::{cpu_time, order, report, rss_kib, spawn_server, Server, Worker};
+use process::{cores, cpu_time, order, report, rss_kib, spawn_server, Server, Worker};
 use tokio_util::sync::CancellationToken;
 use wtransport::quinn;
 
@@ -78,7 +78,10 @@ fn main() {
     drop(server);
 
     println!();
-    println!("{sessions} concurrent mTLS sessions on loopback, {CLIENT_PROCESSES} client processes, 2 cores");
+    println!(
+        "{sessions} concurrent mTLS sessions on loopback, {CLIENT_PROCESSES} client processes, {} cores",
+        cores()
+    );
     println!("{:<28} {:>12} {:>12}", "", "pingpong", "raw quinn");
     println!(
         "{:<28} {:>12} {:>12}",
@@ -217,8 +220,12 @@ async fn quinn_worker(paths: &CertPaths, port: u16, sessions: usize) {
                     .ok()?
                     .await
                     .ok()?;
-                let streams = conn.open_bi().await.ok()?;
-                Some((conn, streams))
+                // One byte each way at setup, so that the server holds the
+                // stream of an idle connection, as pingpong's does.
+                let (mut send, mut recv) = conn.open_bi().await.ok()?;
+                send.write_all(&[0]).await.ok()?;
+                recv.read_exact(&mut [0u8; 1]).await.ok()?;
+                Some((conn, (send, recv)))
             }
         })
         .buffer_unordered(CONCURRENCY)

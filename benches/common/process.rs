@@ -25,18 +25,17 @@ pub fn spawn_server(command: &mut Command, home: &std::path::Path) -> (Server, u
         .spawn()
         .unwrap();
     let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
-    let addr = line
+    let _ = BufReader::new(child.stdout.take().unwrap()).read_line(&mut line);
+    // Owned from here: dropped (killed) if the line is not what was expected.
+    let server = Server(child);
+    let port = line
         .split("listening on ")
         .nth(1)
-        .unwrap_or_else(|| panic!("no address in {line:?}"))
-        .split_whitespace()
-        .next()
-        .unwrap();
-    let port = addr.rsplit(':').next().unwrap().parse().unwrap();
-    (Server(child), port)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|addr| addr.rsplit(':').next())
+        .and_then(|port| port.parse().ok())
+        .unwrap_or_else(|| panic!("the server did not report its address: {line:?}"));
+    (server, port)
 }
 
 /// Resident memory of the process, KiB.
@@ -124,4 +123,9 @@ pub fn report(line: &str) {
     let mut out = std::io::stdout().lock();
     writeln!(out, "{line}").unwrap();
     out.flush().unwrap();
+}
+
+/// Cores of this machine, for the benchmarks' headlines.
+pub fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
 }
