@@ -27,6 +27,7 @@ from pingpong_server.codec import (
     decode_client_message,
     decode_server_message,
     encode_frame,
+    encode_pong,
 )
 
 VECTORS = json.loads((GOLDEN / "vectors.json").read_text())["vectors"]
@@ -146,3 +147,18 @@ def test_values_out_of_range_are_not_encoded() -> None:
         encode_frame(Ping(1 << 64, b""))
     with pytest.raises(ValueError):
         encode_frame(Hello(1, b"short", 0))
+
+
+@pytest.mark.parametrize(
+    ("seq", "payload"),
+    [
+        (0, b""),
+        (1, b"ping"),
+        (127, b"x"),
+        (128, b"y" * 127),
+        (2**64 - 1, b"z" * 300),
+        (2**40, b"\xcd" * 1024),
+    ],
+)
+def test_the_fast_pong_encoder_matches_the_generic_one(seq: int, payload: bytes) -> None:
+    assert encode_pong(seq, payload) == encode_frame(Pong(seq, payload))

@@ -189,6 +189,10 @@ class _Reader:
         self._at = 0
 
     def varint(self, bits: int, what: str) -> int:
+        # Most values (tags, lengths, small seqs) fit one byte.
+        if self._at < len(self._body) and self._body[self._at] < 0x80:
+            self._at += 1
+            return self._body[self._at - 1]
         # Postcard allows ceil(bits / 7) bytes and no bits beyond the type.
         max_bytes = (bits + 6) // 7
         value = 0
@@ -262,6 +266,25 @@ def encode_body(message: ClientMessage | ServerMessage) -> bytes:
             _uint(out, code, 16, "code")
             _bytes(out, text.encode("utf-8"))
     return bytes(out)
+
+
+def _varint_bytes(value: int) -> bytes:
+    if value < 0x80:
+        return bytes((value,))
+    out = bytearray()
+    write_varint(out, value)
+    return bytes(out)
+
+
+def encode_pong(seq: int, payload: bytes) -> bytes:
+    """`encode_frame(Pong(seq, payload))`, without the generic dispatch: the
+    server's hot path."""
+    if not 0 <= seq < 1 << 64:
+        raise ValueError(f"seq {seq} does not fit u64")
+    body = b"\x01" + _varint_bytes(seq) + _varint_bytes(len(payload)) + payload
+    if len(body) > MAX_FRAME_LEN:
+        raise Oversized(len(body), MAX_FRAME_LEN)
+    return _varint_bytes(len(body)) + body
 
 
 def encode_frame(message: ClientMessage | ServerMessage) -> bytes:

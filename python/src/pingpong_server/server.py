@@ -48,6 +48,7 @@ from .codec import (
     Welcome,
     decode_client_message,
     encode_frame,
+    encode_pong,
 )
 from .outbox import Outbox, Outboxes
 from .session import Action, Close, Reply, ReplyAndClose, ServerInfo, Session
@@ -200,7 +201,10 @@ class ControlStream:
                 return
             action = self._respond(message, now)
             if isinstance(action, Reply):
-                out += encode_frame(action.message)
+                reply = action.message
+                out += (
+                    encode_pong(reply.seq, reply.payload) if isinstance(reply, Pong) else encode_frame(reply)
+                )
                 if isinstance(action.message, Welcome):
                     self._connection.on_welcome(self)
                     self._replay(out)
@@ -438,7 +442,6 @@ class PingpongProtocol(QuicConnectionProtocol):
             self.close(CLOSE_INTERNAL_ERROR, "internal server error")
 
     def _quic_event(self, event: QuicEvent) -> None:
-        log.debug("quic event remote=%s %r", self.remote, event)
         if isinstance(event, ProtocolNegotiated):
             self._http = H3Connection(self._quic, enable_webtransport=True)
             self.remote = self._remote()
@@ -450,7 +453,7 @@ class PingpongProtocol(QuicConnectionProtocol):
             self._terminated(event)
             return
         elif (
-            isinstance(event, StreamReset | StopSendingReceived)
+            isinstance(event, (StreamReset, StopSendingReceived))
             and self._control
             and event.stream_id == self._control.stream_id
         ):
