@@ -34,3 +34,14 @@ def test_bad_fingerprint_and_id_are_errors() -> None:
         build_txt(server_id=bytes(16), path="/p", state=ServerState.SERVING, fingerprint="XYZ")
     with pytest.raises(TxtError):
         build_txt(server_id=bytes(3), path="/p", state=ServerState.SERVING, fingerprint=FP)
+
+
+def test_advertised_addresses_follow_the_listen_address_and_interfaces() -> None:
+    from pingpong_server.mdns import advertised_addresses
+
+    assert advertised_addresses("192.0.2.7") == ["192.0.2.7"]
+    # Loopback exists on every Linux host; alone, its addresses are published.
+    assert "127.0.0.1" in advertised_addresses("::", ["lo"])
+    assert "::1" not in advertised_addresses("0.0.0.0", ["lo"])
+    with pytest.raises(ValueError, match="no network interface named nosuch0"):
+        advertised_addresses("::", ["nosuch0"])

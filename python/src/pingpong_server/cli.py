@@ -97,6 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--no-mdns", action="store_true", help="do not advertise over mDNS")
     parser.add_argument(
+        "--mdns-interface",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="use mDNS only on this interface (repeatable; default: every interface)",
+    )
+    parser.add_argument(
         "--max-sessions",
         type=parse_positive_int,
         default=DEFAULT_MAX_SESSIONS,
@@ -159,6 +166,14 @@ async def run(args: argparse.Namespace) -> int:
         max_sessions=args.max_sessions,
         timing=Timing(drain_timeout=args.drain_timeout),
     )
+    addresses: list[str] = []
+    if not args.no_mdns:
+        try:
+            addresses = advertised_addresses(args.listen[0], args.mdns_interface)
+        except ValueError as error:
+            raise SystemExit(
+                f"pingpong-server: cannot advertise over mDNS: {error} (use --no-mdns)"
+            ) from None
     try:
         listener = await serve(args.listen, material, shared)
     except OSError as error:
@@ -183,9 +198,7 @@ async def run(args: argparse.Namespace) -> int:
 
     advertiser = None
     if not args.no_mdns:
-        advertiser = Advertiser(
-            info.instance, port, txt(ServerState.SERVING), advertised_addresses(args.listen[0])
-        )
+        advertiser = Advertiser(info.instance, port, txt(ServerState.SERVING), addresses, args.mdns_interface)
         await advertiser.start()
         print(f"pingpong-server advertising {advertiser.name} over mDNS", flush=True)
 

@@ -10,7 +10,7 @@ import logging
 import socket
 
 import ifaddr
-from zeroconf import IPVersion
+from zeroconf import InterfaceChoice, IPVersion
 from zeroconf.asyncio import AsyncServiceInfo, AsyncZeroconf
 
 log = logging.getLogger("pingpong_server.mdns")
@@ -27,18 +27,34 @@ def local_hostname() -> str:
     return host or "pingpong"
 
 
-def advertised_addresses(listen_host: str) -> list[str]:
+def _adapters(interfaces: list[str]) -> list[ifaddr.Adapter]:
+    """The host's interfaces, or only the named ones (an unknown name is an error)."""
+    adapters = list(ifaddr.get_adapters())
+    if not interfaces:
+        return adapters
+    known = {adapter.nice_name: adapter for adapter in adapters}
+    unknown = [name for name in interfaces if name not in known]
+    if unknown:
+        raise ValueError(
+            f"no network interface named {', '.join(unknown)}; this host has {', '.join(sorted(known))}"
+        )
+    return [known[name] for name in interfaces]
+
+
+def advertised_addresses(listen_host: str, interfaces: list[str] | None = None) -> list[str]:
     """The addresses to publish: the listen address if it is a specific one;
-    otherwise every interface address, loopback only when nothing else exists
-    (a host alone in a namespace), since a peer on the LAN cannot use it."""
+    otherwise every address of the interfaces used (all, or `interfaces`),
+    loopback only when nothing else exists (a host alone in a namespace), since
+    a peer on the LAN cannot use it."""
     try:
         specific = ipaddress.ip_address(listen_host.strip("[]"))
     except ValueError:
         specific = None
+    adapters = _adapters(interfaces or [])
     if specific is not None and not specific.is_unspecified:
         return [str(specific)]
     found: list[ipaddress.IPv4Address | ipaddress.IPv6Address] = []
-    for adapter in ifaddr.get_adapters():
+    for adapter in adapters:
         for ip in adapter.ips:
             if isinstance(ip.ip, tuple):
                 address: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.IPv6Address(ip.ip[0])
@@ -51,13 +67,38 @@ def advertised_addresses(listen_host: str) -> list[str]:
     return [str(a) for a in usable]
 
 
+def _zeroconf_interfaces(interfaces: list[str]) -> list[str | int] | InterfaceChoice:
+    """What zeroconf binds to: every interface, or the IPv4 addresses and the
+    IPv6 indexes of the named ones."""
+    if not interfaces:
+        return InterfaceChoice.All
+    chosen: list[str | int] = []
+    for adapter in _adapters(interfaces):
+        for ip in adapter.ips:
+            if isinstance(ip.ip, tuple):
+                if adapter.index is not None and adapter.index not in chosen:
+                    chosen.append(adapter.index)
+            else:
+                chosen.append(ip.ip)
+    return chosen
+
+
 class Advertiser:
     """One registered service; `update` re-publishes the TXT record."""
 
-    def __init__(self, instance: str, port: int, txt: dict[str, str], addresses: list[str]) -> None:
+    def __init__(
+        self,
+        instance: str,
+        port: int,
+        txt: dict[str, str],
+        addresses: list[str],
+        interfaces: list[str] | None = None,
+    ) -> None:
         if not 1 <= len(instance.encode()) <= MAX_INSTANCE_LEN:
             raise ValueError(f"instance name {instance!r} must be 1 to {MAX_INSTANCE_LEN} bytes")
-        self._zeroconf = AsyncZeroconf(ip_version=IPVersion.All)
+        self._zeroconf = AsyncZeroconf(
+            interfaces=_zeroconf_interfaces(interfaces or []), ip_version=IPVersion.All
+        )
         self._info = AsyncServiceInfo(
             SERVICE_TYPE,
             f"{instance}.{SERVICE_TYPE}",
