@@ -391,3 +391,43 @@ fn sigterm_drains_the_python_servers_client_to_a_rust_server_with_nothing_lost()
     assert!(saw_draining, "state=draining was never advertised");
     let _ = watch.child.kill();
 }
+
+#[test]
+fn the_python_server_allow_list_admits_only_the_named_clients() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = pki(dir.path(), "ca");
+    let server = ServerProcess::start_python(&paths, &["--allow-client", "alice"]);
+    // The folder's client certificate is "pingpong-client": right CA, not listed.
+    let out = run_client(&server, &paths, &["-c", "1"]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("the server denied access to this client identity"),
+        "{}",
+        describe(&out)
+    );
+    server.wait_for_log("not on the allow-list", Duration::from_secs(5));
+    let (cert, key) = extra_leaf(
+        &paths,
+        dir.path(),
+        "alice",
+        LeafRole::Client,
+        "alice",
+        &[],
+        pingpong::tls::generate::Validity::days(1),
+    );
+    let out = client(&[
+        server.url(),
+        "-c".into(),
+        "2".into(),
+        "-i".into(),
+        "0.01".into(),
+        "--cert".into(),
+        cert.display().to_string(),
+        "--key".into(),
+        key.display().to_string(),
+        "--ca".into(),
+        paths.ca_cert().display().to_string(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+}

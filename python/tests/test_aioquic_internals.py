@@ -33,7 +33,9 @@ def client_connection(pki: Pki, leaf: Leaf | None) -> QuicConnection:
     return QuicConnection(configuration=configuration)
 
 
-def server_connection(pki: Pki, client: QuicConnection, refusals: list[str]) -> QuicConnection:
+def server_connection(
+    pki: Pki, client: QuicConnection, refusals: list[str], allowed: list[str] | None = None
+) -> QuicConnection:
     configuration = QuicConfiguration(is_client=False, alpn_protocols=H3_ALPN)
     configuration.certificate = pki.server.cert
     configuration.private_key = pki.server.key
@@ -41,7 +43,7 @@ def server_connection(pki: Pki, client: QuicConnection, refusals: list[str]) -> 
         configuration=configuration,
         original_destination_connection_id=client.original_destination_connection_id,
     )
-    aioquic_internals.harden(server, ClientVerifier([pki.ca.cert]), refusals.append)
+    aioquic_internals.harden(server, ClientVerifier([pki.ca.cert], allowed), refusals.append)
     return server
 
 
@@ -77,10 +79,12 @@ def events(connection: QuicConnection) -> list[QuicEvent]:
     return found
 
 
-def handshake(pki: Pki, leaf: Leaf | None) -> tuple[QuicConnection, QuicConnection, list[str]]:
+def handshake(
+    pki: Pki, leaf: Leaf | None, allowed: list[str] | None = None
+) -> tuple[QuicConnection, QuicConnection, list[str]]:
     refusals: list[str] = []
     client = client_connection(pki, leaf)
-    server = server_connection(pki, client, refusals)
+    server = server_connection(pki, client, refusals, allowed)
     client.connect(SERVER, now=Clock.now)
     exchange(client, server)
     return client, server, refusals
@@ -149,3 +153,12 @@ def test_buffered_bytes_counts_what_the_peer_has_not_acknowledged(pki: Pki) -> N
     exchange(client, server)
     assert aioquic_internals.buffered_bytes(server, stream_id) == 0
     assert aioquic_internals.buffered_bytes(server, 999) == 0
+
+
+def test_a_client_off_the_allow_list_gets_access_denied(pki: Pki) -> None:
+    client, _, refusals = handshake(pki, pki.client, allowed=["bob"])
+    assert closed_with(client).error_code == CRYPTO_ERROR + 49
+    assert "not on the allow-list" in refusals[0]
+    client, _, refusals = handshake(pki, pki.client, allowed=["alice"])
+    assert any(isinstance(e, HandshakeCompleted) for e in events(client))
+    assert refusals == []

@@ -65,3 +65,10 @@ def test_server_material_loads_and_reports_bad_files(pki: Pki, tmp_path: Path) -
         load_server_material(garbage, key, ca)
     with pytest.raises(CertificateError, match="holds no usable PEM private key"):
         load_server_material(cert, garbage, ca)
+
+
+def test_an_allow_list_admits_only_its_names(pki: Pki) -> None:
+    ClientVerifier([pki.ca.cert], ["alice"]).verify(pki.client.cert, [])
+    with pytest.raises(ClientRejected, match="not on the allow-list") as refused:
+        ClientVerifier([pki.ca.cert], ["bob"]).verify(pki.client.cert, [])
+    assert refused.value.alert == "access_denied"

@@ -57,7 +57,14 @@ class AlertUnknownCa(tls.Alert):
     description = tls.AlertDescription.unknown_ca
 
 
+class AlertAccessDenied(tls.Alert):
+    """TLS alert 49: a valid client that is not on the allow-list."""
+
+    description = tls.AlertDescription.access_denied
+
+
 _ALERTS: dict[str, type[tls.Alert]] = {
+    "access_denied": AlertAccessDenied,
     "unknown_ca": AlertUnknownCa,
     "expired": tls.AlertCertificateExpired,
     "unsupported": tls.AlertUnsupportedCertificate,

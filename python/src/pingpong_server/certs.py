@@ -90,10 +90,12 @@ class ClientRejected(Exception):
 
 class ClientVerifier:
     """Verifies client certificate chains against the CA: signature chain,
-    validity period and the clientAuth extended key usage."""
+    validity period and the clientAuth extended key usage; with `allowed`, the
+    certificate must also carry one of those names (CN or SAN)."""
 
-    def __init__(self, ca: list[x509.Certificate]) -> None:
+    def __init__(self, ca: list[x509.Certificate], allowed: list[str] | None = None) -> None:
         self._store = Store(ca)
+        self._allowed = set(allowed or [])
 
     def verify(
         self,
@@ -109,6 +111,11 @@ class ClientVerifier:
             builder.build_client_verifier().verify(leaf, intermediates)
         except VerificationError as error:
             raise _classify(str(error), leaf, now) from None
+        common_name, sans = _names(leaf)
+        if self._allowed and not self._allowed.intersection([common_name, *sans]):
+            raise ClientRejected(
+                f"client {describe(leaf)} is not on the allow-list (--allow-client)", "access_denied"
+            )
 
 
 def _classify(reason: str, leaf: x509.Certificate, now: datetime.datetime | None) -> ClientRejected:
@@ -131,9 +138,8 @@ def fingerprint_sha256(certificate: x509.Certificate) -> str:
     return hashlib.sha256(certificate.public_bytes(Encoding.DER)).hexdigest()
 
 
-def describe(certificate: x509.Certificate) -> str:
-    """A short human form for logs, as the Rust server writes it: the CN
-    (else the first SAN, else the fingerprint's start) and the SANs."""
+def _names(certificate: x509.Certificate) -> tuple[str | None, list[str]]:
+    """The common name and the DNS, URI and IP subject alternative names."""
     names = certificate.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     common_name = str(names[0].value) if names else None
     sans: list[str] = []
@@ -148,6 +154,13 @@ def describe(certificate: x509.Certificate) -> str:
                 sans.append(str(name.value))
     except x509.ExtensionNotFound:
         pass
+    return common_name, sans
+
+
+def describe(certificate: x509.Certificate) -> str:
+    """A short human form for logs, as the Rust server writes it: the CN
+    (else the first SAN, else the fingerprint's start) and the SANs."""
+    common_name, sans = _names(certificate)
     text = common_name or (sans[0] if sans else f"sha256:{fingerprint_sha256(certificate)[:16]}")
     if sans:
         text += f" (SAN {', '.join(sans)})"

@@ -97,6 +97,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--no-mdns", action="store_true", help="do not advertise over mDNS")
     parser.add_argument(
+        "--allow-client",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="serve only clients whose certificate carries NAME as CN or SAN (repeatable; default: any)",
+    )
+    parser.add_argument(
         "--mdns-interface",
         action="append",
         default=[],
@@ -162,7 +169,7 @@ async def run(args: argparse.Namespace) -> int:
     shared = Shared(
         info=info,
         path=args.path,
-        verifier=ClientVerifier(material.ca),
+        verifier=ClientVerifier(material.ca, args.allow_client),
         max_sessions=args.max_sessions,
         timing=Timing(drain_timeout=args.drain_timeout),
     )
