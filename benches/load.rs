@@ -37,6 +37,18 @@ struct Share {
     rtts_us: Vec<u32>,
 }
 
+impl Share {
+    /// Adds another share's counts and samples to this one.
+    fn absorb(&mut self, other: Share) {
+        self.sent += other.sent;
+        self.received += other.received;
+        self.lost += other.lost;
+        self.duplicates += other.duplicates;
+        self.failed_sessions += other.failed_sessions;
+        self.rtts_us.extend(other.rtts_us);
+    }
+}
+
 fn main() {
     if std::env::var_os(WORKER).is_some() {
         worker();
@@ -77,12 +89,7 @@ fn main() {
     let mut total = Share::default();
     for worker in &mut workers {
         let share: Share = serde_json::from_str(&worker.read()).unwrap();
-        total.sent += share.sent;
-        total.received += share.received;
-        total.lost += share.lost;
-        total.duplicates += share.duplicates;
-        total.failed_sessions += share.failed_sessions;
-        total.rtts_us.extend(share.rtts_us);
+        total.absorb(share);
     }
     let elapsed = started.elapsed();
     assert!(
@@ -210,12 +217,7 @@ fn worker() {
             .await;
         let mut total = Share::default();
         for share in shares {
-            total.sent += share.sent;
-            total.received += share.received;
-            total.lost += share.lost;
-            total.duplicates += share.duplicates;
-            total.failed_sessions += share.failed_sessions;
-            total.rtts_us.extend(share.rtts_us);
+            total.absorb(share);
         }
         report(&serde_json::to_string(&total).unwrap());
         connector.shutdown().await;

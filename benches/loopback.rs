@@ -12,6 +12,9 @@
 //! neighbour hurts both sides alike. Run with `cargo bench --bench loopback`;
 //! `PINGPONG_BENCH_QUICK=1` shortens every phase.
 
+#[path = "common/rtt.rs"]
+mod rtt;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -21,6 +24,7 @@ use pingpong::server::{Server, ServerConfig};
 use pingpong::tls::{
     client_tls_config, server_tls_config, store, CertPaths, LeafRole, TlsMaterial,
 };
+use rtt::{median, percentile, sequential_rtts_us};
 use tokio_util::sync::CancellationToken;
 use wtransport::quinn;
 
@@ -50,16 +54,6 @@ fn sizes() -> Sizes {
             setups: 300,
         }
     }
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
-fn percentile(sorted_us: &[f64], p: f64) -> f64 {
-    let rank = ((p / 100.0) * sorted_us.len() as f64).ceil() as usize;
-    sorted_us[rank.clamp(1, sorted_us.len()) - 1]
 }
 
 fn transport() -> Arc<quinn::TransportConfig> {
@@ -270,28 +264,6 @@ async fn udp_rtts_us(count: u64) -> Vec<f64> {
 
 // ---------- pingpong ----------
 
-async fn pingpong_rtts_us(connector: &Connector, url: &str, count: u64) -> Vec<f64> {
-    let mut session = connector.open(url).await.expect("pingpong session setup");
-    let options = PingOptions {
-        count: Some(count),
-        interval: Duration::ZERO,
-        in_flight: 1,
-        ..PingOptions::default()
-    };
-    let mut out = Vec::with_capacity(count as usize);
-    let mut run = pingpong::client::PingRun::new(&options);
-    let result = session
-        .ping(&mut run, &CancellationToken::new(), |e| {
-            if let pingpong::client::PingEvent::Pong { rtt, .. } = e {
-                out.push(rtt.as_secs_f64() * 1e6);
-            }
-        })
-        .await;
-    assert!(result.is_ok() && run.summary().lost == 0, "{result:?}");
-    session.close().await;
-    out
-}
-
 async fn pingpong_pipelined_per_sec(connector: &Connector, url: &str, count: u64) -> f64 {
     let mut session = connector.open(url).await.expect("pingpong session setup");
     let options = PingOptions {
@@ -352,10 +324,10 @@ async fn main() {
         (vec![], vec![], vec![], vec![]);
     let mut wt_setup = vec![];
     // Warm-up: first handshakes and allocations.
-    let _ = pingpong_rtts_us(&connector, &url, 200).await;
+    let _ = sequential_rtts_us(&connector, &url, 200).await;
     let _ = quinn.rtts_us(200).await;
     for _ in 0..sizes.rounds {
-        let mut s = pingpong_rtts_us(&connector, &url, sizes.rtt_pings).await;
+        let mut s = sequential_rtts_us(&connector, &url, sizes.rtt_pings).await;
         s.sort_by(f64::total_cmp);
         ours_p50.push(percentile(&s, 50.0));
         ours_p99.push(percentile(&s, 99.0));

@@ -10,57 +10,27 @@
 //! after `scripts/test` has installed the venv (`PINGPONG_BENCH_QUICK=1` for a
 //! short run).
 
-use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
+#[path = "common/process.rs"]
+mod process;
+#[path = "common/rtt.rs"]
+mod rtt;
 
-use pingpong::client::{Connector, PingEvent, PingOptions, PingRun};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use pingpong::client::Connector;
 use pingpong::tls::{client_tls_config, store, CertPaths, LeafRole, TlsMaterial};
-use tokio_util::sync::CancellationToken;
+use process::spawn_server;
+use rtt::{median, percentile, sequential_rtts_us};
 
 /// A ping frame with the default 56-byte payload: length, tag, seq, payload
 /// length and payload (the pong is the same size).
 const MESSAGE: usize = 1 + 1 + 1 + 1 + 56;
 
-/// A server process, killed when dropped.
-struct Process {
-    child: Child,
-    port: u16,
-}
-
-impl Process {
-    /// Spawns `command` and reads its "listening on HOST:PORT" line.
-    fn spawn(mut command: Command) -> Self {
-        let mut child = command
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("spawn server");
-        let stdout = BufReader::new(child.stdout.take().unwrap());
-        for line in stdout.lines() {
-            let line = line.unwrap();
-            if let Some(rest) = line.split("listening on ").nth(1) {
-                let addr = rest.split_whitespace().next().unwrap();
-                let port = addr.rsplit(':').next().unwrap().parse().unwrap();
-                return Self { child, port };
-            }
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("server exited before listening");
-    }
-
-    fn url(&self, path: &str) -> String {
-        format!("https://127.0.0.1:{}{path}", self.port)
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
+/// `https://127.0.0.1:PORT<path>`.
+fn url(port: u16, path: &str) -> String {
+    format!("https://127.0.0.1:{port}{path}")
 }
 
 fn venv_bin(name: &str) -> PathBuf {
@@ -75,36 +45,9 @@ fn venv_bin(name: &str) -> PathBuf {
     path
 }
 
-fn percentile(sorted: &[f64], p: f64) -> f64 {
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
-    sorted[rank.clamp(1, sorted.len()) - 1]
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(f64::total_cmp);
-    v[v.len() / 2]
-}
-
 /// (p50, p99) in µs of `count` sequential pings on one session.
 async fn pingpong_rtts(connector: &Connector, url: &str, count: u64) -> (f64, f64) {
-    let mut session = connector.open(url).await.expect("pingpong session setup");
-    let options = PingOptions {
-        count: Some(count),
-        interval: Duration::ZERO,
-        in_flight: 1,
-        ..PingOptions::default()
-    };
-    let mut rtts = Vec::with_capacity(count as usize);
-    let mut run = PingRun::new(&options);
-    let result = session
-        .ping(&mut run, &CancellationToken::new(), |event| {
-            if let PingEvent::Pong { rtt, .. } = event {
-                rtts.push(rtt.as_secs_f64() * 1e6);
-            }
-        })
-        .await;
-    assert!(result.is_ok() && run.summary().lost == 0, "{result:?}");
-    session.close().await;
+    let mut rtts = sequential_rtts_us(connector, url, count).await;
     rtts.sort_by(f64::total_cmp);
     (percentile(&rtts, 50.0), percentile(&rtts, 99.0))
 }
@@ -154,16 +97,16 @@ async fn main() {
     let mut rust = Command::new(env!("CARGO_BIN_EXE_pingpong"));
     rust.args(["server", "--no-mdns", "--listen", "127.0.0.1:0"]);
     server_files(&mut rust);
-    let rust = Process::spawn(rust);
+    let (_rust, rust) = spawn_server(&mut rust, dir.path());
     let mut python = Command::new(venv_bin("pingpong-server"));
     python.args(["--no-mdns", "--listen", "127.0.0.1:0"]);
     server_files(&mut python);
-    let python = Process::spawn(python);
+    let (_python, python) = spawn_server(&mut python, dir.path());
     let mut echo = Command::new(venv_bin("python"));
     echo.arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("python/bench/echo_server.py"))
         .arg(paths.leaf_cert(LeafRole::Server))
         .arg(paths.leaf_key(LeafRole::Server));
-    let echo = Process::spawn(echo);
+    let (_echo, echo) = spawn_server(&mut echo, dir.path());
 
     let material = TlsMaterial::from_dir(&paths, LeafRole::Client);
     let connector = Connector::new(&material, None).unwrap();
@@ -177,15 +120,15 @@ async fn main() {
 
     // Warm-up: first sessions pay for imports, caches and JIT-less Python
     // start-up paths.
-    pingpong_rtts(&connector, &python.url("/pingpong"), 200).await;
-    pingpong_rtts(&connector, &rust.url("/pingpong"), 200).await;
-    echo_rtts(&echo_client, &echo.url("/echo"), 200).await;
+    pingpong_rtts(&connector, &url(python, "/pingpong"), 200).await;
+    pingpong_rtts(&connector, &url(rust, "/pingpong"), 200).await;
+    echo_rtts(&echo_client, &url(echo, "/echo"), 200).await;
 
     let mut samples: [Vec<(f64, f64)>; 3] = Default::default();
     for _ in 0..rounds {
-        samples[0].push(pingpong_rtts(&connector, &python.url("/pingpong"), count).await);
-        samples[1].push(echo_rtts(&echo_client, &echo.url("/echo"), count).await);
-        samples[2].push(pingpong_rtts(&connector, &rust.url("/pingpong"), count).await);
+        samples[0].push(pingpong_rtts(&connector, &url(python, "/pingpong"), count).await);
+        samples[1].push(echo_rtts(&echo_client, &url(echo, "/echo"), count).await);
+        samples[2].push(pingpong_rtts(&connector, &url(rust, "/pingpong"), count).await);
     }
     let summary = |s: &Vec<(f64, f64)>| {
         (

@@ -76,13 +76,12 @@ fn the_python_server_refuses_bad_clients_and_keeps_serving() {
     let server = ServerProcess::start_python(&paths, &[]);
 
     // A client certificate from another CA.
-    let out = client(
-        &[
-            strings(&[&server.url(), "-c", "1"]),
-            tls_args(&rogue, LeafRole::Client)[..4].to_vec(),
-            strings(&["--ca", &paths.ca_cert().display().to_string()]),
-        ]
-        .concat(),
+    let out = client_with_files(
+        &server.url(),
+        &rogue.leaf_cert(LeafRole::Client),
+        &rogue.leaf_key(LeafRole::Client),
+        &paths.ca_cert(),
+        &["-c", "1"],
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
@@ -93,17 +92,13 @@ fn the_python_server_refuses_bad_clients_and_keeps_serving() {
     assert_good_client_served(&server, &paths);
 
     // A server certificate presented as a client certificate (no clientAuth EKU).
-    let out = client(&[
-        server.url(),
-        "-c".into(),
-        "1".into(),
-        "--cert".into(),
-        paths.leaf_cert(LeafRole::Server).display().to_string(),
-        "--key".into(),
-        paths.leaf_key(LeafRole::Server).display().to_string(),
-        "--ca".into(),
-        paths.ca_cert().display().to_string(),
-    ]);
+    let out = client_with_files(
+        &server.url(),
+        &paths.leaf_cert(LeafRole::Server),
+        &paths.leaf_key(LeafRole::Server),
+        &paths.ca_cert(),
+        &["-c", "1"],
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(
@@ -123,17 +118,7 @@ fn the_python_server_refuses_bad_clients_and_keeps_serving() {
         &[],
         expired(),
     );
-    let out = client(&[
-        server.url(),
-        "-c".into(),
-        "1".into(),
-        "--cert".into(),
-        cert.display().to_string(),
-        "--key".into(),
-        key.display().to_string(),
-        "--ca".into(),
-        paths.ca_cert().display().to_string(),
-    ]);
+    let out = client_with_files(&server.url(), &cert, &key, &paths.ca_cert(), &["-c", "1"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(stderr.contains("it has expired"), "{stderr}");
@@ -397,37 +382,5 @@ fn the_python_server_allow_list_admits_only_the_named_clients() {
     let dir = tempfile::tempdir().unwrap();
     let paths = pki(dir.path(), "ca");
     let server = ServerProcess::start_python(&paths, &["--allow-client", "alice"]);
-    // The folder's client certificate is "pingpong-client": right CA, not listed.
-    let out = run_client(&server, &paths, &["-c", "1"]);
-    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr)
-            .contains("the server denied access to this client identity"),
-        "{}",
-        describe(&out)
-    );
-    server.wait_for_log("not on the allow-list", Duration::from_secs(5));
-    let (cert, key) = extra_leaf(
-        &paths,
-        dir.path(),
-        "alice",
-        LeafRole::Client,
-        "alice",
-        &[],
-        pingpong::tls::generate::Validity::days(1),
-    );
-    let out = client(&[
-        server.url(),
-        "-c".into(),
-        "2".into(),
-        "-i".into(),
-        "0.01".into(),
-        "--cert".into(),
-        cert.display().to_string(),
-        "--key".into(),
-        key.display().to_string(),
-        "--ca".into(),
-        paths.ca_cert().display().to_string(),
-    ]);
-    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+    assert_allow_list_admits_only_alice(&server, &paths, dir.path());
 }

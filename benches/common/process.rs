@@ -1,6 +1,8 @@
 //! Server processes for benchmarks that measure a server from outside: spawn
 //! one, read its port, its resident memory and its CPU time.
 
+#![allow(dead_code)] // each benchmark uses a different subset
+
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;

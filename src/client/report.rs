@@ -159,16 +159,7 @@ pub fn summary_json(summary: &PingSummary) -> Value {
 /// One line about a discovered server, for `discover` (`+`/`-`/`=` prefixed in
 /// watch mode).
 pub fn candidate_line(candidate: &Candidate) -> String {
-    let addresses = if candidate.addresses.is_empty() {
-        format!("{}:{}", candidate.host, candidate.port)
-    } else {
-        candidate
-            .addresses
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(",")
-    };
+    let addresses = candidate.addresses_text(",");
     let (state, version, id, fp) = match &candidate.txt {
         Some(t) => (
             state_text(t.state),

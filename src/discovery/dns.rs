@@ -740,6 +740,18 @@ mod tests {
         );
     }
 
+    /// The SRV records among a response's answers.
+    fn srv_answers(message: &Message) -> Vec<SRV> {
+        message
+            .answers
+            .iter()
+            .filter_map(|r| match &r.data {
+                RData::SRV(srv) => Some(srv.clone()),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// A response like a DNS server's: SRV answers and A records for them.
     fn response(records: &[(u16, u16, u16, String)]) -> Vec<u8> {
         let mut message = Message::new(7, MessageType::Response, OpCode::Query);
@@ -774,14 +786,7 @@ mod tests {
             (1, 5, 4434, "b.example.".into()),
         ]);
         let message = Message::from_vec(&bytes).unwrap();
-        let records: Vec<SRV> = message
-            .answers
-            .iter()
-            .filter_map(|r| match &r.data {
-                RData::SRV(srv) => Some(srv.clone()),
-                _ => None,
-            })
-            .collect();
+        let records = srv_answers(&message);
         let targets = srv_targets(&records, &mut Vec::new());
         assert_eq!(targets.len(), 2);
         assert_eq!(addresses_by_name(&message.additionals).len(), 2);
@@ -789,14 +794,7 @@ mod tests {
 
     /// Everything the resolver does with a response, checked.
     fn handle(message: &Message) -> Result<(), TestCaseError> {
-        let records: Vec<SRV> = message
-            .answers
-            .iter()
-            .filter_map(|r| match &r.data {
-                RData::SRV(srv) => Some(srv.clone()),
-                _ => None,
-            })
-            .collect();
+        let records = srv_answers(message);
         let mut skipped = Vec::new();
         let targets = srv_targets(&records, &mut skipped);
         let usable = records.iter().filter(|r| !r.target.is_root()).count();

@@ -85,6 +85,20 @@ pub struct Candidate {
 }
 
 impl Candidate {
+    /// Its known addresses joined by `separator`, or `host:port` when none is
+    /// known yet.
+    pub fn addresses_text(&self, separator: &str) -> String {
+        if self.addresses.is_empty() {
+            format!("{}:{}", self.host, self.port)
+        } else {
+            self.addresses
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(separator)
+        }
+    }
+
     /// The `https://` URL of the candidate's WebTransport endpoint.
     pub fn url(&self) -> String {
         let host = if self.host.contains(':') {

@@ -120,7 +120,7 @@ impl Board {
                 key: candidate.key.clone(),
                 instance: candidate.instance.clone(),
                 source: candidate.source.to_string(),
-                address: addresses(candidate),
+                address: candidate.addresses_text(", "),
                 state: RowState::Connecting,
                 version: None,
                 fingerprint: candidate.txt.as_ref().and_then(|t| t.fingerprint.clone()),
@@ -134,7 +134,7 @@ impl Board {
             });
         row.instance = candidate.instance.clone();
         if row.sessions == 0 {
-            row.address = addresses(candidate);
+            row.address = candidate.addresses_text(", ");
         }
         if advertised_draining {
             row.state = RowState::Draining;
@@ -227,19 +227,6 @@ fn push(history: &mut VecDeque<Sample>, sample: Sample) {
         history.pop_front();
     }
     history.push_back(sample);
-}
-
-fn addresses(candidate: &Candidate) -> String {
-    if candidate.addresses.is_empty() {
-        format!("{}:{}", candidate.host, candidate.port)
-    } else {
-        candidate
-            .addresses
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", ")
-    }
 }
 
 #[cfg(test)]

@@ -572,6 +572,51 @@ pub fn client_with_env(args: &[String], envs: &[(&str, &Path)]) -> Output {
     command.output().expect("run pingpong client")
 }
 
+/// Runs `pingpong client URL <extra>` with these certificate, key and CA files.
+pub fn client_with_files(url: &str, cert: &Path, key: &Path, ca: &Path, extra: &[&str]) -> Output {
+    let mut args = strings(&[url]);
+    args.extend(strings(extra));
+    for (flag, path) in [("--cert", cert), ("--key", key), ("--ca", ca)] {
+        args.push(flag.into());
+        args.push(path.display().to_string());
+    }
+    client(&args)
+}
+
+/// For a server started with `--allow-client alice` on the CA of `paths`: the
+/// folder's own client ("pingpong-client", right CA, not listed) is denied,
+/// a client certificate named alice (written into `dir`) is served.
+pub fn assert_allow_list_admits_only_alice(server: &ServerProcess, paths: &CertPaths, dir: &Path) {
+    let mut args = strings(&[&server.url(), "-c", "1"]);
+    args.extend(tls_args(paths, LeafRole::Client));
+    let out = client(&args);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stderr)
+            .contains("the server denied access to this client identity"),
+        "{}",
+        describe(&out)
+    );
+    server.wait_for_log("not on the allow-list", Duration::from_secs(5));
+    let (cert, key) = extra_leaf(
+        paths,
+        dir,
+        "alice",
+        LeafRole::Client,
+        "alice",
+        &[],
+        Validity::days(1),
+    );
+    let out = client_with_files(
+        &server.url(),
+        &cert,
+        &key,
+        &paths.ca_cert(),
+        &["-c", "2", "-i", "0.01"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+}
+
 /// A client pinging `url` every 50 ms until stopped (`-c 0`), with `extra`
 /// arguments; returns the process and its stdout lines.
 pub fn endless_client(
