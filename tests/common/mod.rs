@@ -617,6 +617,38 @@ pub fn assert_allow_list_admits_only_alice(server: &ServerProcess, paths: &CertP
     assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
 }
 
+/// A client with the right CA but no certificate (rustls without client auth:
+/// the pingpong CLI never does this, a foreign client might) is refused with
+/// the "certificate required" alert. Runs its own runtime: call it from a
+/// synchronous test.
+pub fn assert_no_client_certificate_is_refused(server: &ServerProcess, paths: &CertPaths) {
+    let mut roots = rustls::RootCertStore::empty();
+    for cert in pingpong::tls::load::certificates(&paths.ca_cert()).unwrap() {
+        roots.add(cert).unwrap();
+    }
+    let mut tls = rustls::ClientConfig::builder_with_provider(pingpong::tls::config::provider())
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+    tls.alpn_protocols = vec![b"h3".to_vec()];
+    let url = server.url();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let error = runtime.block_on(async move {
+        let connector = pingpong::client::Connector::from_rustls(tls).unwrap();
+        match connector.open(&url).await {
+            Ok(_) => panic!("a client without a certificate got a session"),
+            Err(e) => e,
+        }
+    });
+    assert!(
+        error
+            .to_string()
+            .contains("we sent no client certificate, and the server requires one"),
+        "{error}"
+    );
+}
+
 /// A client pinging `url` every 50 ms until stopped (`-c 0`), with `extra`
 /// arguments; returns the process and its stdout lines.
 pub fn endless_client(
