@@ -206,7 +206,7 @@ class ControlStream:
                     encode_pong(reply.seq, reply.payload) if isinstance(reply, Pong) else encode_frame(reply)
                 )
                 if isinstance(action.message, Welcome):
-                    self._connection.on_welcome(self)
+                    self._connection.on_welcome()
                     self._replay(out)
             else:
                 self._finish(out, action)
@@ -532,7 +532,7 @@ class PingpongProtocol(QuicConnectionProtocol):
         else:
             self._control.hello_timeout()
 
-    def on_welcome(self, control: ControlStream) -> None:
+    def on_welcome(self) -> None:
         """The session is established: the Hello deadline is over."""
         if self._hello_timer is not None:
             self._hello_timer.cancel()
