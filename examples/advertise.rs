@@ -26,7 +26,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let advertiser = Advertiser::start(&Advertisement {
         service_type,
         instance,
-        port,
+        // A service listening on every IPv6 and IPv4 address: all of them are
+        // advertised (`0.0.0.0` would advertise the IPv4 ones, one IP that IP).
+        listen: (std::net::Ipv6Addr::UNSPECIFIED, port).into(),
         txt: vec![
             ("version".into(), "1".into()),
             ("hello".into(), "world".into()),

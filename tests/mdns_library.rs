@@ -78,7 +78,7 @@ fn a_txt_update_is_the_same_service_with_new_values() {
         let advertiser = Advertiser::start(&Advertisement {
             service_type: SERVICE_TYPE.into(),
             instance: "changing".into(),
-            port: 4433,
+            listen: "127.0.0.1:4433".parse().unwrap(),
             txt: txt.to_pairs(),
             interfaces: vec![],
         })

@@ -9,12 +9,13 @@ use wtransport::{Connection, Endpoint, RecvStream, SendStream, VarInt};
 use super::error::{classify_connecting, classify_connection, AttemptContext};
 use super::handshake::{handshake, Welcome};
 use super::pinger::{run_pings, PingEvent, PingRun};
-use super::resolver::KnownAddresses;
+use super::race::race_candidate;
+use super::resolver::{dialling, KnownAddresses};
 use super::ClientError;
-use crate::discovery::{AddressFamily, Candidate};
+use crate::discovery::{AddressFamily, Candidate, Source};
 use crate::framed::{write_message, FramedReader};
 use crate::proto::{ClientMessage, MAX_VERSION};
-use crate::tls::{client_tls_config, PeerIdentity, TlsMaterial};
+use crate::tls::{client_tls_config_with, MulticastNames, PeerIdentity, TlsMaterial};
 use crate::transport::{CONNECT_TIMEOUT, IDLE_TIMEOUT, KEEP_ALIVE_INTERVAL};
 
 /// Who is (re)connecting: the client id of a run and the last seq below which
@@ -41,6 +42,7 @@ impl Resume {
 pub struct Connector {
     endpoint: Endpoint<endpoint_side::Client>,
     known: KnownAddresses,
+    multicast: MulticastNames,
     connect_timeout: Duration,
     server_name: Option<String>,
     version: u16,
@@ -52,9 +54,11 @@ impl Connector {
     /// against its CA. With `server_name`, server certificates must carry that
     /// name instead of the host the client connects to.
     pub fn new(material: &TlsMaterial, server_name: Option<&str>) -> Result<Self, ClientError> {
-        let tls = client_tls_config(material, server_name)?;
+        let multicast = MulticastNames::default();
+        let tls = client_tls_config_with(material, server_name, multicast.clone())?;
         let mut connector = Self::from_rustls(tls)?;
         connector.server_name = server_name.map(str::to_string);
+        connector.multicast = multicast;
         Ok(connector)
     }
 
@@ -86,6 +90,7 @@ impl Connector {
         Ok(Self {
             endpoint,
             known,
+            multicast: MulticastNames::default(),
             connect_timeout: CONNECT_TIMEOUT,
             server_name: None,
             version: MAX_VERSION,
@@ -110,8 +115,11 @@ impl Connector {
         Resume::new_client()
     }
 
-    /// Connects to a discovered candidate: its known address is used, and its host
-    /// name is what the server certificate must carry.
+    /// Connects to a discovered candidate, racing its known addresses (see
+    /// [`race`](super::race)). A name the user or DNS gave must be in the
+    /// server certificate; a host name from mDNS is not an identity, and only
+    /// the CA, validity and EKU are checked (see
+    /// [`server_verifier`](crate::tls::server_verifier)).
     pub async fn open_candidate(
         &self,
         candidate: &Candidate,
@@ -126,18 +134,24 @@ impl Connector {
         candidate: &Candidate,
         resume: Resume,
     ) -> Result<ClientSession, ClientError> {
-        if !candidate.addresses.is_empty() {
-            let family = self.family;
-            let addr =
-                candidate
-                    .preferred_address(family)
-                    .ok_or_else(|| ClientError::Connection {
-                        target: candidate.url(),
-                        reason: format!("it advertises no address of family {family:?}"),
-                    })?;
-            self.known.pin(&candidate.host, candidate.port, addr);
+        race_candidate(self, candidate, resume).await
+    }
+
+    /// One attempt: `candidate` at `address` (`None`: its host name, resolved).
+    pub async fn open_at(
+        &self,
+        candidate: &Candidate,
+        address: Option<std::net::SocketAddr>,
+        resume: Resume,
+    ) -> Result<ClientSession, ClientError> {
+        if candidate.source == Source::Mdns {
+            self.multicast.add(&candidate.host);
         }
-        self.open_resuming(&candidate.url(), resume).await
+        let url = candidate.url();
+        match address {
+            Some(address) => dialling(address, self.open_resuming(&url, resume)).await,
+            None => self.open_resuming(&url, resume).await,
+        }
     }
 
     /// Closes every connection and waits (briefly) until their closes are on
@@ -175,7 +189,7 @@ impl Connector {
     ) -> Result<ClientSession, ClientError> {
         let ctx = AttemptContext {
             target: url,
-            timeout: self.connect_timeout,
+            started: std::time::Instant::now(),
             server_name: self.server_name.as_deref(),
         };
         let attempt = async {
@@ -219,7 +233,7 @@ impl Connector {
             Ok(result) => result,
             Err(_) => Err(ClientError::Timeout {
                 target: url.to_string(),
-                timeout: self.connect_timeout,
+                timeout: ctx.started.elapsed(),
             }),
         }
     }

@@ -33,7 +33,7 @@ pub enum ClientError {
     #[error("cannot open a UDP socket: {0}")]
     Socket(std::io::Error),
     /// Nothing answered.
-    #[error("no answer from {target} within {timeout:?}: is a pingpong server running there? (QUIC uses UDP: check the port and any firewall)")]
+    #[error("no answer from {target} within {:.1} s: is a pingpong server running there? (QUIC uses UDP: check the port and any firewall)", .timeout.as_secs_f64())]
     Timeout {
         /// The server URL.
         target: String,
@@ -120,7 +120,8 @@ impl From<FramedError> for ClientError {
 /// What the client knows about the attempt, for phrasing errors.
 pub(crate) struct AttemptContext<'a> {
     pub target: &'a str,
-    pub timeout: Duration,
+    /// When the attempt started: a timeout reports the time really waited.
+    pub started: std::time::Instant,
     pub server_name: Option<&'a str>,
 }
 
@@ -153,7 +154,7 @@ pub(crate) fn classify_connection(error: ConnectionError, ctx: &AttemptContext<'
     if matches!(error, ConnectionError::TimedOut) {
         return ClientError::Timeout {
             target: ctx.target.to_string(),
-            timeout: ctx.timeout,
+            timeout: ctx.started.elapsed(),
         };
     }
     // The server's TLS stack sent an alert: QUIC carries it as crypto error
@@ -239,7 +240,7 @@ mod tests {
     fn ctx() -> AttemptContext<'static> {
         AttemptContext {
             target: "https://127.0.0.1:4433/pingpong",
-            timeout: Duration::from_secs(5),
+            started: std::time::Instant::now(),
             server_name: None,
         }
     }

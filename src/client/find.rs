@@ -4,42 +4,17 @@
 //! session was lost is ejected for a while. The order is the health ranking of
 //! [`rank`](crate::discovery::rank).
 
-use std::collections::HashSet;
 use std::time::Duration;
 
-use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::time::Instant;
 use tracing::debug;
 
 use super::connect::Resume;
+use super::race::{sleep_until, Outcome, Race};
 use super::{ClientError, ClientSession, Connector};
 use crate::discovery::dns::DnsLookupError;
 use crate::discovery::rank::HealthTable;
 use crate::discovery::{Candidate, CandidateSet, Discovery, SourceEvent};
-
-/// RFC 8305's recommended delay before racing the next candidate.
-const ATTEMPT_DELAY: Duration = Duration::from_millis(250);
-/// The delay for a candidate on the local network (loopback, link-local,
-/// private): its handshake takes a millisecond or two, so a tenth of a second
-/// without one already means trouble.
-const LAN_ATTEMPT_DELAY: Duration = Duration::from_millis(100);
-/// Connection attempts in flight at once.
-const MAX_RACING: usize = 3;
-
-/// How long to give `candidate` before racing the next one.
-fn attempt_delay(candidate: &Candidate) -> Duration {
-    let local = |ip: std::net::IpAddr| match ip {
-        std::net::IpAddr::V4(v4) => v4.is_loopback() || v4.is_private() || v4.is_link_local(),
-        std::net::IpAddr::V6(v6) => {
-            v6.is_loopback() || v6.is_unicast_link_local() || v6.is_unique_local()
-        }
-    };
-    if !candidate.addresses.is_empty() && candidate.addresses.iter().all(|a| local(a.ip())) {
-        LAN_ATTEMPT_DELAY
-    } else {
-        ATTEMPT_DELAY
-    }
-}
 
 /// Finds servers through discovery and connects to them.
 pub struct Finder {
@@ -84,11 +59,13 @@ impl Finder {
     }
 
     /// Connects to a usable candidate, waiting up to `timeout` for one to be
-    /// discovered. Attempts race Happy-Eyeballs style (RFC 8305): the best
-    /// candidate first, the next one if the first has not completed within the
-    /// attempt delay, the first session to complete mTLS and Hello/Welcome wins
-    /// and the others are cancelled. `on_failure` hears about each candidate
-    /// that failed.
+    /// discovered. Attempts race Happy-Eyeballs style over addresses (see
+    /// [`race`](super::race)): the best candidate's best address first, the
+    /// next attempt when the one before has not completed within the attempt
+    /// delay; addresses and candidates discovered meanwhile join the race; the
+    /// first session to complete mTLS and Hello/Welcome wins and the others are
+    /// cancelled. `on_failure` hears about each candidate all of whose
+    /// addresses failed.
     pub async fn connect(
         &mut self,
         connector: &Connector,
@@ -97,31 +74,20 @@ impl Finder {
         mut on_failure: impl FnMut(&Candidate, &ClientError),
     ) -> Result<(Candidate, ClientSession), ClientError> {
         let deadline = Instant::now() + timeout;
-        let mut tried: HashSet<String> = HashSet::new();
         let mut failures: Vec<String> = Vec::new();
-        let mut racing = FuturesUnordered::new();
-        let mut next_start = Instant::now();
+        let mut race = Race::new(connector, resume);
         self.problems.clear();
         loop {
             while let Some(event) = self.discovery.try_next() {
                 self.absorb(event);
             }
-            if Instant::now() >= next_start && racing.len() < MAX_RACING {
-                if let Some(candidate) = self.choose(connector, &tried) {
-                    tried.insert(candidate.key.clone());
-                    next_start = Instant::now() + attempt_delay(&candidate);
-                    racing.push(async move {
-                        let started = Instant::now();
-                        let result = connector.open_candidate_resuming(&candidate, resume).await;
-                        (
-                            candidate,
-                            result.map(|session| (session, started.elapsed())),
-                        )
-                    });
+            if race.may_start() {
+                if let Some((candidate, address)) = self.choose(&race) {
+                    race.start(candidate, address);
                     continue;
                 }
             }
-            if racing.is_empty() {
+            if race.is_idle() {
                 // DNS alone: a failed lookup is the answer, there is no point waiting.
                 if !self.discovery.has_mdns()
                     && self.known.all().is_empty()
@@ -132,7 +98,6 @@ impl Finder {
                 match tokio::time::timeout_at(deadline, self.discovery.next()).await {
                     Ok(Some(event)) => {
                         self.absorb(event);
-                        next_start = Instant::now();
                         continue;
                     }
                     _ if !failures.is_empty() => {
@@ -144,21 +109,28 @@ impl Finder {
                     _ => return Err(ClientError::NothingDiscovered { timeout }),
                 }
             }
+            // Past start times mean nothing is left to start: wait for news.
+            let next_start = race.next_start().filter(|t| *t > Instant::now());
             tokio::select! {
-                Some((candidate, result)) = racing.next() => match result {
-                    Ok((session, handshake)) => {
-                        self.healthy(&candidate, handshake);
-                        return Ok((candidate, session));
+                Some(outcome) = race.next() => match outcome {
+                    Outcome::Won { candidate, session, took } => {
+                        self.healthy(&candidate, took);
+                        return Ok((candidate, *session));
                     }
-                    Err(error) => {
-                        debug!(instance = %candidate.instance, url = %candidate.url(), %error, "discovered server unusable; trying another");
-                        on_failure(&candidate, &error);
-                        self.eject(&candidate);
-                        failures.push(format!("{} ({}): {error}", candidate.instance, candidate.url()));
-                        next_start = Instant::now();
+                    Outcome::Failed { candidate, address, error } => {
+                        let current = self.known.get(&candidate.key).unwrap_or(&candidate).clone();
+                        let at = address.map_or_else(|| candidate.host.clone(), |a| a.to_string());
+                        if race.exhausted(&current) {
+                            debug!(instance = %candidate.instance, url = %candidate.url(), %error, "discovered server unusable; trying another");
+                            on_failure(&current, &error);
+                            self.eject(&current);
+                            failures.push(format!("{} ({}): {error}", candidate.instance, candidate.url()));
+                        } else {
+                            debug!(instance = %candidate.instance, address = %at, %error, "address failed; trying the server's other addresses");
+                        }
                     }
                 },
-                _ = tokio::time::sleep_until(next_start), if racing.len() < MAX_RACING => {}
+                _ = sleep_until(next_start) => {}
                 Some(event) = self.discovery.next() => {
                     self.absorb(event);
                 }
@@ -166,22 +138,17 @@ impl Finder {
         }
     }
 
-    /// The candidate to try: the best by [`HealthTable::pick`] among those not
-    /// tried in this attempt and with an address of the connector's family.
-    fn choose(&self, connector: &Connector, tried: &HashSet<String>) -> Option<Candidate> {
-        let family = connector.family();
-        let excluded = |c: &Candidate| {
-            tried.contains(&c.key)
-                || (!c.addresses.is_empty() && c.preferred_address(family).is_none())
-        };
-        self.health
-            .pick(
-                self.known.all(),
-                excluded,
-                std::time::Instant::now(),
-                &mut rand::rng(),
-            )
-            .cloned()
+    /// The attempt to start: the best candidate by [`HealthTable::pick`] among
+    /// those with an address not tried in this race, at that address.
+    fn choose(&self, race: &Race<'_>) -> Option<(Candidate, Option<std::net::SocketAddr>)> {
+        let candidate = self.health.pick(
+            self.known.all(),
+            |c: &Candidate| race.untried(c).is_none(),
+            std::time::Instant::now(),
+            &mut rand::rng(),
+        )?;
+        let address = race.untried(candidate)?;
+        Some((candidate.clone(), address))
     }
 
     /// Stops the discovery sources.

@@ -3,6 +3,7 @@
 //! - [`connect`]: [`Connector`] opens a verified mTLS WebTransport session and
 //!   completes Hello/Welcome, giving a [`ClientSession`].
 //! - [`find`]: choose a discovered server, skip and eject the failing ones.
+//! - [`race`]: Happy Eyeballs over every address of every candidate.
 //! - [`recover`]: ping through failures: reconnect, fail over, resend.
 //! - [`backoff`]: the reconnection schedule.
 //! - [`handshake`]: the Hello/Welcome exchange over any byte stream.
@@ -20,6 +21,7 @@ pub mod handshake;
 mod in_flight;
 pub mod pinger;
 pub mod probe;
+pub mod race;
 pub mod recover;
 pub mod report;
 pub mod resolver;

@@ -1,10 +1,12 @@
-//! Name resolution for connections: host names whose addresses discovery already
-//! knows (an mDNS `host.local`) resolve to those addresses; everything else goes
-//! to the system resolver. The URL keeps the host name, so TLS verifies the
-//! certificate against the name the server was found by.
+//! Name resolution for connections. A connection attempt to one known address
+//! (an mDNS candidate's, or one of several a candidate has) runs inside
+//! [`dialling`], and the host name in its URL resolves to that address; every
+//! other name goes to the system resolver. The URL keeps the host name, so TLS
+//! and the HTTP/3 authority see the name the server was found by, and several
+//! attempts to one host at different addresses can run at once.
 
-use std::collections::HashMap;
 use std::fmt;
+use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
@@ -13,10 +15,20 @@ use wtransport::config::{DnsLookupFuture, DnsResolver};
 
 use crate::discovery::AddressFamily;
 
-/// A resolver with a table of addresses learnt from discovery.
+tokio::task_local! {
+    /// The address the current connection attempt dials.
+    static DIALLING: SocketAddr;
+}
+
+/// Runs `attempt` (one `Endpoint::connect` and what follows) so that the host
+/// name it connects to resolves to `address`.
+pub async fn dialling<F: Future>(address: SocketAddr, attempt: F) -> F::Output {
+    DIALLING.scope(address, attempt).await
+}
+
+/// The resolver of a client endpoint.
 #[derive(Clone, Default)]
 pub struct KnownAddresses {
-    table: Arc<Mutex<HashMap<String, SocketAddr>>>,
     family: Arc<Mutex<AddressFamily>>,
 }
 
@@ -31,27 +43,13 @@ impl KnownAddresses {
     pub fn set_family(&self, family: AddressFamily) {
         *self.family.lock().expect("resolver family lock") = family;
     }
-
-    /// Makes `host:port` resolve to `addr`.
-    pub fn pin(&self, host: &str, port: u16, addr: SocketAddr) {
-        self.table
-            .lock()
-            .expect("resolver table lock")
-            .insert(format!("{}:{port}", host.to_ascii_lowercase()), addr);
-    }
-
-    fn lookup(&self, host_port: &str) -> Option<SocketAddr> {
-        self.table
-            .lock()
-            .expect("resolver table lock")
-            .get(&host_port.to_ascii_lowercase())
-            .copied()
-    }
 }
 
 impl DnsResolver for KnownAddresses {
     fn resolve(&self, host_port: &str) -> Pin<Box<dyn DnsLookupFuture>> {
-        let known = self.lookup(host_port);
+        // wtransport calls this while the attempt's future is polled, inside
+        // its `dialling` scope.
+        let known = DIALLING.try_with(|address| *address).ok();
         let family = *self.family.lock().expect("resolver family lock");
         let host_port = host_port.to_string();
         Box::pin(async move {
@@ -70,11 +68,15 @@ mod tests {
     use super::*;
 
     #[tokio::test]
-    async fn pinned_names_resolve_to_their_address_and_others_fall_through() {
+    async fn names_resolve_to_the_dialled_address_inside_its_scope_only() {
         let known = KnownAddresses::default();
-        let addr: SocketAddr = "192.0.2.7:4433".parse().unwrap();
-        known.pin("Web1.local", 4433, addr);
-        assert_eq!(known.resolve("web1.local:4433").await.unwrap(), Some(addr));
+        let a: SocketAddr = "192.0.2.7:4433".parse().unwrap();
+        let b: SocketAddr = "[fe80::7%2]:4433".parse().unwrap();
+        let (in_a, in_b) = tokio::join!(
+            dialling(a, async { known.resolve("web1.local:4433").await.unwrap() }),
+            dialling(b, async { known.resolve("web1.local:4433").await.unwrap() }),
+        );
+        assert_eq!((in_a, in_b), (Some(a), Some(b)));
         assert_eq!(
             known.resolve("127.0.0.1:9").await.unwrap(),
             Some("127.0.0.1:9".parse().unwrap())

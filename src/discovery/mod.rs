@@ -109,20 +109,41 @@ impl Candidate {
         format!("https://{host}:{}{}", self.port, self.path)
     }
 
-    /// The address to try first within `family`: routable IPv4, then routable
-    /// IPv6, then link-local (which carries its interface scope).
-    pub fn preferred_address(&self, family: AddressFamily) -> Option<SocketAddr> {
+    /// The addresses to dial within `family`, in the order to try them
+    /// (RFC 8305 §4): the families alternate, starting with the family of the
+    /// best address, where routable beats link-local and IPv4 beats IPv6 (a
+    /// private IPv4 network is what LANs most often route).
+    pub fn dial_order(&self, family: AddressFamily) -> Vec<SocketAddr> {
         let rank = |addr: &SocketAddr| match addr.ip() {
             IpAddr::V4(v4) if !v4.is_link_local() => 0,
             IpAddr::V6(v6) if !v6.is_unicast_link_local() => 1,
             IpAddr::V4(_) => 2,
             IpAddr::V6(_) => 3,
         };
-        self.addresses
+        let mut ranked: Vec<SocketAddr> = self
+            .addresses
             .iter()
             .filter(|a| family.allows(a))
-            .min_by_key(|a| rank(a))
             .copied()
+            .collect();
+        ranked.sort_by_key(|a| (rank(a), *a));
+        ranked.dedup();
+        let (mut first, mut second): (Vec<_>, Vec<_>) = match ranked.first() {
+            Some(best) => {
+                let v4_first = best.is_ipv4();
+                ranked.into_iter().partition(|a| a.is_ipv4() == v4_first)
+            }
+            None => return Vec::new(),
+        };
+        let mut order = Vec::with_capacity(first.len() + second.len());
+        first.reverse();
+        second.reverse();
+        loop {
+            match (first.pop(), second.pop()) {
+                (None, None) => return order,
+                (a, b) => order.extend(a.into_iter().chain(b)),
+            }
+        }
     }
 
     /// Whether the server says it takes new sessions (unknown counts as yes).

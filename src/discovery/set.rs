@@ -44,6 +44,11 @@ impl CandidateSet {
         super::srv::pick(&usable, info, rng).map(|i| usable[i])
     }
 
+    /// The candidate with this key, if known.
+    pub fn get(&self, key: &str) -> Option<&Candidate> {
+        self.candidates.iter().find(|c| c.key == key)
+    }
+
     /// Every known candidate.
     pub fn all(&self) -> &[Candidate] {
         &self.candidates

@@ -140,7 +140,7 @@ impl Server {
             Some(mdns) => Some(Advertiser::start(&Advertisement {
                 service_type: mdns.service_type.clone(),
                 instance: info.instance.clone(),
-                port: local_addr.port(),
+                listen: local_addr,
                 txt: txt.to_pairs(),
                 interfaces: mdns.interfaces.clone(),
             })?),

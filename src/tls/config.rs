@@ -5,8 +5,7 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
-use rustls::client::WebPkiServerVerifier;
+use rustls::client::danger::HandshakeSignatureValid;
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::danger::{ClientCertVerified, ClientCertVerifier};
@@ -14,6 +13,7 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
 
 use super::generate::LeafRole;
+use super::server_verifier::{MulticastNames, ServerVerifier};
 use super::{load, CertPaths, PeerIdentity, TlsError};
 
 /// ALPN protocol of HTTP/3, which WebTransport runs on.
@@ -109,33 +109,40 @@ pub fn client_tls_config(
     material: &TlsMaterial,
     server_name: Option<&str>,
 ) -> Result<rustls::ClientConfig, TlsError> {
+    client_tls_config_with(material, server_name, MulticastNames::default())
+}
+
+/// Like [`client_tls_config`]; host names added to `multicast` (names learnt
+/// from mDNS) are not checked against the certificate, only the CA, validity
+/// and EKU are (see [`server_verifier`](super::server_verifier)).
+pub fn client_tls_config_with(
+    material: &TlsMaterial,
+    server_name: Option<&str>,
+    multicast: MulticastNames,
+) -> Result<rustls::ClientConfig, TlsError> {
     let provider = provider();
-    let roots = root_store(material)?;
-    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&[&rustls::version::TLS13])?;
-    let builder = match server_name {
-        None => builder.with_root_certificates(roots),
-        Some(name) => {
-            let name =
-                ServerName::try_from(name.to_string()).map_err(|e| TlsError::InvalidName {
-                    name: name.to_string(),
-                    reason: e.to_string(),
-                })?;
-            let inner = WebPkiServerVerifier::builder_with_provider(roots, provider)
-                .build()
-                .map_err(|e| TlsError::BadCa {
-                    path: material.ca.clone(),
-                    reason: e.to_string(),
-                })?;
-            builder
-                .dangerous()
-                .with_custom_certificate_verifier(Arc::new(PinnedNameVerifier { inner, name }))
-        }
-    };
-    let mut config = builder.with_client_auth_cert(
-        load::certificates(&material.cert)?,
-        load::private_key(&material.key)?,
-    )?;
+    let pinned = server_name
+        .map(|name| {
+            ServerName::try_from(name.to_string()).map_err(|e| TlsError::InvalidName {
+                name: name.to_string(),
+                reason: e.to_string(),
+            })
+        })
+        .transpose()?;
+    let verifier = ServerVerifier::new(
+        root_store(material)?,
+        provider.signature_verification_algorithms,
+        pinned,
+        multicast,
+    );
+    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS13])?
+        .dangerous()
+        .with_custom_certificate_verifier(Arc::new(verifier))
+        .with_client_auth_cert(
+            load::certificates(&material.cert)?,
+            load::private_key(&material.key)?,
+        )?;
     config.alpn_protocols = vec![ALPN_H3.to_vec()];
     Ok(config)
 }
@@ -192,50 +199,6 @@ impl ClientCertVerifier for AllowListVerifier {
                 ))
             }
         }
-    }
-
-    fn verify_tls12_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls12_signature(message, cert, dss)
-    }
-
-    fn verify_tls13_signature(
-        &self,
-        message: &[u8],
-        cert: &CertificateDer<'_>,
-        dss: &DigitallySignedStruct,
-    ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        self.inner.verify_tls13_signature(message, cert, dss)
-    }
-
-    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
-        self.inner.supported_verify_schemes()
-    }
-}
-
-/// Full WebPKI verification against the CA, checking a fixed service name rather
-/// than the name the client dialled (`--server-name`).
-#[derive(Debug)]
-struct PinnedNameVerifier {
-    inner: Arc<WebPkiServerVerifier>,
-    name: ServerName<'static>,
-}
-
-impl ServerCertVerifier for PinnedNameVerifier {
-    fn verify_server_cert(
-        &self,
-        end_entity: &CertificateDer<'_>,
-        intermediates: &[CertificateDer<'_>],
-        _dialled_name: &ServerName<'_>,
-        ocsp_response: &[u8],
-        now: UnixTime,
-    ) -> Result<ServerCertVerified, rustls::Error> {
-        self.inner
-            .verify_server_cert(end_entity, intermediates, &self.name, ocsp_response, now)
     }
 
     fn verify_tls12_signature(

@@ -1,0 +1,263 @@
+//! Advertising a service: registration with the addresses the server answers
+//! on (see [`addresses`](super::addresses)), kept up to date as the machine's
+//! addresses change, TXT updates, conflict renames followed and logged, and the
+//! goodbye at shutdown.
+
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use mdns_sd::{DaemonEvent, ServiceDaemon, ServiceInfo};
+use tokio_util::sync::CancellationToken;
+use tracing::{info, warn};
+
+use super::addresses::{advertised, InterfaceAddress, ADDRESS_POLL_INTERVAL};
+use super::{check_service_type, daemon, instance_label, mdns_error, MAX_INSTANCE_LEN};
+use crate::discovery::DiscoveryError;
+
+/// How long the goodbye (TTL 0) may take to be sent at shutdown: the daemon
+/// sends it at once; a second bounds a daemon that is stuck, so that a stopping
+/// server never hangs on it.
+const GOODBYE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// What a server publishes.
+#[derive(Debug, Clone)]
+pub struct Advertisement {
+    /// Service type, e.g. [`SERVICE_TYPE`](super::SERVICE_TYPE).
+    pub service_type: String,
+    /// Instance name (one DNS label, at most 63 bytes); a conflict gets a suffix.
+    pub instance: String,
+    /// The socket the service listens on: its port is advertised, and its IP
+    /// decides which addresses are (`0.0.0.0`: IPv4, `[::]`: both, one IP: that
+    /// one).
+    pub listen: SocketAddr,
+    /// TXT record: `key=value` pairs (pingpong servers use
+    /// [`ServerTxt::to_pairs`](crate::discovery::ServerTxt::to_pairs)).
+    pub txt: Vec<(String, String)>,
+    /// Interfaces to advertise on; empty means all.
+    pub interfaces: Vec<String>,
+}
+
+/// What is registered now; every change re-registers the whole record set.
+struct Published {
+    /// Service type, as registered.
+    service_type: String,
+    /// The full service name, after any conflict rename.
+    fullname: String,
+    /// The host name (`host.local.`), after any conflict rename.
+    host: String,
+    port: u16,
+    txt: Vec<(String, String)>,
+    addresses: Vec<IpAddr>,
+}
+
+impl Published {
+    fn service_info(&self) -> Result<ServiceInfo, DiscoveryError> {
+        ServiceInfo::new(
+            &self.service_type,
+            instance_label(&self.fullname, &self.service_type),
+            &self.host,
+            self.addresses.as_slice(),
+            self.port,
+            self.txt.as_slice(),
+        )
+        .map_err(mdns_error)
+    }
+}
+
+/// A running mDNS advertisement; [`shutdown`](Self::shutdown) sends the goodbye.
+pub struct Advertiser {
+    daemon: ServiceDaemon,
+    published: Arc<Mutex<Published>>,
+    stop: CancellationToken,
+}
+
+impl Advertiser {
+    /// Registers the service. Probing and announcing happen in the background;
+    /// must be called within a tokio runtime (the address watch runs in it).
+    pub fn start(ad: &Advertisement) -> Result<Self, DiscoveryError> {
+        check_service_type(&ad.service_type)?;
+        if ad.instance.is_empty() || ad.instance.len() > MAX_INSTANCE_LEN {
+            return Err(DiscoveryError::Mdns(format!(
+                "instance name {:?} must be 1 to {MAX_INSTANCE_LEN} bytes",
+                ad.instance
+            )));
+        }
+        let daemon = daemon(&ad.interfaces)?;
+        let host = format!(
+            "{}.local.",
+            crate::tls::generate::local_hostname().unwrap_or_else(|| "pingpong".into())
+        );
+        let machine = InterfaceAddress::current().map_err(mdns_error)?;
+        let addresses = advertised(ad.listen, &machine, &ad.interfaces);
+        let draft = ServiceInfo::new(
+            &ad.service_type,
+            &ad.instance,
+            &host,
+            (),
+            1,
+            ad.txt.as_slice(),
+        )
+        .map_err(mdns_error)?;
+        let published = Published {
+            service_type: ad.service_type.clone(),
+            fullname: draft.get_fullname().to_string(),
+            host,
+            port: ad.listen.port(),
+            txt: ad.txt.clone(),
+            addresses,
+        };
+        let info = published.service_info()?;
+        if published.addresses.is_empty() {
+            warn!(listen = %ad.listen, interfaces = ?ad.interfaces, "no address to advertise yet: the listening address is on none of the chosen interfaces");
+        }
+        info!(name = %published.fullname, host = %published.host, port = published.port,
+            addresses = ?published.addresses, "advertising over mDNS");
+        let published = Arc::new(Mutex::new(published));
+        let stop = CancellationToken::new();
+        follow_renames(&daemon, published.clone(), stop.clone())?;
+        daemon.register(info).map_err(mdns_error)?;
+        follow_addresses(
+            daemon.clone(),
+            published.clone(),
+            ad.listen,
+            ad.interfaces.clone(),
+            stop.clone(),
+        );
+        Ok(Self {
+            daemon,
+            published,
+            stop,
+        })
+    }
+
+    /// The full service name as currently registered (after any conflict rename).
+    pub fn fullname(&self) -> String {
+        self.published
+            .lock()
+            .expect("published lock")
+            .fullname
+            .clone()
+    }
+
+    /// The host name as currently registered (`host.local.`, or `host-2.local.`
+    /// after a conflict).
+    pub fn host(&self) -> String {
+        self.published.lock().expect("published lock").host.clone()
+    }
+
+    /// The addresses advertised now.
+    pub fn addresses(&self) -> Vec<IpAddr> {
+        self.published
+            .lock()
+            .expect("published lock")
+            .addresses
+            .clone()
+    }
+
+    /// Publishes a new TXT record for the same service (e.g. `state=draining`).
+    pub fn update_txt(&self, txt: &[(String, String)]) -> Result<(), DiscoveryError> {
+        let mut published = self.published.lock().expect("published lock");
+        published.txt = txt.to_vec();
+        self.daemon
+            .register(published.service_info()?)
+            .map_err(mdns_error)
+    }
+
+    /// Unregisters (mDNS goodbye, TTL 0) and stops the daemon.
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        let fullname = self.fullname();
+        match self.daemon.unregister(&fullname) {
+            Ok(status) => {
+                let _ = tokio::time::timeout(GOODBYE_TIMEOUT, status.recv_async()).await;
+                info!(name = %fullname, "mDNS goodbye sent");
+            }
+            Err(e) => warn!(error = %e, "mDNS unregister failed"),
+        }
+        if let Ok(done) = self.daemon.shutdown() {
+            let _ = tokio::time::timeout(GOODBYE_TIMEOUT, done.recv_async()).await;
+        }
+    }
+}
+
+/// Follows the daemon's conflict renames (RFC 6762 §9) of the instance and of
+/// the host, so that updates and the goodbye use the live names, and logs them.
+fn follow_renames(
+    daemon: &ServiceDaemon,
+    published: Arc<Mutex<Published>>,
+    stop: CancellationToken,
+) -> Result<(), DiscoveryError> {
+    let events = daemon.monitor().map_err(mdns_error)?;
+    tokio::spawn(async move {
+        loop {
+            let event = tokio::select! {
+                event = events.recv_async() => event,
+                _ = stop.cancelled() => return,
+            };
+            let Ok(DaemonEvent::NameChange(change)) = event else {
+                if event.is_err() {
+                    return;
+                }
+                continue;
+            };
+            let mut published = published.lock().expect("published lock");
+            if published.fullname.eq_ignore_ascii_case(&change.original) {
+                warn!(from = %change.original, to = %change.new_name, interface = %change.intf_name,
+                    "mDNS instance name taken by another server; renamed");
+                published.fullname = change.new_name;
+            } else if published.host.eq_ignore_ascii_case(&change.original) {
+                warn!(from = %change.original, to = %change.new_name, interface = %change.intf_name,
+                    "mDNS host name taken by another machine; renamed (clients identify this server by its certificate, not this name)");
+                published.host = change.new_name;
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Re-registers with the addresses the server answers on whenever they change
+/// (a DHCP lease, a link going up or down, an address added or removed). The
+/// new A/AAAA records carry the cache-flush bit, so listeners drop the old ones
+/// (RFC 6762 §10.2).
+fn follow_addresses(
+    daemon: ServiceDaemon,
+    published: Arc<Mutex<Published>>,
+    listen: SocketAddr,
+    interfaces: Vec<String>,
+    stop: CancellationToken,
+) {
+    tokio::spawn(async move {
+        let mut poll = tokio::time::interval(ADDRESS_POLL_INTERVAL);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = poll.tick() => {}
+                _ = stop.cancelled() => return,
+            }
+            let machine = match InterfaceAddress::current() {
+                Ok(machine) => machine,
+                Err(error) => {
+                    warn!(%error, "cannot read the machine's addresses");
+                    continue;
+                }
+            };
+            let now = advertised(listen, &machine, &interfaces);
+            let mut published = published.lock().expect("published lock");
+            if now == published.addresses {
+                continue;
+            }
+            info!(from = ?published.addresses, to = ?now, "addresses changed; advertising the new set");
+            if now.is_empty() {
+                warn!(%listen, "no address to advertise: the listening address is on none of the chosen interfaces");
+            }
+            published.addresses = now;
+            let registered = published
+                .service_info()
+                .and_then(|info| daemon.register(info).map_err(mdns_error));
+            if let Err(error) = registered {
+                warn!(%error, "cannot advertise the new addresses");
+            }
+        }
+    });
+}

@@ -1,0 +1,247 @@
+//! What a browse reports, per service record, not per host: the pure book
+//! between mdns-sd's events and the [`DiscoveryEvent`]s a browser sends.
+//!
+//! mdns-sd resolves a service through its host's A/AAAA records, which every
+//! service on that host shares. When one server on a host says goodbye, or a
+//! client asks mdns-sd to verify one service, the host's address records are
+//! flushed for all of them, and mdns-sd reports the others as removed (or
+//! resolved with fewer addresses) until it has asked again. The book therefore
+//! confirms a removal, or the loss of an address, only when it lasts
+//! [`REMOVAL_GRACE`]; a service resolved again within it never leaves, and
+//! keeps its addresses. Sans-IO: time comes in as arguments.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use crate::discovery::{Candidate, DiscoveryEvent};
+
+/// How long a service (or one of its addresses) must stay gone before it is
+/// reported gone. RFC 6762 §10.1 keeps a goodbye record for one second; a
+/// re-query of the flushed address records is answered within one more second
+/// (a responder may not multicast a record again sooner, §6), plus up to
+/// 120 ms of response delay. 2.5 s covers both with room to spare.
+pub const REMOVAL_GRACE: Duration = Duration::from_millis(2500);
+
+/// One service as the book knows it.
+#[derive(Debug)]
+struct Record {
+    /// What listeners were last told: the addresses mdns-sd lists now, then the
+    /// fading ones.
+    published: Candidate,
+    /// The addresses mdns-sd listed last.
+    current: Vec<SocketAddr>,
+    /// Addresses mdns-sd no longer lists, still published until the grace ends.
+    fading: Vec<(SocketAddr, Instant)>,
+    /// Since when mdns-sd has reported it removed, if it has.
+    missing_since: Option<Instant>,
+}
+
+impl Record {
+    /// `published` with the current and fading addresses; an event if it changed.
+    fn republish(&mut self, mut candidate: Candidate) -> Option<DiscoveryEvent> {
+        candidate.addresses = self.current.clone();
+        candidate
+            .addresses
+            .extend(self.fading.iter().map(|(addr, _)| *addr));
+        candidate.addresses.sort();
+        candidate.addresses.dedup();
+        (self.published != candidate).then(|| {
+            self.published = candidate.clone();
+            DiscoveryEvent::Updated(candidate)
+        })
+    }
+}
+
+/// Services seen by one browse.
+#[derive(Debug, Default)]
+pub struct RecordBook {
+    records: HashMap<String, Record>,
+}
+
+impl RecordBook {
+    /// mdns-sd resolved `candidate` (again).
+    pub fn resolved(&mut self, candidate: Candidate, now: Instant) -> Option<DiscoveryEvent> {
+        let Some(record) = self.records.get_mut(&candidate.key) else {
+            self.records.insert(
+                candidate.key.clone(),
+                Record {
+                    published: candidate.clone(),
+                    current: candidate.addresses.clone(),
+                    fading: Vec::new(),
+                    missing_since: None,
+                },
+            );
+            return Some(DiscoveryEvent::Added(candidate));
+        };
+        record.missing_since = None;
+        let lost: Vec<SocketAddr> = record
+            .current
+            .iter()
+            .filter(|a| !candidate.addresses.contains(a))
+            .copied()
+            .collect();
+        record
+            .fading
+            .retain(|(addr, _)| !candidate.addresses.contains(addr));
+        for addr in lost {
+            if !record.fading.iter().any(|(a, _)| *a == addr) {
+                record.fading.push((addr, now));
+            }
+        }
+        record.current = candidate.addresses.clone();
+        record.republish(candidate)
+    }
+
+    /// mdns-sd reported the service `key` removed.
+    pub fn removed(&mut self, key: &str, now: Instant) {
+        if let Some(record) = self.records.get_mut(key) {
+            record.missing_since.get_or_insert(now);
+        }
+    }
+
+    /// Confirms what has been gone for [`REMOVAL_GRACE`] by `now`.
+    pub fn expire(&mut self, now: Instant) -> Vec<DiscoveryEvent> {
+        let mut events = Vec::new();
+        self.records.retain(|_, record| {
+            if record
+                .missing_since
+                .is_some_and(|since| now >= since + REMOVAL_GRACE)
+            {
+                events.push(DiscoveryEvent::Removed(record.published.clone()));
+                return false;
+            }
+            let before = record.fading.len();
+            record
+                .fading
+                .retain(|(_, since)| now < *since + REMOVAL_GRACE);
+            if record.fading.len() != before {
+                events.extend(record.republish(record.published.clone()));
+            }
+            true
+        });
+        events
+    }
+
+    /// When [`expire`](Self::expire) next has something to do.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        self.records
+            .values()
+            .flat_map(|r| {
+                r.missing_since
+                    .iter()
+                    .chain(r.fading.iter().map(|(_, t)| t))
+            })
+            .min()
+            .map(|since| *since + REMOVAL_GRACE)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::discovery::Source;
+
+    fn service(key: &str, addresses: &[&str]) -> Candidate {
+        Candidate {
+            key: key.into(),
+            instance: key.into(),
+            host: "vm.local".into(),
+            addresses: addresses.iter().map(|a| a.parse().unwrap()).collect(),
+            port: 4433,
+            path: "/pingpong".into(),
+            source: Source::Mdns,
+            txt: None,
+            txt_pairs: Vec::new(),
+            srv: None,
+        }
+    }
+
+    fn addresses(event: &DiscoveryEvent) -> Vec<String> {
+        let c = event.candidate();
+        c.addresses.iter().map(ToString::to_string).collect()
+    }
+
+    #[test]
+    fn a_removal_undone_within_the_grace_is_never_reported() {
+        let t0 = Instant::now();
+        let mut book = RecordBook::default();
+        let a = service("a", &["127.0.0.1:1"]);
+        assert!(matches!(
+            book.resolved(a.clone(), t0),
+            Some(DiscoveryEvent::Added(_))
+        ));
+        book.removed("a", t0 + Duration::from_millis(10));
+        assert!(book.expire(t0 + Duration::from_millis(500)).is_empty());
+        assert_eq!(book.resolved(a, t0 + Duration::from_millis(900)), None);
+        assert!(book.expire(t0 + REMOVAL_GRACE * 3).is_empty());
+        assert_eq!(book.next_deadline(), None);
+    }
+
+    #[test]
+    fn a_removal_that_lasts_is_reported_once_after_the_grace() {
+        let t0 = Instant::now();
+        let mut book = RecordBook::default();
+        book.resolved(service("a", &["127.0.0.1:1"]), t0);
+        book.resolved(service("b", &["127.0.0.1:2"]), t0);
+        book.removed("a", t0);
+        book.removed("a", t0 + Duration::from_secs(1)); // the first one counts
+        assert_eq!(book.next_deadline(), Some(t0 + REMOVAL_GRACE));
+        assert!(book
+            .expire(t0 + REMOVAL_GRACE - Duration::from_millis(1))
+            .is_empty());
+        let events = book.expire(t0 + REMOVAL_GRACE);
+        assert_eq!(events.len(), 1);
+        assert!(matches!(&events[0], DiscoveryEvent::Removed(c) if c.key == "a"));
+        assert!(book.expire(t0 + REMOVAL_GRACE * 2).is_empty());
+        // A removal of an unknown service is nothing.
+        book.removed("zzz", t0);
+        assert_eq!(book.next_deadline(), None);
+    }
+
+    #[test]
+    fn a_lost_address_fades_and_a_returning_one_stays() {
+        let t0 = Instant::now();
+        let mut book = RecordBook::default();
+        book.resolved(service("a", &["127.0.0.1:1", "[::1]:1"]), t0);
+        // The IPv4 record was flushed: still published.
+        assert_eq!(book.resolved(service("a", &["[::1]:1"]), t0), None);
+        // It comes back within the grace: nothing changed.
+        let t1 = t0 + Duration::from_secs(1);
+        assert_eq!(
+            book.resolved(service("a", &["127.0.0.1:1", "[::1]:1"]), t1),
+            None
+        );
+        assert!(book.expire(t0 + REMOVAL_GRACE * 2).is_empty());
+        // Gone for good: withdrawn after the grace, in one update.
+        let t2 = t0 + Duration::from_secs(10);
+        assert_eq!(book.resolved(service("a", &["[::1]:1"]), t2), None);
+        let events = book.expire(t2 + REMOVAL_GRACE);
+        assert_eq!(events.len(), 1);
+        assert!(matches!(events[0], DiscoveryEvent::Updated(_)));
+        assert_eq!(addresses(&events[0]), ["[::1]:1"]);
+    }
+
+    #[test]
+    fn a_new_address_is_published_at_once_beside_the_fading_one() {
+        let t0 = Instant::now();
+        let mut book = RecordBook::default();
+        book.resolved(service("a", &["10.0.0.1:1"]), t0);
+        let event = book.resolved(service("a", &["10.0.0.2:1"]), t0).unwrap();
+        assert_eq!(addresses(&event), ["10.0.0.1:1", "10.0.0.2:1"]);
+        let events = book.expire(t0 + REMOVAL_GRACE);
+        assert_eq!(addresses(&events[0]), ["10.0.0.2:1"]);
+    }
+
+    #[test]
+    fn other_changes_are_published_at_once() {
+        let t0 = Instant::now();
+        let mut book = RecordBook::default();
+        book.resolved(service("a", &["10.0.0.1:1"]), t0);
+        let mut moved = service("a", &["10.0.0.1:1"]);
+        moved.host = "vm-2.local".into();
+        assert!(
+            matches!(book.resolved(moved, t0), Some(DiscoveryEvent::Updated(c)) if c.host == "vm-2.local")
+        );
+    }
+}
