@@ -15,6 +15,9 @@ pub enum ProbeResult {
     Ok {
         /// Time to a Welcome.
         handshake: Duration,
+        /// Who the verified certificate says the server is (CN and SANs): for
+        /// an mDNS candidate, the identity (its host name is not one).
+        identity: Option<String>,
     },
     /// It advertises `state=draining`: not probed, not to be used.
     Draining,
@@ -26,8 +29,15 @@ impl ProbeResult {
     /// One short column of text.
     pub fn text(&self) -> String {
         match self {
-            ProbeResult::Ok { handshake } => {
-                format!("ok {:.1} ms", handshake.as_secs_f64() * 1000.0)
+            ProbeResult::Ok {
+                handshake,
+                identity,
+            } => {
+                let cert = identity
+                    .as_ref()
+                    .map(|id| format!(", cert {id}"))
+                    .unwrap_or_default();
+                format!("ok {:.1} ms{cert}", handshake.as_secs_f64() * 1000.0)
             }
             ProbeResult::Draining => "draining".into(),
             ProbeResult::Unusable(reason) => reason.clone(),
@@ -37,8 +47,11 @@ impl ProbeResult {
     /// As a JSON object.
     pub fn json(&self) -> Value {
         match self {
-            ProbeResult::Ok { handshake } => {
-                json!({"ok": true, "handshake_ms": handshake.as_secs_f64() * 1000.0})
+            ProbeResult::Ok {
+                handshake,
+                identity,
+            } => {
+                json!({"ok": true, "handshake_ms": handshake.as_secs_f64() * 1000.0, "identity": identity})
             }
             ProbeResult::Draining => json!({"ok": false, "reason": "draining"}),
             ProbeResult::Unusable(reason) => json!({"ok": false, "reason": reason}),
@@ -69,8 +82,12 @@ pub async fn probe(connector: &Connector, candidate: &Candidate) -> ProbeResult 
     match connector.open_candidate(candidate).await {
         Ok(session) => {
             let handshake = started.elapsed();
+            let identity = session.server_identity().map(ToString::to_string);
             session.close().await;
-            ProbeResult::Ok { handshake }
+            ProbeResult::Ok {
+                handshake,
+                identity,
+            }
         }
         Err(error) => ProbeResult::Unusable(reason(&error)),
     }
