@@ -45,3 +45,47 @@ def test_advertised_addresses_follow_the_listen_address_and_interfaces() -> None
     assert "::1" not in advertised_addresses("0.0.0.0", ["lo"])
     with pytest.raises(ValueError, match="no network interface named nosuch0"):
         advertised_addresses("::", ["nosuch0"])
+
+
+class FakeAdvertiser:
+    """Records what follow_addresses publishes."""
+
+    def __init__(self, addresses: list[str]) -> None:
+        self._addresses = addresses
+        self.published: list[list[str]] = []
+
+    @property
+    def addresses(self) -> list[str]:
+        return self._addresses
+
+    async def set_addresses(self, addresses: list[str]) -> None:
+        self._addresses = addresses
+        self.published.append(addresses)
+
+
+def test_follow_addresses_republishes_only_when_the_set_changes() -> None:
+    import asyncio
+
+    from pingpong_server.mdns import follow_addresses
+
+    machine = [["10.0.0.1"], ["10.0.0.1"], ["10.0.0.50"], ["10.0.0.50"], ["10.0.0.50", "10.0.0.1"]]
+    advertiser = FakeAdvertiser(["10.0.0.1"])
+
+    async def scenario() -> None:
+        stop = asyncio.Event()
+        reads: list[tuple[str, list[str]]] = []
+
+        def read(listen: str, interfaces: list[str]) -> list[str]:
+            reads.append((listen, interfaces))
+            if len(reads) == len(machine):
+                stop.set()
+            return machine[len(reads) - 1]
+
+        await asyncio.wait_for(
+            follow_addresses(advertiser, "0.0.0.0", ["eth0"], stop, poll_seconds=0.001, read=read),
+            timeout=5,
+        )
+        assert reads[0] == ("0.0.0.0", ["eth0"])
+
+    asyncio.run(scenario())
+    assert advertiser.published == [["10.0.0.50"], ["10.0.0.1", "10.0.0.50"]]

@@ -15,7 +15,7 @@ from pathlib import Path
 from . import __version__
 from .certs import CertificateError, ClientVerifier, default_home, load_server_material
 from .codec import ServerState
-from .mdns import Advertiser, advertised_addresses, local_hostname
+from .mdns import Advertiser, advertised_addresses, follow_addresses, local_hostname
 from .server import Shared, Timing, serve
 from .session import ServerInfo
 from .txt import build_txt
@@ -204,15 +204,21 @@ async def run(args: argparse.Namespace) -> int:
         )
 
     advertiser = None
+    following: asyncio.Task[None] | None = None
     if not args.no_mdns:
         advertiser = Advertiser(info.instance, port, txt(ServerState.SERVING), addresses, args.mdns_interface)
         await advertiser.start()
         print(f"pingpong-server advertising {advertiser.name} over mDNS", flush=True)
+        following = asyncio.create_task(
+            follow_addresses(advertiser, args.listen[0], args.mdns_interface or [], stop)
+        )
 
     await stop.wait()
     # Drain: discovery says "draining", sessions are told to move and keep
     # being answered until they go (or the drain timeout), new ones are refused.
     log.info("draining sessions=%d", len(shared.sessions))
+    if following is not None:
+        await following
     if advertiser is not None:
         try:
             await advertiser.update(txt(ServerState.DRAINING))

@@ -5,9 +5,12 @@ same TXT keys, a TXT update for `state=draining`, and a goodbye on stop.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import socket
+from collections.abc import Callable
+from typing import Protocol
 
 import ifaddr
 from zeroconf import InterfaceChoice, IPVersion
@@ -19,6 +22,9 @@ log = logging.getLogger("pingpong_server.mdns")
 SERVICE_TYPE = "_pingpong._udp.local."
 #: Longest instance label DNS-SD allows.
 MAX_INSTANCE_LEN = 63
+#: How often the advertiser re-reads the machine's addresses, as the Rust
+#: server does: a new DHCP lease or a link coming up is advertised within it.
+ADDRESS_POLL_SECONDS = 1.0
 
 
 def local_hostname() -> str:
@@ -99,6 +105,7 @@ class Advertiser:
         self._zeroconf = AsyncZeroconf(
             interfaces=_zeroconf_interfaces(interfaces or []), ip_version=IPVersion.All
         )
+        self._txt = txt
         self._info = AsyncServiceInfo(
             SERVICE_TYPE,
             f"{instance}.{SERVICE_TYPE}",
@@ -120,15 +127,29 @@ class Advertiser:
         await (await self._zeroconf.async_register_service(self._info, allow_name_change=True))
         log.info("advertising %s over mDNS", self._info.name)
 
+    @property
+    def addresses(self) -> list[str]:
+        """The addresses advertised now."""
+        return list(self._info.parsed_addresses())
+
     async def update(self, txt: dict[str, str]) -> None:
         """Publishes a new TXT record for the same service."""
+        await self._publish(txt, self.addresses)
+
+    async def set_addresses(self, addresses: list[str]) -> None:
+        """Publishes a new address set for the same service (a DHCP lease, a
+        link going up or down)."""
+        await self._publish(self._txt, addresses)
+
+    async def _publish(self, txt: dict[str, str], addresses: list[str]) -> None:
+        self._txt = txt
         self._info = AsyncServiceInfo(
             self._info.type,
             self._info.name,
             port=self._info.port,
             properties=txt,
             server=self._info.server,
-            parsed_addresses=self._info.parsed_addresses(),
+            parsed_addresses=addresses,
         )
         await (await self._zeroconf.async_update_service(self._info))
 
@@ -138,3 +159,48 @@ class Advertiser:
             await (await self._zeroconf.async_unregister_service(self._info))
         finally:
             await self._zeroconf.async_close()
+
+
+class AddressPublisher(Protocol):
+    """What follow_addresses needs of an advertiser."""
+
+    @property
+    def addresses(self) -> list[str]:
+        """The addresses advertised now."""
+        ...
+
+    async def set_addresses(self, addresses: list[str]) -> None:
+        """Publishes a new address set."""
+        ...
+
+
+async def follow_addresses(
+    advertiser: AddressPublisher,
+    listen_host: str,
+    interfaces: list[str],
+    stop: asyncio.Event,
+    poll_seconds: float = ADDRESS_POLL_SECONDS,
+    read: Callable[[str, list[str]], list[str]] = advertised_addresses,
+) -> None:
+    """Re-advertises whenever the addresses the server answers on change, until
+    `stop` is set."""
+    current = sorted(advertiser.addresses)
+    while not stop.is_set():
+        try:
+            await asyncio.wait_for(stop.wait(), poll_seconds)
+            return
+        except TimeoutError:
+            pass
+        try:
+            now = sorted(read(listen_host, interfaces))
+        except ValueError as error:  # an interface went away
+            log.warning("cannot read the advertised addresses: %s", error)
+            continue
+        if now != current:
+            log.info("addresses changed from %s to %s; advertising the new set", current, now)
+            try:
+                await advertiser.set_addresses(now)
+            except Exception as error:  # zeroconf stopped, network down: try again next time
+                log.warning("cannot advertise the new addresses: %s", error)
+                continue
+            current = now
