@@ -1,20 +1,18 @@
-//! Browsing one service type: mdns-sd's resolved services, validated and
-//! bounded, become [`Candidate`]s; the [`RecordBook`] turns mdns-sd's events
-//! into per-record [`DiscoveryEvent`]s.
+//! Browsing one service type: mdns-sd's resolved services, and at the start
+//! those a one-shot query resolves (see [`oneshot`]), validated and bounded,
+//! become [`Candidate`]s; the [`RecordBook`] turns them into per-record
+//! [`DiscoveryEvent`]s.
 
-use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 use std::time::Instant;
 
-use mdns_sd::{ResolvedService, ScopedIp, ServiceDaemon, ServiceEvent};
+use mdns_sd::{ServiceDaemon, ServiceEvent};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
+use super::oneshot;
 use super::records::RecordBook;
-use super::{
-    check_service_type, daemon, instance_label, mdns_error, raw_pairs, unescape, MAX_HOST_LEN,
-    MAX_INSTANCE_LEN, SERVICE_TYPE, VERIFY_TIMEOUT,
-};
-use crate::discovery::txt::ServerTxt;
+use super::resolved::{truncate, Resolved};
+use super::{check_service_type, daemon, mdns_error, SERVICE_TYPE, VERIFY_TIMEOUT};
 use crate::discovery::{Candidate, DiscoveryError, DiscoveryEvent, Source};
 
 /// A running browse of one service type.
@@ -46,31 +44,46 @@ impl Browser {
         // pingpong's own records must carry a valid pingpong TXT; other service
         // types keep whatever TXT they have.
         let strict = service_type == SERVICE_TYPE;
+        let (early_tx, mut early) = mpsc::unbounded_channel();
+        tokio::spawn(oneshot::ask(
+            service_type.to_string(),
+            interfaces.to_vec(),
+            early_tx,
+        ));
         tokio::spawn(async move {
             let mut book = RecordBook::default();
             loop {
                 let deadline = book.next_deadline().map(tokio::time::Instant::from_std);
-                let event = tokio::select! {
+                let input = tokio::select! {
                     event = events.recv_async() => match event {
-                        Ok(event) => Some(event),
+                        Ok(event) => Input::Browse(event),
                         Err(_) => break,
                     },
-                    _ = sleep_until(deadline) => None,
+                    Some(resolved) = early.recv() => Input::Early(resolved),
+                    _ = sleep_until(deadline) => Input::Tick,
                 };
                 let now = Instant::now();
                 let mut out = Vec::new();
-                match event {
-                    Some(ServiceEvent::ServiceResolved(service)) => {
-                        match candidate_from(&service, strict) {
+                match input {
+                    Input::Browse(ServiceEvent::ServiceResolved(service)) => {
+                        match Resolved::from_mdns_sd(&service).candidate(strict) {
                             Ok(candidate) => out.extend(book.resolved(candidate, now)),
                             Err(reason) => {
                                 warn!(name = %truncate(&service.fullname), %reason, "ignoring malformed mDNS record");
                             }
                         }
                     }
-                    Some(ServiceEvent::ServiceRemoved(_, fullname)) => book.removed(&fullname, now),
-                    Some(other) => debug!(?other, "mDNS browse event"),
-                    None => {}
+                    Input::Browse(ServiceEvent::ServiceRemoved(_, fullname)) => {
+                        book.removed(&fullname, now)
+                    }
+                    Input::Browse(other) => debug!(?other, "mDNS browse event"),
+                    Input::Early(resolved) => match resolved.candidate(strict) {
+                        Ok(candidate) => out.extend(book.found_early(candidate, now)),
+                        Err(reason) => {
+                            debug!(name = %truncate(&resolved.fullname), %reason, "ignoring a one-shot mDNS answer");
+                        }
+                    },
+                    Input::Tick => {}
                 }
                 out.extend(book.expire(now));
                 if out.into_iter().any(|event| tx.send(event).is_err()) {
@@ -99,13 +112,14 @@ impl Browser {
     }
 }
 
-fn socket_addr(ip: &ScopedIp, port: u16) -> SocketAddr {
-    match (ip.to_ip_addr(), ip) {
-        (IpAddr::V6(v6), ScopedIp::V6(scoped)) if v6.is_unicast_link_local() => {
-            SocketAddr::V6(SocketAddrV6::new(v6, port, 0, scoped.scope_id().index))
-        }
-        (addr, _) => SocketAddr::new(addr, port),
-    }
+/// What the browse task reacts to.
+enum Input {
+    /// An event of mdns-sd's browse.
+    Browse(ServiceEvent),
+    /// A service the one-shot query resolved.
+    Early(Resolved),
+    /// A deadline of the book passed.
+    Tick,
 }
 
 /// Sleeps until `deadline`, or forever without one.
@@ -114,67 +128,4 @@ async fn sleep_until(deadline: Option<tokio::time::Instant>) {
         Some(deadline) => tokio::time::sleep_until(deadline).await,
         None => std::future::pending().await,
     }
-}
-
-fn truncate(s: &str) -> String {
-    s.chars().take(80).collect()
-}
-
-/// Validates a resolved service and turns it into a candidate.
-fn candidate_from(service: &ResolvedService, strict: bool) -> Result<Candidate, String> {
-    let fullname = &service.fullname;
-    if fullname.len() > 255 {
-        return Err(format!("full name is {} bytes", fullname.len()));
-    }
-    let instance = instance_label(fullname, &service.ty_domain);
-    if instance.is_empty() || instance.len() > MAX_INSTANCE_LEN * 4 {
-        return Err("instance name empty or too long".into());
-    }
-    let host = service.host.trim_end_matches('.').to_ascii_lowercase();
-    if host.is_empty()
-        || host.len() > MAX_HOST_LEN
-        || !host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
-    {
-        return Err(format!("host name {:?} is not a DNS name", truncate(&host)));
-    }
-    if service.port == 0 {
-        return Err("port 0".into());
-    }
-    let parsed = ServerTxt::parse(|key| service.txt_properties.get_property_val_str(key));
-    let txt = match parsed {
-        Ok(txt) => Some(txt),
-        Err(e) if strict => return Err(e.to_string()),
-        Err(_) => None,
-    };
-    let txt_pairs = raw_pairs(
-        service
-            .txt_properties
-            .iter()
-            .map(|p| (p.key().to_string(), p.val_str().to_string())),
-    );
-    let mut addresses: Vec<SocketAddr> = service
-        .addresses
-        .iter()
-        .map(|ip| socket_addr(ip, service.port))
-        .collect();
-    addresses.sort();
-    if addresses.is_empty() {
-        return Err("no address".into());
-    }
-    Ok(Candidate {
-        key: fullname.clone(),
-        instance: unescape(instance),
-        host,
-        addresses,
-        port: service.port,
-        path: txt
-            .as_ref()
-            .map_or_else(|| "/".to_string(), |t| t.path.clone()),
-        source: Source::Mdns,
-        txt,
-        srv: None,
-        txt_pairs,
-    })
 }

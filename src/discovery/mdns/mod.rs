@@ -2,6 +2,8 @@
 //! - [`advertise`]: a server publishes itself, follows address changes and renames;
 //! - [`addresses`]: which addresses it publishes (the ones it answers on);
 //! - [`browse`]: a client browses, and turns resolved services into candidates;
+//! - [`oneshot`]: a legacy-unicast query at browse start, for a fast first answer;
+//! - [`resolved`]: a resolved service, validated and bounded into a candidate;
 //! - [`records`]: per-record bookkeeping between mdns-sd's events and ours.
 //!
 //! Where it may run: the mdns-sd daemon joins the multicast groups on every
@@ -11,7 +13,9 @@
 pub mod addresses;
 pub mod advertise;
 pub mod browse;
+pub mod oneshot;
 pub mod records;
+pub mod resolved;
 
 use std::time::Duration;
 

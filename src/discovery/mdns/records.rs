@@ -15,6 +15,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use crate::discovery::{Candidate, DiscoveryEvent};
+use crate::proto::ServerState;
 
 /// How long a service (or one of its addresses) must stay gone before it is
 /// reported gone. RFC 6762 §10.1 keeps a goodbye record for one second; a
@@ -22,6 +23,11 @@ use crate::discovery::{Candidate, DiscoveryEvent};
 /// (a responder may not multicast a record again sooner, §6), plus up to
 /// 120 ms of response delay. 2.5 s covers both with room to spare.
 pub const REMOVAL_GRACE: Duration = Duration::from_millis(2500);
+
+/// How long a service found only by the one-shot query (see
+/// [`oneshot`](super::oneshot)) is kept without the multicast browse confirming
+/// it: RFC 6762 §6.7 caps the TTLs of answers to such queries at 10 s.
+pub const PROVISIONAL_LIFETIME: Duration = Duration::from_secs(10);
 
 /// One service as the book knows it.
 #[derive(Debug)]
@@ -35,6 +41,8 @@ struct Record {
     fading: Vec<(SocketAddr, Instant)>,
     /// Since when mdns-sd has reported it removed, if it has.
     missing_since: Option<Instant>,
+    /// Until when a service only the one-shot query found may stay unconfirmed.
+    confirm_by: Option<Instant>,
 }
 
 impl Record {
@@ -53,6 +61,29 @@ impl Record {
     }
 }
 
+/// A server instance never returns from draining (a restarted server has a new
+/// id), but a cache may hold its old TXT beside the new one for a second (RFC
+/// 6762 §10.2 flushes only records older than that), and mdns-sd may resolve
+/// with either: `state=serving` after `state=draining` from the same server id
+/// is that stale record, and the candidate stays draining.
+fn keep_draining(before: &Candidate, now: &mut Candidate) {
+    let (Some(old), Some(new)) = (&before.txt, &mut now.txt) else {
+        return;
+    };
+    if old.state == ServerState::Draining
+        && new.state == ServerState::Serving
+        && old.server_id.is_some()
+        && old.server_id == new.server_id
+    {
+        new.state = ServerState::Draining;
+        for (key, value) in &mut now.txt_pairs {
+            if key == "state" {
+                *value = "draining".into();
+            }
+        }
+    }
+}
+
 /// Services seen by one browse.
 #[derive(Debug, Default)]
 pub struct RecordBook {
@@ -61,7 +92,7 @@ pub struct RecordBook {
 
 impl RecordBook {
     /// mdns-sd resolved `candidate` (again).
-    pub fn resolved(&mut self, candidate: Candidate, now: Instant) -> Option<DiscoveryEvent> {
+    pub fn resolved(&mut self, mut candidate: Candidate, now: Instant) -> Option<DiscoveryEvent> {
         let Some(record) = self.records.get_mut(&candidate.key) else {
             self.records.insert(
                 candidate.key.clone(),
@@ -70,11 +101,14 @@ impl RecordBook {
                     current: candidate.addresses.clone(),
                     fading: Vec::new(),
                     missing_since: None,
+                    confirm_by: None,
                 },
             );
             return Some(DiscoveryEvent::Added(candidate));
         };
         record.missing_since = None;
+        record.confirm_by = None;
+        keep_draining(&record.published, &mut candidate);
         let lost: Vec<SocketAddr> = record
             .current
             .iter()
@@ -93,6 +127,26 @@ impl RecordBook {
         record.republish(candidate)
     }
 
+    /// The one-shot query resolved `candidate`: published at once, and kept for
+    /// [`PROVISIONAL_LIFETIME`] unless mdns-sd resolves it meanwhile. Once
+    /// mdns-sd has, its events are fresher and the one-shot's are ignored.
+    pub fn found_early(&mut self, candidate: Candidate, now: Instant) -> Option<DiscoveryEvent> {
+        let confirm_by = match self.records.get(&candidate.key) {
+            None => now + PROVISIONAL_LIFETIME,
+            Some(Record {
+                confirm_by: Some(by),
+                ..
+            }) => *by,
+            Some(_) => return None,
+        };
+        let key = candidate.key.clone();
+        let event = self.resolved(candidate, now);
+        if let Some(record) = self.records.get_mut(&key) {
+            record.confirm_by = Some(confirm_by);
+        }
+        event
+    }
+
     /// mdns-sd reported the service `key` removed.
     pub fn removed(&mut self, key: &str, now: Instant) {
         if let Some(record) = self.records.get_mut(key) {
@@ -104,10 +158,11 @@ impl RecordBook {
     pub fn expire(&mut self, now: Instant) -> Vec<DiscoveryEvent> {
         let mut events = Vec::new();
         self.records.retain(|_, record| {
-            if record
+            let missing = record
                 .missing_since
-                .is_some_and(|since| now >= since + REMOVAL_GRACE)
-            {
+                .is_some_and(|since| now >= since + REMOVAL_GRACE);
+            let unconfirmed = record.confirm_by.is_some_and(|by| now >= by);
+            if missing || unconfirmed {
                 events.push(DiscoveryEvent::Removed(record.published.clone()));
                 return false;
             }
@@ -125,15 +180,17 @@ impl RecordBook {
 
     /// When [`expire`](Self::expire) next has something to do.
     pub fn next_deadline(&self) -> Option<Instant> {
-        self.records
+        let graces = self
+            .records
             .values()
             .flat_map(|r| {
                 r.missing_since
                     .iter()
                     .chain(r.fading.iter().map(|(_, t)| t))
             })
-            .min()
-            .map(|since| *since + REMOVAL_GRACE)
+            .map(|since| *since + REMOVAL_GRACE);
+        let confirmations = self.records.values().filter_map(|r| r.confirm_by);
+        graces.chain(confirmations).min()
     }
 }
 
@@ -231,6 +288,68 @@ mod tests {
         assert_eq!(addresses(&event), ["10.0.0.1:1", "10.0.0.2:1"]);
         let events = book.expire(t0 + REMOVAL_GRACE);
         assert_eq!(addresses(&events[0]), ["10.0.0.2:1"]);
+    }
+
+    #[test]
+    fn an_early_find_is_published_at_once_and_dropped_unless_confirmed() {
+        let t0 = Instant::now();
+        let mut book = RecordBook::default();
+        assert!(matches!(
+            book.found_early(service("a", &["10.0.0.1:1"]), t0),
+            Some(DiscoveryEvent::Added(_))
+        ));
+        // A second reply adds an address: still provisional, same deadline.
+        let event = book
+            .found_early(
+                service("a", &["10.0.0.1:1", "[::1]:1"]),
+                t0 + Duration::from_millis(5),
+            )
+            .unwrap();
+        assert_eq!(addresses(&event), ["10.0.0.1:1", "[::1]:1"]);
+        assert_eq!(book.next_deadline(), Some(t0 + PROVISIONAL_LIFETIME));
+        let events = book.expire(t0 + PROVISIONAL_LIFETIME);
+        assert!(matches!(&events[..], [DiscoveryEvent::Removed(c)] if c.key == "a"));
+    }
+
+    #[test]
+    fn an_early_find_confirmed_by_the_browse_stays_and_later_early_news_is_ignored() {
+        let t0 = Instant::now();
+        let mut book = RecordBook::default();
+        book.found_early(service("a", &["10.0.0.1:1"]), t0);
+        assert_eq!(book.resolved(service("a", &["10.0.0.1:1"]), t0), None);
+        assert_eq!(book.next_deadline(), None);
+        assert!(book.expire(t0 + PROVISIONAL_LIFETIME * 2).is_empty());
+        assert_eq!(book.found_early(service("a", &["10.0.0.9:1"]), t0), None);
+    }
+
+    #[test]
+    fn draining_is_final_for_a_server_id_but_not_for_a_new_one() {
+        use crate::discovery::ServerTxt;
+        let with = |state, id: u8| {
+            let mut c = service("a", &["10.0.0.1:1"]);
+            c.txt = Some(ServerTxt {
+                version: 1,
+                server_id: Some([id; 16]),
+                path: "/pingpong".into(),
+                state,
+                fingerprint: None,
+                load: None,
+            });
+            c.txt_pairs = vec![(
+                "state".into(),
+                crate::discovery::txt::state_name(state).into(),
+            )];
+            c
+        };
+        let t0 = Instant::now();
+        let mut book = RecordBook::default();
+        book.resolved(with(ServerState::Serving, 1), t0);
+        assert!(book.resolved(with(ServerState::Draining, 1), t0).is_some());
+        // The stale TXT of the same server: nothing changes.
+        assert_eq!(book.resolved(with(ServerState::Serving, 1), t0), None);
+        // A restarted server (new id) under the same name serves again.
+        let event = book.resolved(with(ServerState::Serving, 2), t0).unwrap();
+        assert!(event.candidate().is_serving());
     }
 
     #[test]
