@@ -3,7 +3,12 @@
 //! 1. register → resolved: a server starts while a browser runs;
 //! 2. browse → first candidate: a browser starts while the server is up;
 //! 3. (pingpong only) client time to first pong, no address given, server up;
-//! 4. unregister → removed: the server stops (mDNS goodbye) while a browser runs.
+//! 4. unregister → removed: the server stops (mDNS goodbye) while a browser runs;
+//! 5. client start → first pong, 50 starts after random gaps of 0 to 1.5 s (so
+//!    some come within a second of the previous one, when responders may not
+//!    multicast again), against the Rust server and the Python server
+//!    (python-zeroconf answering), next to `avahi-browse -rpt` resolving the
+//!    same service in the same run: p50, p99 and max. Target: p99 < 150 ms.
 //!
 //! Everything runs inside a network namespace the benchmark creates (root
 //! needed), with a veth link for avahi, which ignores loopback. Times include
@@ -174,6 +179,46 @@ fn start_avahi(ns: &Netns, dir: &Path) -> Avahi {
     }
 }
 
+/// Client start → first pong, and `avahi-browse -rpt` start → the service
+/// resolved, `starts` times each, interleaved, after random gaps of 0 to 1.5 s.
+fn random_gap_starts(
+    pp: &dyn Fn(&[&str]) -> Command,
+    av: &dyn Fn(&str, &[&str]) -> Command,
+    instance: &str,
+    starts: usize,
+) -> (Vec<Duration>, Vec<Duration>) {
+    use rand::Rng;
+    let mut rng = rand::rng();
+    let mut gap = || Duration::from_millis(rng.random_range(0..=1500));
+    let (mut pongs, mut resolves) = (Vec::new(), Vec::new());
+    for _ in 0..starts {
+        std::thread::sleep(gap());
+        let started = Instant::now();
+        let client = Watched::spawn(pp(&["client", "-c", "1", "--json"]), false);
+        pongs.push(client.wait_for("first pong", |l| l.contains("\"event\":\"pong\"")) - started);
+        drop(client);
+        std::thread::sleep(gap());
+        let started = Instant::now();
+        let browse = Watched::spawn(av("avahi-browse", &["-rpt", "_pingpong._udp"]), false);
+        let resolved = |l: &str| l.starts_with("=;") && l.contains(&format!(";{instance};"));
+        resolves.push(browse.wait_for("avahi-browse -rpt", resolved) - started);
+        drop(browse);
+    }
+    (pongs, resolves)
+}
+
+/// `p50 / p99 / max` of `v`.
+fn spread(mut v: Vec<Duration>) -> String {
+    v.sort();
+    let at = |p: f64| v[((p * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
+    format!(
+        "{} / {} / {}",
+        ms(at(0.5)),
+        ms(at(0.99)),
+        ms(*v.last().unwrap())
+    )
+}
+
 fn median(mut v: Vec<Duration>) -> Duration {
     v.sort();
     v[v.len() / 2]
@@ -313,4 +358,39 @@ fn main() {
         ms(median(pp_goodbye)),
         ms(median(av_goodbye))
     );
+
+    // ---- 5. first pong after random gaps, Rust and Python servers
+    let starts = if rounds == 3 { 10 } else { 50 };
+    let python =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("target/interop-venv/bin/pingpong-server");
+    let mut servers: Vec<(&str, Command)> = vec![(
+        "rust",
+        pp(&["server", "--listen", "[::]:0", "--instance", "gaps"]),
+    )];
+    if python.exists() {
+        let mut command = ns.command(python.to_str().unwrap());
+        command
+            .args(["--listen", "[::]:0", "--instance", "gaps"])
+            .env("PINGPONG_HOME", dir.path());
+        servers.push(("python", command));
+    } else {
+        println!("(no Python server: run scripts/test first to create target/interop-venv)");
+    }
+    println!();
+    println!("client start -> first pong over mDNS, {starts} starts after random gaps of 0-1.5 s,");
+    println!("next to avahi-browse -rpt resolving the same service in the same run");
+    println!(
+        "{:<10} {:<34} {:<34}",
+        "server", "pingpong p50 / p99 / max", "avahi-browse p50 / p99 / max"
+    );
+    for (name, command) in servers {
+        let server = Watched::spawn(command, false);
+        server.wait_for("server listening", |l| l.contains("listening on"));
+        std::thread::sleep(RATE_LIMIT_GAP);
+        let (pongs, resolves) = random_gap_starts(&pp, &av, "gaps", starts);
+        println!("{name:<10} {:<34} {:<34}", spread(pongs), spread(resolves));
+        server.signal(libc::SIGTERM);
+        drop(server);
+        std::thread::sleep(RATE_LIMIT_GAP);
+    }
 }

@@ -41,6 +41,7 @@ impl Resume {
 /// Opens mutually-authenticated sessions to servers.
 pub struct Connector {
     endpoint: Endpoint<endpoint_side::Client>,
+    tls: rustls::ClientConfig,
     known: KnownAddresses,
     multicast: MulticastNames,
     connect_timeout: Duration,
@@ -65,30 +66,11 @@ impl Connector {
     /// A connector over a ready rustls configuration (TLS 1.3, ALPN `h3`).
     pub fn from_rustls(tls: rustls::ClientConfig) -> Result<Self, ClientError> {
         let known = KnownAddresses::default();
-        let build = |builder: wtransport::config::ClientConfigBuilder<
-            wtransport::config::states::WantsRootStore,
-        >| {
-            builder
-                .with_custom_tls(tls.clone())
-                .keep_alive_interval(Some(KEEP_ALIVE_INTERVAL))
-                .max_idle_timeout(Some(IDLE_TIMEOUT))
-                .expect("IDLE_TIMEOUT fits a QUIC varint")
-                .dns_resolver(known.clone())
-                .build()
-        };
-        // Dual-stack when the machine has IPv6, IPv4 only otherwise.
-        let endpoint = Endpoint::client(build(
-            wtransport::ClientConfig::builder().with_bind_default(),
-        ))
-        .or_else(|_| {
-            Endpoint::client(build(
-                wtransport::ClientConfig::builder()
-                    .with_bind_address((std::net::Ipv4Addr::UNSPECIFIED, 0).into()),
-            ))
-        })
-        .map_err(ClientError::Socket)?;
+        let endpoint =
+            client_endpoint(&tls, &known, CONNECT_TIMEOUT).map_err(ClientError::Socket)?;
         Ok(Self {
             endpoint,
+            tls,
             known,
             multicast: MulticastNames::default(),
             connect_timeout: CONNECT_TIMEOUT,
@@ -98,10 +80,24 @@ impl Connector {
         })
     }
 
-    /// Changes how long a connection attempt may take.
+    /// Changes how long connecting may take: one race over a server's (or
+    /// every discovered server's) addresses, each attempt included.
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
+        match client_endpoint(&self.tls, &self.known, timeout) {
+            Ok(endpoint) => self.endpoint = endpoint,
+            // Keeps the endpoint it has: a handshake then gives up after
+            // its idle timeout, and says how long it really waited.
+            Err(error) => {
+                tracing::warn!(%error, "cannot apply the connect timeout to a new socket")
+            }
+        }
         self
+    }
+
+    /// How long connecting may take.
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
     }
 
     /// Changes the protocol version offered in `Hello` (for testing servers).
@@ -237,6 +233,43 @@ impl Connector {
             }),
         }
     }
+}
+
+/// A client endpoint. Its idle timeout is the connect timeout (at least
+/// [`IDLE_TIMEOUT`]): until the server's transport parameters arrive that is
+/// how long QUIC keeps retransmitting a handshake nobody answers, so
+/// `--connect-timeout` is honoured; once they have, the smaller of the two
+/// sides' values applies, and pingpong servers advertise [`IDLE_TIMEOUT`].
+fn client_endpoint(
+    tls: &rustls::ClientConfig,
+    known: &KnownAddresses,
+    connect_timeout: Duration,
+) -> std::io::Result<Endpoint<endpoint_side::Client>> {
+    // A day bounds what a user may type (QUIC's limit is 2^62 ms).
+    let idle = IDLE_TIMEOUT
+        .max(connect_timeout)
+        .min(Duration::from_secs(86_400));
+    let build = |builder: wtransport::config::ClientConfigBuilder<
+        wtransport::config::states::WantsRootStore,
+    >| {
+        builder
+            .with_custom_tls(tls.clone())
+            .keep_alive_interval(Some(KEEP_ALIVE_INTERVAL))
+            .max_idle_timeout(Some(idle))
+            .expect("a day fits a QUIC varint")
+            .dns_resolver(known.clone())
+            .build()
+    };
+    // Dual-stack when the machine has IPv6, IPv4 only otherwise.
+    Endpoint::client(build(
+        wtransport::ClientConfig::builder().with_bind_default(),
+    ))
+    .or_else(|_| {
+        Endpoint::client(build(
+            wtransport::ClientConfig::builder()
+                .with_bind_address((std::net::Ipv4Addr::UNSPECIFIED, 0).into()),
+        ))
+    })
 }
 
 /// An established session: Welcome received, ready to ping.

@@ -113,11 +113,17 @@ impl Finder {
             let next_start = race.next_start().filter(|t| *t > Instant::now());
             tokio::select! {
                 Some(outcome) = race.next() => match outcome {
-                    Outcome::Won { candidate, session, took } => {
+                    Outcome::Won { candidate, address, session, took } => {
                         self.healthy(&candidate, took);
+                        if let Some(address) = address {
+                            self.known.worked(&candidate.key, address);
+                        }
                         return Ok((candidate, *session));
                     }
                     Outcome::Failed { candidate, address, error } => {
+                        if let Some(address) = address {
+                            self.known.failed(&candidate.key, address);
+                        }
                         let current = self.known.get(&candidate.key).unwrap_or(&candidate).clone();
                         let at = address.map_or_else(|| candidate.host.clone(), |a| a.to_string());
                         if race.exhausted(&current) {

@@ -4,7 +4,8 @@
 //! has failed); the first session to complete mTLS and Hello/Welcome wins and
 //! dropping the race cancels the others. A candidate has failed only when all
 //! of its addresses have, so an advertised address that does not answer costs
-//! one attempt delay, not the connect timeout.
+//! one attempt delay, not the connect timeout. The connect timeout is the
+//! whole race's budget, counted from its first attempt.
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -45,6 +46,8 @@ pub enum Outcome {
     Won {
         /// The candidate it belongs to.
         candidate: Candidate,
+        /// The address that answered (`None`: the host name, resolved).
+        address: Option<SocketAddr>,
         /// The session (boxed: it is large, failures are common).
         session: Box<ClientSession>,
         /// Handshake plus Hello/Welcome.
@@ -71,6 +74,8 @@ pub struct Race<'c> {
     tried: HashSet<(String, Option<SocketAddr>)>,
     in_flight: HashMap<String, usize>,
     next_start: Instant,
+    /// The connect timeout, counted from the first attempt: the whole race's budget.
+    deadline: Option<Instant>,
 }
 
 impl<'c> Race<'c> {
@@ -83,6 +88,7 @@ impl<'c> Race<'c> {
             tried: HashSet::new(),
             in_flight: HashMap::new(),
             next_start: Instant::now(),
+            deadline: None,
         }
     }
 
@@ -125,14 +131,28 @@ impl<'c> Race<'c> {
     pub fn start(&mut self, candidate: Candidate, address: Option<SocketAddr>) {
         self.tried.insert((candidate.key.clone(), address));
         *self.in_flight.entry(candidate.key.clone()).or_default() += 1;
-        self.next_start = Instant::now() + attempt_delay(address);
+        let now = Instant::now();
+        self.next_start = now + attempt_delay(address);
+        let deadline = *self
+            .deadline
+            .get_or_insert(now + self.connector.connect_timeout());
         let connector = self.connector;
         let resume = self.resume;
         self.running.push(Box::pin(async move {
             let started = Instant::now();
-            match connector.open_at(&candidate, address, resume).await {
+            let attempt = connector.open_at(&candidate, address, resume);
+            let result = tokio::time::timeout_at(deadline, attempt)
+                .await
+                .unwrap_or_else(|_| {
+                    Err(ClientError::Timeout {
+                        target: candidate.url(),
+                        timeout: started.elapsed(),
+                    })
+                });
+            match result {
                 Ok(session) => Outcome::Won {
                     candidate,
+                    address,
                     session: Box::new(session),
                     took: started.elapsed(),
                 },

@@ -1,24 +1,62 @@
 //! The candidates a client currently knows, kept up to date from discovery events.
 
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
 use super::{Candidate, DiscoveryEvent, SrvInfo};
 
-/// Known candidates, in the order they were first seen.
+/// Known candidates, in the order they were first seen. A candidate keeps the
+/// last address a session was had over, even when its source stops listing it,
+/// until an attempt there fails (DESIGN.md §5).
 #[derive(Debug, Default, Clone)]
 pub struct CandidateSet {
     candidates: Vec<Candidate>,
+    worked: HashMap<String, SocketAddr>,
+    /// What each source listed last, before the worked address was added.
+    listed: HashMap<String, Vec<SocketAddr>>,
 }
 
 impl CandidateSet {
     /// Applies one discovery event.
     pub fn apply(&mut self, event: DiscoveryEvent) {
         match event {
-            DiscoveryEvent::Added(c) | DiscoveryEvent::Updated(c) => {
+            DiscoveryEvent::Added(mut c) | DiscoveryEvent::Updated(mut c) => {
+                self.listed.insert(c.key.clone(), c.addresses.clone());
+                if let Some(worked) = self.worked.get(&c.key) {
+                    if !c.addresses.is_empty() && !c.addresses.contains(worked) {
+                        c.addresses.push(*worked);
+                    }
+                }
                 match self.candidates.iter_mut().find(|k| k.key == c.key) {
                     Some(known) => *known = c,
                     None => self.candidates.push(c),
                 }
             }
-            DiscoveryEvent::Removed(c) => self.candidates.retain(|k| k.key != c.key),
+            DiscoveryEvent::Removed(c) => {
+                self.candidates.retain(|k| k.key != c.key);
+                self.worked.remove(&c.key);
+                self.listed.remove(&c.key);
+            }
+        }
+    }
+
+    /// A session to `key` was had over `address`.
+    pub fn worked(&mut self, key: &str, address: SocketAddr) {
+        self.worked.insert(key.to_string(), address);
+    }
+
+    /// An attempt at `key`'s `address` failed: it is no longer kept for the
+    /// candidate if its source does not list it.
+    pub fn failed(&mut self, key: &str, address: SocketAddr) {
+        if self.worked.get(key) != Some(&address) {
+            return;
+        }
+        self.worked.remove(key);
+        let listed = self.listed.get(key).is_some_and(|l| l.contains(&address));
+        if let Some(candidate) = self.candidates.iter_mut().find(|c| c.key == key) {
+            if !listed {
+                candidate.addresses.retain(|a| *a != address);
+            }
         }
     }
 
@@ -120,6 +158,27 @@ mod tests {
             ServerState::Serving,
         )));
         assert_eq!(set.all().len(), 2);
+    }
+
+    #[test]
+    fn the_address_that_worked_stays_until_it_fails() {
+        let mut set = CandidateSet::default();
+        let mut a = candidate("a", ServerState::Serving);
+        set.apply(DiscoveryEvent::Added(a.clone()));
+        let worked = a.addresses[0];
+        set.worked("a", worked);
+        // The source stops listing it (a flushed record): still there.
+        a.addresses = vec!["[::1]:4433".parse().unwrap()];
+        set.apply(DiscoveryEvent::Updated(a.clone()));
+        assert_eq!(
+            set.get("a").unwrap().addresses,
+            vec![a.addresses[0], worked]
+        );
+        // It failed: dropped at once, and not added back.
+        set.failed("a", worked);
+        assert_eq!(set.get("a").unwrap().addresses, a.addresses);
+        set.apply(DiscoveryEvent::Updated(a.clone()));
+        assert_eq!(set.get("a").unwrap().addresses, a.addresses);
     }
 
     #[test]

@@ -11,6 +11,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 mod json_client;
+pub mod peers;
 #[allow(unused_imports)] // only the tests that watch a client use it
 pub use json_client::*;
 

@@ -74,7 +74,7 @@ impl Browser {
                         }
                     }
                     Input::Browse(ServiceEvent::ServiceRemoved(_, fullname)) => {
-                        book.removed(&fullname, now)
+                        out.extend(book.removed(&fullname, now))
                     }
                     Input::Browse(other) => debug!(?other, "mDNS browse event"),
                     Input::Early(resolved) => match resolved.candidate(strict) {

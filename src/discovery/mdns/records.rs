@@ -8,7 +8,8 @@
 //! resolved with fewer addresses) until it has asked again. The book therefore
 //! confirms a removal, or the loss of an address, only when it lasts
 //! [`REMOVAL_GRACE`]; a service resolved again within it never leaves, and
-//! keeps its addresses. Sans-IO: time comes in as arguments.
+//! keeps its addresses. A server that advertised `state=draining` is leaving:
+//! its removal is reported at once. Sans-IO: time comes in as arguments.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -147,11 +148,22 @@ impl RecordBook {
         event
     }
 
-    /// mdns-sd reported the service `key` removed.
-    pub fn removed(&mut self, key: &str, now: Instant) {
-        if let Some(record) = self.records.get_mut(key) {
-            record.missing_since.get_or_insert(now);
+    /// mdns-sd reported the service `key` removed. A server that advertised
+    /// `state=draining` is stopping: its removal is its own goodbye, reported
+    /// at once. Any other removal waits for the [`REMOVAL_GRACE`].
+    pub fn removed(&mut self, key: &str, now: Instant) -> Option<DiscoveryEvent> {
+        let record = self.records.get_mut(key)?;
+        let draining = record
+            .published
+            .txt
+            .as_ref()
+            .is_some_and(|t| t.state == ServerState::Draining);
+        if draining {
+            let record = self.records.remove(key)?;
+            return Some(DiscoveryEvent::Removed(record.published));
         }
+        record.missing_since.get_or_insert(now);
+        None
     }
 
     /// Confirms what has been gone for [`REMOVAL_GRACE`] by `now`.
@@ -252,7 +264,7 @@ mod tests {
         assert!(matches!(&events[0], DiscoveryEvent::Removed(c) if c.key == "a"));
         assert!(book.expire(t0 + REMOVAL_GRACE * 2).is_empty());
         // A removal of an unknown service is nothing.
-        book.removed("zzz", t0);
+        assert_eq!(book.removed("zzz", t0), None);
         assert_eq!(book.next_deadline(), None);
     }
 
@@ -347,6 +359,11 @@ mod tests {
         assert!(book.resolved(with(ServerState::Draining, 1), t0).is_some());
         // The stale TXT of the same server: nothing changes.
         assert_eq!(book.resolved(with(ServerState::Serving, 1), t0), None);
+        // A draining server's removal is its goodbye: reported at once.
+        let gone = book.removed("a", t0);
+        assert!(matches!(gone, Some(DiscoveryEvent::Removed(_))));
+        assert_eq!(book.next_deadline(), None);
+        book.resolved(with(ServerState::Serving, 1), t0);
         // A restarted server (new id) under the same name serves again.
         let event = book.resolved(with(ServerState::Serving, 2), t0).unwrap();
         assert!(event.candidate().is_serving());

@@ -1,0 +1,181 @@
+//! Third-party mDNS peers inside a test's namespace: avahi-daemon (with its own
+//! D-Bus system bus) and python-zeroconf (the interop venv's scripts).
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use super::Netns;
+
+/// Fails the test loudly when `program` (from Debian's `package`) is missing.
+pub fn require(program: &str, package: &str) {
+    let found = Command::new("sh")
+        .args(["-c", &format!("command -v {program}")])
+        .output()
+        .unwrap()
+        .status
+        .success();
+    assert!(
+        found,
+        "{program} is not installed: `apt-get install {package}` (scripts/test installs it)"
+    );
+}
+
+/// avahi-daemon on a private D-Bus system bus inside the namespace.
+pub struct Avahi {
+    /// One avahi-daemon at a time in a test binary: its pid file lives in
+    /// the machine's shared /run.
+    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
+    dbus: Child,
+    daemon: Child,
+    bus: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Avahi {
+    /// A D-Bus system bus and avahi-daemon inside `netns`, on its `pp0` link
+    /// (see [`Netns::with_lan`]): avahi ignores loopback.
+    pub fn start(netns: &Netns) -> Self {
+        static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let one_at_a_time = ONE_AT_A_TIME
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        require("avahi-daemon", "avahi-daemon");
+        require("avahi-browse", "avahi-utils");
+        require("dbus-daemon", "dbus");
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("bus");
+        let dbus_conf = dir.path().join("dbus.conf");
+        std::fs::write(
+            &dbus_conf,
+            DBUS_CONF.replace("SOCKET", &socket.display().to_string()),
+        )
+        .unwrap();
+        let avahi_conf = dir.path().join("avahi.conf");
+        std::fs::write(&avahi_conf, AVAHI_CONF).unwrap();
+        let mut dbus = netns
+            .command("dbus-daemon")
+            .args([
+                "--nofork",
+                "--nopidfile",
+                "--print-address",
+                "--config-file",
+            ])
+            .arg(&dbus_conf)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The bus is ready once it prints its address.
+        let mut address = String::new();
+        BufReader::new(dbus.stdout.take().unwrap())
+            .read_line(&mut address)
+            .unwrap();
+        assert!(
+            address.starts_with("unix:"),
+            "dbus-daemon did not start: {address:?}"
+        );
+        let bus = format!("unix:path={}", socket.display());
+        // One avahi-daemon per machine: its pid file lives in the shared /run.
+        let _ = std::fs::remove_file("/run/avahi-daemon/pid");
+        let mut daemon = netns
+            .command("avahi-daemon")
+            .args(["--no-drop-root", "--no-chroot", "-f"])
+            .arg(&avahi_conf)
+            .env("DBUS_SYSTEM_BUS_ADDRESS", &bus)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let err = daemon.stderr.take().unwrap();
+        let mut lines = BufReader::new(err).lines();
+        loop {
+            let line = lines.next().expect("avahi-daemon exited").unwrap();
+            if line.contains("Server startup complete") {
+                break;
+            }
+        }
+        std::thread::spawn(move || for _ in lines {});
+        Self {
+            _one_at_a_time: one_at_a_time,
+            dbus,
+            daemon,
+            bus,
+            _dir: dir,
+        }
+    }
+
+    /// `program` (avahi-browse, avahi-publish) in `netns`, talking to this daemon.
+    pub fn command(&self, netns: &Netns, program: &str) -> Command {
+        let mut command = netns.command(program);
+        command.env("DBUS_SYSTEM_BUS_ADDRESS", &self.bus);
+        command
+    }
+}
+
+impl Drop for Avahi {
+    fn drop(&mut self) {
+        let _ = self.daemon.kill();
+        let _ = self.daemon.wait();
+        let _ = self.dbus.kill();
+        let _ = self.dbus.wait();
+    }
+}
+
+const DBUS_CONF: &str = r#"<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>system</type>
+  <listen>unix:path=SOCKET</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow user="*"/>
+    <allow own="*"/>
+    <allow send_type="method_call"/>
+    <allow send_type="signal"/>
+    <allow send_requested_reply="true" send_type="method_return"/>
+    <allow send_requested_reply="true" send_type="error"/>
+    <allow receive_type="method_call"/>
+    <allow receive_type="method_return"/>
+    <allow receive_type="error"/>
+    <allow receive_type="signal"/>
+  </policy>
+</busconfig>
+"#;
+
+const AVAHI_CONF: &str = "[server]
+host-name=avahi-peer
+use-ipv4=yes
+use-ipv6=yes
+allow-interfaces=pp0
+enable-dbus=yes
+[wide-area]
+enable-wide-area=no
+[publish]
+publish-hinfo=no
+publish-workstation=no
+";
+
+/// The interop venv's Python, with python-zeroconf.
+pub fn python() -> PathBuf {
+    let path = std::env::var_os("PINGPONG_TEST_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("target/interop-venv/bin/python")
+        });
+    assert!(
+        path.exists(),
+        "{} not found: run scripts/test, which creates the venv with python-zeroconf (tests/interop/requirements.txt)",
+        path.display()
+    );
+    path
+}
+
+/// A script of `tests/interop/`.
+pub fn interop_script(name: &str) -> String {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/interop")
+        .join(name)
+        .display()
+        .to_string()
+}
