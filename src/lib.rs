@@ -11,6 +11,7 @@
 //! - [`tls`]: certificates and rustls configurations.
 //! - [`transport`]: QUIC timing shared by both sides.
 //! - [`shutdown`]: signals to cancellation.
+//! - [`deadline`]: sleeping until a deadline that may not exist.
 //! - [`web`]: the `pingpong web` agent and its browser dashboard.
 //!
 //! # Embedding
@@ -44,6 +45,7 @@
 #![deny(missing_docs)]
 
 pub mod client;
+pub mod deadline;
 pub mod discovery;
 pub mod framed;
 pub mod proto;

@@ -31,12 +31,7 @@ fn discover_json(netns: &Netns, home: &Path) -> Vec<Value> {
         .env("PINGPONG_HOME", home)
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    serde_json::from_slice::<Value>(&out.stdout)
-        .unwrap()
-        .as_array()
-        .unwrap()
-        .clone()
+    json_array(&out)
 }
 
 #[test]

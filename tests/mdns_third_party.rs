@@ -190,11 +190,7 @@ fn two_hundred_services_on_the_link_are_all_listed_by_discover() {
         .env("PINGPONG_HOME", home.path())
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    let listed: BTreeSet<String> = serde_json::from_slice::<Value>(&out.stdout)
-        .unwrap()
-        .as_array()
-        .unwrap()
+    let listed: BTreeSet<String> = json_array(&out)
         .iter()
         .map(|c| c["instance"].as_str().unwrap().to_string())
         .collect();

@@ -15,7 +15,8 @@ use super::ClientError;
 use crate::discovery::{AddressFamily, Candidate, Source};
 use crate::framed::{write_message, FramedReader};
 use crate::proto::{ClientMessage, MAX_VERSION};
-use crate::tls::{client_tls_config_with, MulticastNames, PeerIdentity, TlsMaterial};
+use crate::tls::server_verifier::ServerIdentity;
+use crate::tls::{client_tls_config, client_tls_config_for, PeerIdentity, TlsMaterial};
 use crate::transport::{CONNECT_TIMEOUT, IDLE_TIMEOUT, KEEP_ALIVE_INTERVAL};
 
 /// Who is (re)connecting: the client id of a run and the last seq below which
@@ -38,12 +39,54 @@ impl Resume {
     }
 }
 
-/// Opens mutually-authenticated sessions to servers.
-pub struct Connector {
+/// One client endpoint (one UDP socket) and the TLS configuration it verifies
+/// servers with.
+struct Dialer {
     endpoint: Endpoint<endpoint_side::Client>,
     tls: rustls::ClientConfig,
+}
+
+impl Dialer {
+    fn new(
+        tls: rustls::ClientConfig,
+        known: &KnownAddresses,
+        connect_timeout: Duration,
+    ) -> std::io::Result<Self> {
+        Ok(Self {
+            endpoint: client_endpoint(&tls, known, connect_timeout)?,
+            tls,
+        })
+    }
+
+    /// A new socket whose handshakes last `connect_timeout`; the old one is
+    /// kept if none can be had (a handshake then gives up after its idle
+    /// timeout, and says how long it really waited).
+    fn retime(&mut self, known: &KnownAddresses, connect_timeout: Duration) {
+        match client_endpoint(&self.tls, known, connect_timeout) {
+            Ok(endpoint) => self.endpoint = endpoint,
+            Err(error) => {
+                tracing::warn!(%error, "cannot apply the connect timeout to a new socket")
+            }
+        }
+    }
+
+    async fn shutdown(&self) {
+        self.endpoint.close(VarInt::from_u32(0), b"goodbye");
+        // QUIC drains for three probe timeouts: milliseconds on a LAN.
+        let _ = tokio::time::timeout(Duration::from_millis(300), self.endpoint.wait_idle()).await;
+    }
+}
+
+/// Opens mutually-authenticated sessions to servers. Servers found over mDNS
+/// are dialled from a second endpoint whose verifier checks the CA but not the
+/// host name (an mDNS name is not an identity; see
+/// [`server_verifier`](crate::tls::server_verifier)); every other server, from
+/// one that checks the name too. rustls verifies on QUIC's driver task, so the
+/// choice is made by endpoint, not per call.
+pub struct Connector {
+    strict: Dialer,
+    lan: Option<Dialer>,
     known: KnownAddresses,
-    multicast: MulticastNames,
     connect_timeout: Duration,
     server_name: Option<String>,
     version: u16,
@@ -55,24 +98,26 @@ impl Connector {
     /// against its CA. With `server_name`, server certificates must carry that
     /// name instead of the host the client connects to.
     pub fn new(material: &TlsMaterial, server_name: Option<&str>) -> Result<Self, ClientError> {
-        let multicast = MulticastNames::default();
-        let tls = client_tls_config_with(material, server_name, multicast.clone())?;
-        let mut connector = Self::from_rustls(tls)?;
+        let strict = client_tls_config(material, server_name)?;
+        let lan = client_tls_config_for(material, server_name, ServerIdentity::CaOnly)?;
+        let mut connector = Self::from_rustls(strict)?;
+        connector.lan = Some(
+            Dialer::new(lan, &connector.known, connector.connect_timeout)
+                .map_err(ClientError::Socket)?,
+        );
         connector.server_name = server_name.map(str::to_string);
-        connector.multicast = multicast;
         Ok(connector)
     }
 
-    /// A connector over a ready rustls configuration (TLS 1.3, ALPN `h3`).
+    /// A connector over a ready rustls configuration (TLS 1.3, ALPN `h3`),
+    /// used for every server.
     pub fn from_rustls(tls: rustls::ClientConfig) -> Result<Self, ClientError> {
         let known = KnownAddresses::default();
-        let endpoint =
-            client_endpoint(&tls, &known, CONNECT_TIMEOUT).map_err(ClientError::Socket)?;
+        let strict = Dialer::new(tls, &known, CONNECT_TIMEOUT).map_err(ClientError::Socket)?;
         Ok(Self {
-            endpoint,
-            tls,
+            strict,
+            lan: None,
             known,
-            multicast: MulticastNames::default(),
             connect_timeout: CONNECT_TIMEOUT,
             server_name: None,
             version: MAX_VERSION,
@@ -84,13 +129,9 @@ impl Connector {
     /// every discovered server's) addresses, each attempt included.
     pub fn with_connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
-        match client_endpoint(&self.tls, &self.known, timeout) {
-            Ok(endpoint) => self.endpoint = endpoint,
-            // Keeps the endpoint it has: a handshake then gives up after
-            // its idle timeout, and says how long it really waited.
-            Err(error) => {
-                tracing::warn!(%error, "cannot apply the connect timeout to a new socket")
-            }
+        self.strict.retime(&self.known, timeout);
+        if let Some(lan) = &mut self.lan {
+            lan.retime(&self.known, timeout);
         }
         self
     }
@@ -140,13 +181,14 @@ impl Connector {
         address: Option<std::net::SocketAddr>,
         resume: Resume,
     ) -> Result<ClientSession, ClientError> {
-        if candidate.source == Source::Mdns {
-            self.multicast.add(&candidate.host);
-        }
+        let dialer = match (&self.lan, candidate.source) {
+            (Some(lan), Source::Mdns) => lan,
+            _ => &self.strict,
+        };
         let url = candidate.url();
         match address {
-            Some(address) => dialling(address, self.open_resuming(&url, resume)).await,
-            None => self.open_resuming(&url, resume).await,
+            Some(address) => dialling(address, self.open_on(dialer, &url, resume)).await,
+            None => self.open_on(dialer, &url, resume).await,
         }
     }
 
@@ -154,9 +196,10 @@ impl Connector {
     /// the wire, so that servers hear the client leave rather than time it out.
     /// Call before the program exits.
     pub async fn shutdown(&self) {
-        self.endpoint.close(VarInt::from_u32(0), b"goodbye");
-        // QUIC drains for three probe timeouts: milliseconds on a LAN.
-        let _ = tokio::time::timeout(Duration::from_millis(300), self.endpoint.wait_idle()).await;
+        match &self.lan {
+            Some(lan) => tokio::join!(self.strict.shutdown(), lan.shutdown()).0,
+            None => self.strict.shutdown().await,
+        }
     }
 
     /// The IP versions this connector uses.
@@ -183,13 +226,22 @@ impl Connector {
         url: &str,
         resume: Resume,
     ) -> Result<ClientSession, ClientError> {
+        self.open_on(&self.strict, url, resume).await
+    }
+
+    async fn open_on(
+        &self,
+        dialer: &Dialer,
+        url: &str,
+        resume: Resume,
+    ) -> Result<ClientSession, ClientError> {
         let ctx = AttemptContext {
             target: url,
             started: std::time::Instant::now(),
             server_name: self.server_name.as_deref(),
         };
         let attempt = async {
-            let connection = self
+            let connection = dialer
                 .endpoint
                 .connect(url)
                 .await

@@ -121,7 +121,9 @@ impl Finder {
                         return Ok((candidate, *session));
                     }
                     Outcome::Failed { candidate, address, error } => {
-                        if let Some(address) = address {
+                        // A spent budget says nothing about the address itself.
+                        let budget = matches!(error, ClientError::Timeout { .. });
+                        if let (Some(address), false) = (address, budget) {
                             self.known.failed(&candidate.key, address);
                         }
                         let current = self.known.get(&candidate.key).unwrap_or(&candidate).clone();

@@ -5,7 +5,8 @@
 //! dropping the race cancels the others. A candidate has failed only when all
 //! of its addresses have, so an advertised address that does not answer costs
 //! one attempt delay, not the connect timeout. The connect timeout is the
-//! whole race's budget, counted from its first attempt.
+//! budget of a candidate's addresses, counted from its first attempt (a
+//! server discovered late gets its whole budget).
 
 use std::collections::{HashMap, HashSet};
 use std::net::{IpAddr, SocketAddr};
@@ -17,6 +18,7 @@ use tokio::time::Instant;
 
 use super::connect::Resume;
 use super::{ClientError, ClientSession, Connector};
+pub use crate::deadline::sleep_until;
 use crate::discovery::{AddressFamily, Candidate};
 
 /// RFC 8305's recommended delay before racing the next attempt.
@@ -74,8 +76,9 @@ pub struct Race<'c> {
     tried: HashSet<(String, Option<SocketAddr>)>,
     in_flight: HashMap<String, usize>,
     next_start: Instant,
-    /// The connect timeout, counted from the first attempt: the whole race's budget.
-    deadline: Option<Instant>,
+    /// Per candidate, the connect timeout counted from its first attempt: the
+    /// budget of its addresses' race.
+    deadlines: HashMap<String, Instant>,
 }
 
 impl<'c> Race<'c> {
@@ -88,7 +91,7 @@ impl<'c> Race<'c> {
             tried: HashSet::new(),
             in_flight: HashMap::new(),
             next_start: Instant::now(),
-            deadline: None,
+            deadlines: HashMap::new(),
         }
     }
 
@@ -134,8 +137,9 @@ impl<'c> Race<'c> {
         let now = Instant::now();
         self.next_start = now + attempt_delay(address);
         let deadline = *self
-            .deadline
-            .get_or_insert(now + self.connector.connect_timeout());
+            .deadlines
+            .entry(candidate.key.clone())
+            .or_insert(now + self.connector.connect_timeout());
         let connector = self.connector;
         let resume = self.resume;
         self.running.push(Box::pin(async move {
@@ -194,6 +198,9 @@ pub async fn race_candidate(
             reason: format!("it advertises no address of family {family:?}"),
         });
     }
+    // The most telling failure: a refused certificate says more than the
+    // budget running out on another address.
+    let mut telling: Option<ClientError> = None;
     loop {
         while race.may_start() {
             match race.untried(candidate) {
@@ -208,19 +215,18 @@ pub async fn race_candidate(
         tokio::select! {
             outcome = race.next(), if !idle => match outcome {
                 Some(Outcome::Won { session, .. }) => return Ok(*session),
-                Some(Outcome::Failed { error, .. }) if race.exhausted(candidate) => return Err(error),
-                _ => {}
+                Some(Outcome::Failed { error, .. }) => {
+                    if telling.as_ref().is_none_or(|t| matches!(t, ClientError::Timeout { .. })) {
+                        telling = Some(error);
+                    }
+                    if race.exhausted(candidate) {
+                        return Err(telling.expect("a failure was just kept"));
+                    }
+                }
+                None => {}
             },
             _ = sleep_until(next_start) => {}
         }
-    }
-}
-
-/// Sleeps until `deadline`, or forever without one.
-pub async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
     }
 }
 

@@ -13,7 +13,7 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
 
 use super::generate::LeafRole;
-use super::server_verifier::{MulticastNames, ServerVerifier};
+use super::server_verifier::{ServerIdentity, ServerVerifier};
 use super::{load, CertPaths, PeerIdentity, TlsError};
 
 /// ALPN protocol of HTTP/3, which WebTransport runs on.
@@ -109,16 +109,16 @@ pub fn client_tls_config(
     material: &TlsMaterial,
     server_name: Option<&str>,
 ) -> Result<rustls::ClientConfig, TlsError> {
-    client_tls_config_with(material, server_name, MulticastNames::default())
+    client_tls_config_for(material, server_name, ServerIdentity::Name)
 }
 
-/// Like [`client_tls_config`]; host names added to `multicast` (names learnt
-/// from mDNS) are not checked against the certificate, only the CA, validity
-/// and EKU are (see [`server_verifier`](super::server_verifier)).
-pub fn client_tls_config_with(
+/// Like [`client_tls_config`], choosing what identifies a server besides its
+/// chain: the dialled name, or for servers found over mDNS the CA alone (see
+/// [`server_verifier`](super::server_verifier)).
+pub fn client_tls_config_for(
     material: &TlsMaterial,
     server_name: Option<&str>,
-    multicast: MulticastNames,
+    identity: ServerIdentity,
 ) -> Result<rustls::ClientConfig, TlsError> {
     let provider = provider();
     let pinned = server_name
@@ -133,7 +133,7 @@ pub fn client_tls_config_with(
         root_store(material)?,
         provider.signature_verification_algorithms,
         pinned,
-        multicast,
+        identity,
     );
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?

@@ -8,7 +8,7 @@
 //! - [`load`]: reading PEM files with errors that name the file.
 //! - [`config`]: TLS 1.3 rustls configs with ALPN `h3` on the ring provider.
 //! - [`server_verifier`]: how a client checks a server: the CA always, the name
-//!   unless it came from multicast DNS.
+//!   unless the server was found over multicast DNS.
 //! - [`identity`]: who a peer certificate names, and its fingerprint.
 
 pub mod config;
@@ -21,11 +21,11 @@ pub mod server_verifier;
 pub mod store;
 
 pub use config::{
-    client_tls_config, client_tls_config_with, server_tls_config, server_tls_config_allowing,
+    client_tls_config, client_tls_config_for, server_tls_config, server_tls_config_allowing,
     TlsMaterial,
 };
 pub use error::TlsError;
 pub use generate::{LeafRole, Pem};
 pub use identity::{fingerprint_sha256, PeerIdentity};
 pub use paths::{default_home, CertPaths};
-pub use server_verifier::MulticastNames;
+pub use server_verifier::ServerIdentity;

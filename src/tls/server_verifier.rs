@@ -10,8 +10,7 @@
 //! rather than names on a LAN; the client shows and logs the names the
 //! certificate does carry. A certificate from another CA is refused everywhere.
 
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{verify_server_cert_signed_by_trust_anchor, verify_server_name};
@@ -20,35 +19,15 @@ use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use rustls::server::ParsedCertificate;
 use rustls::{DigitallySignedStruct, RootCertStore, SignatureScheme};
 
-/// Most multicast names remembered: a LAN's worth of hosts; past it the oldest
-/// are not dropped, new ones are simply checked by name (the safe side).
-const MAX_MULTICAST_NAMES: usize = 4096;
-
-/// Host names learnt from multicast DNS (`*.local`), shared between a
-/// connector, which adds the names of the mDNS candidates it dials, and its
-/// verifier, which checks no name for them.
-#[derive(Debug, Clone, Default)]
-pub struct MulticastNames(Arc<Mutex<HashSet<String>>>);
-
-impl MulticastNames {
-    /// Marks `host` (an mDNS host name) as not an identity. Names outside
-    /// `.local` (RFC 6762's multicast domain) are ignored.
-    pub fn add(&self, host: &str) {
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
-        if !host.ends_with(".local") {
-            return;
-        }
-        let mut names = self.0.lock().expect("multicast names lock");
-        if names.len() < MAX_MULTICAST_NAMES {
-            names.insert(host);
-        }
-    }
-
-    /// Whether `host` was learnt from multicast DNS.
-    pub fn contains(&self, host: &str) -> bool {
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
-        self.0.lock().expect("multicast names lock").contains(&host)
-    }
+/// What identifies a server besides its chain to the CA.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ServerIdentity {
+    /// The name dialled (the URL host, an SRV or DNS-SD target) must be in
+    /// the certificate.
+    Name,
+    /// The deployment CA is the identity (servers found over mDNS): only the
+    /// chain, validity and EKU are checked, and a pinned name if there is one.
+    CaOnly,
 }
 
 /// The client's server-certificate verifier (see the module documentation).
@@ -57,23 +36,23 @@ pub struct ServerVerifier {
     roots: Arc<RootCertStore>,
     algorithms: WebPkiSupportedAlgorithms,
     pinned: Option<ServerName<'static>>,
-    multicast: MulticastNames,
+    identity: ServerIdentity,
 }
 
 impl ServerVerifier {
     /// Verifies against `roots`; with `pinned`, every server must carry that
-    /// name; names in `multicast` are not checked (unless pinned).
+    /// name; otherwise `identity` says whether the dialled name is checked.
     pub fn new(
         roots: Arc<RootCertStore>,
         algorithms: WebPkiSupportedAlgorithms,
         pinned: Option<ServerName<'static>>,
-        multicast: MulticastNames,
+        identity: ServerIdentity,
     ) -> Self {
         Self {
             roots,
             algorithms,
             pinned,
-            multicast,
+            identity,
         }
     }
 }
@@ -96,10 +75,10 @@ impl ServerCertVerifier for ServerVerifier {
             now,
             self.algorithms.all,
         )?;
-        match (&self.pinned, dialled) {
+        match (&self.pinned, self.identity) {
             (Some(pinned), _) => verify_server_name(&cert, pinned)?,
-            (None, ServerName::DnsName(name)) if self.multicast.contains(name.as_ref()) => {}
-            (None, name) => verify_server_name(&cert, name)?,
+            (None, ServerIdentity::CaOnly) => {}
+            (None, ServerIdentity::Name) => verify_server_name(&cert, dialled)?,
         }
         Ok(ServerCertVerified::assertion())
     }

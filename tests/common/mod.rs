@@ -106,6 +106,15 @@ pub fn tls_args(paths: &CertPaths, role: LeafRole) -> Vec<String> {
     ]
 }
 
+/// The JSON array a successful `pingpong ... --json` printed (`discover`).
+pub fn json_array(out: &Output) -> Vec<serde_json::Value> {
+    assert_eq!(out.status.code(), Some(0), "{}", describe(out));
+    match serde_json::from_slice(&out.stdout) {
+        Ok(serde_json::Value::Array(items)) => items,
+        other => panic!("not a JSON array ({other:?}): {}", describe(out)),
+    }
+}
+
 /// A network namespace made for one test, deleted when dropped. mDNS only ever
 /// runs inside one of these: its loopback has multicast turned on, and nothing
 /// in it can reach the machine's real network.

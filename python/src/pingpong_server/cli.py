@@ -218,7 +218,9 @@ async def run(args: argparse.Namespace) -> int:
     # being answered until they go (or the drain timeout), new ones are refused.
     log.info("draining sessions=%d", len(shared.sessions))
     if following is not None:
-        await following
+        # It returns once `stop` is set; whatever it died of must not stop the drain.
+        following.cancel()
+        await asyncio.gather(following, return_exceptions=True)
     if advertiser is not None:
         try:
             await advertiser.update(txt(ServerState.DRAINING))

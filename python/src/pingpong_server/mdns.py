@@ -193,7 +193,7 @@ async def follow_addresses(
             pass
         try:
             now = sorted(read(listen_host, interfaces))
-        except ValueError as error:  # an interface went away
+        except Exception as error:  # an interface went away, ifaddr failed
             log.warning("cannot read the advertised addresses: %s", error)
             continue
         if now != current:

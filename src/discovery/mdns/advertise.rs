@@ -39,13 +39,20 @@ pub struct Advertisement {
 }
 
 /// What is registered now; every change re-registers the whole record set.
+/// mdns-sd keeps the names it was given and applies its conflict renames
+/// itself, per interface, so registrations always use the original names; the
+/// live ones are for logs and display.
 struct Published {
     /// Service type, as registered.
     service_type: String,
-    /// The full service name, after any conflict rename.
+    /// The full service name as registered (before any rename).
     fullname: String,
-    /// The host name (`host.local.`), after any conflict rename.
+    /// The host name as registered (`host.local.`).
     host: String,
+    /// The full service name after the latest conflict rename.
+    live_fullname: String,
+    /// The host name after the latest conflict rename.
+    live_host: String,
     port: u16,
     txt: Vec<(String, String)>,
     addresses: Vec<IpAddr>,
@@ -102,6 +109,8 @@ impl Advertiser {
         let published = Published {
             service_type: ad.service_type.clone(),
             fullname: draft.get_fullname().to_string(),
+            live_fullname: draft.get_fullname().to_string(),
+            live_host: host.clone(),
             host,
             port: ad.listen.port(),
             txt: ad.txt.clone(),
@@ -167,8 +176,15 @@ impl Advertiser {
     /// Unregisters (mDNS goodbye, TTL 0) and stops the daemon.
     pub async fn shutdown(self) {
         self.stop.cancel();
+        // mdns-sd knows the service by the name it was registered with.
+        let registered = self
+            .published
+            .lock()
+            .expect("published lock")
+            .fullname
+            .clone();
         let fullname = self.fullname();
-        match self.daemon.unregister(&fullname) {
+        match self.daemon.unregister(&registered) {
             Ok(status) => {
                 let _ = tokio::time::timeout(GOODBYE_TIMEOUT, status.recv_async()).await;
                 info!(name = %fullname, "mDNS goodbye sent");
@@ -205,11 +221,11 @@ fn follow_renames(
             if published.fullname.eq_ignore_ascii_case(&change.original) {
                 warn!(from = %change.original, to = %change.new_name, interface = %change.intf_name,
                     "mDNS instance name taken by another server; renamed");
-                published.fullname = change.new_name;
+                published.live_fullname = change.new_name;
             } else if published.host.eq_ignore_ascii_case(&change.original) {
                 warn!(from = %change.original, to = %change.new_name, interface = %change.intf_name,
                     "mDNS host name taken by another machine; renamed (clients identify this server by its certificate, not this name)");
-                published.host = change.new_name;
+                published.live_host = change.new_name;
             }
         }
     });
@@ -251,12 +267,14 @@ fn follow_addresses(
             if now.is_empty() {
                 warn!(%listen, "no address to advertise: the listening address is on none of the chosen interfaces");
             }
-            published.addresses = now;
+            let before = std::mem::replace(&mut published.addresses, now);
             let registered = published
                 .service_info()
                 .and_then(|info| daemon.register(info).map_err(mdns_error));
             if let Err(error) = registered {
+                // Tried again at the next poll.
                 warn!(%error, "cannot advertise the new addresses");
+                published.addresses = before;
             }
         }
     });

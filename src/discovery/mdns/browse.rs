@@ -13,6 +13,7 @@ use super::oneshot;
 use super::records::RecordBook;
 use super::resolved::{truncate, Resolved};
 use super::{check_service_type, daemon, mdns_error, SERVICE_TYPE, VERIFY_TIMEOUT};
+use crate::deadline::sleep_until;
 use crate::discovery::{Candidate, DiscoveryError, DiscoveryEvent, Source};
 
 /// A running browse of one service type.
@@ -120,12 +121,4 @@ enum Input {
     Early(Resolved),
     /// A deadline of the book passed.
     Tick,
-}
-
-/// Sleeps until `deadline`, or forever without one.
-async fn sleep_until(deadline: Option<tokio::time::Instant>) {
-    match deadline {
-        Some(deadline) => tokio::time::sleep_until(deadline).await,
-        None => std::future::pending().await,
-    }
 }

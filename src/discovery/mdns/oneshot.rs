@@ -14,6 +14,8 @@
 //! which the normal multicast browse then confirms and keeps up to date.
 //!
 //! Messages are built and parsed with hickory-proto; [`Collector`] is pure.
+//! Replies are accepted only from port 5353 and with an ID this browse sent;
+//! like every mDNS record, what they say is untrusted until the TLS handshake.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
@@ -66,15 +68,22 @@ fn name_text(name: &Name) -> Option<String> {
     Some(text)
 }
 
-/// What the replies said so far.
+/// What the replies said so far. Names are kept lowercased as keys (DNS names
+/// compare case-insensitively) beside the spelling first seen; only records
+/// under the service type (PTR, SRV, TXT) or of hosts those name (A/AAAA) are
+/// kept, each map bounded.
 #[derive(Debug)]
 pub struct Collector {
+    /// `.<service type>`, lowercased: the suffix of every instance name.
+    suffix: String,
     service_type: String,
-    /// Full names of the instances, in the order they were first seen.
+    /// Instance keys (lowercased full names) in the order first seen, and
+    /// their spelling.
     instances: Vec<String>,
+    spelling: HashMap<String, String>,
     srv: HashMap<String, (String, u16)>,
     txt: HashMap<String, Vec<(String, String)>>,
-    /// Addresses per host name (lowercase), port 0.
+    /// Addresses per host name (lowercased), port 0.
     hosts: HashMap<String, Vec<SocketAddr>>,
 }
 
@@ -82,8 +91,10 @@ impl Collector {
     /// Collects the instances of `service_type`.
     pub fn new(service_type: &str) -> Self {
         Self {
-            service_type: service_type.to_ascii_lowercase(),
+            suffix: format!(".{}", service_type.to_ascii_lowercase()),
+            service_type: service_type.to_string(),
             instances: Vec::new(),
+            spelling: HashMap::new(),
             srv: HashMap::new(),
             txt: HashMap::new(),
             hosts: HashMap::new(),
@@ -96,22 +107,28 @@ impl Collector {
             let Some(owner) = name_text(&record.name) else {
                 continue;
             };
+            let key = owner.to_ascii_lowercase();
+            let ours = key.ends_with(&self.suffix);
             match &record.data {
-                RData::PTR(ptr) if owner.eq_ignore_ascii_case(&self.service_type) => {
-                    if let Some(instance) = name_text(&ptr.0) {
-                        if !self.instances.contains(&instance)
-                            && self.instances.len() < MAX_SERVICES
-                        {
-                            self.instances.push(instance);
-                        }
+                RData::PTR(ptr) if self.suffix[1..] == key => {
+                    let Some(instance) = name_text(&ptr.0) else {
+                        continue;
+                    };
+                    let instance_key = instance.to_ascii_lowercase();
+                    if instance_key.ends_with(&self.suffix)
+                        && !self.spelling.contains_key(&instance_key)
+                        && self.instances.len() < MAX_SERVICES
+                    {
+                        self.spelling.insert(instance_key.clone(), instance);
+                        self.instances.push(instance_key);
                     }
                 }
-                RData::SRV(srv) if self.srv.len() < MAX_SERVICES => {
+                RData::SRV(srv) if ours && self.srv.len() < MAX_SERVICES => {
                     if let Some(target) = name_text(&srv.target) {
-                        self.srv.insert(owner, (target, srv.port));
+                        self.srv.insert(key, (target, srv.port));
                     }
                 }
-                RData::TXT(txt) if self.txt.len() < MAX_SERVICES => {
+                RData::TXT(txt) if ours && self.txt.len() < MAX_SERVICES => {
                     let pairs = txt
                         .txt_data
                         .iter()
@@ -123,17 +140,17 @@ impl Collector {
                             }
                         })
                         .collect();
-                    self.txt.insert(owner, pairs);
+                    self.txt.insert(key, pairs);
                 }
-                RData::A(a) => self.add_address(&owner, IpAddr::V4(a.0), scope),
-                RData::AAAA(aaaa) => self.add_address(&owner, IpAddr::V6(aaaa.0), scope),
+                RData::A(a) => self.add_address(key, IpAddr::V4(a.0), scope),
+                RData::AAAA(aaaa) => self.add_address(key, IpAddr::V6(aaaa.0), scope),
                 _ => {}
             }
         }
     }
 
-    fn add_address(&mut self, host: &str, ip: IpAddr, scope: u32) {
-        if self.hosts.len() >= MAX_SERVICES && !self.hosts.contains_key(host) {
+    fn add_address(&mut self, host: String, ip: IpAddr, scope: u32) {
+        if self.hosts.len() >= MAX_SERVICES && !self.hosts.contains_key(&host) {
             return;
         }
         let address = match ip {
@@ -142,7 +159,7 @@ impl Collector {
             }
             ip => SocketAddr::new(ip, 0),
         };
-        let list = self.hosts.entry(host.to_ascii_lowercase()).or_default();
+        let list = self.hosts.entry(host).or_default();
         if !list.contains(&address) && list.len() < 16 {
             list.push(address);
         }
@@ -152,22 +169,15 @@ impl Collector {
     pub fn resolved(&self) -> Vec<Resolved> {
         self.instances
             .iter()
-            .filter_map(|instance| {
-                let key = self.srv.keys().find(|k| k.eq_ignore_ascii_case(instance))?;
-                let (host, port) = &self.srv[key];
+            .filter_map(|key| {
+                let (host, port) = self.srv.get(key)?;
                 let addresses = self.hosts.get(&host.to_ascii_lowercase())?;
-                let txt = self
-                    .txt
-                    .iter()
-                    .find(|(k, _)| k.eq_ignore_ascii_case(instance))
-                    .map(|(_, pairs)| pairs.clone())
-                    .unwrap_or_default();
                 Some(Resolved {
-                    fullname: instance.clone(),
+                    fullname: self.spelling[key].clone(),
                     ty_domain: self.service_type.clone(),
                     host: host.clone(),
                     port: *port,
-                    txt,
+                    txt: self.txt.get(key).cloned().unwrap_or_default(),
                     addresses: addresses.clone(),
                 })
             })

@@ -11,7 +11,7 @@
 //! keeps its addresses. A server that advertised `state=draining` is leaving:
 //! its removal is reported at once. Sans-IO: time comes in as arguments.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
@@ -85,15 +85,35 @@ fn keep_draining(before: &Candidate, now: &mut Candidate) {
     }
 }
 
+/// How long the id of a server that drained and left is remembered: a stale
+/// record of it that a cache re-resolves meanwhile is not a server coming back
+/// (a restarted server has a new id).
+pub const DRAINED_MEMORY: Duration = Duration::from_secs(60);
+/// Most drained ids remembered.
+const MAX_DRAINED: usize = 256;
+
 /// Services seen by one browse.
 #[derive(Debug, Default)]
 pub struct RecordBook {
     records: HashMap<String, Record>,
+    /// Ids of servers that drained and left, with when they left.
+    drained: VecDeque<([u8; 16], Instant)>,
 }
 
 impl RecordBook {
     /// mdns-sd resolved `candidate` (again).
     pub fn resolved(&mut self, mut candidate: Candidate, now: Instant) -> Option<DiscoveryEvent> {
+        while self
+            .drained
+            .front()
+            .is_some_and(|(_, left)| now >= *left + DRAINED_MEMORY)
+        {
+            self.drained.pop_front();
+        }
+        let id = candidate.txt.as_ref().and_then(|t| t.server_id);
+        if id.is_some_and(|id| self.drained.iter().any(|(gone, _)| *gone == id)) {
+            return None;
+        }
         let Some(record) = self.records.get_mut(&candidate.key) else {
             self.records.insert(
                 candidate.key.clone(),
@@ -160,6 +180,12 @@ impl RecordBook {
             .is_some_and(|t| t.state == ServerState::Draining);
         if draining {
             let record = self.records.remove(key)?;
+            if let Some(id) = record.published.txt.as_ref().and_then(|t| t.server_id) {
+                if self.drained.len() == MAX_DRAINED {
+                    self.drained.pop_front();
+                }
+                self.drained.push_back((id, now));
+            }
             return Some(DiscoveryEvent::Removed(record.published));
         }
         record.missing_since.get_or_insert(now);
@@ -359,13 +385,24 @@ mod tests {
         assert!(book.resolved(with(ServerState::Draining, 1), t0).is_some());
         // The stale TXT of the same server: nothing changes.
         assert_eq!(book.resolved(with(ServerState::Serving, 1), t0), None);
-        // A draining server's removal is its goodbye: reported at once.
+        // A draining server's removal is its goodbye: reported at once, and a
+        // stale record of it re-resolved afterwards does not bring it back.
         let gone = book.removed("a", t0);
         assert!(matches!(gone, Some(DiscoveryEvent::Removed(_))));
         assert_eq!(book.next_deadline(), None);
-        book.resolved(with(ServerState::Serving, 1), t0);
+        assert_eq!(book.resolved(with(ServerState::Serving, 1), t0), None);
+        assert_eq!(book.resolved(with(ServerState::Draining, 1), t0), None);
+        // Until it is long gone.
+        let later = t0 + DRAINED_MEMORY;
+        assert!(book
+            .resolved(with(ServerState::Serving, 1), later)
+            .is_some());
+        book.removed("a", later);
+        book.expire(later + REMOVAL_GRACE);
         // A restarted server (new id) under the same name serves again.
-        let event = book.resolved(with(ServerState::Serving, 2), t0).unwrap();
+        let event = book
+            .resolved(with(ServerState::Serving, 2), later + REMOVAL_GRACE)
+            .unwrap();
         assert!(event.candidate().is_serving());
     }
 

@@ -76,6 +76,11 @@ impl Resolved {
         {
             return Err(format!("host name {:?} is not a DNS name", truncate(&host)));
         }
+        // An address as SRV target would be dialled as such, bypassing the
+        // addresses the records gave and the name the certificate is checked by.
+        if host.parse::<IpAddr>().is_ok() {
+            return Err(format!("host name {host:?} is an address"));
+        }
         if self.port == 0 {
             return Err("port 0".into());
         }
@@ -202,6 +207,8 @@ mod tests {
         assert_eq!(no_address.candidate(true).unwrap_err(), "no address");
         let mut bad_host = resolved();
         bad_host.host = "we b.local.".into();
+        assert!(bad_host.candidate(true).is_err());
+        bad_host.host = "10.0.0.5.".into();
         assert!(bad_host.candidate(true).is_err());
         let mut no_txt = resolved();
         no_txt.txt.clear();
