@@ -11,6 +11,8 @@
 //! - [`tls`]: certificates and rustls configurations.
 //! - [`transport`]: QUIC timing shared by both sides.
 //! - [`shutdown`]: signals to cancellation.
+//! - [`service`]: the names both sides share (service type, port, path).
+//! - [`text`]: hex and truncation for ids and names from the network.
 //! - [`deadline`]: sleeping until a deadline that may not exist.
 //! - [`web`]: the `pingpong web` agent and its browser dashboard.
 //!
@@ -50,7 +52,9 @@ pub mod discovery;
 pub mod framed;
 pub mod proto;
 pub mod server;
+pub mod service;
 pub mod shutdown;
+pub mod text;
 pub mod tls;
 pub mod transport;
 pub mod web;

@@ -7,7 +7,7 @@ use wtransport::endpoint::endpoint_side;
 use wtransport::{Connection, Endpoint, RecvStream, SendStream, VarInt};
 
 use super::error::{classify_connecting, classify_connection, AttemptContext};
-use super::handshake::{handshake, Welcome};
+use super::handshake::{handshake, Resume, Welcome};
 use super::pinger::{run_pings, PingEvent, PingRun};
 use super::race::race_candidate;
 use super::resolver::{dialling, KnownAddresses};
@@ -18,26 +18,6 @@ use crate::proto::{ClientMessage, MAX_VERSION};
 use crate::tls::server_verifier::ServerIdentity;
 use crate::tls::{client_tls_config, client_tls_config_for, PeerIdentity, TlsMaterial};
 use crate::transport::{CONNECT_TIMEOUT, IDLE_TIMEOUT, KEEP_ALIVE_INTERVAL};
-
-/// Who is (re)connecting: the client id of a run and the last seq below which
-/// every pong has arrived (`Hello { client_id, resume_after }`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Resume {
-    /// Stable for the whole run, across reconnections.
-    pub client_id: [u8; 16],
-    /// Every pong up to this seq has arrived.
-    pub after: u64,
-}
-
-impl Resume {
-    /// A client that has not pinged yet, with a new random id.
-    pub fn new_client() -> Self {
-        Self {
-            client_id: rand::random(),
-            after: 0,
-        }
-    }
-}
 
 /// One client endpoint (one UDP socket) and the TLS configuration it verifies
 /// servers with.

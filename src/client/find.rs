@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tracing::debug;
 
-use super::connect::Resume;
+use super::handshake::Resume;
 use super::race::{sleep_until, Outcome, Race};
 use super::{ClientError, ClientSession, Connector};
 use crate::discovery::dns::DnsLookupError;

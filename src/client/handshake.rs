@@ -8,6 +8,26 @@ use crate::proto::{
     ClientMessage, ErrorCode, ServerMessage, ServerState, MAX_VERSION, MIN_VERSION,
 };
 
+/// Who is (re)connecting: the client id of a run and the last seq below which
+/// every pong has arrived (`Hello { client_id, resume_after }`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Resume {
+    /// Stable for the whole run, across reconnections.
+    pub client_id: [u8; 16],
+    /// Every pong up to this seq has arrived.
+    pub after: u64,
+}
+
+impl Resume {
+    /// A client that has not pinged yet, with a new random id.
+    pub fn new_client() -> Self {
+        Self {
+            client_id: rand::random(),
+            after: 0,
+        }
+    }
+}
+
 /// What the server said in `Welcome`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Welcome {

@@ -27,8 +27,9 @@ pub mod report;
 pub mod resolver;
 pub mod stats;
 
-pub use connect::{ClientSession, Connector, Resume};
+pub use connect::{ClientSession, Connector};
 pub use error::ClientError;
+pub use handshake::Resume;
 pub use handshake::Welcome;
 pub use pinger::{PingEvent, PingOptions, PingRun};
 pub use stats::{PingSummary, RttSummary};

@@ -159,8 +159,8 @@ impl PingRun {
     /// This run's identity and progress, for the `Hello` of every session it
     /// uses. The client id is random per run: a server keeps pongs per client
     /// id, and seqs start again at 1 in a new run.
-    pub fn resume(&self) -> super::connect::Resume {
-        super::connect::Resume {
+    pub fn resume(&self) -> super::handshake::Resume {
+        super::handshake::Resume {
             client_id: self.client_id,
             after: self.resume_after(),
         }

@@ -16,7 +16,7 @@ use futures::future::BoxFuture;
 use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::time::Instant;
 
-use super::connect::Resume;
+use super::handshake::Resume;
 use super::{ClientError, ClientSession, Connector};
 pub use crate::deadline::sleep_until;
 use crate::discovery::{AddressFamily, Candidate};

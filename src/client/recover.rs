@@ -10,8 +10,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::backoff::Backoff;
-use super::connect::Resume;
 use super::find::Finder;
+use super::handshake::Resume;
 use super::{ClientError, ClientSession, Connector, PingEvent, PingRun};
 use crate::discovery::Candidate;
 

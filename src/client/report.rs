@@ -25,7 +25,7 @@ pub struct SessionFacts<'a> {
 }
 
 fn short_hex(bytes: &[u8]) -> String {
-    bytes.iter().take(4).map(|b| format!("{b:02x}")).collect()
+    crate::text::hex(&bytes[..bytes.len().min(4)])
 }
 
 fn state_name(welcome: &Welcome) -> &'static str {
@@ -198,7 +198,7 @@ pub fn candidate_json(candidate: &Candidate) -> Value {
         "url": candidate.url(),
         "state": candidate.txt.as_ref().map(|t| state_text(t.state)),
         "version": candidate.txt.as_ref().map(|t| t.version),
-        "server_id": candidate.txt.as_ref().and_then(|t| t.server_id).map(|id| crate::discovery::txt::hex(&id)),
+        "server_id": candidate.txt.as_ref().and_then(|t| t.server_id).map(|id| crate::text::hex(&id)),
         "fingerprint": candidate.txt.as_ref().and_then(|t| t.fingerprint.clone()),
         "load": candidate.txt.as_ref().and_then(|t| t.load),
     })

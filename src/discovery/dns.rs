@@ -21,6 +21,7 @@ use tracing::{debug, warn};
 use super::srv::SrvInfo;
 use super::txt::ServerTxt;
 use super::{Candidate, DiscoveryEvent, Source};
+use crate::text::truncate;
 
 /// The service label pingpong's SRV names start with.
 pub const SERVICE_PREFIX: &str = "_pingpong._udp.";
@@ -401,7 +402,7 @@ impl DnsResolver {
                 continue;
             }
             let path = txt.as_ref().map_or_else(
-                || crate::server::config::DEFAULT_PATH.to_string(),
+                || crate::service::DEFAULT_PATH.to_string(),
                 |t| t.path.clone(),
             );
             out.candidates.push(Candidate {
@@ -541,11 +542,6 @@ fn srv_targets(records: &[SRV], skipped: &mut Vec<String>) -> Vec<SrvTarget> {
         });
     }
     out
-}
-
-/// At most 80 characters of a name from the network, for messages.
-fn truncate(name: &str) -> String {
-    name.chars().take(80).collect()
 }
 
 fn addresses_by_name(records: &[Record]) -> HashMap<String, Vec<IpAddr>> {

@@ -32,8 +32,7 @@ pub use srv::SrvInfo;
 pub use static_target::parse_target;
 pub use txt::ServerTxt;
 
-/// Default QUIC port of pingpong servers.
-pub const DEFAULT_PORT: u16 = 4433;
+pub use crate::service::DEFAULT_PORT;
 
 /// How a candidate was found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

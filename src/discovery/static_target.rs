@@ -2,7 +2,7 @@
 //! just `host`.
 
 use super::{Candidate, Source, DEFAULT_PORT};
-use crate::server::config::DEFAULT_PATH;
+use crate::service::DEFAULT_PATH;
 
 /// Why a target cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -90,7 +90,7 @@ impl ServerTxt {
             .map(|id| parse_id(id).ok_or_else(|| invalid("id", "not 32 hex digits")))
             .transpose()?;
         let path = match value("path")? {
-            None => crate::server::config::DEFAULT_PATH.to_string(),
+            None => crate::service::DEFAULT_PATH.to_string(),
             Some(p) if p.len() > MAX_PATH_LEN => return Err(invalid("path", "too long")),
             Some(p) if !p.starts_with('/') || !p.bytes().all(|b| b.is_ascii_graphic()) => {
                 return Err(invalid(
@@ -137,10 +137,7 @@ pub fn state_name(state: ServerState) -> &'static str {
     }
 }
 
-/// Lowercase hex of bytes.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
+pub use crate::text::hex;
 
 fn parse_id(s: &str) -> Option<[u8; 16]> {
     if s.len() != 32 || !s.is_ascii() {

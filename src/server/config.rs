@@ -5,12 +5,14 @@ use std::time::Duration;
 
 use crate::tls::TlsMaterial;
 
-/// Default listen address: every IPv6 and (dual-stack) IPv4 address, port 4433.
-pub const DEFAULT_LISTEN: SocketAddr =
-    SocketAddr::new(std::net::IpAddr::V6(Ipv6Addr::UNSPECIFIED), 4433);
+pub use crate::service::DEFAULT_PATH;
 
-/// Default WebTransport path.
-pub const DEFAULT_PATH: &str = "/pingpong";
+/// Default listen address: every IPv6 and (dual-stack) IPv4 address, on
+/// [`DEFAULT_PORT`](crate::service::DEFAULT_PORT).
+pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(
+    std::net::IpAddr::V6(Ipv6Addr::UNSPECIFIED),
+    crate::service::DEFAULT_PORT,
+);
 
 /// How long a draining server gives its sessions to move elsewhere. Clients
 /// reconnect within milliseconds of a `Drain`; five seconds also covers a client
@@ -64,7 +66,7 @@ pub struct MdnsOptions {
 impl Default for MdnsOptions {
     fn default() -> Self {
         Self {
-            service_type: crate::discovery::mdns::SERVICE_TYPE.to_string(),
+            service_type: crate::service::SERVICE_TYPE.to_string(),
             interfaces: Vec::new(),
         }
     }

@@ -16,7 +16,7 @@ impl Access {
     pub fn new(listen: SocketAddr, allow_remote: bool) -> Self {
         let bytes: [u8; 16] = rand::random();
         Self {
-            token: crate::discovery::txt::hex(&bytes),
+            token: crate::text::hex(&bytes),
             listen,
             allow_remote,
         }

@@ -11,10 +11,11 @@ use tracing::{debug, warn};
 
 use super::oneshot;
 use super::records::RecordBook;
-use super::resolved::{truncate, Resolved};
+use super::resolved::Resolved;
 use super::{check_service_type, daemon, mdns_error, SERVICE_TYPE, VERIFY_TIMEOUT};
 use crate::deadline::sleep_until;
 use crate::discovery::{Candidate, DiscoveryError, DiscoveryEvent, Source};
+use crate::text::truncate;
 
 /// A running browse of one service type.
 pub struct Browser {

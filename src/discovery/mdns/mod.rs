@@ -26,8 +26,7 @@ pub use browse::Browser;
 
 use super::DiscoveryError;
 
-/// The service type pingpong servers advertise.
-pub const SERVICE_TYPE: &str = "_pingpong._udp.local.";
+pub use crate::service::SERVICE_TYPE;
 
 /// Longest instance name accepted (one DNS label, RFC 6763 section 4.1.1).
 pub const MAX_INSTANCE_LEN: usize = 63;

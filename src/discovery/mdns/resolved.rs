@@ -9,6 +9,7 @@ use mdns_sd::{ResolvedService, ScopedIp};
 use super::{instance_label, raw_pairs, unescape, MAX_HOST_LEN, MAX_INSTANCE_LEN};
 use crate::discovery::txt::ServerTxt;
 use crate::discovery::{Candidate, Source};
+use crate::text::truncate;
 
 /// One service with its SRV, TXT and address records.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -153,11 +154,6 @@ fn socket_addr(ip: &ScopedIp, port: u16) -> SocketAddr {
         }
         (addr, _) => SocketAddr::new(addr, port),
     }
-}
-
-/// At most 80 characters of `s`, for log lines about hostile input.
-pub fn truncate(s: &str) -> String {
-    s.chars().take(80).collect()
 }
 
 #[cfg(test)]

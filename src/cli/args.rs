@@ -1,0 +1,195 @@
+//! Flags several commands share: certificates ([`TlsArgs`]), mDNS interfaces
+//! ([`MdnsArgs`]), discovery sources ([`SourceArgs`]) and ping options
+//! ([`PingArgs`]), with the parsers of their values.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::{bail, Result};
+use clap::Args;
+
+use pingpong::client::PingOptions;
+use pingpong::discovery::dns::{self, DnsConfig, DnsQuery};
+use pingpong::discovery::{DiscoveryConfig, MdnsBrowse};
+use pingpong::service::SERVICE_TYPE;
+use pingpong::tls::{store, CertPaths, LeafRole, TlsMaterial};
+
+/// Where certificates come from.
+#[derive(Args)]
+pub(crate) struct TlsArgs {
+    /// Certificate folder (default: $PINGPONG_HOME, else ~/.local/share/pingpong).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) dir: Option<PathBuf>,
+    /// Own certificate (PEM); default: server.pem / client.pem in the folder.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub(crate) cert: Option<PathBuf>,
+    /// Own private key (PEM); default: server.key / client.key in the folder.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub(crate) key: Option<PathBuf>,
+    /// CA certificate that peers must chain to (PEM); default: ca.pem in the folder.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) ca: Option<PathBuf>,
+}
+
+impl TlsArgs {
+    /// The files to use; with no flag at all, a development CA is created if the
+    /// folder is empty.
+    pub(crate) fn material(&self, role: LeafRole) -> Result<TlsMaterial> {
+        let paths = CertPaths::new(self.dir.clone().unwrap_or_else(pingpong::tls::default_home));
+        if self.cert.is_none() && self.ca.is_none() {
+            if let Some(created) = store::ensure_development_pki(&paths, role)? {
+                eprintln!("pingpong: {created}");
+            }
+        }
+        let defaults = TlsMaterial::from_dir(&paths, role);
+        let material = TlsMaterial {
+            cert: self.cert.clone().unwrap_or(defaults.cert),
+            key: self.key.clone().unwrap_or(defaults.key),
+            ca: self.ca.clone().unwrap_or(defaults.ca),
+        };
+        for (what, path) in [
+            ("certificate", &material.cert),
+            ("key", &material.key),
+            ("CA certificate", &material.ca),
+        ] {
+            if !path.exists() {
+                bail!(
+                    "{what} file {} does not exist. Fix: pass --{} FILE, or create it with `pingpong certs`",
+                    path.display(),
+                    match what { "certificate" => "cert", "key" => "key", _ => "ca" }
+                );
+            }
+        }
+        Ok(material)
+    }
+}
+
+/// mDNS settings shared by the commands that use it.
+#[derive(Args)]
+pub(crate) struct MdnsArgs {
+    /// Use mDNS only on this interface (repeatable; default: every interface).
+    #[arg(long = "mdns-interface", value_name = "NAME")]
+    pub(crate) interfaces: Vec<String>,
+}
+
+/// Where to look for servers (client and discover).
+#[derive(Args)]
+pub(crate) struct SourceArgs {
+    /// Resolve SRV records at NAME (`_pingpong._udp.` is prepended unless NAME
+    /// starts with a `_service._udp.` label; short names use the search list).
+    #[arg(long, value_name = "NAME", env = "PINGPONG_DNS")]
+    pub(crate) dns: Option<String>,
+    /// Browse unicast DNS-SD: PTR `_pingpong._udp.DOMAIN` (repeatable).
+    #[arg(long = "dns-sd", value_name = "DOMAIN")]
+    pub(crate) dns_sd: Vec<String>,
+    /// DNS server to ask (repeatable; default: the system's, from /etc/resolv.conf).
+    #[arg(long = "dns-server", value_name = "IP[:PORT]", value_parser = parse_dns_server)]
+    pub(crate) dns_servers: Vec<SocketAddr>,
+    /// Seconds to wait for a DNS answer.
+    #[arg(long, default_value = "2", value_parser = parse_positive_seconds)]
+    pub(crate) dns_timeout: Duration,
+    /// Browse mDNS as well when a DNS source is given (without one, mDNS is used).
+    #[arg(long = "mdns")]
+    pub(crate) with_mdns: bool,
+    #[command(flatten)]
+    pub(crate) mdns: MdnsArgs,
+}
+
+impl SourceArgs {
+    pub(crate) fn config(&self) -> DiscoveryConfig {
+        let mut dns: Vec<DnsQuery> = self
+            .dns
+            .iter()
+            .map(|n| DnsQuery::Srv(dns::srv_name(n)))
+            .collect();
+        dns.extend(
+            self.dns_sd
+                .iter()
+                .map(|d| DnsQuery::Browse(dns::browse_name(d))),
+        );
+        let mdns = (dns.is_empty() || self.with_mdns).then(|| MdnsBrowse {
+            service_type: SERVICE_TYPE.to_string(),
+            interfaces: self.mdns.interfaces.clone(),
+        });
+        DiscoveryConfig {
+            mdns,
+            dns,
+            dns_config: DnsConfig {
+                servers: self.dns_servers.clone(),
+                timeout: self.dns_timeout,
+            },
+        }
+    }
+}
+
+pub(crate) fn parse_dns_server(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    s.trim_start_matches('[')
+        .trim_end_matches(']')
+        .parse::<std::net::IpAddr>()
+        .map(|ip| SocketAddr::new(ip, 53))
+        .map_err(|_| format!("{s:?} is not IP or IP:PORT"))
+}
+
+#[derive(Args)]
+pub(crate) struct PingArgs {
+    /// Number of pings; 0 pings until interrupted (Ctrl-C prints the summary).
+    #[arg(short = 'c', long, default_value_t = 10)]
+    pub(crate) count: u64,
+    /// Seconds between pings (fractions allowed; 0 sends as fast as the window allows).
+    #[arg(short = 'i', long, default_value = "1", value_parser = parse_seconds)]
+    pub(crate) interval: Duration,
+    /// Payload bytes per ping.
+    #[arg(short = 's', long, default_value_t = 56, value_parser = clap::value_parser!(u32).range(0..=PingOptions::MAX_PAYLOAD as i64))]
+    pub(crate) size: u32,
+    /// Seconds to wait for each pong.
+    #[arg(short = 'W', long, default_value = "2", value_parser = parse_positive_seconds)]
+    pub(crate) timeout: Duration,
+    /// Most pings unanswered at once.
+    #[arg(long, default_value_t = 64, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub(crate) in_flight: u32,
+    /// Output: one JSON object per line.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+impl PingArgs {
+    pub(crate) fn options(&self) -> PingOptions {
+        PingOptions {
+            count: (self.count > 0).then_some(self.count),
+            interval: self.interval,
+            payload_size: self.size as usize,
+            timeout: self.timeout,
+            in_flight: self.in_flight as usize,
+            suspect_after: None,
+        }
+    }
+}
+
+pub(crate) fn parse_seconds(s: &str) -> Result<Duration, String> {
+    let secs: f64 = s
+        .parse()
+        .map_err(|_| format!("{s:?} is not a number of seconds"))?;
+    if !secs.is_finite() || !(0.0..=86_400.0).contains(&secs) {
+        return Err(format!("{s:?} must be between 0 and 86400 seconds"));
+    }
+    Ok(Duration::from_secs_f64(secs))
+}
+
+pub(crate) fn parse_positive_seconds(s: &str) -> Result<Duration, String> {
+    let d = parse_seconds(s)?;
+    if d.is_zero() {
+        return Err("must be more than 0 seconds".into());
+    }
+    Ok(d)
+}
+
+pub(crate) fn parse_path(s: &str) -> Result<String, String> {
+    if !s.starts_with('/') || s.contains(char::is_whitespace) {
+        return Err("a path starts with '/' and has no spaces".into());
+    }
+    Ok(s.to_string())
+}

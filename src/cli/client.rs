@@ -1,0 +1,159 @@
+//! `pingpong client`: ping a server, given or discovered, through failures.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+use tokio_util::sync::CancellationToken;
+
+use pingpong::client::find::Finder;
+use pingpong::client::recover::{ping_with_recovery, Target};
+use pingpong::client::report;
+use pingpong::client::{Connector, PingRun, PingSummary};
+use pingpong::discovery::{parse_target, AddressFamily, Discovery};
+use pingpong::tls::LeafRole;
+
+use super::args::{parse_positive_seconds, parse_seconds, PingArgs, SourceArgs, TlsArgs};
+use super::output::Printer;
+
+#[derive(Args)]
+pub(crate) struct ClientArgs {
+    /// Server: https://HOST:PORT/PATH, HOST:PORT or HOST (port 4433, path /pingpong).
+    /// Without it, a server is discovered (mDNS, or --dns / --dns-sd).
+    url: Option<String>,
+    /// Seconds to wait for a server to be discovered (connects as soon as one is).
+    #[arg(long, default_value = "2", value_parser = parse_positive_seconds)]
+    discover_timeout: Duration,
+    #[command(flatten)]
+    sources: SourceArgs,
+    #[command(flatten)]
+    pub(crate) ping: PingArgs,
+    /// Name the server certificate must carry (default: the host connected to).
+    #[arg(long, value_name = "NAME")]
+    server_name: Option<String>,
+    /// Seconds to keep trying to get a session back after losing one (0: do
+    /// not reconnect).
+    #[arg(long, default_value = "10", value_parser = parse_seconds)]
+    reconnect_timeout: Duration,
+    /// Seconds allowed to connect and complete the handshake.
+    #[arg(long, default_value = "5", value_parser = parse_positive_seconds)]
+    connect_timeout: Duration,
+    /// Use IPv4 only.
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    ipv4: bool,
+    /// Use IPv6 only.
+    #[arg(short = '6')]
+    ipv6: bool,
+    /// Protocol version offered in Hello (for testing servers).
+    #[arg(long, hide = true)]
+    protocol_version: Option<u16>,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+/// Runs `pingpong client`.
+pub(crate) async fn run(args: ClientArgs) -> Result<ExitCode> {
+    let material = args.tls.material(LeafRole::Client)?;
+    let mut connector = Connector::new(&material, args.server_name.as_deref())?
+        .with_connect_timeout(args.connect_timeout);
+    if let Some(version) = args.protocol_version {
+        connector = connector.with_protocol_version(version);
+    }
+    if args.ipv4 {
+        connector = connector.with_family(AddressFamily::V4);
+    } else if args.ipv6 {
+        connector = connector.with_family(AddressFamily::V6);
+    }
+    let stop = pingpong::shutdown::on_signals().context("cannot install signal handlers")?;
+    let target = match &args.url {
+        Some(url) => Target::Fixed(parse_target(url)?),
+        None => {
+            let config = args.sources.config();
+            // A DNS answer (or its failure) takes up to the DNS timeout over UDP, then
+            // again over TCP: wait for it rather than give up first.
+            let discover_timeout = if config.mdns.is_none() {
+                args.discover_timeout
+                    .max(config.dns_config.timeout * 2 + Duration::from_secs(1))
+            } else {
+                args.discover_timeout
+            };
+            Target::Discovered {
+                finder: Finder::new(Discovery::start(&config)?),
+                discover_timeout,
+            }
+        }
+    };
+    let result = ping_target(
+        &connector,
+        target,
+        &args.ping,
+        args.reconnect_timeout,
+        &stop,
+    )
+    .await;
+    connector.shutdown().await;
+    Ok(exit_code(&result?))
+}
+
+/// Pings `target` as `ping` says, reconnecting through failures, printing as it
+/// goes; prints the summary.
+pub(crate) async fn ping_target(
+    connector: &Connector,
+    mut target: Target,
+    ping: &PingArgs,
+    reconnect_timeout: Duration,
+    stop: &CancellationToken,
+) -> Result<PingSummary> {
+    let mut options = ping.options();
+    if !reconnect_timeout.is_zero() {
+        // A ping unanswered for a quarter of -W (between 250 ms and 1 s) means the
+        // server is gone: reconnect and resend rather than wait it out.
+        options.suspect_after =
+            Some((options.timeout / 4).clamp(Duration::from_millis(250), Duration::from_secs(1)));
+    }
+    let mut run = PingRun::new(&options);
+    let mut printer = Printer {
+        json: ping.json,
+        payload_size: ping.size as usize,
+        url: String::new(),
+        remote: None,
+    };
+    let result = ping_with_recovery(
+        connector,
+        &mut target,
+        &mut run,
+        stop,
+        reconnect_timeout,
+        &mut printer,
+    )
+    .await;
+    target.shutdown();
+    let summary = run.summary();
+    if summary.transmitted == 0 && printer.remote.is_none() {
+        // Never connected: the error alone says it.
+        result?;
+        return Ok(summary);
+    }
+    let mut out = std::io::stdout().lock();
+    if ping.json {
+        writeln!(out, "{}", report::summary_json(&summary))?;
+    } else {
+        writeln!(out)?;
+        for line in report::summary_lines(&printer.url, &summary) {
+            writeln!(out, "{line}")?;
+        }
+    }
+    out.flush()?;
+    result?;
+    Ok(summary)
+}
+
+pub(crate) fn exit_code(summary: &PingSummary) -> ExitCode {
+    if summary.lost == 0 && summary.received == summary.transmitted {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    }
+}

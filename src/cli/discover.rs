@@ -1,0 +1,142 @@
+//! `pingpong discover`: the servers that can be seen, once, watched, or probed.
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use pingpong::client::probe::probe_all;
+use pingpong::client::report;
+use pingpong::client::Connector;
+use pingpong::discovery::{Candidate, Discovery, DiscoveryEvent, SourceEvent};
+use pingpong::tls::LeafRole;
+
+use super::args::{parse_positive_seconds, SourceArgs, TlsArgs};
+use super::output::timestamp;
+
+#[derive(Args)]
+pub(crate) struct DiscoverArgs {
+    /// Seconds to listen before printing the snapshot.
+    #[arg(long, default_value = "2", value_parser = parse_positive_seconds)]
+    timeout: Duration,
+    /// Keep running and print servers as they appear (+), change (=) and leave (-).
+    #[arg(long)]
+    watch: bool,
+    /// Output JSON: an array (snapshot) or one object per line (--watch).
+    #[arg(long)]
+    json: bool,
+    /// Connect to each server found (mTLS + Hello, like the client) and show the
+    /// handshake time or why it is unusable.
+    #[arg(long, conflicts_with = "watch")]
+    probe: bool,
+    #[command(flatten)]
+    sources: SourceArgs,
+    #[command(flatten)]
+    tls: TlsArgs,
+}
+
+/// Runs `pingpong discover`.
+pub(crate) async fn run(args: DiscoverArgs) -> Result<ExitCode> {
+    let stop = pingpong::shutdown::on_signals().context("cannot install signal handlers")?;
+    let mut discovery = Discovery::start(&args.sources.config())?;
+    let deadline = tokio::time::Instant::now() + args.timeout;
+    let mut seen: Vec<Candidate> = Vec::new();
+    let mut warnings: Vec<String> = Vec::new();
+    if !args.watch && !args.json {
+        eprintln!("pingpong: listening for {:?}...", args.timeout);
+    }
+    loop {
+        let next = tokio::select! {
+            next = discovery.next() => next,
+            _ = tokio::time::sleep_until(deadline), if !args.watch => None,
+            _ = stop.cancelled() => None,
+        };
+        let event = match next {
+            None => break,
+            Some(SourceEvent::Problem(problem)) => {
+                let at = timestamp();
+                if args.watch && args.json {
+                    println!(
+                        "{}",
+                        serde_json::json!({"event": "problem", "time": at, "message": problem.to_string()})
+                    );
+                } else if args.watch {
+                    println!("! {at} warning: {problem}");
+                }
+                warnings.push(problem.to_string());
+                continue;
+            }
+            Some(SourceEvent::Event(event)) => event,
+        };
+        if args.watch {
+            let at = timestamp();
+            if args.json {
+                println!("{}", report::discovery_event_json(&event, &at));
+            } else {
+                println!(
+                    "{} {at} {}",
+                    report::event_sign(&event),
+                    report::candidate_line(event.candidate())
+                );
+            }
+            std::io::stdout().flush().ok();
+        }
+        let key = event.candidate().key.clone();
+        seen.retain(|c| c.key != key);
+        if !matches!(event, DiscoveryEvent::Removed(_)) {
+            seen.push(event.candidate().clone());
+        }
+    }
+    discovery.shutdown();
+    if !args.watch {
+        for warning in &warnings {
+            if args.json {
+                eprintln!("pingpong: warning: {warning}");
+            }
+        }
+    }
+    if !args.watch {
+        seen.sort_by(|a, b| a.instance.cmp(&b.instance));
+        let probes = if args.probe {
+            let connector = Connector::new(&args.tls.material(LeafRole::Client)?, None)?
+                .with_connect_timeout(Duration::from_secs(2));
+            Some(probe_all(&connector, &seen).await)
+        } else {
+            None
+        };
+        if args.json {
+            let all: Vec<_> = seen
+                .iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    let mut value = report::candidate_json(c);
+                    if let Some(probes) = &probes {
+                        value["probe"] = probes[i].json();
+                    }
+                    value
+                })
+                .collect();
+            println!("{}", serde_json::Value::Array(all));
+        } else {
+            if seen.is_empty() {
+                println!("no pingpong servers found within {:?}", args.timeout);
+            } else {
+                let probe_header = if probes.is_some() { "  PROBE" } else { "" };
+                println!("{}{probe_header}", report::candidate_header());
+                for (i, candidate) in seen.iter().enumerate() {
+                    let probe = probes
+                        .as_ref()
+                        .map(|p| format!("  {}", p[i].text()))
+                        .unwrap_or_default();
+                    println!("{}{probe}", report::candidate_line(candidate));
+                }
+            }
+            for warning in &warnings {
+                println!("warning: {warning}");
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

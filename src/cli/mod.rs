@@ -1,0 +1,57 @@
+//! The command line, one file per command. The parts:
+//! - [`args`]: the flags several commands share (certificates, discovery
+//!   sources, ping options) and their value parsers;
+//! - [`output`]: what a ping run prints as it goes (ping(8)-style or JSON);
+//! - [`server`], [`client`], [`discover`], [`demo`], [`web`], [`certs`]: each
+//!   command's flags and what it does, through the library.
+
+pub(crate) mod args;
+pub(crate) mod certs;
+pub(crate) mod client;
+pub(crate) mod demo;
+pub(crate) mod discover;
+pub(crate) mod output;
+pub(crate) mod server;
+pub(crate) mod web;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{Parser, Subcommand};
+
+/// Zero-config peer discovery with a mutually-authenticated WebTransport ping-pong.
+#[derive(Parser)]
+#[command(name = "pingpong", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand)]
+pub(crate) enum Command {
+    /// Run a server, answering pings over mTLS WebTransport.
+    Server(server::ServerArgs),
+    /// Ping a server: the one given, or the first one discovered.
+    Client(client::ClientArgs),
+    /// List the servers that can be seen (mDNS, DNS SRV/DNS-SD), once or as they come and go.
+    Discover(discover::DiscoverArgs),
+    /// Run a server and a client in one process: a complete mTLS ping-pong, no setup.
+    Demo(demo::DemoArgs),
+    /// A live dashboard in the browser: discovers servers, pings each over mTLS once a second.
+    Web(web::WebArgs),
+    /// Make a CA and issue server and client certificates.
+    #[command(subcommand)]
+    Certs(certs::CertsCommand),
+}
+
+/// Runs the command.
+pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Server(args) => server::run(args).await,
+        Command::Client(args) => client::run(args).await,
+        Command::Discover(args) => discover::run(args).await,
+        Command::Demo(args) => demo::run(args).await,
+        Command::Web(args) => web::run(args).await,
+        Command::Certs(cmd) => certs::run(cmd),
+    }
+}

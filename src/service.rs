@@ -1,0 +1,13 @@
+//! The names both sides of the service share (DESIGN.md §4): what servers
+//! advertise and listen on, and what clients look for. Discovery and the server
+//! both use them; neither depends on the other for them.
+
+/// The mDNS / DNS-SD service type pingpong servers advertise.
+pub const SERVICE_TYPE: &str = "_pingpong._udp.local.";
+
+/// Default QUIC port of pingpong servers (the one HTTPS-over-QUIC examples
+/// use, free of the well-known 443).
+pub const DEFAULT_PORT: u16 = 4433;
+
+/// The WebTransport path of the service; servers answer others with 404.
+pub const DEFAULT_PATH: &str = "/pingpong";
