@@ -1,0 +1,316 @@
+//! Asking DNS, with hickory-resolver: SRV lookups and DNS-SD browses, their
+//! answers validated (see [`records`](super::records)) into candidates.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig, ResolverOpts};
+use hickory_resolver::net::{DnsError, NetError};
+use hickory_resolver::proto::op::ResponseCode;
+use hickory_resolver::proto::rr::RData;
+use hickory_resolver::TokioResolver;
+use tracing::{debug, warn};
+
+use crate::discovery::txt::ServerTxt;
+use crate::discovery::{Candidate, Source};
+
+use super::records::{
+    addresses_by_name, check_name, instance_label, parse_txt_string, srv_targets, SrvTarget,
+};
+use super::{DnsConfig, DnsLookupError, DnsQuery, Resolution, MAX_REFRESH};
+
+/// A configured resolver.
+#[derive(Clone)]
+pub struct DnsResolver {
+    inner: Arc<TokioResolver>,
+    config: DnsConfig,
+}
+
+impl std::fmt::Debug for DnsResolver {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DnsResolver")
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl DnsResolver {
+    /// A resolver for `config`.
+    pub fn new(config: &DnsConfig) -> Result<Self, DnsLookupError> {
+        let other = |reason: String| DnsLookupError::Other {
+            name: String::new(),
+            reason,
+        };
+        let (resolver_config, mut opts) = if config.servers.is_empty() {
+            hickory_resolver::system_conf::read_system_conf()
+                .map_err(|e| other(format!("cannot read the system DNS configuration: {e}")))?
+        } else {
+            let servers = config
+                .servers
+                .iter()
+                .map(|addr| {
+                    let mut udp = ConnectionConfig::udp();
+                    udp.port = addr.port();
+                    let mut tcp = ConnectionConfig::tcp();
+                    tcp.port = addr.port();
+                    let mut server = NameServerConfig::udp_and_tcp(addr.ip());
+                    server.connections = vec![udp, tcp];
+                    server
+                })
+                .collect();
+            (
+                ResolverConfig::from_name_servers(servers),
+                ResolverOpts::default(),
+            )
+        };
+        opts.timeout = config.timeout;
+        opts.attempts = 1;
+        // Follow the records' TTLs: Kubernetes gives 5 s, and pods come and go.
+        opts.positive_max_ttl = Some(MAX_REFRESH);
+        let inner = TokioResolver::builder_with_config(resolver_config, Default::default())
+            .with_options(opts)
+            .build()
+            .map_err(|e| other(e.to_string()))?;
+        Ok(Self {
+            inner: Arc::new(inner),
+            config: config.clone(),
+        })
+    }
+
+    fn servers_text(&self) -> String {
+        match self.config.servers.as_slice() {
+            [] => String::new(),
+            servers => format!(
+                " at {}",
+                servers
+                    .iter()
+                    .map(ToString::to_string)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
+    }
+
+    fn lookup_error(&self, name: &str, kind: &'static str, error: NetError) -> DnsLookupError {
+        match error {
+            NetError::Dns(DnsError::NoRecordsFound(no))
+                if no.response_code == ResponseCode::NXDomain =>
+            {
+                DnsLookupError::NoSuchName {
+                    name: name.to_string(),
+                }
+            }
+            NetError::Dns(DnsError::NoRecordsFound(_)) => DnsLookupError::NoRecords {
+                name: name.to_string(),
+                kind,
+            },
+            NetError::Dns(DnsError::ResponseCode(code)) => DnsLookupError::ServerError {
+                name: name.to_string(),
+                code: code.to_string(),
+            },
+            NetError::Timeout | NetError::NoConnections => DnsLookupError::Timeout {
+                servers: self.servers_text(),
+                timeout: self.config.timeout,
+            },
+            NetError::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused => {
+                DnsLookupError::Timeout {
+                    servers: self.servers_text(),
+                    timeout: self.config.timeout,
+                }
+            }
+            other => DnsLookupError::Other {
+                name: name.to_string(),
+                reason: other.to_string(),
+            },
+        }
+    }
+
+    /// Resolves `query` into candidates, in no particular order (the connector
+    /// applies RFC 2782).
+    pub async fn resolve(&self, query: &DnsQuery) -> Result<Resolution, DnsLookupError> {
+        match query {
+            DnsQuery::Srv(name) => self.resolve_srv(name, None).await,
+            DnsQuery::Browse(name) => self.browse(name).await,
+        }
+    }
+
+    async fn browse(&self, name: &str) -> Result<Resolution, DnsLookupError> {
+        check_name(name)?;
+        let ptrs = self
+            .inner
+            .reverse_lookup(name)
+            .await
+            .map_err(|e| self.lookup_error(name, "PTR", e))?;
+        let mut out = Resolution {
+            candidates: Vec::new(),
+            ttl: MAX_REFRESH,
+            skipped: Vec::new(),
+        };
+        for record in ptrs.answers() {
+            let RData::PTR(ptr) = &record.data else {
+                continue;
+            };
+            out.ttl = out.ttl.min(Duration::from_secs(u64::from(record.ttl)));
+            let instance_name = ptr.0.to_ascii();
+            let instance = instance_label(&instance_name, name);
+            match self.resolve_srv(&instance_name, Some(instance)).await {
+                Ok(found) => {
+                    out.ttl = out.ttl.min(found.ttl);
+                    out.candidates.extend(found.candidates);
+                    out.skipped.extend(found.skipped);
+                }
+                Err(e) => out.skipped.push(format!("{instance_name}: {e}")),
+            }
+        }
+        if out.candidates.is_empty() && !out.skipped.is_empty() {
+            warn!(name, skipped = ?out.skipped, "DNS-SD instances unusable");
+        }
+        Ok(out)
+    }
+
+    /// SRV at `name`, the targets' addresses (from the additional section when
+    /// present) and TXT at the same name.
+    async fn resolve_srv(
+        &self,
+        name: &str,
+        instance: Option<String>,
+    ) -> Result<Resolution, DnsLookupError> {
+        check_name(name)?;
+        let lookup = match self.inner.srv_lookup(name).await {
+            Ok(lookup) => lookup,
+            Err(error) => {
+                let error = self.lookup_error(name, "SRV", error);
+                // Like glibc: when the search list ends in NXDOMAIN but the name
+                // itself exists without SRV, NODATA is the true answer.
+                if matches!(error, DnsLookupError::NoSuchName { .. }) && !name.ends_with('.') {
+                    if let Err(e) = self.inner.srv_lookup(format!("{name}.")).await {
+                        if let e @ DnsLookupError::NoRecords { .. } =
+                            self.lookup_error(name, "SRV", e)
+                        {
+                            return Err(e);
+                        }
+                    }
+                }
+                return Err(error);
+            }
+        };
+        let mut ttl = MAX_REFRESH;
+        let mut records = Vec::new();
+        for record in lookup.answers() {
+            if let RData::SRV(srv) = &record.data {
+                ttl = ttl.min(Duration::from_secs(u64::from(record.ttl)));
+                records.push(srv.clone());
+            }
+        }
+        if records.is_empty() {
+            return Err(DnsLookupError::NoRecords {
+                name: name.to_string(),
+                kind: "SRV",
+            });
+        }
+        if records.iter().all(|r| r.target.is_root()) {
+            return Err(DnsLookupError::NotAvailable {
+                name: name.to_string(),
+            });
+        }
+        let additional = addresses_by_name(lookup.additionals());
+        let (txt_pairs, txt) = self.txt(name).await;
+        let mut out = Resolution {
+            candidates: Vec::new(),
+            ttl,
+            skipped: Vec::new(),
+        };
+        let txt = match txt {
+            Ok(txt) => txt,
+            Err(reason) => {
+                out.skipped
+                    .push(format!("{name}: malformed TXT ignored: {reason}"));
+                None
+            }
+        };
+        for SrvTarget {
+            host: target,
+            port,
+            info,
+        } in srv_targets(&records, &mut out.skipped)
+        {
+            let ips = match additional.get(&target) {
+                Some(ips) => ips.clone(),
+                None => self.addresses(&target).await,
+            };
+            if ips.is_empty() {
+                out.skipped.push(format!("{target}: no address"));
+                continue;
+            }
+            let path = txt.as_ref().map_or_else(
+                || crate::service::DEFAULT_PATH.to_string(),
+                |t| t.path.clone(),
+            );
+            out.candidates.push(Candidate {
+                key: format!("dns:{target}:{port}"),
+                instance: instance.clone().unwrap_or_else(|| target.clone()),
+                host: target,
+                addresses: ips
+                    .into_iter()
+                    .map(|ip| SocketAddr::new(ip, port))
+                    .collect(),
+                port,
+                path,
+                source: Source::Dns,
+                txt: txt.clone(),
+                srv: Some(info),
+                txt_pairs: txt_pairs.clone(),
+            });
+        }
+        if out.candidates.is_empty() {
+            return Err(DnsLookupError::NoAddress {
+                name: name.to_string(),
+                targets: records
+                    .iter()
+                    .map(|r| r.target.to_ascii())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            });
+        }
+        Ok(out)
+    }
+
+    /// TXT at `name`: the raw pairs, and the parsed pingpong TXT (`Ok(None)`
+    /// when there is none, `Err` when it is malformed).
+    async fn txt(&self, name: &str) -> (Vec<(String, String)>, Result<Option<ServerTxt>, String>) {
+        let Ok(lookup) = self.inner.txt_lookup(name).await else {
+            return (Vec::new(), Ok(None));
+        };
+        let mut pairs: HashMap<String, String> = HashMap::new();
+        for record in lookup.answers() {
+            if let RData::TXT(txt) = &record.data {
+                for string in txt.txt_data.iter() {
+                    let (key, value) = parse_txt_string(string);
+                    // RFC 6763 §6.4: the first occurrence of a key wins.
+                    pairs.entry(key).or_insert(value);
+                }
+            }
+        }
+        let raw =
+            crate::discovery::mdns::raw_pairs(pairs.iter().map(|(k, v)| (k.clone(), v.clone())));
+        if pairs.is_empty() {
+            return (raw, Ok(None));
+        }
+        let parsed = ServerTxt::parse(|key| pairs.get(key).map(String::as_str))
+            .map(Some)
+            .map_err(|e| e.to_string());
+        (raw, parsed)
+    }
+
+    async fn addresses(&self, host: &str) -> Vec<IpAddr> {
+        match self.inner.lookup_ip(format!("{host}.")).await {
+            Ok(ips) => ips.iter().collect(),
+            Err(e) => {
+                debug!(host, error = %e, "SRV target has no address");
+                Vec::new()
+            }
+        }
+    }
+}

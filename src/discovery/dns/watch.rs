@@ -1,0 +1,108 @@
+//! Keeping a query's candidates up to date: resolved again when the TTL runs
+//! out or a connection failed, differences reported as events.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use tokio::sync::{mpsc, Notify};
+use tracing::warn;
+
+use crate::discovery::{Candidate, DiscoveryEvent};
+
+use super::{DnsLookupError, DnsQuery, DnsResolver, MAX_REFRESH, MIN_REFRESH};
+
+/// Keeps a query's candidates up to date: resolves now, then again when the
+/// records' TTL runs out or when [`DnsWatch::refresh`] is called (after a failed
+/// connection), and reports the differences as events.
+pub struct DnsWatch {
+    refresh: Arc<Notify>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl DnsWatch {
+    /// Starts watching `query`, sending events to `events`. A failed lookup is
+    /// reported to `problems` (once per distinct error) and retried.
+    pub fn start(
+        resolver: DnsResolver,
+        query: DnsQuery,
+        events: mpsc::UnboundedSender<DiscoveryEvent>,
+        problems: mpsc::UnboundedSender<DnsLookupError>,
+    ) -> Self {
+        let refresh = Arc::new(Notify::new());
+        let wake = refresh.clone();
+        let task = tokio::spawn(async move {
+            let mut known: HashMap<String, Candidate> = HashMap::new();
+            let mut last_problem: Option<DnsLookupError> = None;
+            loop {
+                let wait = match resolver.resolve(&query).await {
+                    Ok(found) => {
+                        last_problem = None;
+                        for skipped in &found.skipped {
+                            warn!(name = query.name(), "{skipped}");
+                            let _ = problems.send(DnsLookupError::Ignored(skipped.clone()));
+                        }
+                        let current: HashMap<String, Candidate> = found
+                            .candidates
+                            .into_iter()
+                            .map(|c| (c.key.clone(), c))
+                            .collect();
+                        for (key, old) in &known {
+                            match current.get(key) {
+                                None => {
+                                    let _ = events.send(DiscoveryEvent::Removed(old.clone()));
+                                }
+                                Some(new) if new != old => {
+                                    let _ = events.send(DiscoveryEvent::Updated(new.clone()));
+                                }
+                                Some(_) => {}
+                            }
+                        }
+                        for (key, new) in &current {
+                            if !known.contains_key(key) {
+                                let _ = events.send(DiscoveryEvent::Added(new.clone()));
+                            }
+                        }
+                        known = current;
+                        found.ttl.clamp(MIN_REFRESH, MAX_REFRESH)
+                    }
+                    Err(problem) => {
+                        if last_problem.as_ref() != Some(&problem) {
+                            let _ = problems.send(problem.clone());
+                        }
+                        if matches!(
+                            problem,
+                            DnsLookupError::NoSuchName { .. }
+                                | DnsLookupError::NoRecords { .. }
+                                | DnsLookupError::NotAvailable { .. }
+                        ) {
+                            for (_, old) in known.drain() {
+                                let _ = events.send(DiscoveryEvent::Removed(old));
+                            }
+                        }
+                        last_problem = Some(problem);
+                        MIN_REFRESH * 2
+                    }
+                };
+                tokio::select! {
+                    _ = tokio::time::sleep(wait) => {}
+                    _ = wake.notified() => {}
+                }
+                if events.is_closed() {
+                    break;
+                }
+            }
+        });
+        Self { refresh, task }
+    }
+
+    /// Resolves again now (for example after a connection to a candidate failed).
+    pub fn refresh(&self) {
+        self.refresh.notify_one();
+    }
+}
+
+impl Drop for DnsWatch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
