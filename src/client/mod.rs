@@ -7,7 +7,8 @@
 //! - [`recover`]: ping through failures: reconnect, fail over, resend.
 //! - [`backoff`]: the reconnection schedule.
 //! - [`handshake`]: the Hello/Welcome exchange over any byte stream.
-//! - [`pinger`]: the ping loop over any byte stream.
+//! - [`run`]: a ping run's state, pure (schedule, matching, timeouts, resend).
+//! - [`pinger`]: the ping loop that drives a run over any byte stream.
 //! - [`report`]: ping(8)-style text and JSON lines.
 //! - [`probe`]: connect-and-Hello probes for `discover --probe`.
 //! - [`stats`]: RTT statistics and the run summary.
@@ -25,11 +26,12 @@ pub mod race;
 pub mod recover;
 pub mod report;
 pub mod resolver;
+pub mod run;
 pub mod stats;
 
 pub use connect::{ClientSession, Connector};
 pub use error::ClientError;
 pub use handshake::Resume;
 pub use handshake::Welcome;
-pub use pinger::{PingEvent, PingOptions, PingRun};
+pub use run::{PingEvent, PingOptions, PingRun};
 pub use stats::{PingSummary, RttSummary};

@@ -1,0 +1,361 @@
+//! The state of a ping run, pure: what to send when, which pongs match, what
+//! timed out, what a reconnection resends, and the figures. Time comes in as
+//! arguments; [`pinger`](super::pinger) drives it over a session.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use tokio::time::Instant;
+
+use super::in_flight::InFlight;
+use super::stats::{PingSummary, RttStats};
+use super::ClientError;
+use crate::proto::{encode_frame_into, ClientMessage, ServerMessage, MAX_FRAME_LEN};
+
+/// Bytes of pings allowed in flight at once, whatever `in_flight` says. The loop
+/// writes while it is not reading; keeping the unanswered bytes well under QUIC's
+/// per-stream flow-control window means neither side can block the other.
+const MAX_IN_FLIGHT_BYTES: usize = 256 * 1024;
+
+/// How long a stopped run (Ctrl-C) still waits for pongs already in flight:
+/// hundreds of round trips on a LAN, and short enough that Ctrl-C feels instant.
+const STOP_GRACE: Duration = Duration::from_millis(500);
+
+/// How many lost seqs are remembered to tell a late pong from a duplicate.
+const LOST_MEMORY: usize = 4096;
+
+/// How to ping.
+#[derive(Debug, Clone)]
+pub struct PingOptions {
+    /// Pings to send; `None` pings until stopped.
+    pub count: Option<u64>,
+    /// Time between two pings; zero sends as fast as `in_flight` allows.
+    pub interval: Duration,
+    /// Payload bytes per ping.
+    pub payload_size: usize,
+    /// How long to wait for each pong before counting the ping lost.
+    pub timeout: Duration,
+    /// Most pings unanswered at once.
+    pub in_flight: usize,
+    /// When set, a ping unanswered for this long ends the session as lost (the
+    /// caller reconnects and resends), instead of waiting for `timeout`.
+    pub suspect_after: Option<Duration>,
+}
+
+impl Default for PingOptions {
+    fn default() -> Self {
+        Self {
+            count: Some(10),
+            interval: Duration::from_secs(1),
+            payload_size: 56,
+            timeout: Duration::from_secs(2),
+            in_flight: 64,
+            suspect_after: None,
+        }
+    }
+}
+
+impl PingOptions {
+    /// The largest payload that fits in one frame.
+    pub const MAX_PAYLOAD: usize = MAX_FRAME_LEN - 16;
+
+    fn effective_in_flight(&self) -> usize {
+        let per_ping = self.payload_size + 16;
+        self.in_flight
+            .clamp(1, (MAX_IN_FLIGHT_BYTES / per_ping).max(1))
+    }
+}
+
+/// Something that happened during a run, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum PingEvent {
+    /// A pong answered ping `seq`.
+    Pong {
+        /// The seq.
+        seq: u64,
+        /// Round-trip time.
+        rtt: Duration,
+        /// Payload bytes echoed.
+        bytes: usize,
+    },
+    /// Ping `seq` got no pong in time.
+    Lost {
+        /// The seq.
+        seq: u64,
+    },
+    /// A second pong for an answered ping (dropped).
+    Duplicate {
+        /// The seq.
+        seq: u64,
+    },
+    /// A pong for a ping already counted lost.
+    Late {
+        /// The seq.
+        seq: u64,
+    },
+}
+
+/// Bookkeeping of one run, across as many sessions as it takes: what was sent,
+/// what is awaited, what came back. Pure: the driver passes in the clock and
+/// the messages.
+#[derive(Debug)]
+pub struct PingRun {
+    pub(crate) options: PingOptions,
+    window: usize,
+    payload: Vec<u8>,
+    /// Unanswered pings by seq, with their send time. Seqs are sent in order, so
+    /// the first entry is always the oldest.
+    pub(crate) outstanding: InFlight,
+    lost_seqs: VecDeque<u64>,
+    rtts: RttStats,
+    sent: u64,
+    lost: u64,
+    duplicates: u64,
+    late: u64,
+    next_send: Instant,
+    pub(crate) stop_deadline: Option<Instant>,
+    started: Instant,
+    client_id: [u8; 16],
+    /// Sessions re-established after a loss.
+    pub reconnects: u64,
+    /// Reconnections that landed on a different server.
+    pub failovers: u64,
+}
+
+impl PingRun {
+    /// A run that has not sent anything yet.
+    pub fn new(options: &PingOptions) -> Self {
+        let now = Instant::now();
+        Self {
+            options: options.clone(),
+            window: options.effective_in_flight(),
+            payload: vec![0x5a; options.payload_size.min(PingOptions::MAX_PAYLOAD)],
+            outstanding: InFlight::default(),
+            lost_seqs: VecDeque::new(),
+            rtts: RttStats::default(),
+            sent: 0,
+            lost: 0,
+            duplicates: 0,
+            late: 0,
+            next_send: now,
+            stop_deadline: None,
+            started: now,
+            client_id: rand::random(),
+            reconnects: 0,
+            failovers: 0,
+        }
+    }
+
+    /// Every seq up to this one has been answered or given up on: what
+    /// `Hello.resume_after` tells a server on reconnection.
+    pub fn resume_after(&self) -> u64 {
+        self.outstanding
+            .oldest()
+            .map_or(self.sent, |(seq, _)| seq - 1)
+    }
+
+    /// This run's identity and progress, for the `Hello` of every session it
+    /// uses. The client id is random per run: a server keeps pongs per client
+    /// id, and seqs start again at 1 in a new run.
+    pub fn resume(&self) -> super::handshake::Resume {
+        super::handshake::Resume {
+            client_id: self.client_id,
+            after: self.resume_after(),
+        }
+    }
+
+    /// Pings sent and not answered yet.
+    pub fn unanswered(&self) -> usize {
+        self.outstanding.len()
+    }
+
+    /// Whether every ping was sent and answered (or given up on), or the run was
+    /// stopped and its grace period is over.
+    pub fn is_finished(&self) -> bool {
+        self.finished()
+    }
+
+    /// Appends every unanswered ping to `out` again (on a new session), counting
+    /// their time from now.
+    pub fn resend(&mut self, now: Instant, out: &mut Vec<u8>) -> Result<(), ClientError> {
+        for seq in self.outstanding.restart_all(now) {
+            self.encode_ping(seq, out)?;
+        }
+        Ok(())
+    }
+
+    /// Appends ping `seq` to `out`, lending it the shared payload buffer.
+    fn encode_ping(&mut self, seq: u64, out: &mut Vec<u8>) -> Result<(), ClientError> {
+        let ping = ClientMessage::Ping {
+            seq,
+            payload: std::mem::take(&mut self.payload),
+        };
+        let encoded = encode_frame_into(&ping, out);
+        if let ClientMessage::Ping { payload, .. } = ping {
+            self.payload = payload;
+        }
+        encoded.map_err(|e| ClientError::Protocol(e.to_string()))
+    }
+
+    /// Stops sending (Ctrl-C); pongs in flight get a short grace period.
+    pub fn request_stop(&mut self) {
+        self.stop(Instant::now());
+    }
+
+    /// Gives up on every unanswered ping (the run ends without a session).
+    pub fn abandon(&mut self, emit: &mut dyn FnMut(&PingEvent)) {
+        for seq in self.outstanding.drain() {
+            self.mark_lost(seq, emit);
+        }
+        self.stop_deadline.get_or_insert_with(Instant::now);
+    }
+
+    /// Whether the oldest unanswered ping has waited longer than `limit`.
+    pub(crate) fn overdue(&self, now: Instant, limit: Duration) -> bool {
+        self.stop_deadline.is_none()
+            && self
+                .outstanding
+                .oldest()
+                .is_some_and(|(_, at)| now.duration_since(at) > limit)
+    }
+
+    pub(crate) fn stop(&mut self, now: Instant) {
+        if self.stop_deadline.is_none() {
+            self.stop_deadline = Some(now + STOP_GRACE.min(self.options.timeout));
+        }
+    }
+
+    fn more_to_send(&self) -> bool {
+        self.stop_deadline.is_none() && self.options.count.is_none_or(|c| self.sent < c)
+    }
+
+    pub(crate) fn finished(&self) -> bool {
+        !self.more_to_send() && self.outstanding.is_empty()
+    }
+
+    fn mark_lost(&mut self, seq: u64, emit: &mut dyn FnMut(&PingEvent)) {
+        self.lost += 1;
+        if self.lost_seqs.len() == LOST_MEMORY {
+            self.lost_seqs.pop_front();
+        }
+        self.lost_seqs.push_back(seq);
+        emit(&PingEvent::Lost { seq });
+    }
+
+    /// Counts as lost every ping past its deadline (or everything, once a
+    /// stopped run's grace period is over).
+    pub(crate) fn expire(&mut self, now: Instant, emit: &mut dyn FnMut(&PingEvent)) {
+        let give_up = self.stop_deadline.is_some_and(|d| d <= now);
+        while let Some((seq, at)) = self.outstanding.oldest() {
+            if at + self.options.timeout > now && !give_up {
+                break;
+            }
+            self.outstanding.remove(seq);
+            self.mark_lost(seq, emit);
+        }
+    }
+
+    /// Appends every ping that is due to `out`.
+    pub(crate) fn fill(&mut self, now: Instant, out: &mut Vec<u8>) -> Result<(), ClientError> {
+        while self.more_to_send() && now >= self.next_send && self.outstanding.len() < self.window {
+            let seq = self.sent + 1;
+            self.encode_ping(seq, out)?;
+            self.outstanding.insert(seq, now);
+            self.sent += 1;
+            self.next_send = if self.options.interval.is_zero() {
+                now
+            } else {
+                // Keep the schedule, but do not burst to catch up after a stall.
+                (self.next_send + self.options.interval).max(now)
+            };
+        }
+        Ok(())
+    }
+
+    /// When the driver must look again if nothing arrives.
+    pub(crate) fn next_wake(&self, now: Instant) -> Instant {
+        let mut wake = self
+            .outstanding
+            .oldest()
+            .map(|(_, at)| at + self.options.timeout);
+        if self.more_to_send() && self.outstanding.len() < self.window {
+            wake = Some(wake.map_or(self.next_send, |w| w.min(self.next_send)));
+        }
+        if let Some(deadline) = self.stop_deadline {
+            wake = Some(wake.map_or(deadline, |w| w.min(deadline)));
+        }
+        wake.unwrap_or_else(|| now + Duration::from_secs(3600))
+    }
+
+    /// Handles a message that arrived at `received_at`.
+    pub(crate) fn on_message(
+        &mut self,
+        message: ServerMessage,
+        received_at: Instant,
+        emit: &mut dyn FnMut(&PingEvent),
+    ) -> Result<(), ClientError> {
+        match message {
+            ServerMessage::Pong { seq, payload } => {
+                if let Some(at) = self.outstanding.remove(seq) {
+                    let rtt = received_at.saturating_duration_since(at);
+                    self.rtts.record(rtt);
+                    emit(&PingEvent::Pong {
+                        seq,
+                        rtt,
+                        bytes: payload.len(),
+                    });
+                } else if let Some(pos) = self.lost_seqs.iter().position(|&s| s == seq) {
+                    self.lost_seqs.remove(pos);
+                    self.late += 1;
+                    emit(&PingEvent::Late { seq });
+                } else if (1..=self.sent).contains(&seq) {
+                    self.duplicates += 1;
+                    emit(&PingEvent::Duplicate { seq });
+                } else {
+                    return Err(ClientError::Protocol(format!(
+                        "pong for seq {seq}, which was never sent"
+                    )));
+                }
+                Ok(())
+            }
+            ServerMessage::Drain { reason, .. } => Err(ClientError::SessionLost(format!(
+                "the server is draining: {reason}"
+            ))),
+            ServerMessage::Error { code, message } => Err(ClientError::Refused { code, message }),
+            other => Err(ClientError::Protocol(format!(
+                "unexpected {other:?} during pings"
+            ))),
+        }
+    }
+
+    /// The figures so far (unanswered pings are not counted lost here: see
+    /// [`abandon`](Self::abandon)).
+    pub fn summary(&self) -> PingSummary {
+        PingSummary {
+            transmitted: self.sent,
+            received: self.rtts.len() as u64,
+            lost: self.lost,
+            duplicates: self.duplicates,
+            late: self.late,
+            reconnects: self.reconnects,
+            failovers: self.failovers,
+            rtt_ms: self.rtts.summary(),
+            elapsed_ms: self.started.elapsed().as_secs_f64() * 1000.0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn big_payloads_limit_the_window() {
+        let opts = PingOptions {
+            payload_size: 60_000,
+            in_flight: 64,
+            ..PingOptions::default()
+        };
+        assert_eq!(opts.effective_in_flight(), 4);
+    }
+}
