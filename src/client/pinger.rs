@@ -1,5 +1,5 @@
 //! The ping loop over an established control stream: drives a
-//! [`PingRun`](super::run::PingRun) (which sends pings on schedule, matches
+//! [`PingRun`] (which sends pings on schedule, matches
 //! pongs, times out the unanswered and counts duplicates) over a byte stream.
 
 use std::time::Duration;

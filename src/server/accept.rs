@@ -1,0 +1,183 @@
+//! One incoming connection, from the QUIC handshake to the close: the path
+//! check, the session limit (a slot per session), the control stream, and the
+//! close code that tells the client how it ended.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+use wtransport::endpoint::IncomingSession;
+use wtransport::VarInt;
+
+use super::handler::{run_control_stream, SessionContext, SessionEnd};
+use super::Shared;
+use crate::proto::{ErrorCode, ServerMessage};
+use crate::tls::PeerIdentity;
+
+/// Application close code of a session that ended normally.
+pub(super) const CLOSE_OK: u32 = 0;
+/// Application close code sent to sessions when the server shuts down.
+pub(super) const CLOSE_SHUTDOWN: u32 = 0x10;
+/// How long the server waits for a refused client to read its `Error` frame and
+/// close, before closing the connection itself.
+const ERROR_LINGER: Duration = Duration::from_secs(1);
+
+/// One of the server's session slots, given back when dropped.
+struct SessionSlot<'a>(&'a Shared);
+
+impl<'a> SessionSlot<'a> {
+    fn take(shared: &'a Shared) -> Option<Self> {
+        shared
+            .sessions
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
+                (n < shared.max_sessions).then_some(n + 1)
+            })
+            .ok()?;
+        shared.metrics.sessions_open.inc();
+        shared.metrics.sessions_total.inc();
+        Some(Self(shared))
+    }
+}
+
+impl Drop for SessionSlot<'_> {
+    fn drop(&mut self) {
+        self.0.sessions.fetch_sub(1, Ordering::AcqRel);
+        self.0.metrics.sessions_open.dec();
+        let clients = self.0.outboxes.lock().map_or(0, |o| o.clients());
+        self.0.metrics.outbox_clients.set(clients as i64);
+    }
+}
+
+/// One incoming connection: handshake, path check, control stream, close.
+pub(super) async fn handle_incoming(
+    incoming: IncomingSession,
+    shared: &Shared,
+    shutdown: &CancellationToken,
+) {
+    let remote = incoming.remote_address();
+    let request = match incoming.await {
+        Ok(request) => request,
+        Err(error) => {
+            // TLS rejections (no client certificate, unknown CA, expired) land here.
+            info!(%remote, %error, "connection refused during handshake");
+            let tls = error
+                .to_string()
+                .to_ascii_lowercase()
+                .contains("certificate")
+                || error.to_string().contains("handshake");
+            shared.metrics.refused(if tls { "tls" } else { "other" });
+            return;
+        }
+    };
+    if request.path() != shared.path {
+        info!(%remote, path = request.path(), "no session at this path (404)");
+        shared.metrics.refused("not_found");
+        request.not_found().await;
+        return;
+    }
+    let connection = match request.accept().await {
+        Ok(connection) => connection,
+        Err(error) => {
+            debug!(%remote, %error, "session request failed");
+            return;
+        }
+    };
+    let client = connection.peer_identity().and_then(|chain| {
+        chain
+            .as_slice()
+            .first()
+            .and_then(|c| PeerIdentity::from_der(c.der()))
+    });
+    let client_name = client
+        .as_ref()
+        .map_or_else(|| "unknown".to_string(), ToString::to_string);
+    info!(%remote, client = %client_name, "session opened");
+
+    let stream = tokio::select! {
+        _ = shutdown.cancelled() => None,
+        stream = tokio::time::timeout(shared.timing.hello_timeout, connection.accept_bi()) => Some(stream),
+    };
+    let (mut send, recv) = match stream {
+        Some(Ok(Ok(stream))) => stream,
+        Some(Ok(Err(error))) => {
+            info!(%remote, client = %client_name, %error, "session closed before its control stream");
+            return;
+        }
+        Some(Err(_)) => {
+            info!(%remote, client = %client_name, "no control stream in time; closing");
+            connection.close(
+                VarInt::from_u32(crate::proto::ErrorCode::HelloTimeout.as_u16().into()),
+                b"no control stream",
+            );
+            return;
+        }
+        None => {
+            connection.close(VarInt::from_u32(CLOSE_SHUTDOWN), b"server shutting down");
+            return;
+        }
+    };
+
+    // The session limit: a client over it is told so, in protocol terms.
+    let Some(slot) = SessionSlot::take(shared) else {
+        shared.metrics.refused("server_full");
+        warn!(%remote, client = %client_name, limit = shared.max_sessions, "session refused: server full");
+        let full = ServerMessage::Error {
+            code: ErrorCode::LimitExceeded.as_u16(),
+            message: format!(
+                "server full: {} sessions (its --max-sessions)",
+                shared.max_sessions
+            ),
+        };
+        if let Ok(frame) = crate::proto::encode_frame(&full) {
+            let _ = send.write_all(&frame).await;
+            let _ = send.finish().await;
+        }
+        let _ = tokio::time::timeout(ERROR_LINGER, connection.closed()).await;
+        connection.close(
+            VarInt::from_u32(ErrorCode::LimitExceeded.as_u16().into()),
+            b"server full",
+        );
+        return;
+    };
+
+    let ctx = SessionContext {
+        info: &shared.info,
+        timing: shared.timing,
+        metrics: Some(&shared.metrics),
+        outboxes: &shared.outboxes,
+        outbox_limits: *shared.outboxes.lock().expect("outboxes lock").limits(),
+    };
+    let result = run_control_stream(recv, &mut send, &ctx, shutdown).await;
+    // The slot is free as soon as the session's protocol is over.
+    drop(slot);
+    match result {
+        Ok((SessionEnd::ClientLeft, _)) => {
+            info!(%remote, client = %client_name, "session closed by client");
+            let _ = tokio::time::timeout(ERROR_LINGER, connection.closed()).await;
+            connection.close(VarInt::from_u32(CLOSE_OK), b"");
+        }
+        Ok((SessionEnd::Refused { code, message }, _)) => {
+            shared.metrics.refused("protocol");
+            warn!(%remote, client = %client_name, code, %message, "session refused");
+            let _ = tokio::time::timeout(ERROR_LINGER, connection.closed()).await;
+            connection.close(VarInt::from_u32(code.into()), message.as_bytes());
+        }
+        Ok((SessionEnd::Shutdown, _)) => {
+            connection.close(VarInt::from_u32(CLOSE_SHUTDOWN), b"server shutting down");
+        }
+        Err(error) => {
+            // A client that says Goodbye closes at once with application code 0.
+            let left = matches!(
+                connection.quic_connection().close_reason(),
+                Some(wtransport::quinn::ConnectionError::ApplicationClosed(close))
+                    if close.error_code == wtransport::quinn::VarInt::from_u32(CLOSE_OK)
+            );
+            if left {
+                info!(%remote, client = %client_name, "session closed by client");
+            } else {
+                info!(%remote, client = %client_name, %error, "session ended");
+            }
+        }
+    }
+}
