@@ -45,6 +45,12 @@ pub struct Health {
     pub ejected_until: Option<Instant>,
 }
 
+/// Most candidates whose health is kept: as many as a client keeps candidates
+/// ([`MAX_CANDIDATES`](crate::discovery::set::MAX_CANDIDATES)). Past it, a new
+/// one replaces an entry that is not ejected (a flood of advertisers cannot grow
+/// the table, nor wipe what is known of failing servers).
+pub const MAX_TRACKED: usize = 4096;
+
 /// Health of every candidate seen, by key.
 #[derive(Debug, Default)]
 pub struct HealthTable {
@@ -52,10 +58,26 @@ pub struct HealthTable {
 }
 
 impl HealthTable {
+    /// The entry of `key`, made room for if the table is full.
+    fn entry(&mut self, key: &str, now: Instant) -> &mut Health {
+        if self.by_key.len() >= MAX_TRACKED && !self.by_key.contains_key(key) {
+            let spare = self
+                .by_key
+                .iter()
+                .find(|(_, h)| h.ejected_until.is_none_or(|until| until <= now))
+                .or_else(|| self.by_key.iter().min_by_key(|(_, h)| h.ejected_until))
+                .map(|(k, _)| k.clone());
+            if let Some(spare) = spare {
+                self.by_key.remove(&spare);
+            }
+        }
+        self.by_key.entry(key.to_string()).or_default()
+    }
+
     /// Records a round trip (handshake or ping) to `key`; a success clears
     /// failures and ejection.
     pub fn record_rtt(&mut self, key: &str, rtt: Duration) {
-        let health = self.by_key.entry(key.to_string()).or_default();
+        let health = self.entry(key, Instant::now());
         health.rtt_ewma = Some(match health.rtt_ewma {
             None => rtt,
             Some(old) => old.mul_f64(1.0 - EWMA_ALPHA) + rtt.mul_f64(EWMA_ALPHA),
@@ -66,7 +88,7 @@ impl HealthTable {
 
     /// Records a failure of `key` at `now`; returns how long it is ejected.
     pub fn record_failure(&mut self, key: &str, now: Instant) -> Duration {
-        let health = self.by_key.entry(key.to_string()).or_default();
+        let health = self.entry(key, now);
         health.failures = health.failures.saturating_add(1);
         let time = BASE_EJECTION
             .saturating_mul(1 << (health.failures - 1).min(5))
@@ -265,5 +287,17 @@ mod tests {
         t.record_rtt("a", Duration::from_millis(20));
         let ewma = t.get("a").unwrap().rtt_ewma.unwrap();
         assert!((ewma.as_secs_f64() - 0.012).abs() < 1e-6, "{ewma:?}");
+    }
+
+    #[test]
+    fn a_flood_of_keys_keeps_the_table_bounded_and_the_ejected() {
+        let now = Instant::now();
+        let mut table = HealthTable::default();
+        table.record_failure("failing", now);
+        for i in 0..MAX_TRACKED + 100 {
+            table.record_rtt(&format!("flood-{i}"), Duration::from_millis(1));
+        }
+        assert_eq!(table.by_key.len(), MAX_TRACKED);
+        assert!(table.ejected("failing", now));
     }
 }

@@ -5,6 +5,10 @@ use std::net::SocketAddr;
 
 use super::{Candidate, DiscoveryEvent, SrvInfo};
 
+/// Most candidates a client keeps: a few thousand servers is a large site; past
+/// it, new ones are ignored (a flood of advertisers cannot grow memory).
+pub const MAX_CANDIDATES: usize = 4096;
+
 /// Known candidates, in the order they were first seen. A candidate keeps the
 /// last address a session was had over, even when its source stops listing it,
 /// until an attempt there fails (DESIGN.md §5).
@@ -27,8 +31,12 @@ impl CandidateSet {
                         c.addresses.push(*worked);
                     }
                 }
+                let full = self.candidates.len() >= MAX_CANDIDATES;
                 match self.candidates.iter_mut().find(|k| k.key == c.key) {
                     Some(known) => *known = c,
+                    None if full => {
+                        self.listed.remove(&c.key);
+                    }
                     None => self.candidates.push(c),
                 }
             }
@@ -179,6 +187,24 @@ mod tests {
         assert_eq!(set.get("a").unwrap().addresses, a.addresses);
         set.apply(DiscoveryEvent::Updated(a.clone()));
         assert_eq!(set.get("a").unwrap().addresses, a.addresses);
+    }
+
+    #[test]
+    fn a_flood_of_candidates_stops_at_the_cap() {
+        let mut set = CandidateSet::default();
+        for i in 0..MAX_CANDIDATES + 10 {
+            set.apply(DiscoveryEvent::Added(candidate(
+                &format!("c{i}"),
+                ServerState::Serving,
+            )));
+        }
+        assert_eq!(set.all().len(), MAX_CANDIDATES);
+        assert_eq!(set.listed.len(), MAX_CANDIDATES);
+        // Known ones still update.
+        let mut first = candidate("c0", ServerState::Draining);
+        first.port = 1;
+        set.apply(DiscoveryEvent::Updated(first));
+        assert_eq!(set.get("c0").unwrap().port, 1);
     }
 
     #[test]

@@ -54,6 +54,7 @@ impl Browser {
         ));
         tokio::spawn(async move {
             let mut book = RecordBook::default();
+            let mut warned_full = false;
             loop {
                 let deadline = book.next_deadline().map(tokio::time::Instant::from_std);
                 let input = tokio::select! {
@@ -88,6 +89,13 @@ impl Browser {
                     Input::Tick => {}
                 }
                 out.extend(book.expire(now));
+                if book.take_refused() && !warned_full {
+                    warned_full = true;
+                    warn!(
+                        limit = super::records::MAX_RECORDS,
+                        "too many mDNS services on the link; new ones are ignored"
+                    );
+                }
                 if out.into_iter().any(|event| tx.send(event).is_err()) {
                     break;
                 }

@@ -92,12 +92,19 @@ pub const DRAINED_MEMORY: Duration = Duration::from_secs(60);
 /// Most drained ids remembered.
 const MAX_DRAINED: usize = 256;
 
+/// Most services one browse keeps: a busy LAN has hundreds; past it, new
+/// ones are ignored, so a flood of advertisements cannot grow memory (the
+/// browse logs it once).
+pub const MAX_RECORDS: usize = 4096;
+
 /// Services seen by one browse.
 #[derive(Debug, Default)]
 pub struct RecordBook {
     records: HashMap<String, Record>,
     /// Ids of servers that drained and left, with when they left.
     drained: VecDeque<([u8; 16], Instant)>,
+    /// Whether a service was turned away because the book was full.
+    refused: bool,
 }
 
 impl RecordBook {
@@ -115,6 +122,10 @@ impl RecordBook {
             return None;
         }
         let Some(record) = self.records.get_mut(&candidate.key) else {
+            if self.records.len() >= MAX_RECORDS {
+                self.refused = true;
+                return None;
+            }
             self.records.insert(
                 candidate.key.clone(),
                 Record {
@@ -214,6 +225,12 @@ impl RecordBook {
             true
         });
         events
+    }
+
+    /// Whether a service was turned away because the book was full since the
+    /// last call.
+    pub fn take_refused(&mut self) -> bool {
+        std::mem::take(&mut self.refused)
     }
 
     /// When [`expire`](Self::expire) next has something to do.
@@ -404,6 +421,26 @@ mod tests {
             .resolved(with(ServerState::Serving, 2), later + REMOVAL_GRACE)
             .unwrap();
         assert!(event.candidate().is_serving());
+    }
+
+    #[test]
+    fn a_flood_stops_at_the_cap_and_says_so_once() {
+        let t0 = Instant::now();
+        let mut book = RecordBook::default();
+        for i in 0..MAX_RECORDS {
+            assert!(book
+                .resolved(service(&format!("s{i}"), &["10.0.0.1:1"]), t0)
+                .is_some());
+        }
+        assert!(!book.take_refused());
+        assert_eq!(
+            book.resolved(service("one-more", &["10.0.0.1:1"]), t0),
+            None
+        );
+        assert!(book.take_refused());
+        assert!(!book.take_refused());
+        // Known services still update.
+        assert!(book.resolved(service("s0", &["10.0.0.2:1"]), t0).is_some());
     }
 
     #[test]
