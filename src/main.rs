@@ -9,12 +9,10 @@ use clap::Parser;
 use cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    // Like other command-line tools, end quietly when the reader of our output
-    // goes away (`pingpong discover --watch | head`).
-    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-    }
+    // SIGPIPE stays ignored (Rust's default): a peer closing a socket is an
+    // error to handle. The reader of our output going away
+    // (`pingpong discover --watch | head`) ends the process quietly: see
+    // `cli::output::say`.
     let cli = Cli::parse();
     init_logging(matches!(cli.command, Command::Server(_) | Command::Web(_)));
     let runtime = match tokio::runtime::Builder::new_multi_thread()

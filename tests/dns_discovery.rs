@@ -386,6 +386,38 @@ fn unicast_dns_sd_browses_ptr_then_srv_and_txt() {
 }
 
 #[test]
+fn a_dns_sd_zone_with_too_many_instances_is_looked_up_to_the_cap() {
+    let cluster = Cluster::new();
+    let mut records = String::new();
+    for i in 0..300 {
+        records.push_str(&format!(
+            "ptr-record=_pingpong._udp.flood.test,i{i}._pingpong._udp.flood.test\n\
+             srv-host=i{i}._pingpong._udp.flood.test,h{i}.flood.test,{}\n\
+             txt-record=i{i}._pingpong._udp.flood.test,\"v=1\"\n\
+             host-record=h{i}.flood.test,127.0.1.{}\n",
+            5000 + i,
+            i % 250 + 1
+        ));
+    }
+    let _dns = cluster.dns(&records);
+    let out = cluster.pingpong(&[
+        "discover",
+        "--dns-sd",
+        "flood.test",
+        "--json",
+        "--timeout",
+        "3",
+    ]);
+    let found = json_array(&out);
+    assert_eq!(
+        found.len(),
+        pingpong::discovery::dns::resolver::MAX_BROWSE_INSTANCES,
+        "{}",
+        describe(&out)
+    );
+}
+
+#[test]
 fn each_dns_failure_is_one_clear_line() {
     let cluster = Cluster::new();
     let pod = cluster.pod("127.0.0.6");

@@ -166,6 +166,50 @@ fn watch_reports_arrival_and_goodbye() {
 }
 
 #[test]
+fn a_watch_whose_reader_goes_away_ends_quietly_by_sigpipe() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    let netns = Netns::new();
+    let home = home();
+    let mut server = ServerProcess::start_in(
+        &netns,
+        &server_args("piped"),
+        &[("PINGPONG_HOME", home.path())],
+    );
+    let mut watch = netns
+        .command(bin())
+        .args(["discover", "--watch", "--json"])
+        .env("PINGPONG_HOME", home.path())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
+    let added: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(added["event"], "added");
+    // `| head -1`: the reader goes away; the next line (the server leaving)
+    // cannot be written.
+    drop(lines);
+    server.signal(libc::SIGTERM);
+    server.wait_exit(Duration::from_secs(10));
+    let status = wait_timeout::ChildExt::wait_timeout(&mut watch, Duration::from_secs(15))
+        .unwrap()
+        .unwrap_or_else(|| {
+            let _ = watch.kill();
+            panic!("discover --watch kept running after its reader went away")
+        });
+    let mut stderr = String::new();
+    watch
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert_eq!(status.signal(), Some(libc::SIGPIPE), "{status:?} {stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+}
+
+#[test]
 fn instance_name_conflicts_get_a_unique_name() {
     let netns = Netns::new();
     let home = home();

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{Subcommand, ValueEnum};
 
+use super::output::say;
 use pingpong::tls::generate::{self, Validity};
 use pingpong::tls::{store, CertPaths, LeafRole};
 
@@ -68,7 +69,7 @@ pub(crate) fn run(cmd: CertsCommand) -> Result<ExitCode> {
         } => {
             let paths = home(dir);
             store::init_ca(&paths, &name, days, force)?;
-            println!(
+            say!(
                 "created CA {:?}: {} and {} (key mode 0600)",
                 name,
                 paths.ca_cert().display(),
@@ -97,7 +98,7 @@ pub(crate) fn run(cmd: CertsCommand) -> Result<ExitCode> {
             } else {
                 sans.join(", ")
             };
-            println!(
+            say!(
                 "issued {} certificate {:?} (SAN {}): {} and {} (key mode 0600)",
                 role.file_stem(),
                 name,

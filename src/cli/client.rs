@@ -1,6 +1,5 @@
 //! `pingpong client`: ping a server, given or discovered, through failures.
 
-use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -16,7 +15,7 @@ use pingpong::discovery::{parse_target, AddressFamily, Discovery};
 use pingpong::tls::LeafRole;
 
 use super::args::{parse_positive_seconds, parse_seconds, PingArgs, SourceArgs, TlsArgs};
-use super::output::Printer;
+use super::output::{say, Printer};
 
 #[derive(Args)]
 pub(crate) struct ClientArgs {
@@ -136,16 +135,14 @@ pub(crate) async fn ping_target(
         result?;
         return Ok(summary);
     }
-    let mut out = std::io::stdout().lock();
     if ping.json {
-        writeln!(out, "{}", report::summary_json(&summary))?;
+        say!("{}", report::summary_json(&summary));
     } else {
-        writeln!(out)?;
+        say!();
         for line in report::summary_lines(&printer.url, &summary) {
-            writeln!(out, "{line}")?;
+            say!("{line}");
         }
     }
-    out.flush()?;
     result?;
     Ok(summary)
 }

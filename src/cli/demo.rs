@@ -15,6 +15,7 @@ use pingpong::tls::{store, CertPaths, LeafRole, TlsMaterial};
 
 use super::args::{parse_seconds, PingArgs};
 use super::client::{exit_code, ping_target};
+use super::output::say;
 
 #[derive(Args)]
 pub(crate) struct DemoArgs {
@@ -37,7 +38,7 @@ pub(crate) async fn run(args: DemoArgs) -> Result<ExitCode> {
         .tempdir()?;
     let paths = CertPaths::new(dir.path());
     store::init_single_host(&paths, "pingpong demo CA", 1)?;
-    println!(
+    say!(
         "demo: throwaway CA, server and client certificates in {}",
         dir.path().display()
     );
@@ -49,7 +50,7 @@ pub(crate) async fn run(args: DemoArgs) -> Result<ExitCode> {
     let server = Server::bind(config)?;
     let addr = server.local_addr();
     let server_id = server.info().server_id;
-    println!(
+    say!(
         "demo: server listening on port {} and advertising {} over mDNS (it requires a client certificate from the demo CA)",
         addr.port(),
         server.mdns_name().unwrap_or_default()
@@ -72,7 +73,7 @@ pub(crate) async fn run(args: DemoArgs) -> Result<ExitCode> {
     browser.shutdown();
     let candidate = match found {
         Some(candidate) => {
-            println!(
+            say!(
                 "demo: found {} over mDNS at {}",
                 candidate.instance,
                 candidate.url()
@@ -80,7 +81,7 @@ pub(crate) async fn run(args: DemoArgs) -> Result<ExitCode> {
             candidate
         }
         None => {
-            println!(
+            say!(
                 "demo: mDNS did not find the server within {DEMO_DISCOVERY_TIMEOUT:?} (no multicast-capable network interface?); connecting to 127.0.0.1:{} directly",
                 addr.port()
             );

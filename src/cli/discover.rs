@@ -14,6 +14,7 @@ use pingpong::discovery::{Candidate, Discovery, DiscoveryEvent, SourceEvent};
 use pingpong::tls::LeafRole;
 
 use super::args::{parse_positive_seconds, SourceArgs, TlsArgs};
+use super::output::say;
 use super::output::timestamp;
 
 #[derive(Args)]
@@ -58,12 +59,12 @@ pub(crate) async fn run(args: DiscoverArgs) -> Result<ExitCode> {
             Some(SourceEvent::Problem(problem)) => {
                 let at = timestamp();
                 if args.watch && args.json {
-                    println!(
+                    say!(
                         "{}",
                         serde_json::json!({"event": "problem", "time": at, "message": problem.to_string()})
                     );
                 } else if args.watch {
-                    println!("! {at} warning: {problem}");
+                    say!("! {at} warning: {problem}");
                 }
                 warnings.push(problem.to_string());
                 continue;
@@ -73,9 +74,9 @@ pub(crate) async fn run(args: DiscoverArgs) -> Result<ExitCode> {
         if args.watch {
             let at = timestamp();
             if args.json {
-                println!("{}", report::discovery_event_json(&event, &at));
+                say!("{}", report::discovery_event_json(&event, &at));
             } else {
-                println!(
+                say!(
                     "{} {at} {}",
                     report::event_sign(&event),
                     report::candidate_line(event.candidate())
@@ -118,23 +119,23 @@ pub(crate) async fn run(args: DiscoverArgs) -> Result<ExitCode> {
                     value
                 })
                 .collect();
-            println!("{}", serde_json::Value::Array(all));
+            say!("{}", serde_json::Value::Array(all));
         } else {
             if seen.is_empty() {
-                println!("no pingpong servers found within {:?}", args.timeout);
+                say!("no pingpong servers found within {:?}", args.timeout);
             } else {
                 let probe_header = if probes.is_some() { "  PROBE" } else { "" };
-                println!("{}{probe_header}", report::candidate_header());
+                say!("{}{probe_header}", report::candidate_header());
                 for (i, candidate) in seen.iter().enumerate() {
                     let probe = probes
                         .as_ref()
                         .map(|p| format!("  {}", p[i].text()))
                         .unwrap_or_default();
-                    println!("{}{probe}", report::candidate_line(candidate));
+                    say!("{}{probe}", report::candidate_line(candidate));
                 }
             }
             for warning in &warnings {
-                println!("warning: {warning}");
+                say!("warning: {warning}");
             }
         }
     }

@@ -9,6 +9,46 @@ use pingpong::client::report::{self, SessionFacts};
 use pingpong::client::{ClientError, ClientSession, PingEvent};
 use pingpong::discovery::Candidate;
 
+/// `println!` for what the command prints. When the reader has gone away
+/// (`pingpong discover --watch | head`), the process ends the way a classic
+/// command-line tool does, by SIGPIPE, instead of panicking or writing on. The
+/// process otherwise ignores SIGPIPE (Rust's default), so that a peer closing
+/// a socket is an error to handle, never a death.
+macro_rules! say {
+    () => {
+        $crate::cli::output::say_line(format_args!(""))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::output::say_line(format_args!($($arg)*))
+    };
+}
+pub(crate) use say;
+
+/// One line on stdout (see [`say`]).
+pub(crate) fn say_line(line: std::fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    let written = out
+        .write_fmt(line)
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush());
+    if let Err(error) = written {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            end_by_sigpipe();
+        }
+    }
+}
+
+/// Ends the process as the default SIGPIPE action would.
+fn end_by_sigpipe() -> ! {
+    // SAFETY: restoring a signal's default action and raising it have no
+    // memory effects; the process ends here.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+        libc::raise(libc::SIGPIPE);
+    }
+    std::process::exit(128 + libc::SIGPIPE)
+}
+
 /// Wall-clock time of day, UTC, to the millisecond.
 pub(crate) fn timestamp() -> String {
     let now = time::OffsetDateTime::now_utc();
@@ -31,9 +71,7 @@ pub(crate) struct Printer {
 
 impl Printer {
     fn line(&self, text: impl std::fmt::Display) {
-        let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{text}");
-        let _ = out.flush();
+        say!("{text}");
     }
 }
 

@@ -12,6 +12,7 @@ use pingpong::server::{MdnsOptions, Server, ServerConfig};
 use pingpong::tls::LeafRole;
 
 use super::args::{parse_path, parse_seconds, MdnsArgs, TlsArgs};
+use super::output::say;
 
 #[derive(Args)]
 pub(crate) struct ServerArgs {
@@ -66,7 +67,7 @@ pub(crate) async fn run(args: ServerArgs) -> Result<ExitCode> {
     }
     let shutdown = pingpong::shutdown::on_signals().context("cannot install signal handlers")?;
     let server = Server::bind(config)?;
-    println!(
+    say!(
         "pingpong server listening on {} path {} instance {:?} cert sha256:{}",
         server.local_addr(),
         server.path(),
@@ -74,13 +75,13 @@ pub(crate) async fn run(args: ServerArgs) -> Result<ExitCode> {
         server.fingerprint()
     );
     if let Some(name) = server.mdns_name() {
-        println!("pingpong server advertising {name} over mDNS");
+        say!("pingpong server advertising {name} over mDNS");
     }
     if let Some(addr) = server.metrics_addr() {
-        println!("pingpong server metrics on http://{addr}/metrics (and /healthz, /readyz)");
+        say!("pingpong server metrics on http://{addr}/metrics (and /healthz, /readyz)");
     }
     std::io::stdout().flush().ok();
     server.run(shutdown).await;
-    println!("pingpong server stopped");
+    say!("pingpong server stopped");
     Ok(ExitCode::SUCCESS)
 }

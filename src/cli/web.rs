@@ -12,6 +12,7 @@ use pingpong::tls::LeafRole;
 use pingpong::web::{WebAgent, WebConfig};
 
 use super::args::{SourceArgs, TlsArgs};
+use super::output::say;
 
 #[derive(Args)]
 pub(crate) struct WebArgs {
@@ -42,8 +43,8 @@ pub(crate) async fn run(args: WebArgs) -> Result<ExitCode> {
         },
         connector,
     )?;
-    println!("pingpong web: open {}", agent.url());
-    println!("pingpong web: the token in this URL changes at every start; Ctrl-C stops the agent");
+    say!("pingpong web: open {}", agent.url());
+    say!("pingpong web: the token in this URL changes at every start; Ctrl-C stops the agent");
     std::io::stdout().flush().ok();
     agent.run(stop).await?;
     Ok(ExitCode::SUCCESS)

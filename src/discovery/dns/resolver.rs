@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures::StreamExt;
 use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
@@ -15,11 +16,19 @@ use tracing::{debug, warn};
 
 use crate::discovery::txt::ServerTxt;
 use crate::discovery::{Candidate, Source};
+use crate::text::truncate;
 
 use super::records::{
     addresses_by_name, check_name, instance_label, parse_txt_string, srv_targets, SrvTarget,
 };
 use super::{DnsConfig, DnsLookupError, DnsQuery, Resolution, MAX_REFRESH};
+
+/// Most instances one DNS-SD browse looks up: a zone with more is a
+/// misconfiguration or an attack; the rest are reported as skipped.
+pub const MAX_BROWSE_INSTANCES: usize = 256;
+/// SRV/TXT lookups of one browse in flight at once: a zone of hundreds of
+/// instances resolves in a fraction of a second without hammering its server.
+const CONCURRENT_LOOKUPS: usize = 8;
 
 /// A configured resolver.
 #[derive(Clone)]
@@ -148,20 +157,43 @@ impl DnsResolver {
             ttl: MAX_REFRESH,
             skipped: Vec::new(),
         };
-        for record in ptrs.answers() {
-            let RData::PTR(ptr) = &record.data else {
-                continue;
-            };
-            out.ttl = out.ttl.min(Duration::from_secs(u64::from(record.ttl)));
-            let instance_name = ptr.0.to_ascii();
-            let instance = instance_label(&instance_name, name);
-            match self.resolve_srv(&instance_name, Some(instance)).await {
+        let pointers: Vec<(String, u32)> = ptrs
+            .answers()
+            .iter()
+            .filter_map(|record| match &record.data {
+                RData::PTR(ptr) => Some((ptr.0.to_ascii(), record.ttl)),
+                _ => None,
+            })
+            .collect();
+        if pointers.len() > MAX_BROWSE_INSTANCES {
+            out.skipped.push(format!(
+                "{name}: {} instances, only the first {MAX_BROWSE_INSTANCES} are looked up",
+                pointers.len()
+            ));
+        }
+        // In record order, a few lookups at a time.
+        let lookups = pointers.into_iter().take(MAX_BROWSE_INSTANCES).map(
+            |(instance_name, ttl)| async move {
+                let instance = instance_label(&instance_name, name);
+                let found = self.resolve_srv(&instance_name, Some(instance)).await;
+                (instance_name, ttl, found)
+            },
+        );
+        let results: Vec<_> = futures::stream::iter(lookups)
+            .buffered(CONCURRENT_LOOKUPS)
+            .collect()
+            .await;
+        for (instance_name, ttl, found) in results {
+            out.ttl = out.ttl.min(Duration::from_secs(u64::from(ttl)));
+            match found {
                 Ok(found) => {
                     out.ttl = out.ttl.min(found.ttl);
                     out.candidates.extend(found.candidates);
                     out.skipped.extend(found.skipped);
                 }
-                Err(e) => out.skipped.push(format!("{instance_name}: {e}")),
+                Err(e) => out
+                    .skipped
+                    .push(format!("{}: {e}", truncate(&instance_name))),
             }
         }
         if out.candidates.is_empty() && !out.skipped.is_empty() {
