@@ -11,6 +11,7 @@
 //! - [`tls`]: certificates and rustls configurations.
 //! - [`transport`]: QUIC timing shared by both sides.
 //! - [`shutdown`]: signals to cancellation.
+//! - [`http_serve`]: the serve loop of the small HTTP endpoints.
 //! - [`service`]: the names both sides share (service type, port, path).
 //! - [`text`]: hex and truncation for ids and names from the network.
 //! - [`deadline`]: sleeping until a deadline that may not exist.
@@ -50,6 +51,7 @@ pub mod client;
 pub mod deadline;
 pub mod discovery;
 pub mod framed;
+pub mod http_serve;
 pub mod proto;
 pub mod server;
 pub mod service;

@@ -5,6 +5,7 @@
 
 use pingpong::discovery::dns::parse_txt_string;
 use pingpong::discovery::srv::{order, pick, SrvInfo};
+use pingpong::discovery::txt::{MAX_PATH_LEN, MAX_VALUE_LEN};
 use pingpong::discovery::ServerTxt;
 use proptest::prelude::*;
 use rand::rngs::StdRng;
@@ -21,14 +22,17 @@ proptest! {
     }
 
     #[test]
-    fn server_txt_accepts_only_bounded_values(
-        pairs in proptest::collection::vec(("[a-zA-Z]{1,6}", ".{0,200}"), 0..12)
+    fn server_txt_is_accepted_exactly_when_every_value_is_within_its_bounds(
+        record in txt_record()
     ) {
-        let map: HashMap<String, String> = pairs.into_iter().map(|(k, v)| (k.to_ascii_lowercase(), v)).collect();
-        if let Ok(txt) = ServerTxt::parse(|key| map.get(key).map(String::as_str)) {
-            prop_assert!(txt.path.starts_with('/') && txt.path.len() <= 64);
+        let parsed = ServerTxt::parse(|key| record.get(key).map(String::as_str));
+        prop_assert_eq!(parsed.is_ok(), acceptable(&record), "{:?} -> {:?}", record, parsed);
+        if let Ok(txt) = parsed {
+            prop_assert!(txt.path.starts_with('/') && txt.path.len() <= MAX_PATH_LEN);
             prop_assert!(txt.load.is_none_or(|l| l <= 1000));
-            prop_assert!(txt.fingerprint.as_ref().is_none_or(|f| f.len() <= 64));
+            prop_assert!(txt.fingerprint.as_ref().is_none_or(|f| (8..=64).contains(&f.len())));
+            let path = record.get("path").map_or("/pingpong", String::as_str);
+            prop_assert_eq!(txt.path.as_str(), path);
         }
     }
 
@@ -40,10 +44,67 @@ proptest! {
         let infos: Vec<SrvInfo> = records.iter().map(|&(priority, weight)| SrvInfo { priority, weight }).collect();
         let mut rng = StdRng::seed_from_u64(seed);
         let ordered = order(&infos, |s| *s, &mut rng);
-        prop_assert_eq!(ordered.len(), infos.len());
+        // A permutation: the same records, each once...
+        let key = |s: &SrvInfo| (s.priority, s.weight);
+        let mut given: Vec<_> = infos.iter().map(key).collect();
+        let mut got: Vec<_> = ordered.iter().map(key).collect();
+        given.sort_unstable();
+        got.sort_unstable();
+        prop_assert_eq!(given, got);
+        // ...lowest priority first.
         prop_assert!(ordered.windows(2).all(|w| w[0].priority <= w[1].priority));
         if let Some(i) = pick(&infos, |s| *s, &mut rng) {
             prop_assert!(i < infos.len());
         }
     }
+}
+
+/// The keys of pingpong's TXT record, and one the parser ignores.
+const KEYS: [&str; 7] = ["v", "id", "path", "state", "fp", "load", "other"];
+
+/// A value for `key`: well-formed three times in four, anything otherwise
+/// (and, for `id`, hex-like text with signs, which `from_str_radix` accepts).
+fn value_for(key: &'static str) -> BoxedStrategy<String> {
+    let valid: BoxedStrategy<String> = match key {
+        "v" => any::<u16>().prop_map(|n| n.to_string()).boxed(),
+        "id" => prop_oneof!["[0-9a-fA-F]{32}", "[0-9a-f+]{32}"].boxed(),
+        "path" => "/[!-~]{0,70}".boxed(),
+        "state" => prop_oneof![Just("serving".to_string()), Just("draining".to_string())].boxed(),
+        "fp" => "[0-9a-fA-F]{6,66}".boxed(),
+        "load" => (0u16..=1100).prop_map(|n| n.to_string()).boxed(),
+        _ => ".{0,20}".boxed(),
+    };
+    prop_oneof![3 => valid, 1 => ".{0,140}"].boxed()
+}
+
+/// A TXT record: each key present four times in five.
+fn txt_record() -> impl Strategy<Value = HashMap<String, String>> {
+    KEYS.iter()
+        .map(|key| proptest::option::weighted(0.8, value_for(key)).prop_map(move |v| (*key, v)))
+        .collect::<Vec<_>>()
+        .prop_map(|pairs| {
+            pairs
+                .into_iter()
+                .filter_map(|(k, v)| v.map(|v| (k.to_string(), v)))
+                .collect()
+        })
+}
+
+/// The rules of docs/discovery.md's TXT table, written out independently.
+fn acceptable(record: &HashMap<String, String>) -> bool {
+    let hex = |s: &str| s.bytes().all(|b| b.is_ascii_hexdigit());
+    let get = |k: &str| record.get(k).map(String::as_str);
+    // Unknown keys are ignored (and bounded where raw pairs are kept).
+    KEYS.iter()
+        .filter(|k| **k != "other")
+        .filter_map(|k| get(k))
+        .all(|v| v.len() <= MAX_VALUE_LEN)
+        && get("v").is_some_and(|v| v.parse::<u16>().is_ok())
+        && get("id").is_none_or(|id| id.len() == 32 && hex(id))
+        && get("path").is_none_or(|p| {
+            p.len() <= MAX_PATH_LEN && p.starts_with('/') && p.bytes().all(|b| b.is_ascii_graphic())
+        })
+        && get("state").is_none_or(|s| s == "serving" || s == "draining")
+        && get("fp").is_none_or(|f| (8..=64).contains(&f.len()) && hex(f))
+        && get("load").is_none_or(|l| l.parse::<u16>().is_ok_and(|n| n <= 1000))
 }

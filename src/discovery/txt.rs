@@ -140,7 +140,8 @@ pub fn state_name(state: ServerState) -> &'static str {
 pub use crate::text::hex;
 
 fn parse_id(s: &str) -> Option<[u8; 16]> {
-    if s.len() != 32 || !s.is_ascii() {
+    // Hex digits only: `from_str_radix` alone would take "+a" as a byte.
+    if s.len() != 32 || !s.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     let mut id = [0u8; 16];

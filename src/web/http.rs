@@ -4,14 +4,12 @@
 //! `Host` is not the address the agent serves are refused (DNS rebinding: a
 //! page from another site must not reach the agent through a name of its own).
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use bytes::Bytes;
 use http_body_util::Full;
-use hyper::{Request, Response, StatusCode};
+use hyper::{Response, StatusCode};
 use tokio_util::sync::CancellationToken;
-use tracing::debug;
 
 use super::access::Access;
 
@@ -73,60 +71,37 @@ pub async fn serve(
     config: Arc<PageConfig>,
     stop: CancellationToken,
 ) {
-    loop {
-        let (stream, peer) = tokio::select! {
-            _ = stop.cancelled() => return,
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(error) => {
-                    debug!(%error, "page accept failed");
-                    continue;
-                }
-            },
-        };
-        if !access.peer_allowed(peer.ip()) {
-            debug!(%peer, "page request from a remote address refused");
-            continue;
-        }
+    let admit = {
         let access = access.clone();
-        let config = config.clone();
-        tokio::spawn(async move {
-            let service =
-                hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
-                    let host = request
-                        .headers()
-                        .get(hyper::header::HOST)
-                        .and_then(|h| h.to_str().ok());
-                    let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
-                    let (status, content_type, body) = respond(&access, &config, host, target);
-                    let mut response = Response::new(Full::new(Bytes::from(body)));
-                    *response.status_mut() = status;
-                    let headers = response.headers_mut();
-                    headers.insert(
-                        hyper::header::CONTENT_TYPE,
-                        hyper::header::HeaderValue::from_static(content_type),
-                    );
-                    headers.insert(
-                        hyper::header::CACHE_CONTROL,
-                        hyper::header::HeaderValue::from_static("no-store"),
-                    );
-                    headers.insert(
-                        hyper::header::CONTENT_SECURITY_POLICY,
-                        hyper::header::HeaderValue::from_static(
-                            "default-src 'self'; connect-src 'self' https:",
-                        ),
-                    );
-                    async move { Ok::<_, Infallible>(response) }
-                });
-            let io = hyper_util::rt::TokioIo::new(stream);
-            if let Err(error) = hyper::server::conn::http1::Builder::new()
-                .serve_connection(io, service)
-                .await
-            {
-                debug!(%peer, %error, "page connection failed");
-            }
-        });
-    }
+        move |peer: std::net::SocketAddr| access.peer_allowed(peer.ip())
+    };
+    let respond: crate::http_serve::Responder = Arc::new(move |request| {
+        let host = request
+            .headers()
+            .get(hyper::header::HOST)
+            .and_then(|h| h.to_str().ok());
+        let target = request.uri().path_and_query().map_or("/", |p| p.as_str());
+        let (status, content_type, body) = respond(&access, &config, host, target);
+        let mut response = Response::new(Full::new(Bytes::from(body)));
+        *response.status_mut() = status;
+        let headers = response.headers_mut();
+        headers.insert(
+            hyper::header::CONTENT_TYPE,
+            hyper::header::HeaderValue::from_static(content_type),
+        );
+        headers.insert(
+            hyper::header::CACHE_CONTROL,
+            hyper::header::HeaderValue::from_static("no-store"),
+        );
+        headers.insert(
+            hyper::header::CONTENT_SECURITY_POLICY,
+            hyper::header::HeaderValue::from_static(
+                "default-src 'self'; connect-src 'self' https:",
+            ),
+        );
+        response
+    });
+    crate::http_serve::serve(listener, "page", admit, respond, stop).await;
 }
 
 #[cfg(test)]
