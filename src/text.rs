@@ -14,9 +14,33 @@ pub fn truncate(s: &str) -> String {
     s.chars().take(QUOTED_CHARS).collect()
 }
 
+/// What to do when a socket cannot be bound, by the kind of error.
+pub fn bind_fix(error: &std::io::Error) -> &'static str {
+    match error.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            "another process uses that port: stop it, or choose another port"
+        }
+        std::io::ErrorKind::AddrNotAvailable => {
+            "that address is not on this machine: use [::] (every address) or one of its addresses"
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            "ports below 1024 need privileges: choose a port above 1024"
+        }
+        _ => "check the address and port",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bind_failures_get_the_fix_of_their_kind() {
+        let in_use = std::io::Error::from(std::io::ErrorKind::AddrInUse);
+        assert!(bind_fix(&in_use).contains("another process"));
+        let elsewhere = std::io::Error::from(std::io::ErrorKind::AddrNotAvailable);
+        assert!(bind_fix(&elsewhere).contains("not on this machine"));
+    }
 
     #[test]
     fn hex_and_truncation() {

@@ -418,6 +418,36 @@ fn a_dns_sd_zone_with_too_many_instances_is_looked_up_to_the_cap() {
 }
 
 #[test]
+fn discover_with_no_dns_answer_is_an_error_like_the_client() {
+    let cluster = Cluster::new();
+    let out = cluster.pingpong(&[
+        "discover",
+        "--dns",
+        "x.cluster.local",
+        "--dns-server",
+        "127.0.0.1:5398",
+        "--dns-timeout",
+        "1",
+        "--timeout",
+        "1",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("pingpong: error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    assert!(
+        errors[0].starts_with(
+            "pingpong: error: no server found: no answer from the DNS server at 127.0.0.1:5398"
+        ),
+        "{stderr}"
+    );
+    assert!(out.stdout.is_empty(), "{}", describe(&out));
+}
+
+#[test]
 fn each_dns_failure_is_one_clear_line() {
     let cluster = Cluster::new();
     let pod = cluster.pod("127.0.0.6");
@@ -509,7 +539,8 @@ fn each_dns_failure_is_one_clear_line() {
         "{}",
         describe(&out)
     );
-    // discover shows problems as warning rows.
+    // discover: with nothing found, the failed lookup is the answer, an
+    // error as for the client.
     let out = cluster.pingpong(&[
         "discover",
         "--dns",
@@ -517,11 +548,11 @@ fn each_dns_failure_is_one_clear_line() {
         "--timeout",
         "1",
     ]);
-    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
-    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        stdout.contains("warning: _pingpong._udp.nope.default.svc.cluster.local does not exist"),
-        "{stdout}"
+        stderr.contains("pingpong: error: no server found: _pingpong._udp.nope.default.svc.cluster.local does not exist (NXDOMAIN)"),
+        "{stderr}"
     );
 }
 

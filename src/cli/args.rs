@@ -78,7 +78,7 @@ pub(crate) struct MdnsArgs {
 pub(crate) struct SourceArgs {
     /// Resolve SRV records at NAME (`_pingpong._udp.` is prepended unless NAME
     /// starts with a `_service._udp.` label; short names use the search list).
-    #[arg(long, value_name = "NAME", env = "PINGPONG_DNS")]
+    #[arg(long, value_name = "NAME", env = "PINGPONG_DNS", value_parser = parse_dns_name)]
     pub(crate) dns: Option<String>,
     /// Browse unicast DNS-SD: PTR `_pingpong._udp.DOMAIN` (repeatable).
     #[arg(long = "dns-sd", value_name = "DOMAIN")]
@@ -97,6 +97,17 @@ pub(crate) struct SourceArgs {
 }
 
 impl SourceArgs {
+    /// How long to wait for discovery, given what the user asked: a DNS
+    /// answer (or its failure) takes up to the DNS timeout over UDP and again
+    /// over TCP, so DNS alone is waited for rather than given up on first.
+    pub(crate) fn patience(&self, config: &DiscoveryConfig, asked: Duration) -> Duration {
+        if config.mdns.is_none() {
+            asked.max(config.dns_config.timeout * 2 + Duration::from_secs(1))
+        } else {
+            asked
+        }
+    }
+
     pub(crate) fn config(&self) -> DiscoveryConfig {
         let mut dns: Vec<DnsQuery> = self
             .dns
@@ -137,7 +148,7 @@ pub(crate) fn parse_dns_server(s: &str) -> Result<SocketAddr, String> {
 #[derive(Args)]
 pub(crate) struct PingArgs {
     /// Number of pings; 0 pings until interrupted (Ctrl-C prints the summary).
-    #[arg(short = 'c', long, default_value_t = 10)]
+    #[arg(short = 'c', long, default_value_t = 10, allow_negative_numbers = true, value_parser = parse_count)]
     pub(crate) count: u64,
     /// Seconds between pings (fractions allowed; 0 sends as fast as the window allows).
     #[arg(short = 'i', long, default_value = "1", value_parser = parse_seconds)]
@@ -167,6 +178,25 @@ impl PingArgs {
             suspect_after: None,
         }
     }
+}
+
+/// A ping count: a whole number, 0 meaning endless (`-c -1` is refused with
+/// that, not with clap's hint about `--`).
+pub(crate) fn parse_count(s: &str) -> Result<u64, String> {
+    s.parse().map_err(|_| {
+        format!("{s:?} is not a number of pings: give 1 or more, or 0 to ping until interrupted")
+    })
+}
+
+/// A service name for `--dns`; an address there is the DNS server, which
+/// `--dns-server` takes.
+pub(crate) fn parse_dns_name(s: &str) -> Result<String, String> {
+    if s.parse::<std::net::IpAddr>().is_ok() || s.parse::<SocketAddr>().is_ok() {
+        return Err(format!(
+            "{s:?} is an address, and --dns takes the service's DNS name (pingpong, or pingpong.default.svc.cluster.local). To ask the DNS server at {s}, add --dns-server {s}"
+        ));
+    }
+    Ok(s.to_string())
 }
 
 pub(crate) fn parse_seconds(s: &str) -> Result<Duration, String> {

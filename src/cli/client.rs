@@ -70,14 +70,7 @@ pub(crate) async fn run(args: ClientArgs) -> Result<ExitCode> {
         Some(url) => Target::Fixed(parse_target(url)?),
         None => {
             let config = args.sources.config();
-            // A DNS answer (or its failure) takes up to the DNS timeout over UDP, then
-            // again over TCP: wait for it rather than give up first.
-            let discover_timeout = if config.mdns.is_none() {
-                args.discover_timeout
-                    .max(config.dns_config.timeout * 2 + Duration::from_secs(1))
-            } else {
-                args.discover_timeout
-            };
+            let discover_timeout = args.sources.patience(&config, args.discover_timeout);
             Target::Discovered {
                 finder: Finder::new(Discovery::start(&config)?),
                 discover_timeout,

@@ -10,6 +10,7 @@ use clap::Args;
 use pingpong::client::probe::probe_all;
 use pingpong::client::report;
 use pingpong::client::Connector;
+use pingpong::discovery::dns::DnsLookupError;
 use pingpong::discovery::{Candidate, Discovery, DiscoveryEvent, SourceEvent};
 use pingpong::tls::LeafRole;
 
@@ -41,12 +42,17 @@ pub(crate) struct DiscoverArgs {
 /// Runs `pingpong discover`.
 pub(crate) async fn run(args: DiscoverArgs) -> Result<ExitCode> {
     let stop = pingpong::shutdown::on_signals().context("cannot install signal handlers")?;
-    let mut discovery = Discovery::start(&args.sources.config())?;
-    let deadline = tokio::time::Instant::now() + args.timeout;
+    let config = args.sources.config();
+    let mut discovery = Discovery::start(&config)?;
+    let listen_for = args.sources.patience(&config, args.timeout);
+    let deadline = tokio::time::Instant::now() + listen_for;
     let mut seen: Vec<Candidate> = Vec::new();
     let mut warnings: Vec<String> = Vec::new();
+    // Lookups that failed outright (not records skipped): with nothing found,
+    // they are the answer, and an error, as for the client.
+    let mut failures: Vec<String> = Vec::new();
     if !args.watch && !args.json {
-        eprintln!("pingpong: listening for {:?}...", args.timeout);
+        eprintln!("pingpong: listening for {listen_for:?}...");
     }
     loop {
         let next = tokio::select! {
@@ -65,6 +71,9 @@ pub(crate) async fn run(args: DiscoverArgs) -> Result<ExitCode> {
                     );
                 } else if args.watch {
                     say!("! {at} warning: {problem}");
+                }
+                if !matches!(problem, DnsLookupError::Ignored(_)) {
+                    failures.push(problem.to_string());
                 }
                 warnings.push(problem.to_string());
                 continue;
@@ -91,6 +100,10 @@ pub(crate) async fn run(args: DiscoverArgs) -> Result<ExitCode> {
         }
     }
     discovery.shutdown();
+    if !args.watch && seen.is_empty() && !failures.is_empty() {
+        failures.dedup();
+        anyhow::bail!("no server found: {}", failures.join("; "));
+    }
     if !args.watch {
         for warning in &warnings {
             if args.json {
@@ -122,7 +135,7 @@ pub(crate) async fn run(args: DiscoverArgs) -> Result<ExitCode> {
             say!("{}", serde_json::Value::Array(all));
         } else {
             if seen.is_empty() {
-                say!("no pingpong servers found within {:?}", args.timeout);
+                say!("no pingpong servers found within {listen_for:?}");
             } else {
                 let probe_header = if probes.is_some() { "  PROBE" } else { "" };
                 say!("{}{probe_header}", report::candidate_header());

@@ -16,7 +16,7 @@ pub(super) fn bind(
     listen: SocketAddr,
     tls: rustls::ServerConfig,
 ) -> Result<Endpoint<endpoint_side::Server>, ServerError> {
-    let bind_error = |addr, source| ServerError::Bind { addr, source };
+    let bind_error = |addr, error| ServerError::Bind { addr, error };
     match listen {
         SocketAddr::V6(v6) if v6.ip().is_unspecified() => {
             let dual = wt_config(

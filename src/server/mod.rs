@@ -53,12 +53,12 @@ pub enum ServerError {
     #[error("cannot advertise over mDNS: {0} (use --no-mdns to run without it)")]
     Mdns(#[from] crate::discovery::DiscoveryError),
     /// The UDP socket could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {error}. Fix: {}", crate::text::bind_fix(.error))]
     Bind {
         /// The address.
         addr: SocketAddr,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error (in the message, not a source: said once).
+        error: std::io::Error,
     },
 }
 
@@ -91,9 +91,9 @@ impl Server {
         let tls = server_tls_config_allowing(&config.tls, &config.allowed_clients)?;
         let fingerprint = config.tls.leaf_fingerprint()?;
         let endpoint = endpoint::bind(config.listen, tls)?;
-        let local_addr = endpoint.local_addr().map_err(|source| ServerError::Bind {
+        let local_addr = endpoint.local_addr().map_err(|error| ServerError::Bind {
             addr: config.listen,
-            source,
+            error,
         })?;
         let info = ServerInfo {
             server_id: rand::random(),
@@ -119,7 +119,7 @@ impl Server {
         };
         let metrics_listener = config
             .metrics
-            .map(|addr| metrics::bind(addr).map_err(|source| ServerError::Bind { addr, source }))
+            .map(|addr| metrics::bind(addr).map_err(|error| ServerError::Bind { addr, error }))
             .transpose()?;
         Ok(Self {
             endpoint,

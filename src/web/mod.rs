@@ -47,12 +47,12 @@ const MAX_SERVERS: usize = 256;
 #[derive(Debug, thiserror::Error)]
 pub enum WebError {
     /// A socket could not be bound.
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {error}. Fix: {}", crate::text::bind_fix(.error))]
     Bind {
         /// The address.
         addr: SocketAddr,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error (in the message, not a source: said once).
+        error: std::io::Error,
     },
     /// The listen address is not loopback and remote access was not allowed.
     #[error("{0} is not a loopback address: the dashboard serves only this machine unless --allow-remote is given")]
@@ -94,7 +94,7 @@ impl WebAgent {
         if !config.listen.ip().is_loopback() && !config.allow_remote {
             return Err(WebError::NotLoopback(config.listen));
         }
-        let bind_error = |addr, source| WebError::Bind { addr, source };
+        let bind_error = |addr, error| WebError::Bind { addr, error };
         let http = std::net::TcpListener::bind(config.listen)
             .and_then(|l| l.set_nonblocking(true).map(|()| l))
             .map_err(|e| bind_error(config.listen, e))?;
@@ -137,7 +137,7 @@ impl WebAgent {
         let listener =
             tokio::net::TcpListener::from_std(self.http).map_err(|e| WebError::Bind {
                 addr: self.local,
-                source: e,
+                error: e,
             })?;
         let page = tokio::spawn(http::serve(
             listener,

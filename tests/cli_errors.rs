@@ -1,0 +1,68 @@
+//! Bad input on the command line gets one line: what happened, with the value
+//! or address involved, and the fix; the exit code the README gives (2).
+
+mod common;
+
+use std::process::Command;
+
+use common::*;
+
+/// `pingpong <args>` with a throwaway certificate folder: (exit code, stderr).
+fn run(args: &[&str]) -> (Option<i32>, String) {
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(bin())
+        .args(args)
+        .env("PINGPONG_HOME", home.path())
+        .env_remove("PINGPONG_DNS")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The one line of `stderr` that says what went wrong.
+fn error_line(stderr: &str) -> &str {
+    let errors: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("error:") || l.starts_with("pingpong: error:"))
+        .collect();
+    assert_eq!(errors.len(), 1, "{stderr}");
+    errors[0]
+}
+
+#[test]
+fn a_negative_count_says_what_counts_are() {
+    let (code, stderr) = run(&["client", "-c", "-1", "127.0.0.1:9"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(
+        error_line(&stderr),
+        "error: invalid value '-1' for '--count <COUNT>': \"-1\" is not a number of pings: give 1 or more, or 0 to ping until interrupted"
+    );
+}
+
+#[test]
+fn an_address_given_to_dns_points_to_dns_server() {
+    let (code, stderr) = run(&["client", "--dns", "10.0.0.5", "-c", "1"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(
+        error_line(&stderr),
+        "error: invalid value '10.0.0.5' for '--dns <NAME>': \"10.0.0.5\" is an address, and --dns takes the service's DNS name (pingpong, or pingpong.default.svc.cluster.local). To ask the DNS server at 10.0.0.5, add --dns-server 10.0.0.5"
+    );
+}
+
+#[test]
+fn a_port_in_use_is_said_once_with_the_fix() {
+    let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap();
+    let (code, stderr) = run(&["server", "--no-mdns", "--listen", &addr.to_string()]);
+    assert_eq!(code, Some(2), "{stderr}");
+    let line = error_line(&stderr);
+    assert_eq!(
+        line,
+        format!(
+            "pingpong: error: cannot listen on {addr}: Address already in use (os error 98). Fix: another process uses that port: stop it, or choose another port"
+        )
+    );
+}
