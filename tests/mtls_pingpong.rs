@@ -448,14 +448,28 @@ fn sigterm_during_a_session_tells_the_client_why() {
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     let out = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "stderr: {stderr}");
+    // Unanswered pings are lost: exit 1, as the README says.
+    assert_eq!(out.status.code(), Some(1), "stderr: {stderr}");
     // The client heard why (Drain), tried to come back, and gave up after
     // --reconnect-timeout with a summary.
     assert!(
         stderr.contains("the server is draining: server shutting down"),
         "{stderr}"
     );
-    assert!(stderr.contains("giving up"), "{stderr}");
+    let gave_up: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("the client gave up"))
+        .collect();
+    assert_eq!(gave_up.len(), 1, "{stderr}");
+    assert!(
+        gave_up[0].starts_with("pingpong: no server could be reached for ")
+            && gave_up[0].contains(" s after the session was lost"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("the session ended: the session ended"),
+        "{stderr}"
+    );
     assert!(
         rest.iter().any(|l| l.contains("pings transmitted")),
         "{rest:?}"

@@ -10,7 +10,7 @@ use tokio_util::sync::CancellationToken;
 use pingpong::client::find::Finder;
 use pingpong::client::recover::{ping_with_recovery, Target};
 use pingpong::client::report;
-use pingpong::client::{Connector, PingRun, PingSummary};
+use pingpong::client::{ClientError, Connector, PingRun, PingSummary};
 use pingpong::discovery::{parse_target, AddressFamily, Discovery};
 use pingpong::tls::LeafRole;
 
@@ -89,6 +89,13 @@ pub(crate) async fn run(args: ClientArgs) -> Result<ExitCode> {
     Ok(exit_code(&result?))
 }
 
+/// How a run ended: its figures, and whether it gave up (no server after a
+/// lost session), which leaves pings undelivered.
+pub(crate) struct RunEnd {
+    summary: PingSummary,
+    gave_up: bool,
+}
+
 /// Pings `target` as `ping` says, reconnecting through failures, printing as it
 /// goes; prints the summary.
 pub(crate) async fn ping_target(
@@ -97,7 +104,7 @@ pub(crate) async fn ping_target(
     ping: &PingArgs,
     reconnect_timeout: Duration,
     stop: &CancellationToken,
-) -> Result<PingSummary> {
+) -> Result<RunEnd> {
     let mut options = ping.options();
     if !reconnect_timeout.is_zero() {
         // A ping unanswered for a quarter of -W (between 250 ms and 1 s) means the
@@ -126,7 +133,10 @@ pub(crate) async fn ping_target(
     if summary.transmitted == 0 && printer.remote.is_none() {
         // Never connected: the error alone says it.
         result?;
-        return Ok(summary);
+        return Ok(RunEnd {
+            summary,
+            gave_up: false,
+        });
     }
     if ping.json {
         say!("{}", report::summary_json(&summary));
@@ -136,12 +146,36 @@ pub(crate) async fn ping_target(
             say!("{line}");
         }
     }
-    result?;
-    Ok(summary)
+    match result {
+        // The pings it could not deliver are counted lost in the summary:
+        // exit 1, as for any lost ping, with the reason on one line.
+        Err(error @ ClientError::GaveUp { .. }) => {
+            if ping.json {
+                say!(
+                    "{}",
+                    serde_json::json!({"event": "gave_up", "message": error.to_string()})
+                );
+            }
+            eprintln!("pingpong: {error}");
+            Ok(RunEnd {
+                summary,
+                gave_up: true,
+            })
+        }
+        result => result
+            .map(|()| RunEnd {
+                summary,
+                gave_up: false,
+            })
+            .map_err(Into::into),
+    }
 }
 
-pub(crate) fn exit_code(summary: &PingSummary) -> ExitCode {
-    if summary.lost == 0 && summary.received == summary.transmitted {
+/// The README's exit status: 0 when every ping was answered, 1 when some were
+/// lost (or could not be sent because the client gave up).
+pub(crate) fn exit_code(end: &RunEnd) -> ExitCode {
+    let summary = &end.summary;
+    if !end.gave_up && summary.lost == 0 && summary.received == summary.transmitted {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(1)

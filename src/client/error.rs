@@ -80,6 +80,15 @@ pub enum ClientError {
     /// The session ended.
     #[error("the session ended: {0}")]
     SessionLost(String),
+    /// A session was lost and none could be had again within the reconnect
+    /// budget: the unanswered pings are lost.
+    #[error("no server could be reached for {:.1} s after the session was lost, so the client gave up (last attempt: {last}). Fix: check that a server is running and reachable, or allow longer with --reconnect-timeout", .waited.as_secs_f64())]
+    GaveUp {
+        /// How long it tried.
+        waited: Duration,
+        /// Why the last attempt failed.
+        last: Box<ClientError>,
+    },
     /// Discovery found no server.
     #[error("no pingpong server found within {timeout:?}. Fix: start one on this network (`pingpong server`), or give its address (`pingpong client HOST[:PORT]`) or DNS name (`--dns NAME`)")]
     NothingDiscovered {

@@ -123,7 +123,10 @@ pub async fn ping_with_recovery(
             let connect = target.connect(connector, run.resume(), &mut on_failure);
             tokio::select! {
                 attempt = tokio::time::timeout(budget, connect) => Some(attempt.unwrap_or_else(|_| {
-                    Err(ClientError::SessionLost("no server answered in time".into()))
+                    Err(ClientError::SessionLost(format!(
+                        "no server answered within the {:.1} s left of --reconnect-timeout",
+                        budget.as_secs_f64()
+                    )))
                 })),
                 _ = stop.cancelled() => None,
             }
@@ -140,10 +143,10 @@ pub async fn ping_with_recovery(
                 };
                 if !recoverable(&error) || since.elapsed() >= give_up_after {
                     run.abandon(&mut |e| observer.ping_event(e));
-                    return Err(ClientError::SessionLost(format!(
-                        "no server for {:.1} s, giving up: {error}",
-                        since.elapsed().as_secs_f64()
-                    )));
+                    return Err(ClientError::GaveUp {
+                        waited: since.elapsed(),
+                        last: Box::new(error),
+                    });
                 }
                 let delay = backoff.next_delay(&mut rand::rng());
                 tokio::select! {
