@@ -137,14 +137,12 @@ pub(crate) async fn run(args: DiscoverArgs) -> Result<ExitCode> {
             if seen.is_empty() {
                 say!("no pingpong servers found within {listen_for:?}");
             } else {
-                let probe_header = if probes.is_some() { "  PROBE" } else { "" };
-                say!("{}{probe_header}", report::candidate_header());
-                for (i, candidate) in seen.iter().enumerate() {
-                    let probe = probes
-                        .as_ref()
-                        .map(|p| format!("  {}", p[i].text()))
-                        .unwrap_or_default();
-                    say!("{}{probe}", report::candidate_line(candidate));
+                let probe_cells: Option<Vec<String>> = probes
+                    .as_ref()
+                    .map(|p| p.iter().map(|r| r.text()).collect());
+                let extra = probe_cells.as_deref().map(|cells| ("PROBE", cells));
+                for row in report::candidate_table(&seen, extra) {
+                    say!("{row}");
                 }
             }
             for warning in &warnings {

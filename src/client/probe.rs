@@ -51,7 +51,7 @@ impl ProbeResult {
                 handshake,
                 identity,
             } => {
-                json!({"ok": true, "handshake_ms": handshake.as_secs_f64() * 1000.0, "identity": identity})
+                json!({"ok": true, "handshake_ms": super::report::round_ms(handshake.as_secs_f64() * 1000.0), "identity": identity})
             }
             ProbeResult::Draining => json!({"ok": false, "reason": "draining"}),
             ProbeResult::Unusable(reason) => json!({"ok": false, "reason": reason}),

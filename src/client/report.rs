@@ -138,7 +138,7 @@ pub fn header_json(facts: &SessionFacts<'_>) -> Value {
 pub fn event_json(event: &PingEvent) -> Value {
     match event {
         PingEvent::Pong { seq, rtt, bytes } => json!({
-            "event": "pong", "seq": seq, "time_ms": rtt.as_secs_f64() * 1000.0, "bytes": bytes,
+            "event": "pong", "seq": seq, "time_ms": round_ms(rtt.as_secs_f64() * 1000.0), "bytes": bytes,
         }),
         PingEvent::Lost { seq } => json!({ "event": "lost", "seq": seq }),
         PingEvent::Duplicate { seq } => json!({ "event": "duplicate", "seq": seq }),
@@ -153,12 +153,92 @@ pub fn summary_json(summary: &PingSummary) -> Value {
         map.insert("event".into(), "summary".into());
         map.insert("loss_percent".into(), summary.loss_percent().into());
     }
+    round_numbers(&mut value);
     value
 }
 
-/// One line about a discovered server, for `discover` (`+`/`-`/`=` prefixed in
-/// watch mode).
+/// Milliseconds to the microsecond: what a clock on a LAN can tell apart, and
+/// no `0.24986799999999998` in JSON.
+pub fn round_ms(ms: f64) -> f64 {
+    (ms * 1000.0).round() / 1000.0
+}
+
+/// Every fractional number in `value`, [`round_ms`]-ed.
+pub fn round_numbers(value: &mut Value) {
+    match value {
+        Value::Number(n) if n.is_f64() => {
+            if let Some(rounded) = n
+                .as_f64()
+                .and_then(|x| serde_json::Number::from_f64(round_ms(x)))
+            {
+                *n = rounded;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(round_numbers),
+        Value::Object(map) => map.values_mut().for_each(round_numbers),
+        _ => {}
+    }
+}
+
+/// The `discover` table's column titles.
+const COLUMNS: [&str; 7] = [
+    "INSTANCE",
+    "SOURCE",
+    "ADDRESSES",
+    "STATE",
+    "VER",
+    "ID",
+    "CERT SHA-256",
+];
+/// The widths a watch line uses (a table sizes its columns to the content).
+const LINE_WIDTHS: [usize; 7] = [24, 6, 40, 9, 3, 8, 0];
+
+/// One line about a discovered server, for `discover --watch` (`+`/`-`/`=`
+/// prefixed).
 pub fn candidate_line(candidate: &Candidate) -> String {
+    join_padded(&candidate_cells(candidate), &LINE_WIDTHS)
+}
+
+/// The `discover` table: a title row, then a row per server (with `extra`,
+/// one more column per row, e.g. the probe result); each column as wide as
+/// its widest cell.
+pub fn candidate_table(candidates: &[Candidate], extra: Option<(&str, &[String])>) -> Vec<String> {
+    let mut rows: Vec<Vec<String>> = vec![COLUMNS.iter().map(ToString::to_string).collect()];
+    rows.extend(candidates.iter().map(|c| candidate_cells(c).to_vec()));
+    if let Some((title, cells)) = extra {
+        rows[0].push(title.to_string());
+        for (row, cell) in rows[1..].iter_mut().zip(cells) {
+            row.push(cell.clone());
+        }
+    }
+    let columns = rows[0].len();
+    let widths: Vec<usize> = (0..columns)
+        .map(|i| {
+            rows.iter()
+                .map(|r| r.get(i).map_or(0, |c| c.chars().count()))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    rows.iter().map(|row| join_padded(row, &widths)).collect()
+}
+
+/// Cells joined by two spaces, each padded to its width but the last.
+fn join_padded(cells: &[String], widths: &[usize]) -> String {
+    let last = cells.len().saturating_sub(1);
+    cells
+        .iter()
+        .enumerate()
+        .map(|(i, cell)| match widths.get(i) {
+            Some(&width) if i < last => format!("{cell:<width$}"),
+            _ => cell.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join("  ")
+}
+
+/// A discovered server's cells, in [`COLUMNS`] order.
+fn candidate_cells(candidate: &Candidate) -> [String; 7] {
     let addresses = candidate.addresses_text(",");
     let (state, version, id, fp) = match &candidate.txt {
         Some(t) => (
@@ -171,18 +251,15 @@ pub fn candidate_line(candidate: &Candidate) -> String {
         ),
         None => ("?", "?".into(), "-".into(), "-".into()),
     };
-    format!(
-        "{:<24} {:<6} {:<40} {:<9} {:<3} {:<8} {}",
-        candidate.instance, candidate.source, addresses, state, version, id, fp
-    )
-}
-
-/// The header of the `discover` table.
-pub fn candidate_header() -> String {
-    format!(
-        "{:<24} {:<6} {:<40} {:<9} {:<3} {:<8} {}",
-        "INSTANCE", "SOURCE", "ADDRESSES", "STATE", "VER", "ID", "CERT SHA-256"
-    )
+    [
+        candidate.instance.clone(),
+        candidate.source.to_string(),
+        addresses,
+        state.to_string(),
+        version,
+        id,
+        fp,
+    ]
 }
 
 /// A discovered server as a JSON object.
@@ -299,5 +376,54 @@ mod tests {
             assert!(v["rtt_ms"][key].is_f64(), "{key}");
         }
         assert_eq!(v["event"], "summary");
+    }
+
+    fn discovered(instance: &str, address: &str) -> Candidate {
+        Candidate {
+            key: instance.into(),
+            instance: instance.into(),
+            host: format!("{instance}.local"),
+            addresses: vec![address.parse().unwrap()],
+            port: 4433,
+            path: "/pingpong".into(),
+            source: crate::discovery::Source::Mdns,
+            txt: None,
+            txt_pairs: Vec::new(),
+            srv: None,
+        }
+    }
+
+    #[test]
+    fn the_table_sizes_its_columns_to_the_content() {
+        let long = "a-server-with-a-rather-long-instance-name";
+        let rows = candidate_table(
+            &[
+                discovered("web1", "10.0.0.1:4433"),
+                discovered(long, "10.0.0.2:4433"),
+            ],
+            Some(("PROBE", &["ok 1.0 ms".to_string(), "timeout".to_string()])),
+        );
+        assert_eq!(rows.len(), 3);
+        // Every column starts at the same place on every row.
+        let at = |row: &str, what: &str| row.find(what).unwrap();
+        assert_eq!(at(&rows[0], "SOURCE"), at(&rows[1], "mdns"));
+        assert_eq!(at(&rows[1], "mdns"), at(&rows[2], "mdns"));
+        assert_eq!(at(&rows[0], "PROBE"), at(&rows[1], "ok 1.0 ms"));
+        assert_eq!(at(&rows[1], "ok 1.0 ms"), at(&rows[2], "timeout"));
+        assert_eq!(at(&rows[0], "SOURCE"), long.len() + 2);
+    }
+
+    #[test]
+    fn json_numbers_are_rounded_to_the_microsecond() {
+        let mut value =
+            serde_json::json!({"a": 0.24986799999999998, "b": [1.0000004, 2], "c": {"d": 3.5}});
+        round_numbers(&mut value);
+        assert_eq!(value.to_string(), r#"{"a":0.25,"b":[1.0,2],"c":{"d":3.5}}"#);
+        let pong = event_json(&PingEvent::Pong {
+            seq: 1,
+            rtt: Duration::from_nanos(412_345),
+            bytes: 56,
+        });
+        assert_eq!(pong["time_ms"], 0.412);
     }
 }
