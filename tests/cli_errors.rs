@@ -66,3 +66,19 @@ fn a_port_in_use_is_said_once_with_the_fix() {
         )
     );
 }
+
+#[test]
+fn a_host_name_is_a_listen_address_and_a_bad_one_says_the_form() {
+    let home = tempfile::tempdir().unwrap();
+    let server = ServerProcess::start(
+        &strings(&["--listen", "localhost:0"]),
+        &[("PINGPONG_HOME", home.path())],
+    );
+    assert!(server.addr.ip().is_loopback(), "{}", server.addr);
+    let (code, stderr) = run(&["server", "--no-mdns", "--listen", "localhost"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert_eq!(
+        error_line(&stderr),
+        "error: invalid value 'localhost' for '--listen <LISTEN>': \"localhost\" is not HOST:PORT or IP:PORT (for example [::]:4433, 0.0.0.0:4433, localhost:4433)"
+    );
+}

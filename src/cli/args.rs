@@ -199,6 +199,29 @@ pub(crate) fn parse_dns_name(s: &str) -> Result<String, String> {
     Ok(s.to_string())
 }
 
+/// A listen address: `IP:PORT`, `[IPv6]:PORT`, or `HOST:PORT` (its first
+/// address, as the system resolves it: `localhost:4433`).
+pub(crate) fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    if let Ok(addr) = s.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    use std::net::ToSocketAddrs;
+    let looks_right = s
+        .rsplit_once(':')
+        .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+    if !looks_right {
+        return Err(format!(
+            "{s:?} is not HOST:PORT or IP:PORT (for example [::]:4433, 0.0.0.0:4433, localhost:4433)"
+        ));
+    }
+    s.to_socket_addrs()
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .ok_or_else(|| {
+            format!("{s:?}: its host name does not resolve on this machine; give an IP address")
+        })
+}
+
 pub(crate) fn parse_seconds(s: &str) -> Result<Duration, String> {
     let secs: f64 = s
         .parse()

@@ -11,13 +11,14 @@ use clap::Args;
 use pingpong::server::{MdnsOptions, Server, ServerConfig};
 use pingpong::tls::LeafRole;
 
-use super::args::{parse_path, parse_seconds, MdnsArgs, TlsArgs};
+use super::args::{parse_listen, parse_path, parse_seconds, MdnsArgs, TlsArgs};
 use super::output::say;
 
 #[derive(Args)]
 pub(crate) struct ServerArgs {
-    /// Address to listen on (UDP). `[::]` is dual-stack and falls back to 0.0.0.0.
-    #[arg(long, default_value_t = pingpong::server::config::DEFAULT_LISTEN)]
+    /// Address to listen on (UDP): IP:PORT or HOST:PORT. `[::]` is dual-stack
+    /// and falls back to 0.0.0.0.
+    #[arg(long, default_value_t = pingpong::server::config::DEFAULT_LISTEN, value_parser = parse_listen)]
     listen: SocketAddr,
     /// WebTransport path of the service; other paths get 404.
     #[arg(long, default_value = pingpong::service::DEFAULT_PATH, value_parser = parse_path)]

@@ -11,14 +11,14 @@ use pingpong::client::Connector;
 use pingpong::tls::LeafRole;
 use pingpong::web::{WebAgent, WebConfig};
 
-use super::args::{SourceArgs, TlsArgs};
+use super::args::{parse_listen, SourceArgs, TlsArgs};
 use super::output::say;
 
 #[derive(Args)]
 pub(crate) struct WebArgs {
     /// Address of the dashboard page (HTTP); the live updates use a UDP port on
     /// the same address.
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[arg(long, default_value = "127.0.0.1:8080", value_parser = parse_listen)]
     listen: SocketAddr,
     /// Serve other machines too (the address is not loopback). The token still
     /// guards the live data, but the page travels over plain HTTP.
