@@ -122,18 +122,23 @@ fn client_with_no_address_and_no_server_says_what_to_do() {
     assert!(started.elapsed() < Duration::from_secs(10));
 }
 
+/// `discover --watch --json` in `netns`, its stdout and stderr piped.
+fn spawn_watch(netns: &Netns, home: &std::path::Path) -> std::process::Child {
+    netns
+        .command(bin())
+        .args(["discover", "--watch", "--json"])
+        .env("PINGPONG_HOME", home)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
 #[test]
 fn watch_reports_arrival_and_goodbye() {
     let netns = Netns::new();
     let home = home();
-    let mut watch = netns
-        .command(bin())
-        .args(["discover", "--watch", "--json"])
-        .env("PINGPONG_HOME", home.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut watch = spawn_watch(&netns, home.path());
     let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
     let mut server = ServerProcess::start_in(
         &netns,
@@ -176,14 +181,7 @@ fn a_watch_whose_reader_goes_away_ends_quietly_by_sigpipe() {
         &server_args("piped"),
         &[("PINGPONG_HOME", home.path())],
     );
-    let mut watch = netns
-        .command(bin())
-        .args(["discover", "--watch", "--json"])
-        .env("PINGPONG_HOME", home.path())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
+    let mut watch = spawn_watch(&netns, home.path());
     let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
     let added: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
     assert_eq!(added["event"], "added");

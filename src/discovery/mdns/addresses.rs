@@ -25,6 +25,9 @@ pub struct InterfaceAddress {
     pub interface: String,
     /// The address.
     pub ip: IpAddr,
+    /// The interface's index, where the system gives one (IPv6 scopes,
+    /// multicast interface choice).
+    pub index: Option<u32>,
 }
 
 impl InterfaceAddress {
@@ -34,6 +37,7 @@ impl InterfaceAddress {
             .into_iter()
             .map(|i| Self {
                 ip: i.ip(),
+                index: i.index,
                 interface: i.name,
             })
             .collect())
@@ -85,6 +89,7 @@ mod tests {
         .map(|(i, ip)| InterfaceAddress {
             interface: i.into(),
             ip: ip.parse().unwrap(),
+            index: None,
         })
         .collect()
     }
@@ -161,6 +166,7 @@ mod tests {
         twice.push(InterfaceAddress {
             interface: "eth2".into(),
             ip: "10.77.0.1".parse().unwrap(),
+            index: None,
         });
         assert_eq!(
             advertised(listen("10.77.0.1:1"), &twice, &[]),

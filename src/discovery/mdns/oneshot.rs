@@ -282,14 +282,13 @@ pub async fn ask(
             return;
         }
     };
-    let indexes = interface_indexes();
     let (reply_tx, mut replies) = mpsc::unbounded_channel();
     let mut v6_done: Vec<u32> = Vec::new();
     for address in machine
         .iter()
         .filter(|a| interfaces.is_empty() || interfaces.contains(&a.interface))
     {
-        let Some(&index) = indexes.get(&address.interface) else {
+        let Some(index) = address.index else {
             continue;
         };
         // One IPv6 socket per interface; one IPv4 socket per IPv4 address.
@@ -328,17 +327,6 @@ pub async fn ask(
             }
         }
     }
-}
-
-/// Interface indexes by name.
-fn interface_indexes() -> HashMap<String, u32> {
-    if_addrs::get_if_addrs()
-        .map(|all| {
-            all.into_iter()
-                .filter_map(|i| Some((i.name, i.index?)))
-                .collect()
-        })
-        .unwrap_or_default()
 }
 
 #[cfg(test)]
