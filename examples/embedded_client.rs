@@ -8,7 +8,8 @@
 use std::time::Duration;
 
 use pingpong::client::find::Finder;
-use pingpong::client::recover::{ping_with_recovery, RecoveryObserver, Target};
+use pingpong::client::recover::{ping_with_recovery, Recovery, RecoveryObserver, Target};
+use pingpong::client::run::Liveness;
 use pingpong::client::{ClientError, ClientSession, Connector, PingEvent, PingOptions, PingRun};
 use pingpong::discovery::mdns::SERVICE_TYPE;
 use pingpong::discovery::{Candidate, Discovery, DiscoveryConfig, MdnsBrowse};
@@ -66,7 +67,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let options = PingOptions {
         count: Some(3),
         interval: Duration::from_millis(100),
-        suspect_after: Some(Duration::from_millis(500)),
+        liveness: Liveness::Adaptive,
         ..PingOptions::default()
     };
     let mut run = PingRun::new(&options);
@@ -76,7 +77,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         &mut target,
         &mut run,
         &stop,
-        Duration::from_secs(10),
+        Recovery {
+            give_up_after: Duration::from_secs(10),
+            standby: 0,
+        },
         &mut Print,
     )
     .await?;

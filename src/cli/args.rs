@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::{bail, Result};
 use clap::Args;
 
+use pingpong::client::run::Liveness;
 use pingpong::client::PingOptions;
 use pingpong::discovery::dns::{self, DnsConfig, DnsQuery};
 use pingpong::discovery::{DiscoveryConfig, MdnsBrowse};
@@ -175,7 +176,7 @@ impl PingArgs {
             payload_size: self.size as usize,
             timeout: self.timeout,
             in_flight: self.in_flight as usize,
-            suspect_after: None,
+            liveness: Liveness::Ignore,
         }
     }
 }

@@ -8,8 +8,9 @@ use clap::Args;
 use tokio_util::sync::CancellationToken;
 
 use pingpong::client::find::Finder;
-use pingpong::client::recover::{ping_with_recovery, Target};
+use pingpong::client::recover::{ping_with_recovery, Recovery, Target};
 use pingpong::client::report;
+use pingpong::client::run::Liveness;
 use pingpong::client::{ClientError, Connector, PingRun, PingSummary};
 use pingpong::discovery::{parse_target, AddressFamily, Discovery};
 use pingpong::tls::LeafRole;
@@ -36,6 +37,11 @@ pub(crate) struct ClientArgs {
     /// not reconnect).
     #[arg(long, default_value = "10", value_parser = parse_seconds)]
     reconnect_timeout: Duration,
+    /// Idle sessions kept open to the next-best discovered server, so that a
+    /// failover costs no handshake (0 or 1; 0 opens one only when the session
+    /// turns suspect).
+    #[arg(long, default_value_t = 0, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=1))]
+    standby: u8,
     /// Seconds allowed to connect and complete the handshake.
     #[arg(long, default_value = "5", value_parser = parse_positive_seconds)]
     connect_timeout: Duration,
@@ -77,14 +83,11 @@ pub(crate) async fn run(args: ClientArgs) -> Result<ExitCode> {
             }
         }
     };
-    let result = ping_target(
-        &connector,
-        target,
-        &args.ping,
-        args.reconnect_timeout,
-        &stop,
-    )
-    .await;
+    let recovery = Recovery {
+        give_up_after: args.reconnect_timeout,
+        standby: usize::from(args.standby),
+    };
+    let result = ping_target(&connector, target, &args.ping, recovery, &stop).await;
     connector.shutdown().await;
     Ok(exit_code(&result?))
 }
@@ -102,15 +105,14 @@ pub(crate) async fn ping_target(
     connector: &Connector,
     mut target: Target,
     ping: &PingArgs,
-    reconnect_timeout: Duration,
+    recovery: Recovery,
     stop: &CancellationToken,
 ) -> Result<RunEnd> {
     let mut options = ping.options();
-    if !reconnect_timeout.is_zero() {
-        // A ping unanswered for a quarter of -W (between 250 ms and 1 s) means the
-        // server is gone: reconnect and resend rather than wait it out.
-        options.suspect_after =
-            Some((options.timeout / 4).clamp(Duration::from_millis(250), Duration::from_secs(1)));
+    if !recovery.give_up_after.is_zero() {
+        // A session that stops answering is suspect, then stalled, by its own
+        // round trips (see client::suspicion): hedge, then switch or reconnect.
+        options.liveness = Liveness::Adaptive;
     }
     let mut run = PingRun::new(&options);
     let mut printer = Printer {
@@ -124,7 +126,7 @@ pub(crate) async fn ping_target(
         &mut target,
         &mut run,
         stop,
-        reconnect_timeout,
+        recovery,
         &mut printer,
     )
     .await;

@@ -16,6 +16,7 @@ use pingpong::tls::{store, CertPaths, LeafRole, TlsMaterial};
 use super::args::{parse_seconds, PingArgs};
 use super::client::{exit_code, ping_target};
 use super::output::say;
+use pingpong::client::recover::Recovery;
 
 #[derive(Args)]
 pub(crate) struct DemoArgs {
@@ -100,7 +101,10 @@ pub(crate) async fn run(args: DemoArgs) -> Result<ExitCode> {
         &connector,
         Target::Fixed(candidate),
         &ping,
-        Duration::from_secs(5),
+        Recovery {
+            give_up_after: Duration::from_secs(5),
+            standby: 0,
+        },
         &shutdown,
     )
     .await;

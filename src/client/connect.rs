@@ -8,9 +8,11 @@ use wtransport::{Connection, Endpoint, RecvStream, SendStream, VarInt};
 
 use super::error::{classify_connecting, classify_connection, AttemptContext};
 use super::handshake::{handshake, Resume, Welcome};
-use super::pinger::{run_pings, PingEvent, PingRun};
+use super::lanes::{Lane, Lanes, Turn};
+use super::pinger::{run_lanes, PingEvent, PingRun};
 use super::race::race_candidate;
 use super::resolver::{dialling, KnownAddresses};
+use super::suspicion::SessionClock;
 use super::ClientError;
 use crate::discovery::{AddressFamily, Candidate, Source};
 use crate::framed::{write_message, FramedReader};
@@ -249,12 +251,15 @@ impl Connector {
                     .first()
                     .and_then(|c| PeerIdentity::from_der(c.der()))
             });
+            // QUIC's RTT after the handshake: the session's first sample.
+            let clock = SessionClock::new(Some(connection.rtt()));
             Ok(ClientSession {
                 connection,
                 reader,
                 writer,
                 welcome,
                 server_identity,
+                clock,
             })
         };
         match tokio::time::timeout(self.connect_timeout, attempt).await {
@@ -311,6 +316,18 @@ pub struct ClientSession {
     writer: SendStream,
     welcome: Welcome,
     server_identity: Option<PeerIdentity>,
+    clock: SessionClock,
+}
+
+impl Lane for ClientSession {
+    type Reader = RecvStream;
+    type Writer = SendStream;
+    fn streams(&mut self) -> (&mut FramedReader<RecvStream>, &mut SendStream) {
+        (&mut self.reader, &mut self.writer)
+    }
+    fn clock(&mut self) -> &mut SessionClock {
+        &mut self.clock
+    }
 }
 
 impl ClientSession {
@@ -330,25 +347,47 @@ impl ClientSession {
         std::net::SocketAddr::new(addr.ip().to_canonical(), addr.port())
     }
 
-    /// Runs `run` on this session (resending its unanswered pings first); see
-    /// [`run_pings`].
-    pub async fn ping(
-        &mut self,
-        run: &mut PingRun,
-        stop: &CancellationToken,
-        on_event: impl FnMut(&PingEvent) + Send,
-    ) -> Result<(), ClientError> {
+    /// Sends `run`'s unanswered pings again on this session (a new one after a
+    /// loss), counting their time from now.
+    pub async fn resend(&mut self, run: &mut PingRun) -> Result<(), ClientError> {
         let mut resend = Vec::new();
-        run.resend(tokio::time::Instant::now(), &mut resend)?;
+        let now = tokio::time::Instant::now();
+        for seq in run.resend(now, &mut resend)? {
+            self.clock.sent(seq, now);
+        }
         if !resend.is_empty() {
             self.writer
                 .write_all(&resend)
                 .await
                 .map_err(|e| ClientError::SessionLost(e.to_string()))?;
         }
-        let result = run_pings(&mut self.reader, &mut self.writer, run, stop, on_event).await;
-        // Prefer the connection's own reason (e.g. "server shutting down") to a
-        // bare stream error.
+        Ok(())
+    }
+
+    /// Runs `run` on this session alone (resending its unanswered pings
+    /// first) until it is finished or `stop` is cancelled; a session that
+    /// stops answering is lost (see [`Liveness`](super::run::Liveness)).
+    pub async fn ping(
+        &mut self,
+        run: &mut PingRun,
+        stop: &CancellationToken,
+        mut on_event: impl FnMut(&PingEvent) + Send,
+    ) -> Result<(), ClientError> {
+        self.resend(run).await?;
+        let mut lanes = Lanes::new(&mut *self);
+        let result = loop {
+            match run_lanes(&mut lanes, run, stop, None, &mut on_event).await {
+                Ok(Turn::Finished) => break Ok(()),
+                Ok(_) => continue, // nothing to hedge with: wait for the stall
+                Err(error) => break Err(error),
+            }
+        };
+        self.explain(result)
+    }
+
+    /// Prefers the connection's own reason (e.g. "server shutting down") to a
+    /// bare stream error.
+    pub fn explain<T>(&self, result: Result<T, ClientError>) -> Result<T, ClientError> {
         match (result, self.connection.quic_connection().close_reason()) {
             (Err(ClientError::SessionLost(_)), Some(reason)) => Err(ClientError::SessionLost(
                 wtransport::error::ConnectionError::from(reason).to_string(),

@@ -71,6 +71,21 @@ impl Finder {
         connector: &Connector,
         timeout: Duration,
         resume: Resume,
+        on_failure: impl FnMut(&Candidate, &ClientError),
+    ) -> Result<(Candidate, ClientSession), ClientError> {
+        self.connect_avoiding(connector, timeout, resume, None, on_failure)
+            .await
+    }
+
+    /// Like [`connect`](Self::connect), for a second session beside the one to
+    /// `avoid`: another candidate if there is one; the same one only when
+    /// `avoid.1` allows it (a new session to a server that may have restarted).
+    pub async fn connect_avoiding(
+        &mut self,
+        connector: &Connector,
+        timeout: Duration,
+        resume: Resume,
+        avoid: Option<(&str, bool)>,
         mut on_failure: impl FnMut(&Candidate, &ClientError),
     ) -> Result<(Candidate, ClientSession), ClientError> {
         let deadline = Instant::now() + timeout;
@@ -82,7 +97,7 @@ impl Finder {
                 self.absorb(event);
             }
             if race.may_start() {
-                if let Some((candidate, address)) = self.choose(&race) {
+                if let Some((candidate, address)) = self.choose(&race, avoid) {
                     race.start(candidate, address);
                     continue;
                 }
@@ -148,13 +163,27 @@ impl Finder {
 
     /// The attempt to start: the best candidate by [`HealthTable::pick`] among
     /// those with an address not tried in this race, at that address.
-    fn choose(&self, race: &Race<'_>) -> Option<(Candidate, Option<std::net::SocketAddr>)> {
-        let candidate = self.health.pick(
-            self.known.all(),
-            |c: &Candidate| race.untried(c).is_none(),
-            std::time::Instant::now(),
-            &mut rand::rng(),
-        )?;
+    fn choose(
+        &self,
+        race: &Race<'_>,
+        avoid: Option<(&str, bool)>,
+    ) -> Option<(Candidate, Option<std::net::SocketAddr>)> {
+        let pick = |skip: Option<&str>| {
+            self.health.pick(
+                self.known.all(),
+                |c: &Candidate| race.untried(c).is_none() || Some(c.key.as_str()) == skip,
+                std::time::Instant::now(),
+                &mut rand::rng(),
+            )
+        };
+        let candidate = match avoid {
+            None => pick(None)?,
+            Some((key, same_allowed)) => match pick(Some(key)) {
+                Some(other) => other,
+                None if same_allowed => pick(None)?,
+                None => return None,
+            },
+        };
         let address = race.untried(candidate)?;
         Some((candidate.clone(), address))
     }

@@ -33,6 +33,25 @@ impl InFlight {
         self.len += 1;
     }
 
+    /// Records ping `seq`, sent at `at`, where seqs may skip (a resend of the
+    /// pings another session has not answered yet). Seqs must increase.
+    pub fn insert_after_gap(&mut self, seq: u64, at: Instant) {
+        if self.slots.is_empty() {
+            self.base = seq;
+        }
+        let Some(index) = seq.checked_sub(self.base) else {
+            debug_assert!(false, "seq {seq} is below {}", self.base);
+            return;
+        };
+        while (self.slots.len() as u64) < index {
+            self.slots.push_back(None);
+        }
+        if self.slots.len() as u64 == index {
+            self.slots.push_back(Some(at));
+            self.len += 1;
+        }
+    }
+
     /// Removes ping `seq`, returning when it was sent, if it was in flight.
     pub fn remove(&mut self, seq: u64) -> Option<Instant> {
         let index = usize::try_from(seq.checked_sub(self.base)?).ok()?;
@@ -81,16 +100,20 @@ impl InFlight {
             .collect()
     }
 
-    /// Removes and returns every unanswered seq, oldest first.
-    pub fn drain(&mut self) -> Vec<u64> {
+    /// Every unanswered seq, oldest first.
+    pub fn seqs(&self) -> Vec<u64> {
         let base = self.base;
-        let seqs = self
-            .slots
+        self.slots
             .iter()
             .enumerate()
             .filter(|(_, slot)| slot.is_some())
             .map(|(i, _)| base + i as u64)
-            .collect();
+            .collect()
+    }
+
+    /// Removes and returns every unanswered seq, oldest first.
+    pub fn drain(&mut self) -> Vec<u64> {
+        let seqs = self.seqs();
         self.slots.clear();
         self.len = 0;
         seqs

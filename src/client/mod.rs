@@ -5,10 +5,14 @@
 //! - [`find`]: choose a discovered server, skip and eject the failing ones.
 //! - [`race`]: Happy Eyeballs over every address of every candidate.
 //! - [`recover`]: ping through failures: reconnect, fail over, resend.
+//! - `failover`: make-before-break: a standby session beside a suspect one.
+//! - [`suspicion`]: when a session is suspect or stalled, from its own RTTs.
 //! - [`backoff`]: the reconnection schedule.
 //! - [`handshake`]: the Hello/Welcome exchange over any byte stream.
 //! - [`run`]: a ping run's state, pure (schedule, matching, timeouts, resend).
 //! - [`pinger`]: the ping loop that drives a run over any byte stream.
+//! - [`lanes`]: a run's sessions (primary, standby) and what the loop asks of
+//!   the caller.
 //! - [`report`]: ping(8)-style text and JSON lines.
 //! - [`probe`]: connect-and-Hello probes for `discover --probe`.
 //! - [`stats`]: RTT statistics and the run summary.
@@ -17,9 +21,11 @@
 pub mod backoff;
 pub mod connect;
 pub mod error;
+mod failover;
 pub mod find;
 pub mod handshake;
 mod in_flight;
+pub mod lanes;
 pub mod pinger;
 pub mod probe;
 pub mod race;
@@ -28,6 +34,7 @@ pub mod report;
 pub mod resolver;
 pub mod run;
 pub mod stats;
+pub mod suspicion;
 
 pub use connect::{ClientSession, Connector};
 pub use error::ClientError;

@@ -1,34 +1,37 @@
-//! The ping loop over an established control stream: drives a
-//! [`PingRun`] (which sends pings on schedule, matches
-//! pongs, times out the unanswered and counts duplicates) over a byte stream.
+//! The ping loop: drives a [`PingRun`] over one session, or over two while the
+//! first is suspect (make-before-break). It sends pings on schedule, matches
+//! pongs, times out the unanswered, keeps each session's
+//! session clock and returns a [`Turn`] whenever the caller has something
+//! to decide: open a standby, switch, close one. The policy (when a session is
+//! suspect or stalled) is [`suspicion`](super::suspicion); acting on it is
+//! [`recover`](super::recover).
 
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-pub use super::run::{PingEvent, PingOptions, PingRun};
+use super::lanes::{Connecting, Lane, Lanes, Turn};
+pub use super::run::{Liveness, PingEvent, PingOptions, PingRun};
+use super::suspicion::SessionClock;
 use super::ClientError;
 use crate::framed::{FramedError, FramedReader};
 use crate::proto::ServerMessage;
 
-/// Runs `run` on one session until it is finished or `stop` is cancelled.
+/// Runs `run` over `lanes` until it is finished, `stop` is cancelled or the
+/// caller has something to decide (see [`Turn`]).
 ///
 /// Events are reported through `on_event` as they happen. `Err` means the
-/// session failed; `run` keeps every unanswered ping, for [`PingRun::resend`] on
-/// the next session.
-pub async fn run_pings<R, W>(
-    reader: &mut FramedReader<R>,
-    writer: &mut W,
+/// primary session failed or stalled; `run` keeps every unanswered ping, for
+/// [`Lanes::switch`] or [`PingRun::resend`] on the next session.
+pub async fn run_lanes<L: Lane>(
+    lanes: &mut Lanes<L>,
     run: &mut PingRun,
     stop: &CancellationToken,
+    mut connecting: Option<Connecting<'_, L>>,
     mut on_event: impl FnMut(&PingEvent) + Send,
-) -> Result<(), ClientError>
-where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
-{
+) -> Result<Turn<L>, ClientError> {
     // `Send`, so that a ping loop can run in a spawned task.
     let emit: &mut (dyn FnMut(&PingEvent) + Send) = &mut on_event;
     let mut out = Vec::new();
@@ -43,57 +46,167 @@ where
         if stop.is_cancelled() {
             run.stop(now);
         }
-        if let Some(limit) = run.options.suspect_after {
-            if run.overdue(now, limit) {
-                return Err(ClientError::SessionLost(format!(
-                    "no pong for {} ms: the server stopped answering",
-                    limit.as_millis()
-                )));
-            }
+        if let Some(turn) = lanes.judge(run, now, connecting.is_some()).await? {
+            return Ok(turn);
         }
         run.expire(now, emit);
         if run.finished() {
-            return Ok(());
+            return Ok(Turn::Finished);
         }
         out.clear();
+        let before = run.sent();
         run.fill(now, &mut out)?;
         if !out.is_empty() {
-            writer.write_all(&out).await.map_err(FramedError::from)?;
+            if let Some(turn) = lanes.send(&out, before + 1, run.sent(), now, run).await? {
+                return Ok(turn);
+            }
             continue;
         }
         let mut wake = run.next_wake(now);
-        if let (Some(limit), Some((_, at))) = (run.options.suspect_after, run.outstanding.oldest())
+        if run.options.liveness == Liveness::Adaptive {
+            for clock in [
+                Some(lanes.primary.clock()),
+                lanes.standby.as_mut().map(|s| s.clock()),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if let Some(change) = clock.next_change(now) {
+                    wake = wake.min(change);
+                }
+            }
+        } else if let (Liveness::After(limit), Some(at)) =
+            (run.options.liveness, lanes.primary.clock().waiting_since())
         {
             wake = wake.min(at + limit + Duration::from_millis(1));
         }
         if timer.deadline() != wake {
             timer.as_mut().reset(wake);
         }
-        let read = tokio::select! {
+        let Lanes {
+            primary, standby, ..
+        } = lanes;
+        let (primary_reader, _) = primary.streams();
+        let standby_read = async {
+            match standby {
+                Some(s) => s.streams().0.next::<ServerMessage>().await,
+                None => std::future::pending().await,
+            }
+        };
+        let opened = async {
+            match connecting.as_mut() {
+                Some(attempt) => attempt.as_mut().await,
+                None => std::future::pending().await,
+            }
+        };
+        let (read, from_primary) = tokio::select! {
             _ = &mut cancelled, if run.stop_deadline.is_none() => continue,
             _ = &mut timer => continue,
-            read = reader.next::<ServerMessage>() => read,
+            read = primary_reader.next::<ServerMessage>() => (read, true),
+            read = standby_read => (read, false),
+            opened = opened => return Ok(Turn::StandbyOpened(opened)),
         };
         // Handle this message and every other one already buffered; they all
         // arrived now.
         let received_at = Instant::now();
-        let mut next = read;
-        loop {
-            match next {
-                Ok(Some(message)) => run.on_message(message, received_at, emit)?,
-                Ok(None) => {
-                    return Err(ClientError::SessionLost(
-                        "the server closed the stream".into(),
-                    ))
-                }
-                Err(e) => return Err(e.into()),
+        let lane = if from_primary {
+            &mut lanes.primary
+        } else {
+            match lanes.standby.as_mut() {
+                Some(lane) => lane,
+                None => continue,
             }
-            next = match reader.try_next::<ServerMessage>() {
-                Ok(Some(message)) => Ok(Some(message)),
-                Ok(None) => break,
-                Err(e) => Err(e),
-            };
+        };
+        if let Err(error) = deliver(lane, read, run, received_at, emit) {
+            if from_primary {
+                return Err(error);
+            }
+            if let Some(standby) = lanes.take_standby(run) {
+                return Ok(Turn::StandbyLost(standby, error));
+            }
         }
+    }
+}
+
+/// Handles `read` and every message already buffered behind it on `lane`.
+fn deliver<L: Lane>(
+    lane: &mut L,
+    read: Result<Option<ServerMessage>, FramedError>,
+    run: &mut PingRun,
+    received_at: Instant,
+    emit: &mut (dyn FnMut(&PingEvent) + Send),
+) -> Result<(), ClientError> {
+    let mut next = read;
+    loop {
+        match next {
+            Ok(Some(message)) => {
+                if let Some(seq) = run.on_message(message, received_at, emit)? {
+                    lane.clock().answered(seq, received_at);
+                }
+            }
+            Ok(None) => {
+                return Err(ClientError::SessionLost(
+                    "the server closed the stream".into(),
+                ))
+            }
+            Err(e) => return Err(e.into()),
+        }
+        next = match lane.streams().0.try_next::<ServerMessage>() {
+            Ok(Some(message)) => Ok(Some(message)),
+            Ok(None) => return Ok(()),
+            Err(e) => Err(e),
+        };
+    }
+}
+
+/// Runs `run` on one session until it is finished or `stop` is cancelled: no
+/// standby, so a stalled session is simply lost.
+pub async fn run_pings<R, W>(
+    reader: &mut FramedReader<R>,
+    writer: &mut W,
+    run: &mut PingRun,
+    stop: &CancellationToken,
+    on_event: impl FnMut(&PingEvent) + Send,
+) -> Result<(), ClientError>
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+{
+    let mut lane = Streams {
+        reader,
+        writer,
+        clock: SessionClock::new(None),
+    };
+    let mut lanes = Lanes::new(&mut lane);
+    let mut on_event = on_event;
+    loop {
+        match run_lanes(&mut lanes, run, stop, None, &mut on_event).await? {
+            Turn::Finished => return Ok(()),
+            // Nothing to hedge with: wait for the stall.
+            _ => continue,
+        }
+    }
+}
+
+/// A bare control stream as a [`Lane`].
+struct Streams<'a, R, W> {
+    reader: &'a mut FramedReader<R>,
+    writer: &'a mut W,
+    clock: SessionClock,
+}
+
+impl<R, W> Lane for Streams<'_, R, W>
+where
+    R: AsyncRead + Unpin + Send,
+    W: AsyncWrite + Unpin + Send,
+{
+    type Reader = R;
+    type Writer = W;
+    fn streams(&mut self) -> (&mut FramedReader<R>, &mut W) {
+        (self.reader, self.writer)
+    }
+    fn clock(&mut self) -> &mut SessionClock {
+        &mut self.clock
     }
 }
 
@@ -102,6 +215,7 @@ mod tests {
     use super::*;
     use crate::client::PingSummary;
     use crate::proto::{encode_frame, ClientMessage};
+    use tokio::io::AsyncWriteExt;
 
     /// A scripted server: reads pings and answers with what `respond` returns.
     async fn run_against(

@@ -1,8 +1,13 @@
-//! Pinging through failures: when a session is lost (error, `Drain`, idle
-//! timeout, pings overdue) the client reconnects — immediately after a session
-//! that worked, then with back-off — to the same server or, through discovery,
-//! to another; says `Hello { resume_after }`, resends every unanswered ping, and
-//! drops duplicate pongs. See docs/recovery.md.
+//! Pinging through failures (see docs/recovery.md). A session that turns
+//! suspect (see [`suspicion`](super::suspicion)) gets a standby session to the
+//! next-ranked server beside it, which is sent the unanswered pings too: the
+//! first pong wins (make-before-break). The client switches to the standby only
+//! when the first session stalls or fails; if it answers again, nothing was
+//! lost and nothing is counted as a failover. Without a standby, a lost session
+//! is replaced — immediately after one that worked, then with back-off — by
+//! discovery's next best server (or the same one), which gets
+//! `Hello { resume_after }` and every unanswered ping again. Duplicate pongs are
+//! dropped.
 
 use std::time::Duration;
 
@@ -12,8 +17,12 @@ use tokio_util::sync::CancellationToken;
 use super::backoff::Backoff;
 use super::find::Finder;
 use super::handshake::Resume;
+use super::lanes::{Lane, Lanes};
+use super::suspicion::SessionClock;
 use super::{ClientError, ClientSession, Connector, PingEvent, PingRun};
 use crate::discovery::Candidate;
+use crate::framed::FramedReader;
+use wtransport::{RecvStream, SendStream};
 
 /// Where sessions come from.
 pub enum Target {
@@ -53,6 +62,45 @@ impl Target {
         }
     }
 
+    /// A second session beside the one to `current`: to the next-ranked other
+    /// server, or (`same_allowed`, when the first one is suspect) a fresh
+    /// session to the same one, which helps when it restarted. Candidates that
+    /// fail are reported in `failures`.
+    pub(crate) async fn standby(
+        &mut self,
+        connector: &Connector,
+        resume: Resume,
+        current: &Candidate,
+        same_allowed: bool,
+        failures: &mut Vec<(Candidate, String)>,
+    ) -> Option<Leg> {
+        let opened = match self {
+            Target::Fixed(candidate) if same_allowed => connector
+                .open_candidate_resuming(candidate, resume)
+                .await
+                .map(|session| (candidate.clone(), session))
+                .map_err(|error| failures.push((candidate.clone(), error.to_string()))),
+            Target::Fixed(_) => return None,
+            Target::Discovered { finder, .. } => finder
+                .connect_avoiding(
+                    connector,
+                    connector.connect_timeout(),
+                    resume,
+                    Some((&current.key, same_allowed)),
+                    |c, e| failures.push((c.clone(), e.to_string())),
+                )
+                .await
+                .map_err(|error| tracing::debug!(%error, "no standby session")),
+        };
+        let (candidate, session) = opened.ok()?;
+        Some(Leg { candidate, session })
+    }
+
+    /// Whether a standby may reach a server other than the current one.
+    pub(crate) fn has_alternatives(&self) -> bool {
+        matches!(self, Target::Discovered { .. })
+    }
+
     /// Stops the discovery sources, if any.
     pub fn shutdown(self) {
         if let Target::Discovered { finder, .. } = self {
@@ -60,7 +108,8 @@ impl Target {
         }
     }
 
-    fn lost(&mut self, candidate: &Candidate) {
+    /// `candidate`'s session was lost or stalled: eject it for a while.
+    pub(crate) fn lost(&mut self, candidate: &Candidate) {
         if let Target::Discovered { finder, .. } = self {
             finder.eject(candidate);
         }
@@ -73,6 +122,25 @@ impl Target {
     }
 }
 
+/// A session and the candidate it was opened to.
+pub struct Leg {
+    /// Where it goes.
+    pub candidate: Candidate,
+    /// The session.
+    pub session: ClientSession,
+}
+
+impl Lane for Leg {
+    type Reader = RecvStream;
+    type Writer = SendStream;
+    fn streams(&mut self) -> (&mut FramedReader<RecvStream>, &mut SendStream) {
+        self.session.streams()
+    }
+    fn clock(&mut self) -> &mut SessionClock {
+        self.session.clock()
+    }
+}
+
 /// What the caller wants to hear about (`Send`, so that a recovering client can
 /// run in a spawned task).
 pub trait RecoveryObserver: Send {
@@ -80,14 +148,35 @@ pub trait RecoveryObserver: Send {
     fn connected(&mut self, candidate: &Candidate, session: &ClientSession, reconnect: bool);
     /// A ping was answered, lost, duplicated...
     fn ping_event(&mut self, event: &PingEvent);
-    /// The session was lost; the client will reconnect.
+    /// The session was lost; the client will reconnect (or switch to its
+    /// standby).
     fn session_lost(&mut self, error: &ClientError);
     /// A candidate could not be used.
     fn candidate_failed(&mut self, candidate: &Candidate, error: &ClientError);
+    /// The session to `suspect` is suspect: its unanswered pings, and every
+    /// new one, go to `standby` too until one of them answers.
+    fn hedging(&mut self, suspect: &Candidate, standby: &Leg) {
+        tracing::info!(suspect = %suspect.instance, standby = %standby.candidate.instance, "session suspect: hedging");
+    }
+    /// No standby session could be opened to `candidate`.
+    fn standby_failed(&mut self, candidate: &Candidate, reason: &str) {
+        tracing::info!(instance = %candidate.instance, %reason, "no standby session");
+    }
+}
+
+/// How a run recovers.
+#[derive(Debug, Clone, Copy)]
+pub struct Recovery {
+    /// Without a session for this long, the client gives up; zero turns
+    /// recovery off.
+    pub give_up_after: Duration,
+    /// Idle sessions kept open to the next-best server (0 or 1), so that a
+    /// failover costs no handshake.
+    pub standby: usize,
 }
 
 /// Whether a failure is worth reconnecting for.
-fn recoverable(error: &ClientError) -> bool {
+pub(crate) fn recoverable(error: &ClientError) -> bool {
     matches!(
         error,
         ClientError::SessionLost(_)
@@ -98,18 +187,19 @@ fn recoverable(error: &ClientError) -> bool {
     )
 }
 
-/// Pings until `run` is finished or `stop` is cancelled, reconnecting through
-/// losses. The first connection's failure is returned as is; after that, the
-/// client gives up when no session could be had for `give_up_after`, counting
-/// every unanswered ping lost.
+/// Pings until `run` is finished or `stop` is cancelled, through suspect,
+/// stalled and lost sessions. The first connection's failure is returned as is;
+/// after that, the client gives up when no session could be had for
+/// `recovery.give_up_after`, counting every unanswered ping lost.
 pub async fn ping_with_recovery(
     connector: &Connector,
     target: &mut Target,
     run: &mut PingRun,
     stop: &CancellationToken,
-    give_up_after: Duration,
+    recovery: Recovery,
     observer: &mut dyn RecoveryObserver,
 ) -> Result<(), ClientError> {
+    let give_up_after = recovery.give_up_after;
     let mut backoff = Backoff::new();
     let mut last_server: Option<[u8; 16]> = None;
     let mut lost_since: Option<Instant> = None;
@@ -131,7 +221,7 @@ pub async fn ping_with_recovery(
                 _ = stop.cancelled() => None,
             }
         };
-        let (candidate, mut session) = match attempt {
+        let (candidate, session) = match attempt {
             None => {
                 run.abandon(&mut |e| observer.ping_event(e));
                 return Ok(());
@@ -156,17 +246,32 @@ pub async fn ping_with_recovery(
                 continue;
             }
         };
-        let server_id = session.welcome().server_id;
         let reconnect = last_server.is_some();
-        if reconnect {
-            run.reconnects += 1;
-            if last_server != Some(server_id) {
-                run.failovers += 1;
-            }
-        }
-        last_server = Some(server_id);
+        count_session(run, &mut last_server, session.welcome().server_id);
         observer.connected(&candidate, &session, reconnect);
-        match session.ping(run, stop, |e| observer.ping_event(e)).await {
+        let mut lanes = Lanes::new(Leg { candidate, session });
+        let result = match lanes.primary.session.resend(run).await {
+            Ok(()) => {
+                super::failover::drive(
+                    connector,
+                    target,
+                    &mut lanes,
+                    run,
+                    stop,
+                    recovery,
+                    observer,
+                    &mut last_server,
+                )
+                .await
+            }
+            Err(error) => Err(error),
+        };
+        let result = lanes.primary.session.explain(result);
+        if let Some(standby) = lanes.take_standby(run) {
+            standby.session.close().await;
+        }
+        let Leg { candidate, session } = lanes.primary;
+        match result {
             Ok(()) => {
                 let rtt = run
                     .summary()
@@ -193,4 +298,20 @@ pub async fn ping_with_recovery(
             }
         }
     }
+}
+
+/// Counts a new session: after the first, a reconnection, and a failover when
+/// it is another server.
+pub(crate) fn count_session(
+    run: &mut PingRun,
+    last_server: &mut Option<[u8; 16]>,
+    server_id: [u8; 16],
+) {
+    if let Some(last) = *last_server {
+        run.reconnects += 1;
+        if last != server_id {
+            run.failovers += 1;
+        }
+    }
+    *last_server = Some(server_id);
 }

@@ -97,10 +97,10 @@ pub fn summary_lines(url: &str, summary: &PingSummary) -> Vec<String> {
             rtt.min, rtt.avg, rtt.max, rtt.mdev, rtt.p50, rtt.p99
         ));
     }
-    if summary.reconnects > 0 {
+    if summary.reconnects > 0 || summary.hedged > 0 {
         lines.push(format!(
-            "{} reconnects, {} failovers",
-            summary.reconnects, summary.failovers
+            "{} reconnects, {} failovers, {} hedged, longest outage {:.1} ms",
+            summary.reconnects, summary.failovers, summary.hedged, summary.longest_outage_ms
         ));
     }
     lines
@@ -324,6 +324,8 @@ mod tests {
             late: 0,
             reconnects: 1,
             failovers: 1,
+            hedged: 3,
+            longest_outage_ms: 130.26,
             rtt_ms: Some(RttSummary {
                 min: 0.1,
                 avg: 0.2,
@@ -344,6 +346,10 @@ mod tests {
             "3 pings transmitted, 2 received, 33.3% loss, 0 duplicates, time 2000ms"
         );
         assert!(lines[2].starts_with("rtt min/avg/max/mdev = 0.100/0.200/0.300/0.050 ms"));
+        assert_eq!(
+            lines[3],
+            "1 reconnects, 1 failovers, 3 hedged, longest outage 130.3 ms"
+        );
     }
 
     #[test]
@@ -369,6 +375,7 @@ mod tests {
             "duplicates",
             "reconnects",
             "failovers",
+            "hedged",
         ] {
             assert!(v[key].is_u64(), "{key}");
         }

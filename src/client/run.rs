@@ -24,6 +24,11 @@ const STOP_GRACE: Duration = Duration::from_millis(500);
 /// How many lost seqs are remembered to tell a late pong from a duplicate.
 const LOST_MEMORY: usize = 4096;
 
+/// How many hedging episodes are remembered to tell the second session's
+/// answer from a duplicate: an episode lasts at least a suspicion deadline, so
+/// sixteen cover seconds, far longer than a straggling pong.
+const HEDGE_MEMORY: usize = 16;
+
 /// How to ping.
 #[derive(Debug, Clone)]
 pub struct PingOptions {
@@ -37,9 +42,23 @@ pub struct PingOptions {
     pub timeout: Duration,
     /// Most pings unanswered at once.
     pub in_flight: usize,
-    /// When set, a ping unanswered for this long ends the session as lost (the
-    /// caller reconnects and resends), instead of waiting for `timeout`.
-    pub suspect_after: Option<Duration>,
+    /// What a session that stops answering means: see [`Liveness`].
+    pub liveness: Liveness,
+}
+
+/// How the ping loop judges a session that stops answering.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Liveness {
+    /// It does not: unanswered pings are counted lost after `timeout`, and the
+    /// session is kept (no recovery).
+    Ignore,
+    /// From the session's own round trips (see
+    /// [`suspicion`](super::suspicion)): suspect, then stalled; a stalled
+    /// session is lost and the caller reconnects and resends.
+    Adaptive,
+    /// A ping unanswered for this long ends the session as lost (no suspicion
+    /// stage).
+    After(Duration),
 }
 
 impl Default for PingOptions {
@@ -50,7 +69,7 @@ impl Default for PingOptions {
             payload_size: 56,
             timeout: Duration::from_secs(2),
             in_flight: 64,
-            suspect_after: None,
+            liveness: Liveness::Ignore,
         }
     }
 }
@@ -107,6 +126,13 @@ pub struct PingRun {
     /// the first entry is always the oldest.
     pub(crate) outstanding: InFlight,
     lost_seqs: VecDeque<u64>,
+    /// Seq ranges sent on two sessions at once: a second pong for one of them
+    /// is the other session's answer, not a duplicate.
+    hedged_ranges: VecDeque<(u64, u64)>,
+    hedging: bool,
+    hedged: u64,
+    last_pong_at: Option<Instant>,
+    longest_outage: Duration,
     rtts: RttStats,
     sent: u64,
     lost: u64,
@@ -132,6 +158,11 @@ impl PingRun {
             payload: vec![0x5a; options.payload_size.min(PingOptions::MAX_PAYLOAD)],
             outstanding: InFlight::default(),
             lost_seqs: VecDeque::new(),
+            hedged_ranges: VecDeque::new(),
+            hedging: false,
+            hedged: 0,
+            last_pong_at: None,
+            longest_outage: Duration::ZERO,
             rtts: RttStats::default(),
             sent: 0,
             lost: 0,
@@ -176,12 +207,48 @@ impl PingRun {
     }
 
     /// Appends every unanswered ping to `out` again (on a new session), counting
-    /// their time from now.
-    pub fn resend(&mut self, now: Instant, out: &mut Vec<u8>) -> Result<(), ClientError> {
-        for seq in self.outstanding.restart_all(now) {
+    /// their time from now; returns their seqs.
+    pub fn resend(&mut self, now: Instant, out: &mut Vec<u8>) -> Result<Vec<u64>, ClientError> {
+        let seqs = self.outstanding.restart_all(now);
+        for &seq in &seqs {
             self.encode_ping(seq, out)?;
         }
-        Ok(())
+        Ok(seqs)
+    }
+
+    /// Starts hedging: appends every unanswered ping to `out` for a second
+    /// session (their clocks keep running: the application is still waiting),
+    /// and sends every new ping on both sessions until
+    /// [`stop_hedging`](Self::stop_hedging). Returns the seqs appended.
+    pub(crate) fn hedge(&mut self, out: &mut Vec<u8>) -> Result<Vec<u64>, ClientError> {
+        let seqs = self.outstanding.seqs();
+        for &seq in &seqs {
+            self.encode_ping(seq, out)?;
+        }
+        self.hedged += seqs.len() as u64;
+        self.hedging = true;
+        let first = seqs.first().copied().unwrap_or(self.sent + 1);
+        if self.hedged_ranges.len() == HEDGE_MEMORY {
+            self.hedged_ranges.pop_front();
+        }
+        self.hedged_ranges.push_back((first, self.sent));
+        Ok(seqs)
+    }
+
+    /// New pings go to one session again.
+    pub(crate) fn stop_hedging(&mut self) {
+        self.hedging = false;
+    }
+
+    /// Pings sent so far (the last seq).
+    pub(crate) fn sent(&self) -> u64 {
+        self.sent
+    }
+
+    fn was_hedged(&self, seq: u64) -> bool {
+        self.hedged_ranges
+            .iter()
+            .any(|&(first, last)| (first..=last).contains(&seq))
     }
 
     /// Appends ping `seq` to `out`, lending it the shared payload buffer.
@@ -208,15 +275,6 @@ impl PingRun {
             self.mark_lost(seq, emit);
         }
         self.stop_deadline.get_or_insert_with(Instant::now);
-    }
-
-    /// Whether the oldest unanswered ping has waited longer than `limit`.
-    pub(crate) fn overdue(&self, now: Instant, limit: Duration) -> bool {
-        self.stop_deadline.is_none()
-            && self
-                .outstanding
-                .oldest()
-                .is_some_and(|(_, at)| now.duration_since(at) > limit)
     }
 
     pub(crate) fn stop(&mut self, now: Instant) {
@@ -262,6 +320,12 @@ impl PingRun {
             self.encode_ping(seq, out)?;
             self.outstanding.insert(seq, now);
             self.sent += 1;
+            if self.hedging {
+                self.hedged += 1;
+                if let Some(range) = self.hedged_ranges.back_mut() {
+                    range.1 = seq;
+                }
+            }
             self.next_send = if self.options.interval.is_zero() {
                 now
             } else {
@@ -287,18 +351,29 @@ impl PingRun {
         wake.unwrap_or_else(|| now + Duration::from_secs(3600))
     }
 
-    /// Handles a message that arrived at `received_at`.
+    /// Handles a message that arrived at `received_at`; returns the seq of a
+    /// pong (whether it was the first answer or not), for the session's clock.
     pub(crate) fn on_message(
         &mut self,
         message: ServerMessage,
         received_at: Instant,
         emit: &mut dyn FnMut(&PingEvent),
-    ) -> Result<(), ClientError> {
+    ) -> Result<Option<u64>, ClientError> {
         match message {
             ServerMessage::Pong { seq, payload } => {
+                let waiting_since = self.outstanding.oldest().map(|(_, at)| at);
                 if let Some(at) = self.outstanding.remove(seq) {
                     let rtt = received_at.saturating_duration_since(at);
                     self.rtts.record(rtt);
+                    // How long the application had been waiting for any pong.
+                    let since = match (waiting_since, self.last_pong_at) {
+                        (Some(w), Some(p)) => w.max(p),
+                        (w, p) => w.or(p).unwrap_or(at),
+                    };
+                    self.longest_outage = self
+                        .longest_outage
+                        .max(received_at.saturating_duration_since(since));
+                    self.last_pong_at = Some(received_at);
                     emit(&PingEvent::Pong {
                         seq,
                         rtt,
@@ -308,6 +383,8 @@ impl PingRun {
                     self.lost_seqs.remove(pos);
                     self.late += 1;
                     emit(&PingEvent::Late { seq });
+                } else if self.was_hedged(seq) {
+                    // The other session's answer came first: nothing to report.
                 } else if (1..=self.sent).contains(&seq) {
                     self.duplicates += 1;
                     emit(&PingEvent::Duplicate { seq });
@@ -316,7 +393,7 @@ impl PingRun {
                         "pong for seq {seq}, which was never sent"
                     )));
                 }
-                Ok(())
+                Ok(Some(seq))
             }
             ServerMessage::Drain { reason, .. } => Err(ClientError::SessionLost(format!(
                 "the server is draining: {reason}"
@@ -339,6 +416,8 @@ impl PingRun {
             late: self.late,
             reconnects: self.reconnects,
             failovers: self.failovers,
+            hedged: self.hedged,
+            longest_outage_ms: self.longest_outage.as_secs_f64() * 1000.0,
             rtt_ms: self.rtts.summary(),
             elapsed_ms: self.started.elapsed().as_secs_f64() * 1000.0,
         }

@@ -86,6 +86,11 @@ pub struct PingSummary {
     pub reconnects: u64,
     /// Reconnections that landed on another server.
     pub failovers: u64,
+    /// Pings sent on two sessions at once (while the first was suspect).
+    pub hedged: u64,
+    /// The longest the application waited for a pong while pings were
+    /// unanswered, in milliseconds.
+    pub longest_outage_ms: f64,
     /// RTT figures, absent when nothing was received.
     pub rtt_ms: Option<RttSummary>,
     /// Wall-clock duration of the run.
@@ -150,6 +155,8 @@ mod tests {
             late: 0,
             reconnects: 0,
             failovers: 0,
+            hedged: 0,
+            longest_outage_ms: 0.0,
             rtt_ms: None,
             elapsed_ms: 0.0,
         };

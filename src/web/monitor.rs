@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::model::MonitorEvent;
 use crate::client::backoff::Backoff;
+use crate::client::run::Liveness;
 use crate::client::{ClientError, Connector, PingEvent, PingOptions, PingRun};
 use crate::discovery::Candidate;
 
@@ -55,7 +56,7 @@ pub async fn monitor(
                     interval: PING_INTERVAL,
                     timeout: PING_TIMEOUT,
                     in_flight: 4,
-                    suspect_after: Some(PING_TIMEOUT),
+                    liveness: Liveness::After(PING_TIMEOUT),
                     ..PingOptions::default()
                 };
                 let mut run = PingRun::new(&options);

@@ -1,0 +1,160 @@
+//! Make-before-break over a run's sessions (see docs/recovery.md):
+//!
+//! - the primary turns **suspect** → a standby session is opened to the
+//!   next-ranked server (or a warm one is already there) and is sent the
+//!   unanswered pings and every new one; the first pong wins;
+//! - the primary **answers again** → the standby stops getting pings and is
+//!   closed (or kept idle with `--standby 1`); nothing counts as a failover;
+//! - the primary **stalls or fails** → the standby becomes the primary (a
+//!   reconnection, and a failover when it is another server); without a
+//!   standby, [`recover`](super::recover) reconnects.
+//!
+//! The decisions come from [`suspicion`](super::suspicion), the pinging from
+//! [`pinger`](super::pinger).
+
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio_util::sync::CancellationToken;
+
+use super::backoff::Backoff;
+use super::lanes::{Lane, Lanes, Turn};
+use super::pinger::run_lanes;
+use super::recover::{count_session, recoverable, Leg, Recovery, RecoveryObserver, Target};
+use super::{ClientError, Connector, PingRun};
+use crate::framed::FramedError;
+
+/// Pings over `lanes` until the run is finished (`Ok`) or the primary is lost
+/// with no standby to take over (`Err`, for the caller to reconnect).
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn drive(
+    connector: &Connector,
+    target: &mut Target,
+    lanes: &mut Lanes<Leg>,
+    run: &mut PingRun,
+    stop: &CancellationToken,
+    recovery: Recovery,
+    observer: &mut dyn RecoveryObserver,
+    last_server: &mut Option<[u8; 16]>,
+) -> Result<(), ClientError> {
+    // A standby is wanted now: the primary is suspect.
+    let mut urgent = false;
+    let mut warm_backoff = Backoff::new();
+    let mut warm_delay = Duration::ZERO;
+    loop {
+        let warm = recovery.standby > 0 && target.has_alternatives() && lanes.standby.is_none();
+        // Whether the standby now being opened is a warm one, wanted before
+        // any suspicion.
+        let opening_warm = warm && !urgent;
+        let turn = if urgent || warm {
+            let mut failures = Vec::new();
+            let current = lanes.primary.candidate.clone();
+            let resume = run.resume();
+            let delay = if urgent { Duration::ZERO } else { warm_delay };
+            let turn = {
+                let attempt = async {
+                    tokio::time::sleep(delay).await;
+                    target
+                        .standby(connector, resume, &current, urgent, &mut failures)
+                        .await
+                };
+                tokio::pin!(attempt);
+                loop {
+                    let turn = run_lanes(lanes, run, stop, Some(attempt.as_mut()), |e| {
+                        observer.ping_event(e)
+                    })
+                    .await;
+                    match turn {
+                        // Already being opened.
+                        Ok(Turn::WantStandby) if urgent => continue,
+                        turn => break turn,
+                    }
+                }
+            };
+            for (candidate, reason) in failures {
+                observer.standby_failed(&candidate, &reason);
+            }
+            turn
+        } else {
+            run_lanes(lanes, run, stop, None, |e| observer.ping_event(e)).await
+        };
+        match turn {
+            Ok(Turn::Finished) => return Ok(()),
+            Ok(Turn::WantStandby) => urgent = true,
+            Ok(Turn::StandbyOpened(Some(leg))) => {
+                urgent = false;
+                let same_server =
+                    leg.session.welcome().server_id == lanes.primary.session.welcome().server_id;
+                if opening_warm && same_server {
+                    // The same server under another name: no use as a warm standby.
+                    leg.session.close().await;
+                    warm_delay = warm_backoff.next_delay(&mut rand::rng());
+                } else {
+                    warm_backoff.reset();
+                    warm_delay = Duration::ZERO;
+                    lanes.standby = Some(leg);
+                }
+            }
+            Ok(Turn::StandbyOpened(None)) => {
+                urgent = false;
+                warm_delay = warm_backoff.next_delay(&mut rand::rng());
+            }
+            Ok(Turn::Hedging) => {
+                if let Some(standby) = &lanes.standby {
+                    observer.hedging(&lanes.primary.candidate, standby);
+                }
+            }
+            Ok(Turn::Recovered) => {
+                urgent = false;
+                if recovery.standby == 0 {
+                    if let Some(standby) = lanes.take_standby(run) {
+                        standby.session.close().await;
+                    }
+                }
+            }
+            Ok(Turn::StandbyLost(leg, error)) => {
+                observer.standby_failed(&leg.candidate, &error.to_string());
+                target.lost(&leg.candidate);
+                leg.session.close().await;
+                warm_delay = warm_backoff.next_delay(&mut rand::rng());
+            }
+            Err(error) => {
+                if lanes.standby.is_none() || !recoverable(&error) {
+                    return Err(error);
+                }
+                let error = match lanes.primary.session.explain(Err::<(), _>(error)) {
+                    Err(error) => error,
+                    Ok(()) => unreachable!("explain keeps an error an error"),
+                };
+                switch(target, lanes, run, observer, last_server, &error).await?;
+                urgent = false;
+            }
+        }
+    }
+}
+
+/// The primary is lost (`error`): the standby takes over.
+async fn switch(
+    target: &mut Target,
+    lanes: &mut Lanes<Leg>,
+    run: &mut PingRun,
+    observer: &mut dyn RecoveryObserver,
+    last_server: &mut Option<[u8; 16]>,
+    error: &ClientError,
+) -> Result<(), ClientError> {
+    let mut out = Vec::new();
+    let Some(old) = lanes.switch(run, &mut out)? else {
+        return Ok(());
+    };
+    observer.session_lost(error);
+    target.lost(&old.candidate);
+    old.session.close().await;
+    count_session(run, last_server, lanes.primary.session.welcome().server_id);
+    observer.connected(&lanes.primary.candidate, &lanes.primary.session, true);
+    if !out.is_empty() {
+        AsyncWriteExt::write_all(lanes.primary.streams().1, &out)
+            .await
+            .map_err(FramedError::from)?;
+    }
+    Ok(())
+}
