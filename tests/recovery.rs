@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::lan_lab::{lan_client, lan_setup};
 use common::*;
 use serde_json::Value;
 
@@ -163,72 +164,11 @@ fn a_server_restarted_on_the_same_port_is_resumed_with_nothing_lost() {
     assert!(summary["reconnects"].as_u64().unwrap() >= 1, "{summary}");
 }
 
-/// Three hosts on a bridge: servers on hosts 0 and 1, the client's home for host 2.
-struct LanSetup {
-    lan: Lan,
-    _dir: tempfile::TempDir,
-    client_home: std::path::PathBuf,
-    _servers: Vec<ServerProcess>,
-}
-
-fn lan_setup() -> LanSetup {
-    let lan = Lan::new(3);
-    let dir = tempfile::tempdir().unwrap();
-    let ca = pingpong::tls::CertPaths::new(dir.path().join("ca"));
-    pingpong::tls::store::init_ca(&ca, "lan CA", 1, false).unwrap();
-    let names = ["hosta", "hostb", "hostc"];
-    for name in names {
-        host_pki(&ca, &dir.path().join(name), name);
-    }
-    let servers = names[..2]
-        .iter()
-        .enumerate()
-        .map(|(i, name)| {
-            let mut command = on_host(&lan.hosts[i], name, &dir.path().join(name));
-            command.args([
-                "server",
-                "--listen",
-                "[::]:0",
-                "--instance",
-                name,
-                "--mdns-interface",
-                "eth0",
-            ]);
-            ServerProcess::spawn(command)
-        })
-        .collect();
-    let client_home = dir.path().join("hostc");
-    LanSetup {
-        lan,
-        _dir: dir,
-        client_home,
-        _servers: servers,
-    }
-}
-
-fn lan_client(setup: &LanSetup, count: u64) -> JsonClient {
-    let mut command = on_host(&setup.lan.hosts[2], "hostc", &setup.client_home);
-    command.args([
-        "client",
-        "-4",
-        "-c",
-        &count.to_string(),
-        "-i",
-        "0.01",
-        "--json",
-        "--mdns-interface",
-        "eth0",
-        "--discover-timeout",
-        "5",
-    ]);
-    JsonClient::spawn(command)
-}
-
 #[test]
 fn the_serving_hosts_link_down_for_three_seconds_loses_nothing() {
     let setup = lan_setup();
     let count = 600;
-    let mut client = lan_client(&setup, count);
+    let mut client = lan_client(&setup, count, &[]);
     let connected = client.until("connected");
     let serving = if serving(&connected) == "hosta" { 0 } else { 1 };
     let mut seen = Vec::new();
@@ -255,7 +195,7 @@ fn ten_percent_packet_loss_on_the_bridge_loses_nothing() {
     let setup = lan_setup();
     setup.lan.set_loss(10);
     let count = 300;
-    let client = lan_client(&setup, count);
+    let client = lan_client(&setup, count, &[]);
     let (summary, events, status) = client.finish();
     assert_nothing_lost(&summary, count);
     assert_eq!(status, Some(0), "{summary}");

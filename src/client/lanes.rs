@@ -376,7 +376,10 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn a_hung_primary_is_hedged_then_replaced_and_every_seq_answered_once() {
         let hangs_at_20 = |seq| (seq < 20).then_some(Duration::ZERO);
-        let out = run_with(pipe("first", hangs_at_20), || pipe("second", answers_at_once)).await;
+        let out = run_with(pipe("first", hangs_at_20), || {
+            pipe("second", answers_at_once)
+        })
+        .await;
         let mut seqs = out.pongs.clone();
         seqs.sort_unstable();
         assert_eq!(seqs, (1..=100).collect::<Vec<_>>(), "{:?}", out.pongs);
@@ -391,7 +394,10 @@ mod tests {
         // Ping 20 waits 250 ms (longer than the suspicion deadline, shorter
         // than the stall); every later one queues behind it.
         let slow_at_20 = |seq| Some(Duration::from_millis(if seq == 20 { 250 } else { 0 }));
-        let out = run_with(pipe("first", slow_at_20), || pipe("second", answers_at_once)).await;
+        let out = run_with(pipe("first", slow_at_20), || {
+            pipe("second", answers_at_once)
+        })
+        .await;
         let mut seqs = out.pongs.clone();
         seqs.sort_unstable();
         assert_eq!(seqs, (1..=100).collect::<Vec<_>>());

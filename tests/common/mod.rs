@@ -11,6 +11,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
 mod json_client;
+pub mod lan_lab;
 pub mod peers;
 #[allow(unused_imports)] // only the tests that watch a client use it
 pub use json_client::*;
@@ -370,9 +371,21 @@ impl Lan {
     /// Drops `percent` % of the frames the bridge forwards (nftables, bridge
     /// family, forward hook: the kernel here has no netem).
     pub fn set_loss(&self, percent: u32) {
-        let rules = format!(
+        self.nft(&format!(
             "table bridge lossy {{\n  chain forward {{\n    type filter hook forward priority 0; policy accept;\n    numgen random mod 100 < {percent} drop\n  }}\n}}\n"
-        );
+        ));
+    }
+
+    /// A one-way partition: every IPv4 frame host `i` sends is dropped on the
+    /// bridge; what it receives still arrives.
+    pub fn drop_from(&self, i: usize) {
+        self.nft(&format!(
+            "table bridge partition {{\n  chain forward {{\n    type filter hook forward priority 0; policy accept;\n    ip saddr 10.77.0.{} drop\n  }}\n}}\n",
+            i + 1
+        ));
+    }
+
+    fn nft(&self, rules: &str) {
         let mut child = self
             .bridge
             .command("nft")
@@ -382,10 +395,7 @@ impl Lan {
             .expect("nft is not installed: `apt-get install nftables` (scripts/test installs it)");
         std::io::Write::write_all(child.stdin.as_mut().unwrap(), rules.as_bytes()).unwrap();
         drop(child.stdin.take());
-        assert!(
-            child.wait().unwrap().success(),
-            "nft rejected the loss rule"
-        );
+        assert!(child.wait().unwrap().success(), "nft rejected {rules}");
     }
 }
 
