@@ -5,8 +5,8 @@ use std::time::Duration;
 /// A connection with no traffic for this long is dead. QUIC's default (30 s) would
 /// leave a client pinging a killed server for half a minute. Two seconds is four
 /// keep-alive intervals, so three lost keep-alives in a row on a lossy LAN do not
-/// kill a healthy session; the client's overdue-ping check usually notices a dead
-/// server sooner still.
+/// kill a healthy session; while pinging, the client's suspicion
+/// (`client::suspicion`) notices a dead server far sooner.
 pub const IDLE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Keep-alive interval: a quarter of [`IDLE_TIMEOUT`].

@@ -272,6 +272,49 @@ fn a_client_reaches_a_pod_given_only_the_service_name() {
 }
 
 #[test]
+fn the_serving_pod_killed_is_hedged_to_the_other_through_srv_with_nothing_lost() {
+    let cluster = Cluster::new();
+    let ips = ["127.0.0.2", "127.0.0.3"];
+    let mut pods: Vec<ServerProcess> = ips.iter().map(|ip| cluster.pod(ip)).collect();
+    let records: Vec<(&str, u16)> = ips
+        .iter()
+        .zip(&pods)
+        .map(|(ip, p)| (*ip, p.addr.port()))
+        .collect();
+    let _dns = cluster.dns(&headless_service(&records));
+    let count = 300;
+    let mut command = cluster.netns.command(bin());
+    command
+        .args(["client", "--dns", "pingpong", "--json", "-i", "0.01"])
+        .args(["-c", &count.to_string()])
+        .env("PINGPONG_HOME", &cluster.home)
+        .env_remove("PINGPONG_DNS");
+    let mut client = JsonClient::spawn(command);
+    let connected = client.until("connected");
+    let serving = ips
+        .iter()
+        .position(|ip| connected["remote"].as_str().unwrap().starts_with(ip))
+        .unwrap_or_else(|| panic!("{connected}"));
+    let seen = client.pong_seqs(50);
+    send_signal(&pods[serving].child, libc::SIGKILL);
+    pods[serving].child.wait().unwrap();
+    let (summary, events, status) = client.finish();
+    assert_nothing_lost(&summary, count);
+    assert_eq!(status, Some(0), "{summary}");
+    all_answered_once(seen, &events, count);
+    let reconnected = events.iter().find(|e| e["event"] == "reconnected").unwrap();
+    assert!(
+        reconnected["remote"]
+            .as_str()
+            .unwrap()
+            .starts_with(ips[1 - serving]),
+        "{reconnected}"
+    );
+    assert!(summary["failovers"].as_u64().unwrap() >= 1, "{summary}");
+    assert!(summary["hedged"].as_u64().unwrap() >= 1, "{summary}");
+}
+
+#[test]
 fn priority_zero_all_down_falls_back_to_priority_ten() {
     let cluster = Cluster::new();
     let backup = cluster.pod("127.0.0.9");

@@ -193,31 +193,15 @@ struct MixedPair {
     netns: Netns,
     _dir: tempfile::TempDir,
     home: PathBuf,
-    python: ServerProcess,
+    python: Option<ServerProcess>,
     rust: Option<ServerProcess>,
 }
 
+/// The pair's namespace with the Python server ("snake") started, and the
+/// Rust one ("crab") too if `start_rust`.
 fn mixed_pair(start_rust: bool) -> MixedPair {
-    let netns = Netns::new();
-    let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().to_path_buf();
-    pingpong::tls::store::init_single_host(&CertPaths::new(&home), "mixed CA", 1).unwrap();
-    let mut command = netns.command(&python_server_bin());
-    command
-        .args(["--listen", "[::]:0", "--instance", "snake"])
-        .env("PINGPONG_HOME", &home);
-    let python = ServerProcess::spawn(command);
-    python.wait_for_log(
-        "advertising snake._pingpong._udp.local.",
-        Duration::from_secs(10),
-    );
-    let mut pair = MixedPair {
-        netns,
-        _dir: dir,
-        home,
-        python,
-        rust: None,
-    };
+    let mut pair = MixedPair::empty();
+    pair.start_python();
     if start_rust {
         pair.start_rust();
     }
@@ -225,6 +209,36 @@ fn mixed_pair(start_rust: bool) -> MixedPair {
 }
 
 impl MixedPair {
+    fn empty() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().to_path_buf();
+        pingpong::tls::store::init_single_host(&CertPaths::new(&home), "mixed CA", 1).unwrap();
+        MixedPair {
+            netns: Netns::new(),
+            _dir: dir,
+            home,
+            python: None,
+            rust: None,
+        }
+    }
+
+    fn start_python(&mut self) {
+        let mut command = self.netns.command(&python_server_bin());
+        command
+            .args(["--listen", "[::]:0", "--instance", "snake"])
+            .env("PINGPONG_HOME", &self.home);
+        let python = ServerProcess::spawn(command);
+        python.wait_for_log(
+            "advertising snake._pingpong._udp.local.",
+            Duration::from_secs(10),
+        );
+        self.python = Some(python);
+    }
+
+    fn python(&mut self) -> &mut ServerProcess {
+        self.python.as_mut().expect("the Python server was started")
+    }
+
     fn start_rust(&mut self) {
         let env = [("PINGPONG_HOME", self.home.as_path())];
         self.rust = Some(ServerProcess::start_in(
@@ -313,7 +327,7 @@ fn sigterm_drains_the_python_servers_client_to_a_rust_server_with_nothing_lost()
             break;
         }
     }
-    pair.python.signal(libc::SIGTERM);
+    pair.python().signal(libc::SIGTERM);
     let (summary, events, status) = client.finish();
     assert_nothing_lost(&summary, count);
     assert_eq!(status, Some(0), "{summary}");
@@ -329,8 +343,8 @@ fn sigterm_drains_the_python_servers_client_to_a_rust_server_with_nothing_lost()
     let reconnected = events.iter().find(|e| e["event"] == "reconnected").unwrap();
     assert_eq!(reconnected["instance"], "crab", "{reconnected}");
     // The Python server exits 0 after the drain, having said goodbye.
-    let exit = pair.python.wait_exit(Duration::from_secs(10));
-    assert!(exit.success(), "{exit:?}\n{}", pair.python.logs());
+    let exit = pair.python().wait_exit(Duration::from_secs(10));
+    assert!(exit.success(), "{exit:?}\n{}", pair.python().logs());
     let mut saw_draining = false;
     loop {
         let event = watch.next();
@@ -345,7 +359,7 @@ fn sigterm_drains_the_python_servers_client_to_a_rust_server_with_nothing_lost()
                     event["state"],
                     "draining",
                     "{event}\n{}",
-                    pair.python.logs()
+                    pair.python().logs()
                 );
             }
             saw_draining |= event["state"] == "draining";
@@ -356,6 +370,70 @@ fn sigterm_drains_the_python_servers_client_to_a_rust_server_with_nothing_lost()
     }
     assert!(saw_draining, "state=draining was never advertised");
     let _ = watch.child.kill();
+}
+
+/// The client pings the first server started in the pair; once it knows the
+/// second one, the first is SIGKILLed: the client hedges to the second and
+/// switches, every seq answered exactly once.
+fn sigkill_fails_over_within_the_pair(python_first: bool) {
+    let mut pair = MixedPair::empty();
+    let (first, second) = if python_first {
+        pair.start_python();
+        ("snake", "crab")
+    } else {
+        pair.start_rust();
+        ("crab", "snake")
+    };
+    let mut watch = pair.netns.command(bin());
+    watch
+        .args(["discover", "--watch", "--json"])
+        .env("PINGPONG_HOME", &pair.home);
+    let mut watch = JsonClient::spawn(watch);
+    let count = 300;
+    let mut command = pair.netns.command(bin());
+    command
+        .args(["client", "-c", &count.to_string(), "-i", "0.01", "--json"])
+        .env("PINGPONG_HOME", &pair.home);
+    let mut client = JsonClient::spawn(command);
+    let connected = client.until("connected");
+    assert_eq!(connected["instance"], first, "{connected}");
+    if python_first {
+        pair.start_rust();
+    } else {
+        pair.start_python();
+    }
+    let seen = client.pong_seqs(50);
+    loop {
+        let event = watch.next();
+        if event["instance"] == second && event["event"] == "added" {
+            break;
+        }
+    }
+    let victim = if python_first {
+        pair.python()
+    } else {
+        pair.rust.as_mut().unwrap()
+    };
+    victim.signal(libc::SIGKILL);
+    let (summary, events, status) = client.finish();
+    assert_nothing_lost(&summary, count);
+    assert_eq!(status, Some(0), "{summary}");
+    all_answered_once(seen, &events, count);
+    let reconnected = events.iter().find(|e| e["event"] == "reconnected").unwrap();
+    assert_eq!(reconnected["instance"], second, "{reconnected}");
+    assert!(summary["failovers"].as_u64().unwrap() >= 1, "{summary}");
+    assert!(summary["hedged"].as_u64().unwrap() >= 1, "{summary}");
+    let _ = watch.child.kill();
+}
+
+#[test]
+fn sigkill_of_the_python_server_is_hedged_to_a_rust_server_with_nothing_lost() {
+    sigkill_fails_over_within_the_pair(true);
+}
+
+#[test]
+fn sigkill_of_a_rust_server_is_hedged_to_the_python_server_with_nothing_lost() {
+    sigkill_fails_over_within_the_pair(false);
 }
 
 #[test]

@@ -165,6 +165,42 @@ fn a_server_restarted_on_the_same_port_is_resumed_with_nothing_lost() {
 }
 
 #[test]
+fn several_urls_fail_over_like_discovered_servers() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = pki(dir.path(), "ca");
+    let servers: Vec<ServerProcess> = (0..2)
+        .map(|_| ServerProcess::start(&tls_args(&paths, pingpong::tls::LeafRole::Server), &[]))
+        .collect();
+    let count = 300;
+    let mut command = std::process::Command::new(bin());
+    command
+        .arg("client")
+        .args(servers.iter().map(ServerProcess::url))
+        .args(["-c", &count.to_string(), "-i", "0.01", "--json"])
+        .args(tls_args(&paths, pingpong::tls::LeafRole::Client));
+    let mut client = JsonClient::spawn(command);
+    let connected = client.until("connected");
+    let serving = servers
+        .iter()
+        .position(|s| connected["url"] == s.url())
+        .unwrap_or_else(|| panic!("{connected}"));
+    let seen = client.pong_seqs(50);
+    send_signal(&servers[serving].child, libc::SIGKILL);
+    let (summary, events, status) = client.finish();
+    assert_nothing_lost(&summary, count);
+    assert_eq!(status, Some(0), "{summary}");
+    all_answered_once(seen, &events, count);
+    let reconnected = events.iter().find(|e| e["event"] == "reconnected").unwrap();
+    assert_eq!(
+        reconnected["url"],
+        servers[1 - serving].url(),
+        "{reconnected}"
+    );
+    assert!(summary["hedged"].as_u64().unwrap() >= 1, "{summary}");
+    assert_eq!(summary["failovers"], 1, "{summary}");
+}
+
+#[test]
 fn the_serving_hosts_link_down_for_three_seconds_loses_nothing() {
     let setup = lan_setup();
     let count = 600;

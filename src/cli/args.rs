@@ -131,6 +131,7 @@ impl SourceArgs {
                 servers: self.dns_servers.clone(),
                 timeout: self.dns_timeout,
             },
+            fixed: Vec::new(),
         }
     }
 }

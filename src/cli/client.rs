@@ -12,7 +12,7 @@ use pingpong::client::recover::{ping_with_recovery, Recovery, Target};
 use pingpong::client::report;
 use pingpong::client::run::Liveness;
 use pingpong::client::{ClientError, Connector, PingRun, PingSummary};
-use pingpong::discovery::{parse_target, AddressFamily, Discovery};
+use pingpong::discovery::{parse_target, AddressFamily, Discovery, DiscoveryConfig};
 use pingpong::tls::LeafRole;
 
 use super::args::{parse_positive_seconds, parse_seconds, PingArgs, SourceArgs, TlsArgs};
@@ -21,8 +21,11 @@ use super::output::{say, Printer};
 #[derive(Args)]
 pub(crate) struct ClientArgs {
     /// Server: https://HOST:PORT/PATH, HOST:PORT or HOST (port 4433, path /pingpong).
-    /// Without it, a server is discovered (mDNS, or --dns / --dns-sd).
-    url: Option<String>,
+    /// Several: the first that answers, failing over to the others as to
+    /// discovered servers. Without one, a server is discovered (mDNS, or --dns /
+    /// --dns-sd).
+    #[arg(value_name = "URL")]
+    urls: Vec<String>,
     /// Seconds to wait for a server to be discovered (connects as soon as one is).
     #[arg(long, default_value = "2", value_parser = parse_positive_seconds)]
     discover_timeout: Duration,
@@ -72,9 +75,23 @@ pub(crate) async fn run(args: ClientArgs) -> Result<ExitCode> {
         connector = connector.with_family(AddressFamily::V6);
     }
     let stop = pingpong::shutdown::on_signals().context("cannot install signal handlers")?;
-    let target = match &args.url {
-        Some(url) => Target::Fixed(parse_target(url)?),
-        None => {
+    let target = match args.urls.as_slice() {
+        [url] => Target::Fixed(parse_target(url)?),
+        [_, _, ..] => {
+            let config = DiscoveryConfig {
+                fixed: args
+                    .urls
+                    .iter()
+                    .map(|url| parse_target(url))
+                    .collect::<Result<_, _>>()?,
+                ..DiscoveryConfig::default()
+            };
+            Target::Discovered {
+                finder: Finder::new(Discovery::start(&config)?),
+                discover_timeout: args.discover_timeout,
+            }
+        }
+        [] => {
             let config = args.sources.config();
             let discover_timeout = args.sources.patience(&config, args.discover_timeout);
             Target::Discovered {

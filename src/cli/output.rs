@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::net::SocketAddr;
 
-use pingpong::client::recover::RecoveryObserver;
+use pingpong::client::recover::{Leg, RecoveryObserver};
 use pingpong::client::report::{self, SessionFacts};
 use pingpong::client::{ClientError, ClientSession, PingEvent};
 use pingpong::discovery::Candidate;
@@ -113,6 +113,49 @@ impl RecoveryObserver for Printer {
             self.line(serde_json::json!({"event": "session_lost", "reason": error.to_string()}));
         }
         eprintln!("pingpong: session lost: {error}; reconnecting");
+    }
+
+    fn hedging(&mut self, suspect: &Candidate, standby: &Leg) {
+        if self.json {
+            self.line(serde_json::json!({
+                "event": "hedging",
+                "suspect": suspect.instance,
+                "standby": standby.candidate.instance,
+                "url": standby.candidate.url(),
+            }));
+        }
+        eprintln!(
+            "pingpong: {} is late to answer; asking {} ({}) too",
+            suspect.instance,
+            standby.candidate.instance,
+            standby.candidate.url()
+        );
+    }
+
+    fn standby_ready(&mut self, standby: &Leg) {
+        if self.json {
+            self.line(serde_json::json!({
+                "event": "standby",
+                "instance": standby.candidate.instance,
+                "url": standby.candidate.url(),
+                "remote": standby.session.remote_address().to_string(),
+            }));
+        }
+    }
+
+    fn standby_failed(&mut self, candidate: &Candidate, reason: &str) {
+        if self.json {
+            self.line(serde_json::json!({
+                "event": "standby_failed",
+                "instance": candidate.instance,
+                "reason": reason,
+            }));
+        }
+        eprintln!(
+            "pingpong: no standby session to {} ({}): {reason}",
+            candidate.instance,
+            candidate.url()
+        );
     }
 
     fn candidate_failed(&mut self, candidate: &Candidate, error: &ClientError) {

@@ -92,6 +92,9 @@ pub(crate) async fn drive(
                 } else {
                     warm_backoff.reset();
                     warm_delay = Duration::ZERO;
+                    if opening_warm {
+                        observer.standby_ready(&leg);
+                    }
                     lanes.standby = Some(leg);
                 }
             }

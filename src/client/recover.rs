@@ -158,6 +158,11 @@ pub trait RecoveryObserver: Send {
     fn hedging(&mut self, suspect: &Candidate, standby: &Leg) {
         tracing::info!(suspect = %suspect.instance, standby = %standby.candidate.instance, "session suspect: hedging");
     }
+    /// A warm standby session is up (`--standby 1`), idle until the primary
+    /// turns suspect.
+    fn standby_ready(&mut self, standby: &Leg) {
+        tracing::info!(instance = %standby.candidate.instance, "warm standby session up");
+    }
     /// No standby session could be opened to `candidate`.
     fn standby_failed(&mut self, candidate: &Candidate, reason: &str) {
         tracing::info!(instance = %candidate.instance, %reason, "no standby session");

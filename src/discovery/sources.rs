@@ -17,6 +17,9 @@ pub struct DiscoveryConfig {
     pub dns: Vec<DnsQuery>,
     /// The resolver's settings.
     pub dns_config: DnsConfig,
+    /// Servers given by URL (`client URL URL...`): candidates from the start,
+    /// ranked and failed over like discovered ones.
+    pub fixed: Vec<Candidate>,
 }
 
 /// An mDNS browse.
@@ -55,6 +58,10 @@ impl Discovery {
             .as_ref()
             .map(|m| Browser::start_with(&m.service_type, &m.interfaces, tx.clone()))
             .transpose()?;
+        for candidate in &config.fixed {
+            // The receiver is right here: this cannot fail.
+            let _ = tx.send(DiscoveryEvent::Added(candidate.clone()));
+        }
         let mut watches = Vec::new();
         if !config.dns.is_empty() {
             let resolver = DnsResolver::new(&config.dns_config)

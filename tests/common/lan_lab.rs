@@ -47,7 +47,8 @@ pub fn lan_setup() -> LanSetup {
     }
 }
 
-/// `pingpong client -4 -c COUNT -i 0.01 --json <extra>` on host 2, finding
+/// `pingpong client -4 -c COUNT --json <extra>` (`-i 0.01` unless `extra` has
+/// an `-i`) on host 2, finding
 /// the servers over mDNS on eth0.
 pub fn lan_client(setup: &LanSetup, count: u64, extra: &[&str]) -> JsonClient {
     let mut command = on_host(&setup.lan.hosts[2], "hostc", &setup.client_home);
@@ -56,14 +57,15 @@ pub fn lan_client(setup: &LanSetup, count: u64, extra: &[&str]) -> JsonClient {
         "-4",
         "-c",
         &count.to_string(),
-        "-i",
-        "0.01",
         "--json",
         "--mdns-interface",
         "eth0",
         "--discover-timeout",
         "5",
     ]);
+    if !extra.contains(&"-i") {
+        command.args(["-i", "0.01"]);
+    }
     command.args(extra);
     JsonClient::spawn(command)
 }
