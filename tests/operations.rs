@@ -148,3 +148,60 @@ fn the_server_runs_in_a_bare_container_like_environment() {
         "the server wrote into its certificate mount"
     );
 }
+
+#[test]
+fn web_metrics_count_pings_per_monitored_server() {
+    if rerun_in_netns("web_metrics_count_pings_per_monitored_server") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    pingpong::tls::store::init_single_host(&pingpong::tls::CertPaths::new(dir.path()), "ca", 1)
+        .unwrap();
+    let env = [("PINGPONG_HOME", dir.path())];
+    let _server = ServerProcess::start_advertising_here(&strings(&["--instance", "alpha"]), &env);
+    let mut agent = std::process::Command::new(bin())
+        .args(["web", "--listen", "127.0.0.1:0", "--metrics", "127.0.0.1:0"])
+        .env("PINGPONG_HOME", dir.path())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(agent.stdout.take().unwrap()));
+    let addr: SocketAddr = loop {
+        let line = lines.next().expect("the agent exited").unwrap();
+        if let Some(rest) = line.strip_prefix("pingpong web metrics on http://") {
+            break rest.trim_end_matches("/metrics").parse().unwrap();
+        }
+    };
+    std::thread::spawn(move || lines.for_each(drop));
+    // The monitor pings once a second: wait (bounded) for the series to count.
+    let sent = r#"pingpong_web_pings_sent_total{instance="alpha""#;
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let body = loop {
+        let (status, body) = get(addr, "/metrics");
+        assert_eq!(status, 200, "{body}");
+        if body
+            .lines()
+            .find(|l| l.starts_with(sent))
+            .and_then(|l| l.split_whitespace().last()?.parse::<f64>().ok())
+            .is_some_and(|n| n >= 2.0)
+        {
+            break body;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no pings counted:\n{body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(
+        body.contains(r#"pingpong_web_session_up{instance="alpha""#),
+        "{body}"
+    );
+    assert!(
+        body.contains(r#"pingpong_web_sessions_total{instance="alpha""#),
+        "{body}"
+    );
+    assert_eq!(get(addr, "/nope").0, 404);
+    let _ = agent.kill();
+    let _ = agent.wait();
+}

@@ -24,6 +24,10 @@ pub(crate) struct WebArgs {
     /// guards the live data, but the page travels over plain HTTP.
     #[arg(long)]
     allow_remote: bool,
+    /// Serve /metrics (Prometheus: pings sent and lost, sessions, RTT per
+    /// server) over HTTP on ADDR.
+    #[arg(long, value_name = "ADDR", value_parser = parse_listen)]
+    metrics: Option<SocketAddr>,
     #[command(flatten)]
     sources: SourceArgs,
     #[command(flatten)]
@@ -40,10 +44,14 @@ pub(crate) async fn run(args: WebArgs) -> Result<ExitCode> {
             listen: args.listen,
             allow_remote: args.allow_remote,
             discovery: args.sources.config(),
+            metrics: args.metrics,
         },
         connector,
     )?;
     say!("pingpong web: open {}", agent.url());
+    if let Some(addr) = agent.metrics_addr() {
+        say!("pingpong web metrics on http://{addr}/metrics");
+    }
     say!("pingpong web: the token in this URL changes at every start; Ctrl-C stops the agent");
     std::io::stdout().flush().ok();
     agent.run(stop).await?;

@@ -8,11 +8,13 @@
 //! - [`cert`]: the self-signed certificate the page pins by hash.
 //! - [`http`]: the embedded page and its config, over loopback HTTP.
 //! - [`push`]: the WebTransport endpoint that streams snapshots to the page.
+//! - [`metrics`]: the monitors' counts as Prometheus metrics (`--metrics`).
 //! - this module: [`WebAgent`] wires them to discovery.
 
 pub mod access;
 pub mod cert;
 pub mod http;
+pub mod metrics;
 pub mod model;
 pub mod monitor;
 pub mod push;
@@ -74,6 +76,8 @@ pub struct WebConfig {
     pub allow_remote: bool,
     /// Where to look for servers.
     pub discovery: DiscoveryConfig,
+    /// Serve `/metrics` (Prometheus) over HTTP on this address.
+    pub metrics: Option<SocketAddr>,
 }
 
 /// A bound agent, ready to [`run`](WebAgent::run).
@@ -85,6 +89,7 @@ pub struct WebAgent {
     connector: Arc<Connector>,
     discovery: DiscoveryConfig,
     local: SocketAddr,
+    metrics: Option<(std::net::TcpListener, SocketAddr)>,
 }
 
 impl WebAgent {
@@ -105,6 +110,15 @@ impl WebAgent {
         let udp = SocketAddr::new(local.ip(), 0);
         let endpoint =
             Endpoint::server(endpoint_config(udp, &cert)?).map_err(|e| bind_error(udp, e))?;
+        let metrics = config
+            .metrics
+            .map(|addr| {
+                let listener =
+                    crate::server::metrics::bind(addr).map_err(|e| bind_error(addr, e))?;
+                let local = listener.local_addr().map_err(|e| bind_error(addr, e))?;
+                Ok::<_, WebError>((listener, local))
+            })
+            .transpose()?;
         let webtransport_port = endpoint
             .local_addr()
             .map_err(|e| bind_error(udp, e))?
@@ -120,7 +134,13 @@ impl WebAgent {
             connector: Arc::new(connector),
             discovery: config.discovery,
             local,
+            metrics,
         })
+    }
+
+    /// Where `/metrics` is served, with `--metrics`.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(|(_, addr)| *addr)
     }
 
     /// The URL to open, with this run's token.
@@ -152,6 +172,16 @@ impl WebAgent {
             snapshot_rx,
             stop.clone(),
         ));
+        let metrics = match self.metrics {
+            Some((listener, addr)) => {
+                let listener = tokio::net::TcpListener::from_std(listener)
+                    .map_err(|error| WebError::Bind { addr, error })?;
+                let metrics = Arc::new(metrics::WebMetrics::new());
+                tokio::spawn(metrics::serve(listener, metrics.clone(), stop.clone()));
+                Some(metrics)
+            }
+            None => None,
+        };
         let (report_tx, mut reports) = mpsc::unbounded_channel();
         let mut monitors: HashMap<String, (CancellationToken, Candidate)> = HashMap::new();
         let mut warned_full = false;
@@ -194,6 +224,9 @@ impl WebAgent {
                             }
                             DiscoveryEvent::Removed(candidate) => {
                                 info!(server = %candidate.instance, "gone from discovery");
+                                if let Some(metrics) = &metrics {
+                                    metrics.forget(&candidate.key, &candidate.instance);
+                                }
                                 board.remove(&candidate.key);
                                 if let Some((token, _)) = monitors.remove(&candidate.key) {
                                     token.cancel();
@@ -205,6 +238,9 @@ impl WebAgent {
                     None => break,
                 },
                 Some((key, event)) = reports.recv() => {
+                    if let (Some(metrics), Some(instance)) = (&metrics, board.instance(&key)) {
+                        metrics.observe(&key, instance, &event);
+                    }
                     board.apply(&key, event, now_ms());
                     dirty = true;
                 }

@@ -146,6 +146,11 @@ impl Board {
         self.rows.remove(key).is_some()
     }
 
+    /// The instance name of the server with this discovery key.
+    pub fn instance(&self, key: &str) -> Option<&str> {
+        self.rows.get(key).map(|row| row.instance.as_str())
+    }
+
     /// Applies a monitor's report; `now_ms` is the wall-clock time.
     pub fn apply(&mut self, key: &str, event: MonitorEvent, now_ms: u64) {
         let Some(row) = self.rows.get_mut(key) else {
