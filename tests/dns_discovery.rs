@@ -271,22 +271,21 @@ fn a_client_reaches_a_pod_given_only_the_service_name() {
     }
 }
 
-#[test]
-fn the_serving_pod_killed_is_hedged_to_the_other_through_srv_with_nothing_lost() {
-    let cluster = Cluster::new();
-    let ips = ["127.0.0.2", "127.0.0.3"];
-    let mut pods: Vec<ServerProcess> = ips.iter().map(|ip| cluster.pod(ip)).collect();
-    let records: Vec<(&str, u16)> = ips
-        .iter()
-        .zip(&pods)
-        .map(|(ip, p)| (*ip, p.addr.port()))
-        .collect();
-    let _dns = cluster.dns(&headless_service(&records));
+/// Pings 300 times every 10 ms with `client_args` (a DNS source), SIGKILLs the
+/// pod serving after 50 pongs: the client hedges to the other one and
+/// switches, every seq answered exactly once.
+fn serving_pod_killed(
+    cluster: &Cluster,
+    pods: &mut [ServerProcess],
+    ips: &[&str],
+    client_args: &[&str],
+) {
     let count = 300;
     let mut command = cluster.netns.command(bin());
     command
-        .args(["client", "--dns", "pingpong", "--json", "-i", "0.01"])
-        .args(["-c", &count.to_string()])
+        .arg("client")
+        .args(client_args)
+        .args(["--json", "-i", "0.01", "-c", &count.to_string()])
         .env("PINGPONG_HOME", &cluster.home)
         .env_remove("PINGPONG_DNS");
     let mut client = JsonClient::spawn(command);
@@ -312,6 +311,43 @@ fn the_serving_pod_killed_is_hedged_to_the_other_through_srv_with_nothing_lost()
     );
     assert!(summary["failovers"].as_u64().unwrap() >= 1, "{summary}");
     assert!(summary["hedged"].as_u64().unwrap() >= 1, "{summary}");
+}
+
+#[test]
+fn the_serving_pod_killed_is_hedged_to_the_other_through_srv_with_nothing_lost() {
+    let cluster = Cluster::new();
+    let ips = ["127.0.0.2", "127.0.0.3"];
+    let mut pods: Vec<ServerProcess> = ips.iter().map(|ip| cluster.pod(ip)).collect();
+    let records: Vec<(&str, u16)> = ips
+        .iter()
+        .zip(&pods)
+        .map(|(ip, p)| (*ip, p.addr.port()))
+        .collect();
+    let _dns = cluster.dns(&headless_service(&records));
+    serving_pod_killed(&cluster, &mut pods, &ips, &["--dns", "pingpong"]);
+}
+
+#[test]
+fn the_serving_instance_killed_is_hedged_to_the_other_through_dns_sd_with_nothing_lost() {
+    let cluster = Cluster::new();
+    let ips = ["127.0.0.5", "127.0.0.6"];
+    let mut pods: Vec<ServerProcess> = ips.iter().map(|ip| cluster.pod(ip)).collect();
+    // Two instances; their host names are both in the server certificate.
+    let records: String = ["web1", "notxt"]
+        .iter()
+        .zip(ips.iter().zip(&pods))
+        .map(|(host, (ip, pod))| {
+            format!(
+                "ptr-record=_pingpong._udp.example.test,{host}._pingpong._udp.example.test\n\
+                 srv-host={host}._pingpong._udp.example.test,{host}.example.test,{}\n\
+                 txt-record={host}._pingpong._udp.example.test,\"v=1\",\"state=serving\"\n\
+                 host-record={host}.example.test,{ip}\n",
+                pod.addr.port()
+            )
+        })
+        .collect();
+    let _dns = cluster.dns(&records);
+    serving_pod_killed(&cluster, &mut pods, &ips, &["--dns-sd", "example.test"]);
 }
 
 #[test]
