@@ -41,7 +41,7 @@ fn inside() {
     let quick = std::env::var_os("PINGPONG_BENCH_QUICK").is_some();
     let dir = tempfile::tempdir().unwrap();
     let paths = pingpong::tls::CertPaths::new(dir.path());
-    pingpong::tls::store::init_single_host(&paths, "dns bench CA", 1).unwrap();
+    pingpong::tls::store::init_single_host(&paths, "dns bench CA", 30).unwrap();
     // A server certificate for every pod name.
     let ca = pingpong::tls::store::load_ca(&paths).unwrap();
     let leaf = pingpong::tls::generate::issue_leaf(
@@ -49,7 +49,7 @@ fn inside() {
         pingpong::tls::LeafRole::Server,
         "pingpong",
         &[format!("*.{NAME}")],
-        pingpong::tls::generate::Validity::days(1),
+        pingpong::tls::generate::Validity::days(30),
     )
     .unwrap();
     pingpong::tls::store::write_file(

@@ -58,7 +58,7 @@ fn main() {
     let (clients, pings) = if quick { (50, 200) } else { (200, 1_000) };
     let dir = tempfile::tempdir().unwrap();
     let paths = CertPaths::new(dir.path());
-    store::init_single_host(&paths, "load CA", 1).unwrap();
+    store::init_single_host(&paths, "load CA", 30).unwrap();
     let (server, port) = spawn_server(
         Command::new(env!("CARGO_BIN_EXE_pingpong")).args([
             "server",

@@ -304,7 +304,7 @@ async fn main() {
     let sizes = sizes();
     let dir = tempfile::tempdir().unwrap();
     let paths = CertPaths::new(dir.path());
-    store::init_single_host(&paths, "bench CA", 1).unwrap();
+    store::init_single_host(&paths, "bench CA", 30).unwrap();
     let server_material = TlsMaterial::from_dir(&paths, LeafRole::Server);
     let client_material = TlsMaterial::from_dir(&paths, LeafRole::Client);
 

@@ -239,7 +239,7 @@ fn main() {
     pingpong::tls::store::init_single_host(
         &pingpong::tls::CertPaths::new(dir.path()),
         "bench CA",
-        1,
+        30,
     )
     .unwrap();
     let avahi = start_avahi(&ns, dir.path());

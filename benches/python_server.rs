@@ -80,7 +80,7 @@ async fn main() {
     let (rounds, count) = if quick { (3, 500) } else { (5, 3_000) };
     let dir = tempfile::tempdir().unwrap();
     let paths = CertPaths::new(dir.path());
-    store::init_single_host(&paths, "bench CA", 1).unwrap();
+    store::init_single_host(&paths, "bench CA", 30).unwrap();
     let server_files = |command: &mut Command| {
         command
             .args([

@@ -55,7 +55,7 @@ fn main() {
         });
     let dir = tempfile::tempdir().unwrap();
     let paths = CertPaths::new(dir.path());
-    store::init_single_host(&paths, "scale CA", 1).unwrap();
+    store::init_single_host(&paths, "scale CA", 30).unwrap();
     let (server, port) = spawn_server(
         Command::new(PINGPONG).args([
             "server",

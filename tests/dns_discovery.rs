@@ -94,7 +94,7 @@ impl Drop for Dnsmasq {
 fn pki(dir: &Path) -> (PathBuf, PathBuf) {
     let home = dir.join("home");
     let paths = CertPaths::new(&home);
-    store::init_single_host(&paths, "dns CA", 1).unwrap();
+    store::init_single_host(&paths, "dns CA", 30).unwrap();
     let ca = store::load_ca(&paths).unwrap();
     let leaf = issue_leaf(
         &ca,
@@ -105,7 +105,7 @@ fn pki(dir: &Path) -> (PathBuf, PathBuf) {
             "web1.example.test".into(),
             "notxt.example.test".into(),
         ],
-        Validity::days(1),
+        Validity::days(30),
     )
     .unwrap();
     let server_dir = dir.join("server");

@@ -18,7 +18,7 @@ use serde_json::Value;
 /// A shared CA and, per host name, a folder as `certs issue` would leave it.
 fn lan_pki(dir: &Path, hosts: &[&str]) -> CertPaths {
     let ca = CertPaths::new(dir.join("ca"));
-    store::init_ca(&ca, "lan CA", 1, false).unwrap();
+    store::init_ca(&ca, "lan CA", 30, false).unwrap();
     for host in hosts {
         host_pki(&ca, &dir.join(host), host);
     }
@@ -213,7 +213,7 @@ fn cloned_hosts_with_one_host_name_are_both_usable_and_another_ca_is_not() {
     host_pki(&ca, &dir.path().join("clone2"), "clone");
     // A rogue with the same name, signed by another CA.
     let other = CertPaths::new(dir.path().join("other-ca"));
-    store::init_ca(&other, "rogue CA", 1, false).unwrap();
+    store::init_ca(&other, "rogue CA", 30, false).unwrap();
     host_pki(&other, &dir.path().join("rogue"), "clone");
 
     let _servers: Vec<ServerProcess> = [

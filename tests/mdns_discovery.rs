@@ -16,7 +16,7 @@ fn home() -> tempfile::TempDir {
     pingpong::tls::store::init_single_host(
         &pingpong::tls::CertPaths::new(dir.path()),
         "mdns test CA",
-        1,
+        30,
     )
     .unwrap();
     dir
@@ -259,7 +259,7 @@ fn a_rogue_advertiser_is_skipped_for_a_trusted_server() {
     // A rogue advertiser: a real server, but its certificate is from another CA.
     let rogue_home = tempfile::tempdir().unwrap();
     let rogue_paths = pingpong::tls::CertPaths::new(rogue_home.path());
-    pingpong::tls::store::init_single_host(&rogue_paths, "rogue CA", 1).unwrap();
+    pingpong::tls::store::init_single_host(&rogue_paths, "rogue CA", 30).unwrap();
     let mut rogue_args = server_args("b-rogue");
     rogue_args.extend(strings(&[
         "--ca",
@@ -325,7 +325,7 @@ fn discover_probe_shows_the_handshake_time_or_why_a_server_is_unusable() {
     let _good = ServerProcess::start_in(&netns, &server_args("good"), &env);
     let rogue_home = tempfile::tempdir().unwrap();
     let rogue_paths = pingpong::tls::CertPaths::new(rogue_home.path());
-    pingpong::tls::store::init_single_host(&rogue_paths, "rogue CA", 1).unwrap();
+    pingpong::tls::store::init_single_host(&rogue_paths, "rogue CA", 30).unwrap();
     let mut rogue_args = server_args("rogue");
     rogue_args.extend(tls_args(&rogue_paths, pingpong::tls::LeafRole::Server));
     let _rogue = ServerProcess::start_in(&netns, &rogue_args, &env);

@@ -18,7 +18,7 @@ fn home() -> tempfile::TempDir {
     pingpong::tls::store::init_single_host(
         &pingpong::tls::CertPaths::new(dir.path()),
         "interop CA",
-        1,
+        30,
     )
     .unwrap();
     dir

@@ -20,7 +20,7 @@ fn dead_server_drops_out_after_a_failed_connection() {
     }
     let dir = tempfile::tempdir().unwrap();
     let paths = CertPaths::new(dir.path());
-    store::init_single_host(&paths, "verify CA", 1).unwrap();
+    store::init_single_host(&paths, "verify CA", 30).unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let mut server = ServerProcess::start_advertising_here(

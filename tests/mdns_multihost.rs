@@ -13,7 +13,7 @@ fn discovery_and_ping_cross_a_bridge_over_ipv4_and_ipv6_link_local() {
     let lan = Lan::new(3);
     let dir = tempfile::tempdir().unwrap();
     let ca = CertPaths::new(dir.path().join("ca"));
-    store::init_ca(&ca, "lan CA", 1, false).unwrap();
+    store::init_ca(&ca, "lan CA", 30, false).unwrap();
     let names = ["hosta", "hostb", "hostc"];
     for name in names {
         host_pki(&ca, &dir.path().join(name), name);

@@ -18,7 +18,7 @@ use serde_json::Value;
 fn home() -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let paths = pingpong::tls::CertPaths::new(dir.path());
-    pingpong::tls::store::init_single_host(&paths, "third-party CA", 1).unwrap();
+    pingpong::tls::store::init_single_host(&paths, "third-party CA", 30).unwrap();
     dir
 }
 

@@ -129,12 +129,25 @@ fn client_certificate_rejections_are_explained_and_the_server_keeps_serving() {
         "--ca",
         &paths.ca_cert().display().to_string(),
     ]);
+    // The pingpong client refuses it before connecting, with the date...
     let out = client(&args);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(
-        stderr.contains("the server rejected our client certificate: it has expired"),
+        stderr.starts_with(&format!("pingpong: error: {} expired on ", cert.display())),
         "{stderr}"
+    );
+    // ...and a client that sends it anyway (the library has no such check) is
+    // refused by the server, and told why.
+    let material = pingpong::tls::TlsMaterial {
+        cert: cert.clone(),
+        key: key.clone(),
+        ca: paths.ca_cert(),
+    };
+    let error = library_client_error(&server.url(), &material);
+    assert!(
+        error.contains("the server rejected our client certificate: it has expired"),
+        "{error}"
     );
     assert_good_client_served(&server, &paths);
 
@@ -199,7 +212,7 @@ fn untrusted_server_certificates_are_refused_with_the_fix() {
         LeafRole::Server,
         "elsewhere",
         &["elsewhere.example"],
-        Validity::days(1),
+        Validity::days(30),
     );
     let server = ServerProcess::start_with_files(&cert, &key, &paths.ca_cert());
     let out = good_client(&server, &paths);
@@ -235,13 +248,47 @@ fn untrusted_server_certificates_are_refused_with_the_fix() {
         &["127.0.0.1"],
         expired(),
     );
-    let server = ServerProcess::start_with_files(&cert, &key, &paths.ca_cert());
-    let out = good_client(&server, &paths);
-    let stderr = String::from_utf8_lossy(&out.stderr);
+    // `pingpong server` refuses to start with it, with the date...
+    let out = std::process::Command::new(bin())
+        .args(["server", "--no-mdns", "--listen", "127.0.0.1:0", "--cert"])
+        .arg(&cert)
+        .arg("--key")
+        .arg(&key)
+        .arg("--ca")
+        .arg(paths.ca_cert())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(
-        stderr.contains("the server's certificate is not trusted: it has expired"),
-        "{stderr}"
+        String::from_utf8_lossy(&out.stderr)
+            .starts_with(&format!("pingpong: error: {} expired on ", cert.display())),
+        "{}",
+        describe(&out)
+    );
+    // ...and a server that serves one anyway (the library has no such check)
+    // is not trusted by the client, which says why.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let url = rt.block_on(async {
+        let mut config = pingpong::server::ServerConfig::new(pingpong::tls::TlsMaterial {
+            cert: cert.clone(),
+            key: key.clone(),
+            ca: paths.ca_cert(),
+        });
+        config.listen = "127.0.0.1:0".parse().unwrap();
+        config.mdns = None;
+        let server = pingpong::server::Server::bind(config).unwrap();
+        let url = format!("https://127.0.0.1:{}/pingpong", server.local_addr().port());
+        tokio::spawn(server.run(tokio_util::sync::CancellationToken::new()));
+        url
+    });
+    let _rt = rt;
+    let error = library_client_error(
+        &url,
+        &pingpong::tls::TlsMaterial::from_dir(&paths, LeafRole::Client),
+    );
+    assert!(
+        error.contains("the server's certificate is not trusted: it has expired"),
+        "{error}"
     );
 }
 

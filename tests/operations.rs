@@ -92,6 +92,15 @@ fn health_readiness_and_metrics_follow_the_server() {
     );
     assert_eq!(metric(&body, "pingpong_draining"), 0.0, "{body}");
     assert!(body.contains("pingpong_build_info{version=\""), "{body}");
+    let not_after = pingpong::tls::inspect::CertInfo::from_file(&paths.leaf_cert(LeafRole::Server))
+        .unwrap()
+        .not_after
+        .unix_timestamp();
+    assert_eq!(
+        metric(&body, "pingpong_certificate_not_after_seconds"),
+        not_after as f64,
+        "{body}"
+    );
 
     // Draining (a session is open, so the drain lasts): /readyz turns 503.
     let (mut holder, mut lines) =
@@ -155,7 +164,7 @@ fn web_metrics_count_pings_per_monitored_server() {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    pingpong::tls::store::init_single_host(&pingpong::tls::CertPaths::new(dir.path()), "ca", 1)
+    pingpong::tls::store::init_single_host(&pingpong::tls::CertPaths::new(dir.path()), "ca", 30)
         .unwrap();
     let env = [("PINGPONG_HOME", dir.path())];
     let _server = ServerProcess::start_advertising_here(&strings(&["--instance", "alpha"]), &env);

@@ -13,7 +13,7 @@ fn home() -> tempfile::TempDir {
     pingpong::tls::store::init_single_host(
         &pingpong::tls::CertPaths::new(dir.path()),
         "recovery CA",
-        1,
+        30,
     )
     .unwrap();
     dir

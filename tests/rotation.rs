@@ -54,7 +54,7 @@ fn rotated_certificates_reach_new_sessions_and_broken_files_are_refused() {
         LeafRole::Server,
         "localhost",
         &["localhost".into(), "127.0.0.1".into()],
-        Validity::days(1),
+        Validity::days(30),
     )
     .unwrap();
     let staged = dir.path().join("staged");

@@ -38,7 +38,7 @@ fn the_dashboard_shows_live_servers_in_chromium() {
     let netns = Netns::new();
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
-    pingpong::tls::store::init_single_host(&CertPaths::new(&home), "web CA", 1).unwrap();
+    pingpong::tls::store::init_single_host(&CertPaths::new(&home), "web CA", 30).unwrap();
     let mut agent = netns.command(bin());
     agent
         .args(["web", "--listen", "127.0.0.1:0"])

@@ -62,6 +62,9 @@ impl TlsArgs {
                 );
             }
         }
+        if let Some(warning) = material.check(role)? {
+            eprintln!("pingpong: warning: {warning}");
+        }
         Ok(material)
     }
 }

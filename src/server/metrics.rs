@@ -44,6 +44,8 @@ pub struct Metrics {
     pub draining: Gauge,
     /// Clients with an outbox.
     pub outbox_clients: Gauge,
+    /// When the certificate in use expires, Unix seconds (alert on it).
+    pub certificate_not_after: Gauge,
     ready: AtomicBool,
 }
 
@@ -63,6 +65,7 @@ impl Metrics {
         let refused_total = Family::<ReasonLabel, Counter>::default();
         let draining = Gauge::default();
         let outbox_clients = Gauge::default();
+        let certificate_not_after = Gauge::default();
         let build = Family::<BuildLabel, Gauge>::default();
         build
             .get_or_create(&BuildLabel {
@@ -87,6 +90,11 @@ impl Metrics {
             "Clients with an outbox",
             outbox_clients.clone(),
         );
+        registry.register(
+            "certificate_not_after_seconds",
+            "When the server certificate in use expires (Unix time)",
+            certificate_not_after.clone(),
+        );
         registry.register("build_info", "Build information", build);
         Self {
             registry,
@@ -96,6 +104,7 @@ impl Metrics {
             refused_total,
             draining,
             outbox_clients,
+            certificate_not_after,
             ready: AtomicBool::new(true),
         }
     }
@@ -107,6 +116,15 @@ impl Metrics {
                 reason: reason.into(),
             })
             .inc();
+    }
+
+    /// Records the end of validity of the certificate in `path` (nothing when
+    /// it cannot be read: the TLS configuration already said so).
+    pub fn set_certificate(&self, path: &std::path::Path) {
+        if let Ok(info) = crate::tls::inspect::CertInfo::from_file(path) {
+            self.certificate_not_after
+                .set(info.not_after.unix_timestamp());
+        }
     }
 
     /// Marks the server draining: `/readyz` answers 503 from now on.

@@ -117,6 +117,8 @@ impl Server {
             })?),
             None => None,
         };
+        let metrics = Arc::new(Metrics::new());
+        metrics.set_certificate(&config.tls.cert);
         let metrics_listener = config
             .metrics
             .map(|addr| metrics::bind(addr).map_err(|error| ServerError::Bind { addr, error }))
@@ -139,7 +141,7 @@ impl Server {
                 outboxes: Mutex::new(Outboxes::new(config.outbox)),
                 sessions: AtomicUsize::new(0),
                 max_sessions: config.max_sessions,
-                metrics: Arc::new(Metrics::new()),
+                metrics,
             }),
         })
     }
@@ -280,6 +282,9 @@ impl Server {
                 match self.endpoint.reload_config(config, false) {
                     Ok(()) => {
                         info!(fingerprint = %fingerprint, "certificates reloaded for new sessions");
+                        self.shared
+                            .metrics
+                            .set_certificate(&self.certs.material().cert);
                         self.fingerprint = fingerprint.clone();
                         self.txt.fingerprint = Some(fingerprint);
                         if let Some(advertiser) = &self.advertiser {

@@ -45,6 +45,11 @@ impl CertWatcher {
         }
     }
 
+    /// The files watched.
+    pub fn material(&self) -> &TlsMaterial {
+        &self.material
+    }
+
     /// Looks at the files again.
     pub fn check(&mut self) -> Reload {
         let now = digest(&self.material);

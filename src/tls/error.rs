@@ -6,12 +6,12 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     /// A file could not be read or written.
-    #[error("cannot access {path}: {source}")]
+    #[error("cannot access {path}: {error}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error (in the message, not a source: said once).
+        error: std::io::Error,
     },
     /// A file holds no usable PEM object of the expected kind.
     #[error("{path} holds no {what} (expected a PEM file)")]
@@ -47,6 +47,85 @@ pub enum TlsError {
     /// rustls refused the material (for example a key that does not match its certificate).
     #[error("TLS configuration rejected: {0}")]
     Rustls(#[from] rustls::Error),
+    /// The folder trusts a CA whose key is elsewhere, and lacks this machine's
+    /// own certificate: it is issued on the CA machine, never made up here.
+    #[error(
+        "{dir} has ca.pem but no {role}.pem and {role}.key, and no ca.key to issue them here. \
+         Fix: on the machine that holds ca.key, run `pingpong certs issue {role} --name NAME --out BUNDLE` \
+         and copy BUNDLE's files into {dir}; or run `pingpong certs request {role} --name NAME` here, \
+         `pingpong certs sign {role} {role}.csr` there, and copy the {role}.pem it writes back here"
+    )]
+    LeafMissing {
+        /// The certificate folder.
+        dir: PathBuf,
+        /// `server` or `client`.
+        role: &'static str,
+    },
+    /// A key file does not belong to the certificate it is used with.
+    #[error(
+        "{key} is not the key of {cert} (their public keys differ). Fix: use the key that was \
+         written with that certificate, or issue a new pair with `pingpong certs issue --force`"
+    )]
+    KeyMismatch {
+        /// The certificate.
+        cert: PathBuf,
+        /// The key.
+        key: PathBuf,
+    },
+    /// The CA key is not the CA certificate's: what it signed would not verify.
+    #[error(
+        "{key} is not the key of {cert} (their public keys differ), so nothing it signs would be \
+         trusted. Fix: put back the ca.key made with that ca.pem, or make a new CA with \
+         `pingpong certs init --force` and reissue every certificate"
+    )]
+    CaKeyMismatch {
+        /// The CA certificate.
+        cert: PathBuf,
+        /// The CA key.
+        key: PathBuf,
+    },
+    /// A certificate would be valid longer than the CA that signs it.
+    #[error(
+        "a {days}-day certificate would outlive its CA ({ca} expires on {ca_until}). \
+         Fix: --days {max_days} or fewer, or make a new CA with `pingpong certs init --force`"
+    )]
+    OutlivesCa {
+        /// Days asked for.
+        days: u32,
+        /// The CA certificate.
+        ca: PathBuf,
+        /// When it expires (YYYY-MM-DD).
+        ca_until: String,
+        /// The most days a leaf can have.
+        max_days: i64,
+    },
+    /// A certificate in use has expired.
+    #[error(
+        "{path} expired on {on}. Fix: issue a new one (`pingpong certs issue {role} --name NAME --force` \
+         where the CA is) and put it in place"
+    )]
+    Expired {
+        /// The certificate.
+        path: PathBuf,
+        /// When (YYYY-MM-DD).
+        on: String,
+        /// `server`, `client` or `ca`.
+        role: &'static str,
+    },
+    /// A certificate signing request cannot be used.
+    #[error("cannot sign {path}: {reason}. Fix: make the request with `pingpong certs request` and copy it unchanged")]
+    BadRequest {
+        /// The request file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The certificate folder is something else.
+    #[error("{path} is not a folder. Fix: point PINGPONG_HOME (or --dir) at a folder for the certificates")]
+    NotAFolder {
+        /// The path.
+        path: PathBuf,
+    },
     /// The CA certificate cannot be used as a trust anchor.
     #[error("CA certificate {path} is not usable as a trust anchor: {reason}")]
     BadCa {
@@ -58,10 +137,10 @@ pub enum TlsError {
 }
 
 impl TlsError {
-    pub(crate) fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+    pub(crate) fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         TlsError::Io {
             path: path.into(),
-            source,
+            error,
         }
     }
 }

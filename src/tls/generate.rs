@@ -109,19 +109,100 @@ pub fn issue_leaf(
     sans: &[String],
     validity: Validity,
 ) -> Result<Pem, TlsError> {
-    let ca_key = KeyPair::from_pem(&ca.key)?;
-    let issuer = Issuer::from_ca_cert_pem(&ca.cert, ca_key)?;
+    let issuer = issuer(ca)?;
+    let params = leaf_params(
+        role,
+        distinguished_name(name),
+        san_list(name, sans)?,
+        validity,
+    );
+    let key = KeyPair::generate()?;
+    let cert = params.signed_by(&key, &issuer)?;
+    Ok(Pem {
+        cert: cert.pem(),
+        key: key.serialize_pem(),
+    })
+}
+
+/// A certificate signing request made on the machine that will use the leaf:
+/// its key never leaves that machine.
+#[derive(Clone)]
+pub struct Request {
+    /// The request (PEM, `CERTIFICATE REQUEST`).
+    pub csr: String,
+    /// The private key (PKCS#8 PEM).
+    pub key: String,
+}
+
+/// Makes a key and a request for a `role` leaf named `name` with `sans` (the
+/// same rules as [`issue_leaf`]).
+pub fn new_request(role: LeafRole, name: &str, sans: &[String]) -> Result<Request, TlsError> {
+    // A request carries the subject, the names and the purpose; the CA sets
+    // the rest when it signs.
     let mut params = CertificateParams::default();
     params.distinguished_name = distinguished_name(name);
-    let sans = if sans.is_empty() {
-        vec![name.to_string()]
-    } else {
-        sans.to_vec()
-    };
-    params.subject_alt_names = sans
-        .iter()
-        .map(|s| parse_san(s))
-        .collect::<Result<_, _>>()?;
+    params.subject_alt_names = san_list(name, sans)?;
+    params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![match role {
+        LeafRole::Server => ExtendedKeyUsagePurpose::ServerAuth,
+        LeafRole::Client => ExtendedKeyUsagePurpose::ClientAuth,
+    }];
+    let key = KeyPair::generate()?;
+    let csr = params.serialize_request(&key)?.pem()?;
+    Ok(Request {
+        csr,
+        key: key.serialize_pem(),
+    })
+}
+
+/// Signs a request (checked first: its signature must verify) as a `role` leaf
+/// valid for `validity`, with `ca`. Only the request's subject, names and key
+/// are taken; the purpose, key usage and validity are this CA's. Returns the
+/// certificate (PEM).
+pub fn sign_request(
+    ca: &Pem,
+    csr_pem: &str,
+    role: LeafRole,
+    validity: Validity,
+) -> Result<String, TlsError> {
+    let issuer = issuer(ca)?;
+    let mut request = rcgen::CertificateSigningRequestParams::from_pem(csr_pem)?;
+    let subject = request.params.distinguished_name.clone();
+    let sans = request.params.subject_alt_names.clone();
+    if sans.is_empty() {
+        return Err(TlsError::InvalidName {
+            name: "(the request)".into(),
+            reason: "it carries no subject alternative name; make it with `pingpong certs request`"
+                .into(),
+        });
+    }
+    request.params = leaf_params(role, subject, sans, validity);
+    Ok(request.signed_by(&issuer)?.pem())
+}
+
+fn issuer(ca: &Pem) -> Result<Issuer<'static, KeyPair>, TlsError> {
+    let ca_key = KeyPair::from_pem(&ca.key)?;
+    Ok(Issuer::from_ca_cert_pem(&ca.cert, ca_key)?)
+}
+
+/// `sans` parsed, or `name` alone when there are none: every leaf carries at
+/// least one SAN.
+fn san_list(name: &str, sans: &[String]) -> Result<Vec<SanType>, TlsError> {
+    if sans.is_empty() {
+        return Ok(vec![parse_san(name)?]);
+    }
+    sans.iter().map(|s| parse_san(s)).collect()
+}
+
+fn leaf_params(
+    role: LeafRole,
+    subject: DistinguishedName,
+    sans: Vec<SanType>,
+    validity: Validity,
+) -> CertificateParams {
+    let mut params = CertificateParams::default();
+    params.distinguished_name = subject;
+    params.subject_alt_names = sans;
     params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
     params.extended_key_usages = vec![match role {
         LeafRole::Server => ExtendedKeyUsagePurpose::ServerAuth,
@@ -131,12 +212,7 @@ pub fn issue_leaf(
     params.serial_number = Some(random_serial());
     params.not_before = validity.not_before;
     params.not_after = validity.not_after;
-    let key = KeyPair::generate()?;
-    let cert = params.signed_by(&key, &issuer)?;
-    Ok(Pem {
-        cert: cert.pem(),
-        key: key.serialize_pem(),
-    })
+    params
 }
 
 /// The SANs of a zero-config server certificate: its name, this machine's host

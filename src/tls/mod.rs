@@ -10,11 +10,13 @@
 //! - [`server_verifier`]: how a client checks a server: the CA always, the name
 //!   unless the server was found over multicast DNS.
 //! - [`identity`]: who a peer certificate names, and its fingerprint.
+//! - [`inspect`]: what a certificate file says, for people and safety checks.
 
 pub mod config;
 mod error;
 pub mod generate;
 pub mod identity;
+pub mod inspect;
 pub mod load;
 pub mod paths;
 pub mod server_verifier;

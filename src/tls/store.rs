@@ -6,7 +6,12 @@ use std::io::Write;
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
+use std::path::PathBuf;
+
+use time::OffsetDateTime;
+
 use super::generate::{self, LeafRole, Pem, Validity};
+use super::inspect::{self, CertInfo};
 use super::{CertPaths, TlsError};
 
 /// Common name of the generated development CA.
@@ -18,6 +23,7 @@ pub const DEV_CLIENT_NAME: &str = "pingpong-client";
 /// replace an existing file unless `force`.
 pub fn write_file(path: &Path, contents: &str, secret: bool, force: bool) -> Result<(), TlsError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+        check_folder(dir)?;
         fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
@@ -88,18 +94,138 @@ pub fn load_ca(paths: &CertPaths) -> Result<Pem, TlsError> {
     })
 }
 
+/// Fails with [`TlsError::NotAFolder`] when `dir` exists and is not a folder.
+pub fn check_folder(dir: &Path) -> Result<(), TlsError> {
+    if dir.exists() && !dir.is_dir() {
+        return Err(TlsError::NotAFolder {
+            path: dir.to_path_buf(),
+        });
+    }
+    Ok(())
+}
+
+/// The folder's CA, checked before it signs anything: its key must be the
+/// certificate's, and a leaf valid for `validity` must not outlive it. A leaf
+/// asked to live as long as its CA (the same `--days`, made a moment later)
+/// ends with it: `validity` is clamped by up to a day; beyond that, refused.
+fn signing_ca(paths: &CertPaths, validity: &mut Validity) -> Result<Pem, TlsError> {
+    let ca = load_ca(paths)?;
+    if !inspect::key_matches(&paths.ca_cert(), &paths.ca_key())? {
+        return Err(TlsError::CaKeyMismatch {
+            cert: paths.ca_cert(),
+            key: paths.ca_key(),
+        });
+    }
+    let info = CertInfo::from_file(&paths.ca_cert())?;
+    if validity.not_after > info.not_after
+        && validity.not_after - info.not_after <= time::Duration::days(1)
+    {
+        validity.not_after = info.not_after;
+    }
+    if validity.not_after > info.not_after {
+        let now = OffsetDateTime::now_utc();
+        return Err(TlsError::OutlivesCa {
+            days: u32::try_from((validity.not_after - validity.not_before).whole_days())
+                .unwrap_or(u32::MAX),
+            ca: paths.ca_cert(),
+            ca_until: inspect::date(info.not_after),
+            max_days: info.days_left(now).max(0),
+        });
+    }
+    Ok(ca)
+}
+
 /// Issues a leaf signed by the folder's CA and writes it as `server.*` or `client.*`.
 pub fn issue(
     paths: &CertPaths,
     role: LeafRole,
     name: &str,
     sans: &[String],
-    validity: Validity,
+    mut validity: Validity,
     force: bool,
 ) -> Result<(), TlsError> {
-    let ca = load_ca(paths)?;
+    let ca = signing_ca(paths, &mut validity)?;
     let leaf = generate::issue_leaf(&ca, role, name, sans, validity)?;
     write_pair(&paths.leaf_cert(role), &paths.leaf_key(role), &leaf, force)
+}
+
+/// Issues a leaf for another machine: writes it, its key and a copy of
+/// `ca.pem` into `out`, a folder to copy there as its certificate folder.
+pub fn issue_bundle(
+    paths: &CertPaths,
+    out: &CertPaths,
+    role: LeafRole,
+    name: &str,
+    sans: &[String],
+    mut validity: Validity,
+    force: bool,
+) -> Result<(), TlsError> {
+    let ca = signing_ca(paths, &mut validity)?;
+    let leaf = generate::issue_leaf(&ca, role, name, sans, validity)?;
+    write_pair(&out.leaf_cert(role), &out.leaf_key(role), &leaf, force)?;
+    write_file(&out.ca_cert(), &ca.cert, false, force)
+}
+
+/// Where [`request`] writes the request of `role`: `server.csr` / `client.csr`.
+pub fn request_path(paths: &CertPaths, role: LeafRole) -> PathBuf {
+    paths.dir.join(format!("{}.csr", role.file_stem()))
+}
+
+/// On a machine without the CA: makes this machine's key (kept here, 0600)
+/// and a signing request to take to the CA machine ([`sign`]).
+pub fn request(
+    paths: &CertPaths,
+    role: LeafRole,
+    name: &str,
+    sans: &[String],
+    force: bool,
+) -> Result<PathBuf, TlsError> {
+    let request = generate::new_request(role, name, sans)?;
+    let (key, csr) = (paths.leaf_key(role), request_path(paths, role));
+    if !force && key.exists() {
+        return Err(TlsError::AlreadyExists { path: key });
+    }
+    write_file(&key, &request.key, true, force)?;
+    write_file(&csr, &request.csr, false, force)?;
+    Ok(csr)
+}
+
+/// On the CA machine: signs the request in `csr` as a `role` leaf and writes it
+/// with a copy of `ca.pem` into `out`, to copy back to the machine that made
+/// the request. Returns the certificate's path.
+pub fn sign(
+    paths: &CertPaths,
+    csr: &Path,
+    role: LeafRole,
+    mut validity: Validity,
+    out: &CertPaths,
+    force: bool,
+) -> Result<PathBuf, TlsError> {
+    let ca = signing_ca(paths, &mut validity)?;
+    let text = fs::read_to_string(csr).map_err(|e| TlsError::io(csr, e))?;
+    let cert = generate::sign_request(&ca, &text, role, validity).map_err(|e| match e {
+        TlsError::Generate(error) => TlsError::BadRequest {
+            path: csr.to_path_buf(),
+            reason: match error {
+                rcgen::Error::CouldNotParseCertificationRequest => {
+                    "it is not a PEM certificate request".into()
+                }
+                rcgen::Error::InvalidCertificationRequestSignature => {
+                    "its signature does not verify (changed after it was made?)".into()
+                }
+                other => other.to_string(),
+            },
+        },
+        TlsError::InvalidName { reason, .. } => TlsError::BadRequest {
+            path: csr.to_path_buf(),
+            reason,
+        },
+        other => other,
+    })?;
+    let path = out.leaf_cert(role);
+    write_file(&path, &cert, false, force)?;
+    write_file(&out.ca_cert(), &ca.cert, false, force)?;
+    Ok(path)
 }
 
 /// Fills an empty folder with a CA named `ca_name` and two leaves for one machine:
@@ -133,6 +259,23 @@ pub fn ensure_development_pki(
     paths: &CertPaths,
     role: LeafRole,
 ) -> Result<Option<String>, TlsError> {
+    check_folder(paths.dir())?;
+    // Everything this role needs is there: nothing to write, so a read-only
+    // folder (a Kubernetes Secret) works.
+    if paths.ca_cert().exists() && paths.leaf_cert(role).exists() && paths.leaf_key(role).exists() {
+        return Ok(None);
+    }
+    // A CA kept elsewhere: this machine's leaf comes from there, and no
+    // development CA is ever made beside a ca.pem.
+    if paths.ca_cert().exists() && !paths.ca_key().exists() {
+        if paths.leaf_cert(role).exists() || paths.leaf_key(role).exists() {
+            return Ok(None); // half a pair: the file check names the missing one
+        }
+        return Err(TlsError::LeafMissing {
+            dir: paths.dir.clone(),
+            role: role.file_stem(),
+        });
+    }
     // Two servers started at once on an empty folder must not both create a CA.
     let _lock = FolderLock::acquire(paths.dir())?;
     let mut created = Vec::new();

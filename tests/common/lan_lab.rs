@@ -16,7 +16,7 @@ pub fn lan_setup() -> LanSetup {
     let lan = Lan::new(3);
     let dir = tempfile::tempdir().unwrap();
     let ca = pingpong::tls::CertPaths::new(dir.path().join("ca"));
-    pingpong::tls::store::init_ca(&ca, "lan CA", 1, false).unwrap();
+    pingpong::tls::store::init_ca(&ca, "lan CA", 30, false).unwrap();
     let names = ["hosta", "hostb", "hostc"];
     for name in names {
         host_pki(&ca, &dir.path().join(name), name);

@@ -62,7 +62,7 @@ pub fn example(name: &str) -> String {
 /// A certificate folder with a CA, a server leaf for loopback and a client leaf.
 pub fn pki(dir: &Path, ca_name: &str) -> CertPaths {
     let paths = CertPaths::new(dir);
-    store::init_single_host(&paths, ca_name, 1).unwrap();
+    store::init_single_host(&paths, ca_name, 30).unwrap();
     paths
 }
 
@@ -329,7 +329,7 @@ pub fn host_pki(ca: &CertPaths, dir: &Path, host: &str) {
             role,
             &name,
             &sans,
-            Validity::days(1),
+            Validity::days(30),
         )
         .unwrap();
         store::write_file(&mine.leaf_cert(role), &leaf.cert, false, false).unwrap();
@@ -625,7 +625,7 @@ pub fn assert_allow_list_admits_only_alice(server: &ServerProcess, paths: &CertP
         LeafRole::Client,
         "alice",
         &[],
-        Validity::days(1),
+        Validity::days(30),
     );
     let out = client_with_files(
         &server.url(),
@@ -702,4 +702,18 @@ pub fn describe(output: &Output) -> String {
         String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     )
+}
+
+/// What the library's client says when it cannot open a session to `url`.
+pub fn library_client_error(url: &str, material: &pingpong::tls::TlsMaterial) -> String {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let connector = pingpong::client::Connector::new(material, None).unwrap();
+        let error = match connector.open(url).await {
+            Ok(_) => panic!("{url} accepted the session"),
+            Err(error) => error.to_string(),
+        };
+        connector.shutdown().await;
+        error
+    })
 }
