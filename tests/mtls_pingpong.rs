@@ -170,6 +170,13 @@ fn client_certificate_rejections_are_explained_and_the_server_keeps_serving() {
         "{}",
         describe(&out)
     );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains(
+            "it is not a client certificate (no clientAuth EKU). Fix: use a client certificate"
+        ),
+        "{}",
+        describe(&out)
+    );
     assert_good_client_served(&server, &paths);
 }
 
@@ -220,6 +227,10 @@ fn untrusted_server_certificates_are_refused_with_the_fix() {
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(
         stderr.contains("the server's certificate is not trusted: it is not valid for"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("(it carries elsewhere.example)"),
         "{stderr}"
     );
     assert!(stderr.contains("--server-name"), "{stderr}");

@@ -41,10 +41,12 @@ pub enum ClientError {
         timeout: Duration,
     },
     /// The server's TLS refused our client certificate.
-    #[error("the server rejected our client certificate: {reason}. Fix: use a client certificate issued by the server's CA (`pingpong certs issue client`, then --cert/--key, or the files in $PINGPONG_HOME)")]
+    #[error("the server rejected our client certificate: {reason}. Fix: {fix}")]
     CertificateRejected {
         /// What the server's TLS alert says.
         reason: String,
+        /// What to do about it.
+        fix: String,
     },
     /// We do not trust the server's certificate.
     #[error("the server's certificate is not trusted: {reason}. Fix: {fix}")]
@@ -169,8 +171,10 @@ pub(crate) fn classify_connection(error: ConnectionError, ctx: &AttemptContext<'
     // The server's TLS stack sent an alert: QUIC carries it as crypto error
     // 0x100 + alert, and the reason text is the server's own verdict.
     if let (ConnectionError::ConnectionClosed(_), Some(alert)) = (&error, tls_alert(&lower)) {
+        let (reason, fix) = describe_alert(alert, &lower);
         return ClientError::CertificateRejected {
-            reason: describe_alert(alert, &lower),
+            reason: reason.into(),
+            fix: fix.into(),
         };
     }
     // Our own verification of the server certificate failed.
@@ -199,8 +203,11 @@ fn server_not_trusted(lower: &str, ctx: &AttemptContext<'_>) -> ClientError {
             || format!("the host of {}", ctx.target),
             |n| format!("{n:?}"),
         );
+        let carries = presented_names(lower)
+            .map(|names| format!(" (it carries {names})"))
+            .unwrap_or_default();
         (
-            format!("it is not valid for {name}"),
+            format!("it is not valid for {name}{carries}"),
             "connect by a name the certificate carries, pass --server-name NAME, or reissue it with `pingpong certs issue server --san NAME`".to_string(),
         )
     } else if lower.contains("expired") {
@@ -222,6 +229,28 @@ fn server_not_trusted(lower: &str, ctx: &AttemptContext<'_>) -> ClientError {
     ClientError::ServerNotTrusted { reason, fix }
 }
 
+/// The names a server certificate carries, from rustls' "certificate is only
+/// valid for DnsName(\"a\"), IpAddress(10.0.0.1) or ..." (wtransport passes
+/// on only the text of the error).
+fn presented_names(lower: &str) -> Option<String> {
+    let rest = lower.split("is only valid for ").nth(1)?;
+    // QUIC appends the close code: " (code: 298)".
+    let rest = rest.split(" (code").next().unwrap_or(rest);
+    let names: Vec<String> = rest
+        .split(" or ")
+        .flat_map(|part| part.split(", "))
+        .map(|token| {
+            let token = token.trim();
+            let inner = token
+                .split_once('(')
+                .map_or(token, |(_, inside)| inside.trim_end_matches(')'));
+            inner.trim_matches(|c| c == '"' || c == '\\').to_string()
+        })
+        .filter(|name| !name.is_empty())
+        .collect();
+    (!names.is_empty()).then(|| names.join(", "))
+}
+
 /// The TLS alert number in "the cryptographic handshake failed: error N".
 fn tls_alert(lower: &str) -> Option<u8> {
     let rest = lower.split("handshake failed: error ").nth(1)?;
@@ -229,16 +258,37 @@ fn tls_alert(lower: &str) -> Option<u8> {
     digits.parse().ok()
 }
 
-fn describe_alert(alert: u8, lower: &str) -> String {
+/// The server's verdict on our certificate (its TLS alert, RFC 8446 §6.2),
+/// and what to do about it.
+fn describe_alert(alert: u8, lower: &str) -> (String, &'static str) {
+    const RENEW: &str =
+        "renew it where the CA is (`pingpong certs issue client --name NAME --force`, \
+                         or `certs request` here and `certs sign` there)";
+    const ISSUE: &str =
+        "use a client certificate issued by the server's CA (`pingpong certs issue client` \
+                         where that CA is, then --cert/--key or the files in $PINGPONG_HOME)";
     match alert {
-        116 => "we sent no client certificate, and the server requires one".into(),
-        48 => "it is not signed by a CA the server trusts (unknown CA)".into(),
-        45 => "it has expired".into(),
-        44 => "it has been revoked".into(),
-        42 | 43 | 46 if lower.contains("expired") => "it has expired".into(),
-        42 | 43 | 46 => "the server could not accept it (bad or unsupported certificate)".into(),
-        49 => "the server denied access to this client identity".into(),
-        other => format!("TLS alert {other}"),
+        116 => (
+            "we sent no client certificate, and the server requires one".into(),
+            "give one with --cert/--key, or put client.pem and client.key in $PINGPONG_HOME",
+        ),
+        48 => ("it is not signed by a CA the server trusts (unknown CA)".into(), ISSUE),
+        45 => ("it has expired".into(), RENEW),
+        44 => ("it has been revoked".into(), ISSUE),
+        42 | 43 | 46 if lower.contains("expired") => ("it has expired".into(), RENEW),
+        42 | 43 | 46 if lower.contains("eku") || lower.contains("usage") => (
+            "it is not a client certificate (no clientAuth EKU)".into(),
+            "use a client certificate (`pingpong certs issue client`), not a server one",
+        ),
+        42 | 43 | 46 => (
+            "the server could not accept it (bad or unsupported certificate)".into(),
+            "check it with `pingpong certs show`: it must carry clientAuth and chain to the server's CA",
+        ),
+        49 => (
+            "the server admits only named clients (--allow-client), and not this one".into(),
+            "ask for this certificate's name (`pingpong certs show`) to be allowed, or use an allowed certificate",
+        ),
+        other => (format!("TLS alert {other}"), ISSUE),
     }
 }
 
@@ -261,6 +311,17 @@ mod tests {
             Some(116)
         );
         assert_eq!(tls_alert("something else"), None);
+    }
+
+    #[test]
+    fn the_names_a_certificate_carries_are_read_from_the_error() {
+        let text = "invalid peer certificate: certificate not valid for name \"127.0.0.1\"; \
+                    certificate is only valid for dnsname(\"web1.lan\"), ipaddress(192.0.2.10) or dnsname(\"web1\") (code: 298)";
+        assert_eq!(
+            presented_names(text).as_deref(),
+            Some("web1.lan, 192.0.2.10, web1")
+        );
+        assert_eq!(presented_names("no names here"), None);
     }
 
     #[test]

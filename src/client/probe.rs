@@ -62,7 +62,7 @@ impl ProbeResult {
 /// Short reasons for the table.
 fn reason(error: &ClientError) -> String {
     match error {
-        ClientError::CertificateRejected { reason } => {
+        ClientError::CertificateRejected { reason, .. } => {
             format!("TLS: server rejected us ({reason})")
         }
         ClientError::ServerNotTrusted { reason, .. } => format!("TLS: untrusted ({reason})"),

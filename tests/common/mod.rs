@@ -613,7 +613,7 @@ pub fn assert_allow_list_admits_only_alice(server: &ServerProcess, paths: &CertP
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(
         String::from_utf8_lossy(&out.stderr)
-            .contains("the server denied access to this client identity"),
+            .contains("the server rejected our client certificate: the server admits only named clients (--allow-client), and not this one. Fix: ask for this certificate's name"),
         "{}",
         describe(&out)
     );
