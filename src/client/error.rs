@@ -173,7 +173,7 @@ pub(crate) fn classify_connection(error: ConnectionError, ctx: &AttemptContext<'
     if let (ConnectionError::ConnectionClosed(_), Some(alert)) = (&error, tls_alert(&lower)) {
         let (reason, fix) = describe_alert(alert, &lower);
         return ClientError::CertificateRejected {
-            reason: reason.into(),
+            reason,
             fix: fix.into(),
         };
     }
