@@ -82,3 +82,68 @@ fn a_host_name_is_a_listen_address_and_a_bad_one_says_the_form() {
         "error: invalid value 'localhost' for '--listen <LISTEN>': \"localhost\" is not HOST:PORT or IP:PORT (for example [::]:4433, 0.0.0.0:4433, localhost:4433)"
     );
 }
+
+#[test]
+fn an_address_of_the_other_ip_version_is_refused_before_anything_is_made() {
+    let home = tempfile::tempdir().unwrap();
+    let out = Command::new(bin())
+        .args(["client", "-6", "127.0.0.1", "-c", "1"])
+        .env("PINGPONG_HOME", home.path().join("pki"))
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert_eq!(
+        error_line(&stderr),
+        "pingpong: error: 127.0.0.1 is an IPv4 address, but -6 asks for IPv6 only. Fix: drop -6, or give an IPv6 address"
+    );
+    assert!(
+        !home.path().join("pki").exists(),
+        "files were made for a refused command"
+    );
+    let (code, stderr) = run(&["client", "-4", "[::1]:4433", "-c", "1"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(
+        error_line(&stderr).contains("::1 is an IPv6 address, but -4 asks for IPv4 only"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn discover_and_web_take_the_same_family_and_timeout_flags_as_the_client() {
+    for command in ["client", "discover", "web"] {
+        let out = Command::new(bin())
+            .args([command, "--help"])
+            .output()
+            .unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            help.contains("-4") && help.contains("Use IPv4 only"),
+            "{command}: {help}"
+        );
+        assert!(
+            help.contains("-6") && help.contains("Use IPv6 only"),
+            "{command}: {help}"
+        );
+    }
+    for command in ["client", "discover"] {
+        let out = Command::new(bin())
+            .args([command, "--help"])
+            .output()
+            .unwrap();
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(help.contains("--discover-timeout"), "{command}: {help}");
+    }
+    let out = Command::new(bin())
+        .args(["client", "--help"])
+        .output()
+        .unwrap();
+    let help = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        help.contains(&format!(
+            "at most {}",
+            pingpong::client::PingOptions::MAX_PAYLOAD
+        )),
+        "{help}"
+    );
+}

@@ -12,7 +12,7 @@ use clap::Args;
 use pingpong::client::run::Liveness;
 use pingpong::client::PingOptions;
 use pingpong::discovery::dns::{self, DnsConfig, DnsQuery};
-use pingpong::discovery::{DiscoveryConfig, MdnsBrowse};
+use pingpong::discovery::{AddressFamily, Candidate, DiscoveryConfig, MdnsBrowse};
 use pingpong::service::SERVICE_TYPE;
 use pingpong::tls::{store, CertPaths, LeafRole, TlsMaterial};
 
@@ -66,6 +66,52 @@ impl TlsArgs {
             eprintln!("pingpong: warning: {warning}");
         }
         Ok(material)
+    }
+}
+
+/// The IP version to use, for every command that discovers or connects.
+#[derive(Args)]
+pub(crate) struct FamilyArgs {
+    /// Use IPv4 only.
+    #[arg(short = '4', conflicts_with = "ipv6")]
+    ipv4: bool,
+    /// Use IPv6 only.
+    #[arg(short = '6')]
+    ipv6: bool,
+}
+
+impl FamilyArgs {
+    /// The family chosen (either, by default).
+    pub(crate) fn family(&self) -> AddressFamily {
+        match (self.ipv4, self.ipv6) {
+            (true, _) => AddressFamily::V4,
+            (_, true) => AddressFamily::V6,
+            _ => AddressFamily::Any,
+        }
+    }
+
+    /// Refuses a server given as an IP address of the other version (`-6
+    /// 127.0.0.1`), which would otherwise be used anyway or never reached.
+    pub(crate) fn check_target(&self, candidate: &Candidate) -> Result<()> {
+        let family = self.family();
+        if let Ok(ip) = candidate
+            .host
+            .trim_matches(|c| c == '[' || c == ']')
+            .parse::<std::net::IpAddr>()
+        {
+            let addr = SocketAddr::new(ip, candidate.port);
+            if !family.allows(&addr) {
+                let (version, flag, wanted) = if ip.is_ipv4() {
+                    ("IPv4", "-6", "IPv6")
+                } else {
+                    ("IPv6", "-4", "IPv4")
+                };
+                bail!(
+                    "{ip} is an {version} address, but {flag} asks for {wanted} only. Fix: drop {flag}, or give an {wanted} address"
+                );
+            }
+        }
+        Ok(())
     }
 }
 
@@ -158,7 +204,7 @@ pub(crate) struct PingArgs {
     /// Seconds between pings (fractions allowed; 0 sends as fast as the window allows).
     #[arg(short = 'i', long, default_value = "1", value_parser = parse_seconds)]
     pub(crate) interval: Duration,
-    /// Payload bytes per ping.
+    /// Payload bytes per ping (at most 65520: one frame).
     #[arg(short = 's', long, default_value_t = 56, value_parser = clap::value_parser!(u32).range(0..=PingOptions::MAX_PAYLOAD as i64))]
     pub(crate) size: u32,
     /// Seconds to wait for each pong.

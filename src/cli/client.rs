@@ -12,10 +12,12 @@ use pingpong::client::recover::{ping_with_recovery, Recovery, Target};
 use pingpong::client::report;
 use pingpong::client::run::Liveness;
 use pingpong::client::{ClientError, Connector, PingRun, PingSummary};
-use pingpong::discovery::{parse_target, AddressFamily, Discovery, DiscoveryConfig};
+use pingpong::discovery::{parse_target, Discovery, DiscoveryConfig};
 use pingpong::tls::LeafRole;
 
-use super::args::{parse_positive_seconds, parse_seconds, PingArgs, SourceArgs, TlsArgs};
+use super::args::{
+    parse_positive_seconds, parse_seconds, FamilyArgs, PingArgs, SourceArgs, TlsArgs,
+};
 use super::output::{say, Printer};
 
 #[derive(Args)]
@@ -48,12 +50,8 @@ pub(crate) struct ClientArgs {
     /// Seconds allowed to connect and complete the handshake.
     #[arg(long, default_value = "5", value_parser = parse_positive_seconds)]
     connect_timeout: Duration,
-    /// Use IPv4 only.
-    #[arg(short = '4', conflicts_with = "ipv6")]
-    ipv4: bool,
-    /// Use IPv6 only.
-    #[arg(short = '6')]
-    ipv6: bool,
+    #[command(flatten)]
+    family: FamilyArgs,
     /// Protocol version offered in Hello (for testing servers).
     #[arg(long, hide = true)]
     protocol_version: Option<u16>,
@@ -63,17 +61,17 @@ pub(crate) struct ClientArgs {
 
 /// Runs `pingpong client`.
 pub(crate) async fn run(args: ClientArgs) -> Result<ExitCode> {
+    // Bad targets are said before anything is created or opened.
+    for url in &args.urls {
+        args.family.check_target(&parse_target(url)?)?;
+    }
     let material = args.tls.material(LeafRole::Client)?;
     let mut connector = Connector::new(&material, args.server_name.as_deref())?
         .with_connect_timeout(args.connect_timeout);
     if let Some(version) = args.protocol_version {
         connector = connector.with_protocol_version(version);
     }
-    if args.ipv4 {
-        connector = connector.with_family(AddressFamily::V4);
-    } else if args.ipv6 {
-        connector = connector.with_family(AddressFamily::V6);
-    }
+    connector = connector.with_family(args.family.family());
     let stop = pingpong::shutdown::on_signals().context("cannot install signal handlers")?;
     let target = match args.urls.as_slice() {
         [url] => Target::Fixed(parse_target(url)?),

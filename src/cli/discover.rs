@@ -14,14 +14,14 @@ use pingpong::discovery::dns::DnsLookupError;
 use pingpong::discovery::{Candidate, Discovery, DiscoveryEvent, SourceEvent};
 use pingpong::tls::LeafRole;
 
-use super::args::{parse_positive_seconds, SourceArgs, TlsArgs};
+use super::args::{parse_positive_seconds, FamilyArgs, SourceArgs, TlsArgs};
 use super::output::say;
 use super::output::timestamp;
 
 #[derive(Args)]
 pub(crate) struct DiscoverArgs {
     /// Seconds to listen before printing the snapshot.
-    #[arg(long, default_value = "2", value_parser = parse_positive_seconds)]
+    #[arg(long = "discover-timeout", alias = "timeout", default_value = "2", value_parser = parse_positive_seconds)]
     timeout: Duration,
     /// Keep running and print servers as they appear (+), change (=) and leave (-).
     #[arg(long)]
@@ -35,6 +35,8 @@ pub(crate) struct DiscoverArgs {
     probe: bool,
     #[command(flatten)]
     sources: SourceArgs,
+    #[command(flatten)]
+    family: FamilyArgs,
     #[command(flatten)]
     tls: TlsArgs,
 }
@@ -96,7 +98,11 @@ pub(crate) async fn run(args: DiscoverArgs) -> Result<ExitCode> {
         let key = event.candidate().key.clone();
         seen.retain(|c| c.key != key);
         if !matches!(event, DiscoveryEvent::Removed(_)) {
-            seen.push(event.candidate().clone());
+            // -4 / -6: only the addresses of that version.
+            let mut candidate = event.candidate().clone();
+            let family = args.family.family();
+            candidate.addresses.retain(|a| family.allows(a));
+            seen.push(candidate);
         }
     }
     discovery.shutdown();
@@ -115,7 +121,8 @@ pub(crate) async fn run(args: DiscoverArgs) -> Result<ExitCode> {
         seen.sort_by(|a, b| a.instance.cmp(&b.instance));
         let probes = if args.probe {
             let connector = Connector::new(&args.tls.material(LeafRole::Client)?, None)?
-                .with_connect_timeout(Duration::from_secs(2));
+                .with_connect_timeout(Duration::from_secs(2))
+                .with_family(args.family.family());
             Some(probe_all(&connector, &seen).await)
         } else {
             None

@@ -11,7 +11,7 @@ use pingpong::client::Connector;
 use pingpong::tls::LeafRole;
 use pingpong::web::{WebAgent, WebConfig};
 
-use super::args::{parse_listen, SourceArgs, TlsArgs};
+use super::args::{parse_listen, FamilyArgs, SourceArgs, TlsArgs};
 use super::output::say;
 
 #[derive(Args)]
@@ -31,13 +31,15 @@ pub(crate) struct WebArgs {
     #[command(flatten)]
     sources: SourceArgs,
     #[command(flatten)]
+    family: FamilyArgs,
+    #[command(flatten)]
     tls: TlsArgs,
 }
 
 /// Runs `pingpong web`.
 pub(crate) async fn run(args: WebArgs) -> Result<ExitCode> {
     let material = args.tls.material(LeafRole::Client)?;
-    let connector = Connector::new(&material, None)?;
+    let connector = Connector::new(&material, None)?.with_family(args.family.family());
     let stop = pingpong::shutdown::on_signals().context("cannot install signal handlers")?;
     let agent = WebAgent::bind(
         WebConfig {
