@@ -107,7 +107,7 @@ fn the_dashboard_shows_live_servers_in_chromium() {
     python
         .args(["--listen", "[::]:0", "--instance", "beta"])
         .env("PINGPONG_HOME", &home);
-    let _python = ServerProcess::spawn(python);
+    let python = ServerProcess::spawn(python);
 
     writeln!(driver.stdin.as_mut().unwrap(), "servers started").unwrap();
 
@@ -138,6 +138,19 @@ fn the_dashboard_shows_live_servers_in_chromium() {
     assert!(
         stopped["state"] == "gone" || stopped["state"] == "draining",
         "{stopped}"
+    );
+
+    assert_eq!(next_step()["step"], "waiting_hang");
+    python.signal(libc::SIGSTOP);
+    writeln!(driver.stdin.as_mut().unwrap(), "beta").unwrap();
+    let unreachable = next_step();
+    assert_eq!(unreachable["step"], "unreachable", "{unreachable}");
+    // Whichever notices first: the monitor's 2 s ping deadline or QUIC's idle
+    // timeout.
+    let reason = unreachable["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("the server stopped answering") || reason.contains("timed out"),
+        "{unreachable}"
     );
 
     let wrong = next_step();

@@ -241,7 +241,10 @@ impl WebAgent {
                     if let (Some(metrics), Some(instance)) = (&metrics, board.instance(&key)) {
                         metrics.observe(&key, instance, &event);
                     }
-                    board.apply(&key, event, now_ms());
+                    let instance = board.instance(&key).unwrap_or_default().to_string();
+                    if let Some(reason) = board.apply(&key, event, now_ms()) {
+                        warn!(server = %instance, %reason, "server unreachable");
+                    }
                     dirty = true;
                 }
                 _ = publish.tick(), if dirty => {

@@ -151,11 +151,11 @@ impl Board {
         self.rows.get(key).map(|row| row.instance.as_str())
     }
 
-    /// Applies a monitor's report; `now_ms` is the wall-clock time.
-    pub fn apply(&mut self, key: &str, event: MonitorEvent, now_ms: u64) {
-        let Some(row) = self.rows.get_mut(key) else {
-            return;
-        };
+    /// Applies a monitor's report; `now_ms` is the wall-clock time. Returns
+    /// the reason a server is unreachable when it is new (the first failure,
+    /// or another reason than the last), for the agent to log once per change.
+    pub fn apply(&mut self, key: &str, event: MonitorEvent, now_ms: u64) -> Option<String> {
+        let row = self.rows.get_mut(key)?;
         match event {
             MonitorEvent::Connected {
                 address,
@@ -204,9 +204,12 @@ impl Board {
                     row.state = RowState::Unreachable;
                 }
                 row.rtt_ms = None;
-                row.last_error = Some(reason);
+                let changed = row.last_error.as_deref() != Some(reason.as_str());
+                row.last_error = Some(reason.clone());
+                return changed.then_some(reason);
             }
         }
+        None
     }
 
     /// The rows, in key order.
@@ -311,6 +314,21 @@ mod tests {
         let row = board.rows().next().unwrap();
         assert_eq!(row.state, RowState::Unreachable);
         assert_eq!(row.rtt_ms, None);
+        // The same reason again is not news; another one is.
+        let gone = || MonitorEvent::Failed {
+            reason: "gone".into(),
+        };
+        assert_eq!(board.apply(&c.key, gone(), 0), None);
+        assert_eq!(
+            board.apply(
+                &c.key,
+                MonitorEvent::Failed {
+                    reason: "refused".into()
+                },
+                0
+            ),
+            Some("refused".into())
+        );
         board.apply(&c.key, connected(), 0);
         assert_eq!(board.rows().next().unwrap().reconnects, 1);
         // TXT state=draining, then the session ending, keep it draining.

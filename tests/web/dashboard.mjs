@@ -8,6 +8,8 @@
 //   -> {"step":"rows","rows":[...]}      every INSTANCE has a row with a live RTT
 //   -> {"step":"waiting"}                 <- a line naming the instance that was stopped
 //   -> {"step":"stopped","state":"gone"|"draining"}
+//   -> {"step":"waiting_hang"}            <- a line naming the instance that was frozen
+//   -> {"step":"unreachable","reason":"..."}   the reason shown in its row
 //   -> {"step":"wrong_token","message":"...","webtransport":"refused: ..."}
 //
 // Any failure prints {"step":"error","message":...} and exits 1.
@@ -102,6 +104,20 @@ try {
     { timeout: 30000 },
   );
   say({ step: "stopped", state: await state.jsonValue() });
+
+  // A server that hangs: its row says it is unreachable, and why, in the row.
+  say({ step: "waiting_hang" });
+  const hung = (await lines.next()).value.trim();
+  const reason = await page.waitForFunction(
+    (name) => {
+      const tr = [...document.querySelectorAll("#servers tbody tr")].find((row) => row.dataset.instance === name);
+      if (!tr || tr.dataset.state !== "unreachable") return false;
+      return tr.querySelector(".state .reason")?.textContent || false;
+    },
+    hung,
+    { timeout: 30000 },
+  );
+  say({ step: "unreachable", reason: await reason.jsonValue() });
 
   // A WebTransport session with a wrong token, from the good page (which knows
   // the port and certificate hash), and a page opened with a wrong token.

@@ -102,12 +102,21 @@ function render(snapshot) {
     row.state.textContent = server.state;
     row.state.className = "state " + server.state;
     row.state.title = server.last_error || "";
+    if (server.last_error && server.state !== "serving") {
+      // Why it is down, in the row itself (not only on hover).
+      const reason = document.createElement("div");
+      reason.className = "reason";
+      reason.textContent = server.last_error;
+      row.state.appendChild(reason);
+    }
     row.version.textContent = server.version === null ? "—" : "v" + server.version;
     row.fingerprint.textContent = server.fingerprint ? server.fingerprint.slice(0, 16) : "—";
     row.fingerprint.title = server.fingerprint || "";
     row.rtt.textContent = server.rtt_ms === null ? "—" : server.rtt_ms.toFixed(2) + " ms";
-    const loss = server.sent ? (100 * server.lost) / server.sent : 0;
-    row.loss.textContent = `${loss.toFixed(1)} % (${server.lost}/${server.sent})`;
+    // Nothing sent yet (never connected): no figure to show.
+    row.loss.textContent = server.sent
+      ? `${((100 * server.lost) / server.sent).toFixed(1)} % (${server.lost}/${server.sent})`
+      : "—";
     row.reconnects.textContent = String(server.reconnects);
     draw(row.canvas, server.history);
     tbody.appendChild(row.tr); // keeps the snapshot's order
