@@ -412,7 +412,9 @@ fn bad_flags_and_missing_files_are_one_clear_line() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
     assert!(
-        stderr.contains("garbage.pem holds no certificate"),
+        stderr.contains(
+            "garbage.pem holds no readable certificate: it is not PEM, or its PEM is damaged. Fix:"
+        ),
         "{stderr}"
     );
 }

@@ -22,10 +22,12 @@ pub(crate) struct TlsArgs {
     /// Certificate folder (default: $PINGPONG_HOME, else ~/.local/share/pingpong).
     #[arg(long, value_name = "DIR")]
     pub(crate) dir: Option<PathBuf>,
-    /// Own certificate (PEM); default: server.pem / client.pem in the folder.
+    /// Own certificate (PEM); default: the folder's server.pem for `server`,
+    /// client.pem for the other commands.
     #[arg(long, value_name = "FILE", requires = "key")]
     pub(crate) cert: Option<PathBuf>,
-    /// Own private key (PEM); default: server.key / client.key in the folder.
+    /// Own private key (PEM); default: the key beside that certificate
+    /// (server.key, client.key).
     #[arg(long, value_name = "FILE", requires = "cert")]
     pub(crate) key: Option<PathBuf>,
     /// CA certificate that peers must chain to (PEM); default: ca.pem in the folder.

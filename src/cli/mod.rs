@@ -11,6 +11,8 @@ pub(crate) mod client;
 pub(crate) mod demo;
 pub(crate) mod discover;
 pub(crate) mod output;
+#[cfg(test)]
+mod readme_tests;
 pub(crate) mod server;
 pub(crate) mod web;
 

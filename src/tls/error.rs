@@ -14,7 +14,10 @@ pub enum TlsError {
         error: std::io::Error,
     },
     /// A file holds no usable PEM object of the expected kind.
-    #[error("{path} holds no {what} (expected a PEM file)")]
+    #[error(
+        "{path} holds no readable {what}: it is not PEM, or its PEM is damaged. Fix: put back \
+         the file `pingpong certs` wrote (`pingpong certs show` says what a folder holds)"
+    )]
     BadPem {
         /// The file.
         path: PathBuf,
