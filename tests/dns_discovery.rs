@@ -465,6 +465,52 @@ fn unicast_dns_sd_browses_ptr_then_srv_and_txt() {
 }
 
 #[test]
+fn dns_sd_instance_names_with_spaces_work_end_to_end() {
+    let cluster = Cluster::new();
+    let web1 = cluster.pod("127.0.0.5");
+    let web2 = cluster.pod("127.0.0.6");
+    // dnsmasq takes names with spaces in quotes (its man page's DNS-SD
+    // example). It serves its configured names in lower case (and would
+    // IDNA-encode UTF-8 ones), so case and UTF-8 labels are checked by the
+    // unit tests on wire names (`instances_are_their_first_label_as_utf8`).
+    let _dns = cluster.dns(&format!(
+        "ptr-record=_pingpong._udp.example.test,\"Living Room._pingpong._udp.example.test\"\n\
+         srv-host=\"Living Room._pingpong._udp.example.test\",web1.example.test,{}\n\
+         txt-record=\"Living Room._pingpong._udp.example.test\",\"v=1\",\"state=serving\"\n\
+         host-record=web1.example.test,127.0.0.5\n\
+         ptr-record=_pingpong._udp.example.test,\"Drucker Flur 3._pingpong._udp.example.test\"\n\
+         srv-host=\"Drucker Flur 3._pingpong._udp.example.test\",notxt.example.test,{}\n\
+         host-record=notxt.example.test,127.0.0.6\n",
+        web1.addr.port(),
+        web2.addr.port()
+    ));
+    let out = cluster.pingpong(&["discover", "--dns-sd", "example.test", "--json"]);
+    let found: Vec<Value> =
+        serde_json::from_slice(&out.stdout).unwrap_or_else(|e| panic!("{e}: {}", describe(&out)));
+    let mut instances: Vec<String> = found
+        .iter()
+        .map(|c| c["instance"].as_str().unwrap().to_lowercase())
+        .collect();
+    instances.sort_unstable();
+    assert_eq!(
+        instances,
+        ["drucker flur 3", "living room"],
+        "{}",
+        describe(&out)
+    );
+    let out = cluster.pingpong(&[
+        "client",
+        "--dns-sd",
+        "example.test",
+        "-c",
+        "2",
+        "-i",
+        "0.01",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+}
+
+#[test]
 fn a_dns_sd_zone_with_too_many_instances_is_looked_up_to_the_cap() {
     let cluster = Cluster::new();
     let mut records = String::new();

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
 use hickory_resolver::proto::rr::rdata::SRV;
-use hickory_resolver::proto::rr::{RData, Record};
+use hickory_resolver::proto::rr::{Name, RData, Record};
 
 use crate::discovery::srv::SrvInfo;
 use crate::text::truncate;
@@ -107,15 +107,14 @@ pub(crate) fn addresses_by_name(records: &[Record]) -> HashMap<String, Vec<IpAdd
     map
 }
 
-/// The instance part of `instance._pingpong._udp.domain.`, for display.
-pub(crate) fn instance_label(instance_name: &str, browse_name: &str) -> String {
-    let full = instance_name.trim_end_matches('.');
-    let suffix = browse_name.trim_end_matches('.');
-    full.strip_suffix(suffix)
-        .and_then(|s| s.strip_suffix('.'))
-        .unwrap_or(full)
-        .replace("\\032", " ")
-        .replace('\\', "")
+/// The instance of a DNS-SD instance name (`<instance>._pingpong._udp.<domain>`):
+/// its first label, as the UTF-8 it is (RFC 6763 §4.1.1), unescaped.
+pub(crate) fn instance_of(instance_name: &Name) -> String {
+    instance_name
+        .iter()
+        .next()
+        .map(|label| String::from_utf8_lossy(label).into_owned())
+        .unwrap_or_default()
 }
 
 #[cfg(test)]
@@ -172,18 +171,15 @@ mod tests {
     }
 
     #[test]
-    fn instance_labels_drop_the_browse_domain_and_escapes() {
-        assert_eq!(
-            instance_label(
-                "My\\032Server._pingpong._udp.example.",
-                "_pingpong._udp.example."
-            ),
-            "My Server"
-        );
-        assert_eq!(
-            instance_label("other.name.", "_pingpong._udp.example."),
-            "other.name"
-        );
+    fn instances_are_their_first_label_as_utf8() {
+        // Built from labels, as a PTR answer carries them: a space, a dot
+        // and UTF-8 are all allowed in an instance (RFC 6763 §4.1.1).
+        for instance in ["My Server", "café", "Drucker Flur 3", "a.b", "bar_wide"] {
+            let name = Name::from_labels([instance.as_bytes(), b"_pingpong", b"_udp", b"example"])
+                .unwrap();
+            assert_eq!(instance_of(&name), instance);
+        }
+        assert_eq!(instance_of(&Name::root()), "");
     }
 
     /// The SRV records among a response's answers.
@@ -262,9 +258,8 @@ mod tests {
         for record in &message.answers {
             match &record.data {
                 RData::PTR(ptr) => {
-                    let name = ptr.0.to_ascii();
-                    let label = instance_label(&name, "_pingpong._udp.example.");
-                    prop_assert!(label.len() <= name.len());
+                    let label = instance_of(&ptr.0);
+                    prop_assert!(label.len() <= 63 * 4, "{}", label.len());
                 }
                 RData::TXT(txt) => {
                     for string in txt.txt_data.iter() {
@@ -311,12 +306,14 @@ mod tests {
         }
 
         #[test]
-        fn user_given_names_never_panic(input in ".{0,300}", browse in ".{0,80}") {
+        fn user_given_names_never_panic(input in ".{0,300}") {
             let _ = srv_name(&input);
             let _ = browse_name(&input);
             let _ = check_name(&input);
-            let label = instance_label(&input, &browse);
-            prop_assert!(label.len() <= input.len());
+            if let Ok(name) = Name::from_utf8(&input) {
+                let label = instance_of(&name);
+                prop_assert!(label.len() <= input.len() * 3);
+            }
         }
     }
 }

@@ -10,7 +10,8 @@ use futures::StreamExt;
 use hickory_resolver::config::{ConnectionConfig, NameServerConfig, ResolverConfig, ResolverOpts};
 use hickory_resolver::net::{DnsError, NetError};
 use hickory_resolver::proto::op::ResponseCode;
-use hickory_resolver::proto::rr::RData;
+use hickory_resolver::proto::rr::IntoName;
+use hickory_resolver::proto::rr::{Name, RData};
 use hickory_resolver::TokioResolver;
 use tracing::{debug, warn};
 
@@ -19,7 +20,7 @@ use crate::discovery::{Candidate, Source};
 use crate::text::truncate;
 
 use super::records::{
-    addresses_by_name, check_name, instance_label, parse_txt_string, srv_targets, SrvTarget,
+    addresses_by_name, check_name, instance_of, parse_txt_string, srv_targets, SrvTarget,
 };
 use super::{DnsConfig, DnsLookupError, DnsQuery, Resolution, MAX_REFRESH};
 
@@ -157,11 +158,14 @@ impl DnsResolver {
             ttl: MAX_REFRESH,
             skipped: Vec::new(),
         };
-        let pointers: Vec<(String, u32)> = ptrs
+        // Instance names stay wire names: RFC 6763 allows any UTF-8 in the
+        // instance label ("Living Room", "café"), which a round trip through
+        // presentation text would escape or reject.
+        let pointers: Vec<(Name, u32)> = ptrs
             .answers()
             .iter()
             .filter_map(|record| match &record.data {
-                RData::PTR(ptr) => Some((ptr.0.to_ascii(), record.ttl)),
+                RData::PTR(ptr) => Some((ptr.0.clone(), record.ttl)),
                 _ => None,
             })
             .collect();
@@ -174,9 +178,10 @@ impl DnsResolver {
         // In record order, a few lookups at a time.
         let lookups = pointers.into_iter().take(MAX_BROWSE_INSTANCES).map(
             |(instance_name, ttl)| async move {
-                let instance = instance_label(&instance_name, name);
-                let found = self.resolve_srv(&instance_name, Some(instance)).await;
-                (instance_name, ttl, found)
+                let instance = instance_of(&instance_name);
+                let shown = instance_name.to_utf8();
+                let found = self.resolve_instance(instance_name, &shown, instance).await;
+                (shown, ttl, found)
             },
         );
         let results: Vec<_> = futures::stream::iter(lookups)
@@ -200,6 +205,28 @@ impl DnsResolver {
             warn!(name, skipped = ?out.skipped, "DNS-SD instances unusable");
         }
         Ok(out)
+    }
+
+    /// SRV and TXT at a DNS-SD instance's name, as the PTR gave it.
+    async fn resolve_instance(
+        &self,
+        name: Name,
+        shown: &str,
+        instance: String,
+    ) -> Result<Resolution, DnsLookupError> {
+        let lookup = self
+            .inner
+            .srv_lookup(name.clone())
+            .await
+            .map_err(|e| self.lookup_error(shown, "SRV", e))?;
+        self.srv_records(
+            shown,
+            name,
+            lookup.answers(),
+            lookup.additionals(),
+            Some(instance),
+        )
+        .await
     }
 
     /// SRV at `name`, the targets' addresses (from the additional section when
@@ -228,9 +255,23 @@ impl DnsResolver {
                 return Err(error);
             }
         };
+        self.srv_records(name, name, lookup.answers(), lookup.additionals(), instance)
+            .await
+    }
+
+    /// Candidates from an SRV answer (`answers`, `additionals`) for the name
+    /// shown as `name`, with the TXT at `txt_name`.
+    async fn srv_records(
+        &self,
+        name: &str,
+        txt_name: impl IntoName,
+        answers: &[hickory_resolver::proto::rr::Record],
+        additionals: &[hickory_resolver::proto::rr::Record],
+        instance: Option<String>,
+    ) -> Result<Resolution, DnsLookupError> {
         let mut ttl = MAX_REFRESH;
         let mut records = Vec::new();
-        for record in lookup.answers() {
+        for record in answers {
             if let RData::SRV(srv) = &record.data {
                 ttl = ttl.min(Duration::from_secs(u64::from(record.ttl)));
                 records.push(srv.clone());
@@ -247,8 +288,8 @@ impl DnsResolver {
                 name: name.to_string(),
             });
         }
-        let additional = addresses_by_name(lookup.additionals());
-        let (txt_pairs, txt) = self.txt(name).await;
+        let additional = addresses_by_name(additionals);
+        let (txt_pairs, txt) = self.txt(txt_name).await;
         let mut out = Resolution {
             candidates: Vec::new(),
             ttl,
@@ -311,7 +352,10 @@ impl DnsResolver {
 
     /// TXT at `name`: the raw pairs, and the parsed pingpong TXT (`Ok(None)`
     /// when there is none, `Err` when it is malformed).
-    async fn txt(&self, name: &str) -> (Vec<(String, String)>, Result<Option<ServerTxt>, String>) {
+    async fn txt(
+        &self,
+        name: impl IntoName,
+    ) -> (Vec<(String, String)>, Result<Option<ServerTxt>, String>) {
         let Ok(lookup) = self.inner.txt_lookup(name).await else {
             return (Vec::new(), Ok(None));
         };
