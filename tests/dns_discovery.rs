@@ -449,6 +449,7 @@ fn unicast_dns_sd_browses_ptr_then_srv_and_txt() {
         .clone();
     assert_eq!(found.len(), 1, "{}", describe(&out));
     assert_eq!(found[0]["instance"], "web1");
+    assert_eq!(found[0]["source"], "dns-sd", "told apart from SRV");
     assert_eq!(found[0]["version"], 1, "TXT keys are case-insensitive");
     assert_eq!(found[0]["state"], "serving");
     let out = cluster.pingpong(&[
@@ -586,7 +587,11 @@ fn each_dns_failure_is_one_clear_line() {
         port = pod.addr.port()
     ));
     let client = |name: &str, extra: &[&str]| {
-        let mut args = vec!["client", "--dns", name, "-c", "1"];
+        let mut args = if let Some(domain) = name.strip_prefix("dns-sd:") {
+            vec!["client", "--dns-sd", domain, "-c", "1"]
+        } else {
+            vec!["client", "--dns", name, "-c", "1"]
+        };
         args.extend_from_slice(extra);
         let started = Instant::now();
         let out = cluster.pingpong(&args);
@@ -604,6 +609,17 @@ fn each_dns_failure_is_one_clear_line() {
             "has no SRV records (NODATA)",
         ),
         ("noaddr.default.svc.cluster.local", vec![], "has an address"),
+        // Outside Kubernetes, no Kubernetes advice; DNS-SD in its own terms.
+        (
+            "nope.example.test",
+            vec![],
+            "does not exist (NXDOMAIN): check the name (short names are completed with the search list of /etc/resolv.conf)",
+        ),
+        (
+            "dns-sd:empty.example.test",
+            vec![],
+            "no PTR records at _pingpong._udp.empty.example.test: are pingpong servers registered in that DNS-SD domain?",
+        ),
         (
             "unavailable.default.svc.cluster.local",
             vec![],

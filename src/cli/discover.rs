@@ -81,6 +81,13 @@ pub(crate) async fn run(args: DiscoverArgs) -> Result<ExitCode> {
                 continue;
             }
             Some(SourceEvent::Event(event)) => event,
+            // DNS sources alone: the snapshot is complete once each answered.
+            Some(SourceEvent::Settled) => {
+                if !args.watch && config.mdns.is_none() && discovery.dns_settled() {
+                    break;
+                }
+                continue;
+            }
         };
         if args.watch {
             let at = timestamp();

@@ -92,7 +92,7 @@ pub enum ClientError {
         last: Box<ClientError>,
     },
     /// Discovery found no server.
-    #[error("no pingpong server found within {timeout:?}. Fix: start one on this network (`pingpong server`), or give its address (`pingpong client HOST[:PORT]`) or DNS name (`--dns NAME`)")]
+    #[error("no pingpong server found within {timeout:?}. Fix: start one on this network (`pingpong server`), or give its address (`pingpong client HOST[:PORT]`), its DNS name (`--dns NAME`), or a DNS-SD domain where servers are registered (`--dns-sd DOMAIN`)")]
     NothingDiscovered {
         /// How long discovery listened.
         timeout: Duration,

@@ -40,6 +40,7 @@ impl Finder {
             SourceEvent::Event(event) => self.known.apply(event),
             SourceEvent::Problem(DnsLookupError::Ignored(_)) => {} // logged by the source
             SourceEvent::Problem(problem) => self.problems.push(problem.to_string()),
+            SourceEvent::Settled => {}
         }
     }
 

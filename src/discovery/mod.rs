@@ -41,8 +41,10 @@ pub enum Source {
     Static,
     /// Advertised over multicast DNS.
     Mdns,
-    /// Found in unicast DNS (SRV, DNS-SD).
+    /// An SRV record in unicast DNS.
     Dns,
+    /// Browsed in a unicast DNS-SD domain (RFC 6763: PTR, then SRV and TXT).
+    DnsSd,
 }
 
 impl fmt::Display for Source {
@@ -51,6 +53,7 @@ impl fmt::Display for Source {
             Source::Static => "static",
             Source::Mdns => "mdns",
             Source::Dns => "dns",
+            Source::DnsSd => "dns-sd",
         })
     }
 }

@@ -38,6 +38,9 @@ pub enum SourceEvent {
     Event(DiscoveryEvent),
     /// A source could not look (NXDOMAIN, DNS server down, ...).
     Problem(DnsLookupError),
+    /// A DNS query has had its first answer (or failure), its events already
+    /// reported: see [`Discovery::dns_settled`].
+    Settled,
 }
 
 /// Running sources.
@@ -46,6 +49,8 @@ pub struct Discovery {
     problems: mpsc::UnboundedReceiver<DnsLookupError>,
     browser: Option<Browser>,
     watches: Vec<DnsWatch>,
+    settled: mpsc::UnboundedReceiver<()>,
+    unsettled: usize,
 }
 
 impl Discovery {
@@ -53,6 +58,7 @@ impl Discovery {
     pub fn start(config: &DiscoveryConfig) -> Result<Self, DiscoveryError> {
         let (tx, events) = mpsc::unbounded_channel();
         let (problem_tx, problems) = mpsc::unbounded_channel();
+        let (settled_tx, settled) = mpsc::unbounded_channel();
         let browser = config
             .mdns
             .as_ref()
@@ -72,14 +78,18 @@ impl Discovery {
                     query.clone(),
                     tx.clone(),
                     problem_tx.clone(),
+                    settled_tx.clone(),
                 ));
             }
         }
+        let unsettled = watches.len();
         Ok(Self {
             events,
             problems,
             browser,
             watches,
+            settled,
+            unsettled,
         })
     }
 
@@ -88,12 +98,23 @@ impl Discovery {
         self.browser.is_some()
     }
 
+    /// Whether every DNS query has had its first answer (or failure), all of
+    /// it reported: a snapshot of DNS sources alone is complete then.
+    pub fn dns_settled(&self) -> bool {
+        self.unsettled == 0
+    }
+
     /// The next event from any source; `None` once every source has stopped.
     pub async fn next(&mut self) -> Option<SourceEvent> {
         tokio::select! {
             biased;
             Some(problem) = self.problems.recv() => Some(SourceEvent::Problem(problem)),
-            event = self.events.recv() => event.map(SourceEvent::Event),
+            Some(event) = self.events.recv() => Some(SourceEvent::Event(event)),
+            Some(()) = self.settled.recv(), if self.unsettled > 0 => {
+                self.unsettled -= 1;
+                Some(SourceEvent::Settled)
+            }
+            else => None,
         }
     }
 
@@ -114,7 +135,7 @@ impl Discovery {
                     browser.verify(candidate);
                 }
             }
-            Source::Dns => self.watches.iter().for_each(DnsWatch::refresh),
+            Source::Dns | Source::DnsSd => self.watches.iter().for_each(DnsWatch::refresh),
             Source::Static => {}
         }
     }

@@ -235,6 +235,7 @@ impl WebAgent {
                         }
                     }
                     Some(SourceEvent::Problem(problem)) => warn!(%problem, "discovery problem"),
+                    Some(SourceEvent::Settled) => {}
                     None => break,
                 },
                 Some((key, event)) = reports.recv() => {

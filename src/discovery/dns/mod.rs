@@ -64,18 +64,32 @@ impl Default for DnsConfig {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum DnsLookupError {
     /// NXDOMAIN.
-    #[error("{name} does not exist (NXDOMAIN): check the service and namespace names")]
+    #[error("{name} does not exist (NXDOMAIN): {}", if kubernetes_name(name) {
+        "check the service and namespace names"
+    } else {
+        "check the name (short names are completed with the search list of /etc/resolv.conf)"
+    })]
     NoSuchName {
         /// The name asked for.
         name: String,
     },
     /// The name exists but has no record of the type asked.
-    #[error("{name} has no {kind} records (NODATA): is the Service headless with a UDP port named \"pingpong\"?")]
+    #[error("{name} has no {kind} records (NODATA): {}", if kubernetes_name(name) {
+        "is the Service headless with a UDP port named \"pingpong\"?"
+    } else {
+        "is a server registered there?"
+    })]
     NoRecords {
         /// The name asked for.
         name: String,
         /// SRV, PTR, A/AAAA...
         kind: &'static str,
+    },
+    /// A DNS-SD domain lists no instance.
+    #[error("no PTR records at {name}: are pingpong servers registered in that DNS-SD domain?")]
+    NoBrowseRecords {
+        /// The browse name (`_pingpong._udp.DOMAIN`).
+        name: String,
     },
     /// SRV target "." (RFC 2782: decidedly not available).
     #[error("{name} says the service is not available here (SRV target \".\")")]
@@ -144,6 +158,14 @@ pub fn srv_name(input: &str) -> String {
     } else {
         format!("{SERVICE_PREFIX}{input}")
     }
+}
+
+/// Whether `name` is a Kubernetes Service name (under `svc.<cluster domain>`),
+/// where Kubernetes advice helps.
+fn kubernetes_name(name: &str) -> bool {
+    name.trim_end_matches('.')
+        .split('.')
+        .any(|label| label.eq_ignore_ascii_case("svc"))
 }
 
 /// The DNS-SD browse name of a domain: `_pingpong._udp.DOMAIN`.

@@ -148,11 +148,17 @@ impl DnsResolver {
 
     async fn browse(&self, name: &str) -> Result<Resolution, DnsLookupError> {
         check_name(name)?;
-        let ptrs = self
-            .inner
-            .reverse_lookup(name)
-            .await
-            .map_err(|e| self.lookup_error(name, "PTR", e))?;
+        let ptrs = self.inner.reverse_lookup(name).await.map_err(|e| {
+            match self.lookup_error(name, "PTR", e) {
+                // Said in DNS-SD terms, not SRV's.
+                DnsLookupError::NoSuchName { .. } | DnsLookupError::NoRecords { .. } => {
+                    DnsLookupError::NoBrowseRecords {
+                        name: name.to_string(),
+                    }
+                }
+                other => other,
+            }
+        })?;
         let mut out = Resolution {
             candidates: Vec::new(),
             ttl: MAX_REFRESH,
@@ -269,6 +275,7 @@ impl DnsResolver {
         additionals: &[hickory_resolver::proto::rr::Record],
         instance: Option<String>,
     ) -> Result<Resolution, DnsLookupError> {
+        let via_browse = instance.is_some();
         let mut ttl = MAX_REFRESH;
         let mut records = Vec::new();
         for record in answers {
@@ -331,7 +338,11 @@ impl DnsResolver {
                     .collect(),
                 port,
                 path,
-                source: Source::Dns,
+                source: if via_browse {
+                    Source::DnsSd
+                } else {
+                    Source::Dns
+                },
                 txt: txt.clone(),
                 srv: Some(info),
                 txt_pairs: txt_pairs.clone(),

@@ -21,12 +21,14 @@ pub struct DnsWatch {
 
 impl DnsWatch {
     /// Starts watching `query`, sending events to `events`. A failed lookup is
-    /// reported to `problems` (once per distinct error) and retried.
+    /// reported to `problems` (once per distinct error) and retried. `settled`
+    /// hears once, after the first answer's events (or its problem) were sent.
     pub fn start(
         resolver: DnsResolver,
         query: DnsQuery,
         events: mpsc::UnboundedSender<DiscoveryEvent>,
         problems: mpsc::UnboundedSender<DnsLookupError>,
+        settled: mpsc::UnboundedSender<()>,
     ) -> Self {
         let refresh = Arc::new(Notify::new());
         let wake = refresh.clone();
@@ -73,6 +75,7 @@ impl DnsWatch {
                             problem,
                             DnsLookupError::NoSuchName { .. }
                                 | DnsLookupError::NoRecords { .. }
+                                | DnsLookupError::NoBrowseRecords { .. }
                                 | DnsLookupError::NotAvailable { .. }
                         ) {
                             for (_, old) in known.drain() {
@@ -83,6 +86,9 @@ impl DnsWatch {
                         MIN_REFRESH * 2
                     }
                 };
+                if !settled.is_closed() {
+                    let _ = settled.send(());
+                }
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
                     _ = wake.notified() => {}
