@@ -5,7 +5,8 @@
 //!    resolver each time so nothing is cached);
 //! 2. the same question asked with `dig` (a process per query; its own reported
 //!    query time too);
-//! 3. `pingpong client --dns NAME -c 1`: process start to first pong.
+//! 3. `pingpong client --dns NAME -c 1`: process start to first pong;
+//! 4. `pingpong discover --dns NAME`: process start to its snapshot.
 //!
 //! The benchmark re-runs itself inside a network namespace it creates (root
 //! needed), where dnsmasq owns 127.0.0.1:53. `cargo bench --bench dns`.
@@ -195,6 +196,37 @@ fn inside() {
     }
     assert_eq!(first_pong.len(), client_rounds, "some clients got no pong");
 
+    // `discover --dns NAME`: a snapshot returns once the lookup has answered
+    // (it used to wait out its whole --timeout of 2 s).
+    let mut snapshots = Vec::new();
+    for _ in 0..client_rounds {
+        let started = Instant::now();
+        let out = Command::new(PINGPONG)
+            .args([
+                "discover",
+                "--dns",
+                NAME,
+                "--dns-server",
+                "127.0.0.1",
+                "--json",
+            ])
+            .env("PINGPONG_HOME", dir.path())
+            .output()
+            .unwrap();
+        snapshots.push(started.elapsed());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout)
+                .matches("\"port\"")
+                .count(),
+            3
+        );
+    }
+
     println!();
     println!("DNS discovery against a local dnsmasq (3-pod headless Service), medians");
     println!(
@@ -216,6 +248,11 @@ fn inside() {
         "{:<58} {:>12}",
         "pingpong client --dns NAME: process start to first pong",
         ms(median(first_pong))
+    );
+    println!(
+        "{:<58} {:>12}",
+        "pingpong discover --dns NAME: process start to snapshot",
+        ms(median(snapshots))
     );
 
     let _ = dnsmasq.kill();
