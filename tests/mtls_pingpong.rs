@@ -55,6 +55,52 @@ fn ping_pong_over_mtls_with_ping_style_output() {
 }
 
 #[test]
+fn quiet_and_flood_output_as_ping_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = pki(dir.path(), "ca");
+    let server = ServerProcess::start(&tls_args(&paths, LeafRole::Server), &[]);
+    let run = |extra: &[&str]| {
+        let mut args = strings(&[&server.url()]);
+        args.extend(strings(extra));
+        args.extend(tls_args(&paths, LeafRole::Client));
+        let out = client(&args);
+        assert_eq!(out.status.code(), Some(0), "{}", describe(&out));
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    // -q: the header and the summary, nothing per ping.
+    let quiet = run(&["-c", "5", "-i", "0.01", "-q"]);
+    let lines: Vec<&str> = quiet.lines().collect();
+    assert!(
+        lines[0].starts_with("PINGPONG https://127.0.0.1:"),
+        "{quiet}"
+    );
+    assert!(!quiet.contains("bytes from"), "{quiet}");
+    assert!(
+        quiet.contains("5 pings transmitted, 5 received, 0% loss"),
+        "{quiet}"
+    );
+    // -f: a dot per ping sent, a backspace per pong (none lost: they cancel
+    // out), as fast as the window allows.
+    let flood = run(&["-c", "2000", "-f"]);
+    let marks: String = flood
+        .lines()
+        .nth(1)
+        .unwrap_or_else(|| panic!("{flood:?}"))
+        .to_string();
+    assert_eq!(marks.matches('.').count(), 2000, "{flood:?}");
+    assert_eq!(marks.matches('\u{8}').count(), 2000, "{flood:?}");
+    assert!(!flood.contains("bytes from"), "{flood:?}");
+    assert!(
+        flood.contains("2000 pings transmitted, 2000 received, 0% loss"),
+        "{flood:?}"
+    );
+    // Flood output is for people: not with --json.
+    let mut args = strings(&[&server.url(), "-f", "--json"]);
+    args.extend(tls_args(&paths, LeafRole::Client));
+    assert_eq!(client(&args).status.code(), Some(2));
+}
+
+#[test]
 fn json_output_is_one_object_per_line() {
     let dir = tempfile::tempdir().unwrap();
     let paths = pki(dir.path(), "ca");

@@ -10,6 +10,8 @@ use anyhow::{bail, Result};
 use clap::Args;
 
 use pingpong::client::run::Liveness;
+
+use super::output::PerPing;
 use pingpong::client::PingOptions;
 use pingpong::discovery::dns::{self, DnsConfig, DnsQuery};
 use pingpong::discovery::{AddressFamily, Candidate, DiscoveryConfig, MdnsBrowse};
@@ -203,9 +205,10 @@ pub(crate) struct PingArgs {
     /// Number of pings; 0 pings until interrupted (Ctrl-C prints the summary).
     #[arg(short = 'c', long, default_value_t = 10, allow_negative_numbers = true, value_parser = parse_count)]
     pub(crate) count: u64,
-    /// Seconds between pings (fractions allowed; 0 sends as fast as the window allows).
-    #[arg(short = 'i', long, default_value = "1", value_parser = parse_seconds)]
-    pub(crate) interval: Duration,
+    /// Seconds between pings (fractions allowed; 0 sends as fast as the window
+    /// allows) [default: 1, or 0 with -f].
+    #[arg(short = 'i', long, value_parser = parse_seconds)]
+    pub(crate) interval: Option<Duration>,
     /// Payload bytes per ping (at most 65520: one frame).
     #[arg(short = 's', long, default_value_t = 56, value_parser = clap::value_parser!(u32).range(0..=PingOptions::MAX_PAYLOAD as i64))]
     pub(crate) size: u32,
@@ -218,13 +221,34 @@ pub(crate) struct PingArgs {
     /// Output: one JSON object per line.
     #[arg(long)]
     pub(crate) json: bool,
+    /// Quiet: print the header and the summary only.
+    #[arg(short = 'q', long, conflicts_with = "flood")]
+    pub(crate) quiet: bool,
+    /// Flood, as ping(8): a dot per ping sent, a backspace per pong, so what
+    /// stays on screen is the loss; pings as fast as the window allows unless
+    /// -i is given.
+    #[arg(short = 'f', long, conflicts_with = "json")]
+    pub(crate) flood: bool,
 }
 
 impl PingArgs {
+    /// What is printed per ping.
+    pub(crate) fn per_ping(&self) -> PerPing {
+        match (self.quiet, self.flood) {
+            (true, _) => PerPing::Quiet,
+            (_, true) => PerPing::Flood,
+            _ => PerPing::Lines,
+        }
+    }
+
     pub(crate) fn options(&self) -> PingOptions {
         PingOptions {
             count: (self.count > 0).then_some(self.count),
-            interval: self.interval,
+            interval: self.interval.unwrap_or(if self.flood {
+                Duration::ZERO
+            } else {
+                Duration::from_secs(1)
+            }),
             payload_size: self.size as usize,
             timeout: self.timeout,
             in_flight: self.in_flight as usize,

@@ -130,12 +130,7 @@ pub(crate) async fn ping_target(
         options.liveness = Liveness::Adaptive;
     }
     let mut run = PingRun::new(&options);
-    let mut printer = Printer {
-        json: ping.json,
-        payload_size: ping.size as usize,
-        url: String::new(),
-        remote: None,
-    };
+    let mut printer = Printer::new(ping.json, ping.per_ping(), ping.size as usize);
     let result = ping_with_recovery(
         connector,
         &mut target,
@@ -146,6 +141,7 @@ pub(crate) async fn ping_target(
     )
     .await;
     target.shutdown();
+    printer.flush_flood();
     let summary = run.summary();
     if summary.transmitted == 0 && printer.remote.is_none() {
         // Never connected: the error alone says it.

@@ -91,11 +91,13 @@ pub(crate) async fn run(args: DemoArgs) -> Result<ExitCode> {
     };
     let ping = PingArgs {
         count: args.count,
-        interval: args.interval,
+        interval: Some(args.interval),
         size: 56,
         timeout: Duration::from_secs(2),
         in_flight: 64,
         json: false,
+        quiet: false,
+        flood: false,
     };
     let result = ping_target(
         &connector,

@@ -61,17 +61,72 @@ pub(crate) fn timestamp() -> String {
     )
 }
 
+/// What is printed per ping, as ping(8) offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum PerPing {
+    /// A line per pong, loss, duplicate (or a JSON object).
+    Lines,
+    /// Nothing: the header and the summary only (`-q`).
+    Quiet,
+    /// A dot per ping sent, a backspace per pong: what stays is the loss (`-f`).
+    Flood,
+}
+
+/// How often flood output is flushed: live to the eye, and not a system call
+/// per ping at a hundred thousand pings a second.
+const FLOOD_FLUSH: std::time::Duration = std::time::Duration::from_millis(20);
+
 /// Prints a run as it happens: ping(8)-style text or JSON lines.
 pub(crate) struct Printer {
     pub(crate) json: bool,
+    pub(crate) per_ping: PerPing,
     pub(crate) payload_size: usize,
     pub(crate) url: String,
     pub(crate) remote: Option<SocketAddr>,
+    /// Flood output not flushed yet, and when it last was.
+    pub(crate) flood: (Vec<u8>, Option<std::time::Instant>),
 }
 
 impl Printer {
+    /// A printer for `json` or text output, `per_ping` as asked.
+    pub(crate) fn new(json: bool, per_ping: PerPing, payload_size: usize) -> Self {
+        Self {
+            json,
+            per_ping,
+            payload_size,
+            url: String::new(),
+            remote: None,
+            flood: (Vec::new(), None),
+        }
+    }
+
     fn line(&self, text: impl std::fmt::Display) {
         say!("{text}");
+    }
+
+    /// Flood marks, flushed at most every [`FLOOD_FLUSH`] unless `now`.
+    fn flood_mark(&mut self, mark: u8, now: bool) {
+        self.flood.0.push(mark);
+        let due = self.flood.1.is_none_or(|at| at.elapsed() >= FLOOD_FLUSH);
+        if now || due {
+            self.flush_flood();
+        }
+    }
+
+    /// Writes the flood marks not written yet (before the summary).
+    pub(crate) fn flush_flood(&mut self) {
+        if self.flood.0.is_empty() {
+            return;
+        }
+        let mut out = std::io::stdout().lock();
+        let written = out.write_all(&self.flood.0).and_then(|()| out.flush());
+        if let Err(error) = written {
+            if error.kind() == std::io::ErrorKind::BrokenPipe {
+                end_by_sigpipe();
+            }
+        }
+        self.flood.0.clear();
+        self.flood.1 = Some(std::time::Instant::now());
     }
 }
 
@@ -101,10 +156,21 @@ impl RecoveryObserver for Printer {
     }
 
     fn ping_event(&mut self, event: &PingEvent) {
-        if self.json {
-            self.line(report::event_json(event));
-        } else if let Some(remote) = self.remote {
-            self.line(report::event_line(event, remote));
+        match (self.per_ping, event) {
+            (PerPing::Quiet, _) => {}
+            (PerPing::Flood, PingEvent::Sent { .. }) => self.flood_mark(b'.', false),
+            (PerPing::Flood, PingEvent::Pong { .. }) => self.flood_mark(0x08, false),
+            (PerPing::Flood, _) => {}
+            (PerPing::Lines, _) if self.json => {
+                if let Some(value) = report::event_json(event) {
+                    self.line(value);
+                }
+            }
+            (PerPing::Lines, _) => {
+                if let Some(line) = self.remote.and_then(|r| report::event_line(event, r)) {
+                    self.line(line);
+                }
+            }
         }
     }
 

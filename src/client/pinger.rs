@@ -57,7 +57,11 @@ pub async fn run_lanes<L: Lane>(
         let before = run.sent();
         run.fill(now, &mut out)?;
         if !out.is_empty() {
-            if let Some(turn) = lanes.send(&out, before + 1, run.sent(), now, run).await? {
+            let turn = lanes.send(&out, before + 1, run.sent(), now, run).await?;
+            for seq in before + 1..=run.sent() {
+                emit(&PingEvent::Sent { seq });
+            }
+            if let Some(turn) = turn {
                 return Ok(turn);
             }
             continue;
@@ -273,7 +277,23 @@ mod tests {
             (s.transmitted, s.received, s.lost, s.duplicates),
             (500, 500, 0, 0)
         );
-        assert_eq!(events.len(), 500);
+        // Each seq is reported sent, then answered.
+        let sent: Vec<u64> = events
+            .iter()
+            .filter_map(|e| match e {
+                PingEvent::Sent { seq } => Some(*seq),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(sent, (1..=500).collect::<Vec<_>>());
+        assert_eq!(events.len(), 1000);
+        for seq in 1..=500u64 {
+            let at = |want: &dyn Fn(&PingEvent) -> bool| events.iter().position(want).unwrap();
+            assert!(
+                at(&|e| *e == PingEvent::Sent { seq })
+                    < at(&|e| matches!(e, PingEvent::Pong { seq: s, .. } if *s == seq))
+            );
+        }
         assert!(s.rtt_ms.is_some());
     }
 

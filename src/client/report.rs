@@ -61,9 +61,10 @@ pub fn header_line(facts: &SessionFacts<'_>) -> String {
     )
 }
 
-/// One line per event.
-pub fn event_line(event: &PingEvent, remote: SocketAddr) -> String {
-    match event {
+/// One line per event (none for a ping sent, as ping(8)).
+pub fn event_line(event: &PingEvent, remote: SocketAddr) -> Option<String> {
+    Some(match event {
+        PingEvent::Sent { .. } => return None,
         PingEvent::Pong { seq, rtt, bytes } => format!(
             "{bytes} bytes from {remote}: seq={seq} time={:.3} ms",
             rtt.as_secs_f64() * 1000.0
@@ -75,7 +76,7 @@ pub fn event_line(event: &PingEvent, remote: SocketAddr) -> String {
         PingEvent::Late { seq } => {
             format!("late pong from {remote}: seq={seq} (already counted lost)")
         }
-    }
+    })
 }
 
 /// The closing statistics, as ping(8) prints them.
@@ -134,16 +135,17 @@ pub fn header_json(facts: &SessionFacts<'_>) -> Value {
     })
 }
 
-/// An event as a JSON object.
-pub fn event_json(event: &PingEvent) -> Value {
-    match event {
+/// An event as a JSON object (none for a ping sent: the pong says it all).
+pub fn event_json(event: &PingEvent) -> Option<Value> {
+    Some(match event {
+        PingEvent::Sent { .. } => return None,
         PingEvent::Pong { seq, rtt, bytes } => json!({
             "event": "pong", "seq": seq, "time_ms": round_ms(rtt.as_secs_f64() * 1000.0), "bytes": bytes,
         }),
         PingEvent::Lost { seq } => json!({ "event": "lost", "seq": seq }),
         PingEvent::Duplicate { seq } => json!({ "event": "duplicate", "seq": seq }),
         PingEvent::Late { seq } => json!({ "event": "late", "seq": seq }),
-    }
+    })
 }
 
 /// The summary as a JSON object.
@@ -362,7 +364,15 @@ mod tests {
             },
             "127.0.0.1:4433".parse().unwrap(),
         );
-        assert_eq!(line, "56 bytes from 127.0.0.1:4433: seq=4 time=0.412 ms");
+        assert_eq!(
+            line.as_deref(),
+            Some("56 bytes from 127.0.0.1:4433: seq=4 time=0.412 ms")
+        );
+        let sent = event_line(
+            &PingEvent::Sent { seq: 4 },
+            "127.0.0.1:4433".parse().unwrap(),
+        );
+        assert_eq!(sent, None, "ping(8) prints nothing when a ping leaves");
     }
 
     #[test]
@@ -430,7 +440,9 @@ mod tests {
             seq: 1,
             rtt: Duration::from_nanos(412_345),
             bytes: 56,
-        });
+        })
+        .unwrap();
         assert_eq!(pong["time_ms"], 0.412);
+        assert_eq!(event_json(&PingEvent::Sent { seq: 1 }), None);
     }
 }

@@ -88,6 +88,12 @@ impl PingOptions {
 /// Something that happened during a run, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub enum PingEvent {
+    /// Ping `seq` was sent (the first time; resends on a new session are not
+    /// reported again).
+    Sent {
+        /// The seq.
+        seq: u64,
+    },
     /// A pong answered ping `seq`.
     Pong {
         /// The seq.

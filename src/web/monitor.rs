@@ -71,7 +71,9 @@ pub async fn monitor(
                         report(MonitorEvent::Sent);
                         report(MonitorEvent::Lost);
                     }
-                    PingEvent::Duplicate { .. } | PingEvent::Late { .. } => {}
+                    PingEvent::Sent { .. }
+                    | PingEvent::Duplicate { .. }
+                    | PingEvent::Late { .. } => {}
                 };
                 let result = session.ping(&mut run, &stop, &mut on_event).await;
                 match result {
