@@ -130,7 +130,12 @@ pub(crate) async fn ping_target(
         options.liveness = Liveness::Adaptive;
     }
     let mut run = PingRun::new(&options);
-    let mut printer = Printer::new(ping.json, ping.per_ping(), ping.size as usize);
+    let mut printer = Printer::new(
+        ping.json,
+        ping.per_ping(),
+        ping.size as usize,
+        options.interval,
+    );
     let result = ping_with_recovery(
         connector,
         &mut target,
@@ -141,7 +146,7 @@ pub(crate) async fn ping_target(
     )
     .await;
     target.shutdown();
-    printer.flush_flood();
+    printer.flush();
     let summary = run.summary();
     if summary.transmitted == 0 && printer.remote.is_none() {
         // Never connected: the error alone says it.

@@ -72,9 +72,16 @@ pub(crate) enum PerPing {
     Flood,
 }
 
-/// How often flood output is flushed: live to the eye, and not a system call
-/// per ping at a hundred thousand pings a second.
-const FLOOD_FLUSH: std::time::Duration = std::time::Duration::from_millis(20);
+/// How often per-ping output is written out at most when pings are dense:
+/// live to the eye, and not a system call per ping at hundreds of thousands of
+/// pings a second (the output then costs as much as the pinging). A line after
+/// a quiet spell is written at once.
+const PER_PING_FLUSH: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Pings at least this far apart get their line written at once (a few hundred
+/// writes a second cost nothing, and tools reading `--json` see each event
+/// when it happens).
+const SPARSE_PINGS: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// Prints a run as it happens: ping(8)-style text or JSON lines.
 pub(crate) struct Printer {
@@ -83,50 +90,69 @@ pub(crate) struct Printer {
     pub(crate) payload_size: usize,
     pub(crate) url: String,
     pub(crate) remote: Option<SocketAddr>,
-    /// Flood output not flushed yet, and when it last was.
-    pub(crate) flood: (Vec<u8>, Option<std::time::Instant>),
+    /// Per-ping output not written yet, and when it last was.
+    pending: (Vec<u8>, Option<std::time::Instant>),
+    /// Pings are sparse: every line is written at once.
+    immediate: bool,
+    /// The server's address as the lines show it.
+    remote_text: String,
 }
 
 impl Printer {
-    /// A printer for `json` or text output, `per_ping` as asked.
-    pub(crate) fn new(json: bool, per_ping: PerPing, payload_size: usize) -> Self {
+    /// A printer for `json` or text output, `per_ping` as asked, for pings
+    /// `interval` apart.
+    pub(crate) fn new(
+        json: bool,
+        per_ping: PerPing,
+        payload_size: usize,
+        interval: std::time::Duration,
+    ) -> Self {
         Self {
             json,
             per_ping,
             payload_size,
             url: String::new(),
             remote: None,
-            flood: (Vec::new(), None),
+            pending: (Vec::new(), None),
+            immediate: interval >= SPARSE_PINGS,
+            remote_text: String::new(),
         }
     }
 
-    fn line(&self, text: impl std::fmt::Display) {
+    /// A line about the session (header, reconnection...): written at once,
+    /// after any per-ping output still pending.
+    fn line(&mut self, text: impl std::fmt::Display) {
+        self.flush();
         say!("{text}");
     }
 
-    /// Flood marks, flushed at most every [`FLOOD_FLUSH`] unless `now`.
-    fn flood_mark(&mut self, mark: u8, now: bool) {
-        self.flood.0.push(mark);
-        let due = self.flood.1.is_none_or(|at| at.elapsed() >= FLOOD_FLUSH);
-        if now || due {
-            self.flush_flood();
+    /// Per-ping output, written at most every [`PER_PING_FLUSH`].
+    fn per_ping(&mut self, bytes: &[u8]) {
+        self.pending.0.extend_from_slice(bytes);
+        if self.immediate
+            || self
+                .pending
+                .1
+                .is_none_or(|at| at.elapsed() >= PER_PING_FLUSH)
+        {
+            self.flush();
         }
     }
 
-    /// Writes the flood marks not written yet (before the summary).
-    pub(crate) fn flush_flood(&mut self) {
-        if self.flood.0.is_empty() {
+    /// Writes the per-ping output not written yet (before the summary).
+    pub(crate) fn flush(&mut self) {
+        if self.pending.0.is_empty() {
             return;
         }
         let mut out = std::io::stdout().lock();
-        let written = out.write_all(&self.flood.0).and_then(|()| out.flush());
+        let written = out.write_all(&self.pending.0).and_then(|()| out.flush());
         if let Err(error) = written {
             if error.kind() == std::io::ErrorKind::BrokenPipe {
                 end_by_sigpipe();
             }
         }
-        self.flood.0.clear();
-        self.flood.1 = Some(std::time::Instant::now());
+        self.pending.0.clear();
+        self.pending.1 = Some(std::time::Instant::now());
     }
 }
 
@@ -135,6 +161,7 @@ impl RecoveryObserver for Printer {
         self.url = candidate.url();
         let remote = session.remote_address();
         self.remote = Some(remote);
+        self.remote_text = remote.to_string();
         let facts = SessionFacts {
             url: &self.url,
             remote,
@@ -158,17 +185,17 @@ impl RecoveryObserver for Printer {
     fn ping_event(&mut self, event: &PingEvent) {
         match (self.per_ping, event) {
             (PerPing::Quiet, _) => {}
-            (PerPing::Flood, PingEvent::Sent { .. }) => self.flood_mark(b'.', false),
-            (PerPing::Flood, PingEvent::Pong { .. }) => self.flood_mark(0x08, false),
+            (PerPing::Flood, PingEvent::Sent { .. }) => self.per_ping(b"."),
+            (PerPing::Flood, PingEvent::Pong { .. }) => self.per_ping(b"\x08"),
             (PerPing::Flood, _) => {}
             (PerPing::Lines, _) if self.json => {
                 if let Some(value) = report::event_json(event) {
-                    self.line(value);
+                    self.per_ping(format!("{value}\n").as_bytes());
                 }
             }
             (PerPing::Lines, _) => {
-                if let Some(line) = self.remote.and_then(|r| report::event_line(event, r)) {
-                    self.line(line);
+                if report::write_event_line(&mut self.pending.0, event, &self.remote_text) {
+                    self.per_ping(&[]);
                 }
             }
         }

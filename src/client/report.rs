@@ -63,20 +63,36 @@ pub fn header_line(facts: &SessionFacts<'_>) -> String {
 
 /// One line per event (none for a ping sent, as ping(8)).
 pub fn event_line(event: &PingEvent, remote: SocketAddr) -> Option<String> {
-    Some(match event {
-        PingEvent::Sent { .. } => return None,
-        PingEvent::Pong { seq, rtt, bytes } => format!(
+    let mut out = Vec::new();
+    write_event_line(&mut out, event, &remote.to_string()).then(|| {
+        out.pop(); // the newline
+        String::from_utf8_lossy(&out).into_owned()
+    })
+}
+
+/// Appends [`event_line`]'s line and a newline to `out`, without allocating
+/// (the client's per-ping path); `false` when the event has no line.
+pub fn write_event_line(out: &mut Vec<u8>, event: &PingEvent, remote: &str) -> bool {
+    use std::io::Write;
+    let written = match event {
+        PingEvent::Sent { .. } => return false,
+        PingEvent::Pong { seq, rtt, bytes } => writeln!(
+            out,
             "{bytes} bytes from {remote}: seq={seq} time={:.3} ms",
             rtt.as_secs_f64() * 1000.0
         ),
-        PingEvent::Lost { seq } => format!("no answer from {remote}: seq={seq} lost"),
+        PingEvent::Lost { seq } => writeln!(out, "no answer from {remote}: seq={seq} lost"),
         PingEvent::Duplicate { seq } => {
-            format!("duplicate pong from {remote}: seq={seq} (dropped)")
+            writeln!(out, "duplicate pong from {remote}: seq={seq} (dropped)")
         }
         PingEvent::Late { seq } => {
-            format!("late pong from {remote}: seq={seq} (already counted lost)")
+            writeln!(
+                out,
+                "late pong from {remote}: seq={seq} (already counted lost)"
+            )
         }
-    })
+    };
+    written.is_ok()
 }
 
 /// The closing statistics, as ping(8) prints them.
