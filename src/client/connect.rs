@@ -21,6 +21,16 @@ use crate::tls::server_verifier::ServerIdentity;
 use crate::tls::{client_tls_config, client_tls_config_for, PeerIdentity, TlsMaterial};
 use crate::transport::{CONNECT_TIMEOUT, IDLE_TIMEOUT, KEEP_ALIVE_INTERVAL};
 
+/// How long the endpoint's own close waits for connections nobody closed: the
+/// driver sends their CONNECTION_CLOSE within microseconds; a lost one only
+/// makes the server time the connection out.
+const STRAGGLER_CLOSE: Duration = Duration::from_millis(5);
+
+/// How long [`ClientSession::close`] waits for its CONNECTION_CLOSE to be sent:
+/// the driver task does it at its next turn; the bound only matters on a
+/// machine too busy to run it.
+const CLOSE_SENT: Duration = Duration::from_millis(50);
+
 /// One client endpoint (one UDP socket) and the TLS configuration it verifies
 /// servers with.
 struct Dialer {
@@ -54,8 +64,11 @@ impl Dialer {
 
     async fn shutdown(&self) {
         self.endpoint.close(VarInt::from_u32(0), b"goodbye");
-        // QUIC drains for three probe timeouts: milliseconds on a LAN.
-        let _ = tokio::time::timeout(Duration::from_millis(300), self.endpoint.wait_idle()).await;
+        // Sessions closed with `ClientSession::close` already saw their close
+        // leave; what is left (a race's cancelled attempts) gets a moment for
+        // its close to be sent, not QUIC's whole draining period (three probe
+        // timeouts, tens of milliseconds even on loopback).
+        let _ = tokio::time::timeout(STRAGGLER_CLOSE, self.endpoint.wait_idle()).await;
     }
 }
 
@@ -396,10 +409,24 @@ impl ClientSession {
         }
     }
 
-    /// Says Goodbye and closes the connection. Does not wait for the server to
-    /// acknowledge: the close code (0, "goodbye") tells it the same.
+    /// Says Goodbye and closes the connection, returning once the close has
+    /// left (not after QUIC's draining period). The close code (0,
+    /// "goodbye") tells the server the same as the Goodbye.
     pub async fn close(mut self) {
         let _ = write_message(&mut self.writer, &ClientMessage::Goodbye).await;
+        let quic = self.connection.quic_connection().clone();
+        if quic.close_reason().is_some() {
+            return; // already closed (by the server, or timed out): nothing to send
+        }
+        let before = quic.stats().udp_tx.datagrams;
         self.connection.close(VarInt::from_u32(0), b"goodbye");
+        // A closed connection sends nothing but its CONNECTION_CLOSE: the next
+        // datagram out is it.
+        let sent = async {
+            while quic.stats().udp_tx.datagrams == before {
+                tokio::time::sleep(Duration::from_millis(1)).await;
+            }
+        };
+        let _ = tokio::time::timeout(CLOSE_SENT, sent).await;
     }
 }
