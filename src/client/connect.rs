@@ -26,9 +26,10 @@ use crate::transport::{CONNECT_TIMEOUT, IDLE_TIMEOUT, KEEP_ALIVE_INTERVAL};
 /// makes the server time the connection out.
 const STRAGGLER_CLOSE: Duration = Duration::from_millis(5);
 
-/// How long [`ClientSession::close`] waits for its CONNECTION_CLOSE to be sent:
-/// the driver task does it at its next turn; the bound only matters on a
-/// machine too busy to run it.
+/// How long [`ClientSession::close`] waits for its Goodbye to be acknowledged,
+/// then for its CONNECTION_CLOSE to be sent: a round trip and the driver's
+/// next turn; the bound only matters on a dead path or a machine too busy to
+/// run the driver.
 const CLOSE_SENT: Duration = Duration::from_millis(50);
 
 /// One client endpoint (one UDP socket) and the TLS configuration it verifies
@@ -414,6 +415,10 @@ impl ClientSession {
     /// "goodbye") tells the server the same as the Goodbye.
     pub async fn close(mut self) {
         let _ = write_message(&mut self.writer, &ClientMessage::Goodbye).await;
+        // The Goodbye acknowledged (a round trip): the server knows the client
+        // left whatever becomes of the CONNECTION_CLOSE below, which can race
+        // with a packet the driver was already sending.
+        let _ = tokio::time::timeout(CLOSE_SENT, self.writer.finish()).await;
         let quic = self.connection.quic_connection().clone();
         if quic.close_reason().is_some() {
             return; // already closed (by the server, or timed out): nothing to send
