@@ -22,6 +22,25 @@ pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 /// second of the cause going away, and the log gets one line a second at most.
 pub const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 
+/// The content type of Prometheus' text exposition (OpenMetrics).
+pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
+
+/// A response with `status`, `content_type` and `body`.
+pub fn text_response(
+    status: hyper::StatusCode,
+    content_type: &str,
+    body: String,
+) -> Response<Full<Bytes>> {
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    if let Ok(value) = content_type.parse() {
+        response
+            .headers_mut()
+            .insert(hyper::header::CONTENT_TYPE, value);
+    }
+    response
+}
+
 /// What answers one request.
 pub type Responder =
     Arc<dyn Fn(&Request<hyper::body::Incoming>) -> Response<Full<Bytes>> + Send + Sync>;

@@ -6,9 +6,9 @@
 use std::path::Path;
 
 use time::OffsetDateTime;
-use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+use x509_parser::prelude::{FromDer, X509Certificate};
 
-use super::{load, TlsError};
+use super::{load, PeerIdentity, TlsError};
 
 /// Days before its end at which a certificate in use is worth a warning.
 pub const EXPIRY_WARNING_DAYS: i64 = 7;
@@ -20,7 +20,7 @@ pub struct CertInfo {
     pub subject: String,
     /// Issuer common name.
     pub issuer: String,
-    /// Subject alternative names (DNS names and IP addresses).
+    /// Subject alternative names (DNS names, IP addresses, URIs).
     pub sans: Vec<String>,
     /// A CA certificate.
     pub is_ca: bool,
@@ -49,34 +49,20 @@ impl CertInfo {
     /// Parses DER; `None` when it is not an X.509 certificate.
     pub fn from_der(der: &[u8]) -> Option<Self> {
         let (_, cert) = X509Certificate::from_der(der).ok()?;
-        let common_name = |name: &x509_parser::x509::X509Name<'_>| {
-            name.iter_common_name()
-                .next()
-                .and_then(|cn| cn.as_str().ok())
-                .unwrap_or("")
-                .to_string()
-        };
-        let sans = cert
-            .subject_alternative_name()
-            .ok()
-            .flatten()
-            .map(|ext| {
-                ext.value
-                    .general_names
-                    .iter()
-                    .filter_map(|name| match name {
-                        GeneralName::DNSName(dns) => Some(dns.to_string()),
-                        GeneralName::IPAddress(bytes) => ip_text(bytes),
-                        _ => None,
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        // Subject and names as the peer-identity code reads them.
+        let identity = PeerIdentity::from_der(der)?;
+        let issuer = cert
+            .issuer()
+            .iter_common_name()
+            .next()
+            .and_then(|cn| cn.as_str().ok())
+            .unwrap_or("")
+            .to_string();
         let eku = cert.extended_key_usage().ok().flatten().map(|e| e.value);
         Some(Self {
-            subject: common_name(cert.subject()),
-            issuer: common_name(cert.issuer()),
-            sans,
+            subject: identity.common_name.unwrap_or_default(),
+            issuer,
+            sans: identity.sans,
             is_ca: cert.is_ca(),
             server_auth: eku.is_some_and(|e| e.server_auth),
             client_auth: eku.is_some_and(|e| e.client_auth),
@@ -134,14 +120,6 @@ pub fn date(when: OffsetDateTime) -> String {
         u8::from(when.month()),
         when.day()
     )
-}
-
-fn ip_text(bytes: &[u8]) -> Option<String> {
-    match bytes.len() {
-        4 => Some(std::net::Ipv4Addr::from(<[u8; 4]>::try_from(bytes).ok()?).to_string()),
-        16 => Some(std::net::Ipv6Addr::from(<[u8; 16]>::try_from(bytes).ok()?).to_string()),
-        _ => None,
-    }
 }
 
 #[cfg(test)]

@@ -138,18 +138,11 @@ impl WebMetrics {
             "/metrics" => (
                 StatusCode::OK,
                 self.encode(),
-                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                crate::http_serve::OPENMETRICS,
             ),
             _ => (StatusCode::NOT_FOUND, "not found\n".into(), "text/plain"),
         };
-        let mut response = Response::new(Full::new(Bytes::from(body)));
-        *response.status_mut() = status;
-        if let Ok(value) = content_type.parse() {
-            response
-                .headers_mut()
-                .insert(hyper::header::CONTENT_TYPE, value);
-        }
-        response
+        crate::http_serve::text_response(status, content_type, body)
     }
 }
 
