@@ -13,6 +13,7 @@ pub(crate) mod discover;
 pub(crate) mod output;
 #[cfg(test)]
 mod readme_tests;
+pub(crate) mod register;
 pub(crate) mod server;
 pub(crate) mod web;
 

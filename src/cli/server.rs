@@ -13,6 +13,7 @@ use pingpong::tls::LeafRole;
 
 use super::args::{parse_listen, parse_path, parse_seconds, MdnsArgs, TlsArgs};
 use super::output::say;
+use super::register::RegisterArgs;
 
 #[derive(Args)]
 pub(crate) struct ServerArgs {
@@ -45,6 +46,8 @@ pub(crate) struct ServerArgs {
     #[command(flatten)]
     mdns: MdnsArgs,
     #[command(flatten)]
+    register: RegisterArgs,
+    #[command(flatten)]
     tls: TlsArgs,
 }
 
@@ -66,6 +69,7 @@ pub(crate) async fn run(args: ServerArgs) -> Result<ExitCode> {
             ..MdnsOptions::default()
         });
     }
+    config.register = args.register.options()?;
     let shutdown = pingpong::shutdown::on_signals().context("cannot install signal handlers")?;
     let server = Server::bind(config)?;
     say!(

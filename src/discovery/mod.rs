@@ -5,6 +5,7 @@
 //! - [`mdns`]: `_pingpong._udp` advertised on the LAN (advertise and browse);
 //! - [`txt`]: the TXT record a server publishes, and its validation;
 //! - [`dns`]: SRV and DNS-SD over unicast DNS (hickory-resolver);
+//! - [`register`]: a server's DNS-SD records written into a DNS zone (RFC 2136);
 //! - [`srv`]: RFC 2782 priority and weighted choice;
 //! - [`rank`]: health ranking and ejection of failing candidates;
 //! - [`set`]: the candidates currently known, kept up to date from events;
@@ -17,6 +18,7 @@
 pub mod dns;
 pub mod mdns;
 pub mod rank;
+pub mod register;
 pub mod set;
 pub mod sources;
 pub mod srv;

@@ -49,6 +49,9 @@ pub struct ServerConfig {
     /// mDNS advertising; `None` (the default for embedded servers) advertises
     /// nothing. The `pingpong server` command turns it on.
     pub mdns: Option<MdnsOptions>,
+    /// Wide-area registration in a DNS zone (RFC 2136); `None` registers
+    /// nothing.
+    pub register: Option<crate::discovery::register::RegistrationOptions>,
     /// When not empty, only clients whose certificate names one of these (CN or
     /// SAN) get a session, on top of chaining to the CA.
     pub allowed_clients: Vec<String>,
@@ -86,6 +89,7 @@ impl ServerConfig {
             max_sessions: DEFAULT_MAX_SESSIONS,
             metrics: None,
             mdns: None,
+            register: None,
             allowed_clients: Vec::new(),
         }
     }

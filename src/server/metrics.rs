@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -15,6 +15,9 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use tokio_util::sync::CancellationToken;
+
+use crate::discovery::register::registrar::StatusSink;
+use crate::discovery::register::RegistrationStatus;
 
 /// Label of a refused handshake or session.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -47,6 +50,8 @@ pub struct Metrics {
     /// When the certificate in use expires, Unix seconds (alert on it).
     pub certificate_not_after: Gauge,
     ready: AtomicBool,
+    /// With `--register-dns`: where the registration stands, for `/readyz`.
+    registration: Arc<Mutex<Option<String>>>,
 }
 
 impl Default for Metrics {
@@ -106,7 +111,45 @@ impl Metrics {
             outbox_clients,
             certificate_not_after,
             ready: AtomicBool::new(true),
+            registration: Arc::default(),
         }
+    }
+
+    /// Reports a wide-area registration: `pingpong_dns_registered` (1 while
+    /// the records are in the zone) and a line of `/readyz`. Returns what
+    /// the registrar calls with each change.
+    pub fn track_registration(&mut self) -> StatusSink {
+        let registered: Gauge = Gauge::default();
+        self.registry.register(
+            "dns_registered",
+            "1 while the server's records are in its DNS zone (--register-dns), 0 while registering fails",
+            registered.clone(),
+        );
+        let line = self.registration.clone();
+        *line.lock().expect("registration lock") = Some("dns: registering\n".into());
+        Box::new(move |status| {
+            let text = match status {
+                RegistrationStatus::Registering => "dns: registering\n".to_string(),
+                RegistrationStatus::Registered { instance, zone } => {
+                    format!("dns: registered as {instance:?} in {zone}\n")
+                }
+                RegistrationStatus::Failing { error } => format!("dns: not registered: {error}\n"),
+            };
+            registered.set(i64::from(matches!(
+                status,
+                RegistrationStatus::Registered { .. }
+            )));
+            *line.lock().expect("registration lock") = Some(text);
+        })
+    }
+
+    /// `/readyz`'s extra lines.
+    fn registration_line(&self) -> String {
+        self.registration
+            .lock()
+            .expect("registration lock")
+            .clone()
+            .unwrap_or_default()
     }
 
     /// Counts a refusal.
@@ -143,12 +186,14 @@ impl Metrics {
     fn respond(&self, path: &str) -> Response<Full<Bytes>> {
         let (status, body, content_type) = match path {
             "/healthz" => (StatusCode::OK, "ok\n".to_string(), "text/plain"),
-            "/readyz" if self.ready.load(Ordering::Acquire) => {
-                (StatusCode::OK, "ready\n".into(), "text/plain")
-            }
+            "/readyz" if self.ready.load(Ordering::Acquire) => (
+                StatusCode::OK,
+                format!("ready\n{}", self.registration_line()),
+                "text/plain",
+            ),
             "/readyz" => (
                 StatusCode::SERVICE_UNAVAILABLE,
-                "draining\n".into(),
+                format!("draining\n{}", self.registration_line()),
                 "text/plain",
             ),
             "/metrics" => (

@@ -9,7 +9,8 @@
 //! - [`outbox`]: recent pongs per client, for a client that comes back.
 //! - [`metrics`]: `/metrics`, `/healthz`, `/readyz` (Prometheus).
 //! - [`reload`]: certificates reloaded when their files change.
-//! - this module: [`Server`] binds, advertises (mDNS) and runs the accept
+//! - this module: [`Server`] binds, advertises (mDNS, and DNS with
+//!   `register`) and runs the accept
 //!   loop, one task per session; a failing session never stops the loop; on
 //!   shutdown it drains.
 
@@ -40,6 +41,8 @@ use outbox::Outboxes;
 pub use session::ServerInfo;
 
 use crate::discovery::mdns::{Advertisement, Advertiser};
+use crate::discovery::register::registrar::Identity;
+use crate::discovery::register::{RegisterError, Registrar};
 use crate::discovery::ServerTxt;
 use crate::tls::{server_tls_config_allowing, TlsError};
 
@@ -52,6 +55,9 @@ pub enum ServerError {
     /// mDNS advertising could not start.
     #[error("cannot advertise over mDNS: {0} (use --no-mdns to run without it)")]
     Mdns(#[from] crate::discovery::DiscoveryError),
+    /// Wide-area registration is configured in a way that cannot work.
+    #[error("cannot register in DNS: {0}")]
+    Register(#[from] RegisterError),
     /// The UDP socket could not be bound.
     #[error("cannot listen on {addr}: {error}. Fix: {}", crate::text::bind_fix(.error))]
     Bind {
@@ -68,6 +74,7 @@ pub struct Server {
     certs: reload::CertWatcher,
     metrics_listener: Option<std::net::TcpListener>,
     advertiser: Option<Advertiser>,
+    registrar: Option<Registrar>,
     txt: ServerTxt,
     local_addr: SocketAddr,
     shared: Arc<Shared>,
@@ -117,8 +124,29 @@ impl Server {
             })?),
             None => None,
         };
-        let metrics = Arc::new(Metrics::new());
+        let mut metrics = Metrics::new();
         metrics.set_certificate(&config.tls.cert);
+        let registrar = match config.register {
+            Some(options) => {
+                let status = metrics.track_registration();
+                let cert = crate::tls::inspect::CertInfo::from_file(&config.tls.cert)?;
+                let identity = Identity {
+                    instance: info.instance.clone(),
+                    server_id: crate::text::hex(&info.server_id),
+                    fingerprint: fingerprint.clone(),
+                    cert_names: std::iter::once(cert.subject).chain(cert.sans).collect(),
+                };
+                Some(Registrar::start(
+                    options,
+                    identity,
+                    local_addr,
+                    txt.to_pairs(),
+                    status,
+                )?)
+            }
+            None => None,
+        };
+        let metrics = Arc::new(metrics);
         let metrics_listener = config
             .metrics
             .map(|addr| metrics::bind(addr).map_err(|error| ServerError::Bind { addr, error }))
@@ -128,6 +156,7 @@ impl Server {
             certs: reload::CertWatcher::new(config.tls.clone(), config.allowed_clients.clone()),
             metrics_listener,
             advertiser,
+            registrar,
             txt,
             local_addr,
             fingerprint,
@@ -235,6 +264,11 @@ impl Server {
                 warn!(%error, "cannot advertise state=draining");
             }
         }
+        if let Some(registrar) = &self.registrar {
+            let mut draining = self.txt.clone();
+            draining.state = crate::proto::ServerState::Draining;
+            registrar.update_txt(&draining.to_pairs());
+        }
         let deadline = tokio::time::Instant::now()
             + self.shared.timing.drain_timeout
             + Duration::from_millis(500);
@@ -251,6 +285,10 @@ impl Server {
         // The mDNS goodbye (TTL 0) once nobody needs the record any more.
         if let Some(advertiser) = self.advertiser.take() {
             advertiser.shutdown().await;
+        }
+        // This server's records leave the DNS zone (and only they).
+        if let Some(registrar) = self.registrar.take() {
+            registrar.shutdown().await;
         }
         self.endpoint.close(
             VarInt::from_u32(accept::CLOSE_SHUTDOWN),
@@ -291,6 +329,9 @@ impl Server {
                             if let Err(error) = advertiser.update_txt(&self.txt.to_pairs()) {
                                 warn!(%error, "cannot advertise the new fingerprint");
                             }
+                        }
+                        if let Some(registrar) = &self.registrar {
+                            registrar.update_txt(&self.txt.to_pairs());
                         }
                     }
                     Err(error) => warn!(%error, "cannot apply the new certificates"),

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 mod json_client;
 pub mod lan_lab;
+pub mod named;
 pub mod peers;
 #[allow(unused_imports)] // only the tests that watch a client use it
 pub use json_client::*;
@@ -268,6 +269,11 @@ pub struct Lan {
 impl Lan {
     /// `count` hosts `10.77.0.1..` on one bridge with multicast snooping off.
     pub fn new(count: usize) -> Self {
+        Self::on_subnet(count, "10.77.0")
+    }
+
+    /// `count` hosts `PREFIX.1..` (a /24) on one bridge.
+    pub fn on_subnet(count: usize, prefix: &str) -> Self {
         let bridge = Netns::new();
         bridge.ip(&[
             "link",
@@ -294,7 +300,7 @@ impl Lan {
             host.ip(&[
                 "addr",
                 "add",
-                &format!("10.77.0.{}/24", i + 1),
+                &format!("{prefix}.{}/24", i + 1),
                 "dev",
                 "eth0",
             ]);

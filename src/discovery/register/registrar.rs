@@ -1,0 +1,514 @@
+//! The lifecycle of one wide-area registration, as a task beside the server:
+//!
+//! 1. find the zone's primary (once it answers, it is kept);
+//! 2. read the instance's TXT: nobody's → claim the name; ours (our server
+//!    id, or our certificate: a restart) → rewrite what differs; another
+//!    server's → take the next name, `NAME (2)`, and log it;
+//! 3. every refresh period, check that every record is still there and heal
+//!    what is missing (a restarted DNS server, a record deleted by hand);
+//! 4. follow TXT changes (draining, a new certificate fingerprint) and the
+//!    machine's addresses at once;
+//! 5. on failure keep serving, report the reason and retry with back-off;
+//! 6. on stop, delete this server's records, and only them.
+
+use std::net::{IpAddr, SocketAddr};
+use std::time::Duration;
+
+use hickory_proto::op::ResponseCode;
+use hickory_proto::rr::{Name, RData, Record, RecordType, TSigner};
+use tokio::sync::watch;
+use tokio_util::sync::CancellationToken;
+use tracing::{debug, info, warn};
+
+use super::exchange::{self, Failure};
+use super::naming::{choose_host, registered_addresses};
+use super::records::{is_ours, Registration};
+use super::{primary, RegisterError, RegistrationOptions};
+use crate::discovery::mdns::addresses::{InterfaceAddress, ADDRESS_POLL_INTERVAL};
+
+/// Conflict names tried before giving up: `NAME (2)` to `NAME (99)`.
+const MAX_RENAMES: u32 = 99;
+/// Rewrites lost to concurrent changes of the same records before giving up
+/// for this round.
+const MAX_RACES: u32 = 5;
+/// First wait after a failed attempt; doubled per failure up to
+/// [`MAX_BACKOFF`]. A second lets a DNS server that is starting come up.
+const FIRST_BACKOFF: Duration = Duration::from_secs(1);
+/// Longest wait between failed attempts: a fixed server is noticed within a
+/// minute, and a broken one is asked at most once a minute per server.
+const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// How long the removal at shutdown may take: one exchange's attempts, so a
+/// stopping server never hangs on an unreachable DNS server.
+const REMOVE_TIMEOUT: Duration = Duration::from_secs(4);
+
+/// Where the registration stands, for logs, `/readyz` and `/metrics`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RegistrationStatus {
+    /// Not registered yet (first attempt under way).
+    Registering,
+    /// The records are in the zone.
+    Registered {
+        /// The instance name used (after any conflict rename).
+        instance: String,
+        /// The zone.
+        zone: String,
+    },
+    /// The last attempt failed; retried with back-off.
+    Failing {
+        /// The error's one line.
+        error: String,
+    },
+}
+
+/// Called with every change of status.
+pub type StatusSink = Box<dyn Fn(&RegistrationStatus) + Send + Sync>;
+
+/// What the server wants registered now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Wanted {
+    txt: Vec<(String, String)>,
+}
+
+/// A running registration; [`shutdown`](Self::shutdown) removes the records.
+pub struct Registrar {
+    wanted: watch::Sender<Wanted>,
+    stop: CancellationToken,
+    task: tokio::task::JoinHandle<()>,
+}
+
+/// Who this server is, for the ownership rule.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// The instance name asked for.
+    pub instance: String,
+    /// The server id (TXT `id`), hex.
+    pub server_id: String,
+    /// The certificate fingerprint (TXT `fp`), hex.
+    pub fingerprint: String,
+    /// The certificate's DNS names and CN, to choose the SRV target.
+    pub cert_names: Vec<String>,
+}
+
+impl Registrar {
+    /// Starts registering a server listening on `listen` with TXT `txt`.
+    /// Returns at once; problems are logged and retried (the server serves
+    /// regardless). Fails only on settings that can never work.
+    pub fn start(
+        options: RegistrationOptions,
+        identity: Identity,
+        listen: SocketAddr,
+        txt: Vec<(String, String)>,
+        on_status: StatusSink,
+    ) -> Result<Self, RegisterError> {
+        let bad = |reason: String| RegisterError::BadName {
+            zone: options.zone.clone(),
+            reason,
+        };
+        let mut zone = Name::from_utf8(&options.zone)
+            .map_err(|e| bad(format!("{:?} is not a DNS name: {e}", options.zone)))?
+            .to_lowercase();
+        zone.set_fqdn(true);
+        let hostname = crate::tls::generate::local_hostname().unwrap_or_else(|| "pingpong".into());
+        let (host, warning) = choose_host(
+            &zone,
+            options.host.as_deref(),
+            &identity.cert_names,
+            &hostname,
+        )
+        .map_err(bad)?;
+        if let Some(warning) = warning {
+            warn!("{warning}");
+        }
+        let signer = options.key.signer()?;
+        let registration = Registration {
+            zone,
+            instance: identity.instance.clone(),
+            host,
+            port: listen.port(),
+            priority: options.priority,
+            weight: options.weight,
+            txt: txt.clone(),
+            addresses: current_addresses(listen, &options.addresses),
+            ttl: u32::try_from(options.ttl.as_secs()).unwrap_or(u32::MAX),
+        };
+        registration.instance_name().map_err(bad)?;
+        let (wanted, wanted_rx) = watch::channel(Wanted { txt });
+        let stop = CancellationToken::new();
+        let task = Worker {
+            options,
+            identity,
+            listen,
+            signer,
+            primary: None,
+            registration,
+            owned: None,
+            on_status,
+            status: None,
+        };
+        let task = tokio::spawn(task.run(wanted_rx, stop.clone()));
+        Ok(Self { wanted, stop, task })
+    }
+
+    /// Registers a new TXT record (e.g. `state=draining`, a new `fp`) at once.
+    pub fn update_txt(&self, txt: &[(String, String)]) {
+        self.wanted.send_replace(Wanted { txt: txt.to_vec() });
+    }
+
+    /// Deletes this server's records (bounded in time) and stops.
+    pub async fn shutdown(self) {
+        self.stop.cancel();
+        let _ = self.task.await;
+    }
+}
+
+/// The task's state.
+struct Worker {
+    options: RegistrationOptions,
+    identity: Identity,
+    listen: SocketAddr,
+    signer: TSigner,
+    /// The server taking updates, once found.
+    primary: Option<SocketAddr>,
+    /// What is (to be) registered, under the name in use.
+    registration: Registration,
+    /// The TXT strings last written under our name (what removal requires).
+    owned: Option<Vec<Vec<u8>>>,
+    on_status: StatusSink,
+    status: Option<RegistrationStatus>,
+}
+
+impl Worker {
+    async fn run(mut self, mut wanted: watch::Receiver<Wanted>, stop: CancellationToken) {
+        let mut failures = 0u32;
+        let mut poll = tokio::time::interval(ADDRESS_POLL_INTERVAL);
+        poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            self.registration.txt = wanted.borrow_and_update().txt.clone();
+            let wait = match self.sync().await {
+                Ok(()) => {
+                    failures = 0;
+                    self.options.refresh
+                }
+                Err(error) => {
+                    self.report(RegistrationStatus::Failing {
+                        error: error.to_string(),
+                    });
+                    let wait = FIRST_BACKOFF
+                        .saturating_mul(1 << failures.min(6))
+                        .min(MAX_BACKOFF);
+                    failures += 1;
+                    wait
+                }
+            };
+            let next = tokio::time::Instant::now() + wait;
+            loop {
+                tokio::select! {
+                    _ = stop.cancelled() => {
+                        self.remove().await;
+                        return;
+                    }
+                    _ = tokio::time::sleep_until(next) => break,
+                    changed = wanted.changed() => {
+                        if changed.is_err() {
+                            // The server is gone without a shutdown.
+                            return;
+                        }
+                        break;
+                    }
+                    _ = poll.tick() => {
+                        let now = current_addresses(self.listen, &self.options.addresses);
+                        if now != self.registration.addresses {
+                            info!(from = ?self.registration.addresses, to = ?now, "addresses changed; registering the new set");
+                            self.registration.addresses = now;
+                            break;
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn report(&mut self, status: RegistrationStatus) {
+        if self.status.as_ref() == Some(&status) {
+            return;
+        }
+        match &status {
+            RegistrationStatus::Failing { error } => {
+                warn!(zone = %self.options.zone, "not registered in DNS: {error}; retrying")
+            }
+            RegistrationStatus::Registered { instance, zone } => {
+                info!(%instance, %zone, host = %self.registration.host, addresses = ?self.registration.addresses, "registered in DNS")
+            }
+            RegistrationStatus::Registering => {}
+        }
+        (self.on_status)(&status);
+        self.status = Some(status);
+    }
+
+    /// One round: makes the zone hold exactly our records.
+    async fn sync(&mut self) -> Result<(), RegisterError> {
+        let server = self.primary().await?;
+        // The suffix of the name in use (1: the name asked for), whether a
+        // name without TXT was read again, and rounds lost to concurrent
+        // changes.
+        let mut suffix = 1;
+        let mut reread = false;
+        let mut races = 0;
+        loop {
+            let name = self.instance_name()?;
+            let txt = self.read_txt(server, &name).await?;
+            let outcome = match &txt {
+                None => self.send(server, self.registration.claim()).await,
+                Some(strings)
+                    if is_ours(
+                        strings,
+                        &self.identity.server_id,
+                        &self.identity.fingerprint,
+                    ) =>
+                {
+                    if self.is_current(server, strings).await? {
+                        self.owned = Some(strings.clone());
+                        return self.registered();
+                    }
+                    if self.owned.is_some() {
+                        info!(instance = %self.registration.instance, "records in DNS differ from this server's (changed, or deleted by hand); rewriting them");
+                    }
+                    self.send(server, self.registration.rewrite(strings)).await
+                }
+                Some(_) => Err(Rejection::Conflict),
+            };
+            match outcome {
+                Ok(()) => {
+                    self.owned = Some(self.wanted_txt());
+                    return self.registered();
+                }
+                // The name exists without a TXT (YXDOMAIN): perhaps a server
+                // between two updates; read it once more before renaming.
+                Err(Rejection::Conflict) if txt.is_none() && !reread => reread = true,
+                Err(Rejection::Conflict) => {
+                    suffix += 1;
+                    reread = false;
+                    if suffix > MAX_RENAMES {
+                        return Err(RegisterError::NamesExhausted {
+                            instance: self.identity.instance.clone(),
+                            last: MAX_RENAMES,
+                            zone: self.options.zone.clone(),
+                        });
+                    }
+                    let next = self.registration.renamed(&self.identity.instance, suffix);
+                    warn!(from = %self.registration.instance, to = %next.instance, zone = %self.options.zone,
+                        "instance name taken in DNS by another server; renamed");
+                    self.registration = next;
+                    self.owned = None;
+                }
+                // NXRRSET: the TXT changed since it was read; read it again.
+                Err(Rejection::Changed) if races < MAX_RACES => {
+                    races += 1;
+                    debug!("the records changed while being rewritten; reading them again");
+                }
+                Err(Rejection::Changed) => {
+                    return Err(RegisterError::Contended {
+                        instance: self.registration.instance.clone(),
+                        zone: self.options.zone.clone(),
+                    })
+                }
+                Err(Rejection::Error(error)) => return Err(error),
+            }
+        }
+    }
+
+    fn registered(&mut self) -> Result<(), RegisterError> {
+        self.report(RegistrationStatus::Registered {
+            instance: self.registration.instance.clone(),
+            zone: self.options.zone.clone(),
+        });
+        Ok(())
+    }
+
+    fn instance_name(&self) -> Result<Name, RegisterError> {
+        self.registration
+            .instance_name()
+            .map_err(|reason| RegisterError::BadName {
+                zone: self.options.zone.clone(),
+                reason,
+            })
+    }
+
+    fn wanted_txt(&self) -> Vec<Vec<u8>> {
+        self.registration
+            .txt
+            .iter()
+            .map(|(k, v)| format!("{k}={v}").into_bytes())
+            .collect()
+    }
+
+    async fn primary(&mut self) -> Result<SocketAddr, RegisterError> {
+        if let Some(server) = self.options.server.or(self.primary) {
+            return Ok(server);
+        }
+        let zone = self.registration.zone.clone();
+        let found = primary::find_primary(&zone).await?;
+        info!(zone = %self.options.zone, primary = %found, "found the zone's primary DNS server");
+        self.primary = Some(found);
+        Ok(found)
+    }
+
+    /// The TXT strings at `name`, `None` when it has none.
+    async fn read_txt(
+        &self,
+        server: SocketAddr,
+        name: &Name,
+    ) -> Result<Option<Vec<Vec<u8>>>, RegisterError> {
+        let records = exchange::query(server, name, RecordType::TXT)
+            .await
+            .map_err(|f| self.error(server, f))?;
+        Ok(records.iter().find_map(|record| match &record.data {
+            RData::TXT(txt) => Some(txt.txt_data.iter().map(|s| s.to_vec()).collect()),
+            _ => None,
+        }))
+    }
+
+    /// Whether the zone holds exactly what we want, TXT `strings` included.
+    async fn is_current(
+        &self,
+        server: SocketAddr,
+        strings: &[Vec<u8>],
+    ) -> Result<bool, RegisterError> {
+        if strings != self.wanted_txt().as_slice() {
+            return Ok(false);
+        }
+        let name = self.instance_name()?;
+        let mut found: Vec<Record> = Vec::new();
+        for (owner, kind) in [
+            (self.registration.browse_name(), RecordType::PTR),
+            (name.clone(), RecordType::SRV),
+            (name, RecordType::TXT),
+            (self.registration.host.clone(), RecordType::A),
+            (self.registration.host.clone(), RecordType::AAAA),
+        ] {
+            found.extend(
+                exchange::query(server, &owner, kind)
+                    .await
+                    .map_err(|f| self.error(server, f))?,
+            );
+        }
+        let complete =
+            self.registration
+                .is_complete_in(&found)
+                .map_err(|reason| RegisterError::BadName {
+                    zone: self.options.zone.clone(),
+                    reason,
+                })?;
+        // Addresses we no longer have must go too.
+        let stale = found.iter().any(|r| {
+            r.name == self.registration.host
+                && match &r.data {
+                    RData::A(a) => !self.registration.addresses.contains(&IpAddr::V4(a.0)),
+                    RData::AAAA(a) => !self.registration.addresses.contains(&IpAddr::V6(a.0)),
+                    _ => false,
+                }
+        });
+        Ok(complete && !stale)
+    }
+
+    async fn send(
+        &self,
+        server: SocketAddr,
+        message: Result<hickory_proto::op::Message, String>,
+    ) -> Result<(), Rejection> {
+        let message = message.map_err(|reason| {
+            Rejection::Error(RegisterError::BadName {
+                zone: self.options.zone.clone(),
+                reason,
+            })
+        })?;
+        match exchange::exchange(server, message, Some(&self.signer)).await {
+            Ok(_) => Ok(()),
+            Err(Failure::Refused {
+                code: ResponseCode::YXDomain,
+                tsig: None,
+                ..
+            }) => Err(Rejection::Conflict),
+            Err(Failure::Refused {
+                code: ResponseCode::NXRRSet,
+                tsig: None,
+                ..
+            }) => Err(Rejection::Changed),
+            Err(failure) => Err(Rejection::Error(self.error(server, failure))),
+        }
+    }
+
+    /// Deletes our records, if they are still ours.
+    async fn remove(&mut self) {
+        let Some(server) = self.options.server.or(self.primary) else {
+            return;
+        };
+        let removal = async {
+            let name = self.instance_name()?;
+            let Some(strings) = self.read_txt(server, &name).await? else {
+                return Ok(false);
+            };
+            if !is_ours(
+                &strings,
+                &self.identity.server_id,
+                &self.identity.fingerprint,
+            ) {
+                return Ok(false);
+            }
+            match self.send(server, self.registration.remove(&strings)).await {
+                Ok(()) => Ok(true),
+                Err(Rejection::Error(error)) => Err(error),
+                Err(_) => Ok(false),
+            }
+        };
+        match tokio::time::timeout(REMOVE_TIMEOUT, removal).await {
+            Ok(Ok(true)) => {
+                info!(instance = %self.registration.instance, zone = %self.options.zone, "removed from DNS")
+            }
+            Ok(Ok(false)) => debug!("nothing of ours to remove from DNS"),
+            Ok(Err(error)) => warn!("cannot remove the records from DNS: {error}"),
+            Err(_) => {
+                warn!(zone = %self.options.zone, "cannot remove the records from DNS: no answer in time; they stay until this server returns or `pingpong dns prune` removes them")
+            }
+        }
+    }
+
+    fn error(&self, server: SocketAddr, failure: Failure) -> RegisterError {
+        let zone = self.options.zone.clone();
+        let key = self.options.key.name.clone();
+        match failure {
+            Failure::NoAnswer => RegisterError::Unreachable { server, zone },
+            Failure::Network(reason) => RegisterError::Network { server, reason },
+            Failure::Refused { code, tsig, skew } => RegisterError::Rejected {
+                server,
+                zone,
+                key,
+                code,
+                tsig,
+                skew,
+            },
+            Failure::NotAuthentic(reason) => RegisterError::NotAuthentic {
+                server,
+                key,
+                reason,
+            },
+            Failure::Malformed(reason) => RegisterError::Malformed { server, reason },
+        }
+    }
+}
+
+/// Why an update did not apply.
+enum Rejection {
+    /// The name belongs to someone else.
+    Conflict,
+    /// What a prerequisite named changed since it was read.
+    Changed,
+    /// Anything else.
+    Error(RegisterError),
+}
+
+/// The machine's addresses for `listen` now (or the overrides).
+fn current_addresses(listen: SocketAddr, overrides: &[IpAddr]) -> Vec<IpAddr> {
+    let machine = InterfaceAddress::current().unwrap_or_default();
+    registered_addresses(listen, &machine, overrides)
+}

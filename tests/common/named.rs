@@ -1,0 +1,233 @@
+//! Two subnets joined by a router, and a real BIND 9 (`named`) on the router
+//! holding a zone that takes RFC 2136 updates signed with a TSIG key: the
+//! shape of an office or lab where mDNS stops at the router and servers
+//! register themselves in DNS.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::{Duration, Instant};
+
+use super::{Lan, Netns};
+
+/// The zone the tests register in.
+pub const ZONE: &str = "lab.test";
+/// The router's (and named's) address on the servers' subnet.
+pub const NAMED_A: &str = "10.81.0.254";
+/// The router's (and named's) address on the clients' subnet.
+pub const NAMED_B: &str = "10.82.0.254";
+/// The TSIG key's name in named.conf.
+pub const KEY_NAME: &str = "pingpong-update";
+
+/// Subnet A (`10.81.0.0/24`, servers) and subnet B (`10.82.0.0/24`,
+/// clients), each a bridge, routed by `router` (no multicast routing: mDNS
+/// does not cross). Every host's resolver is named on the router, search
+/// domain [`ZONE`].
+pub struct Routed {
+    pub router: Netns,
+    pub a: Lan,
+    pub b: Lan,
+}
+
+impl Routed {
+    /// `servers` hosts on A (`10.81.0.1..`), `clients` hosts on B.
+    pub fn new(servers: usize, clients: usize) -> Self {
+        let a = Lan::on_subnet(servers, "10.81.0");
+        let b = Lan::on_subnet(clients, "10.82.0");
+        let router = Netns::new();
+        router.sysctl("net.ipv4.ip_forward=1");
+        for (lan, link, address) in [(&a, "up-a", NAMED_A), (&b, "up-b", NAMED_B)] {
+            lan.bridge.ip(&[
+                "link",
+                "add",
+                link,
+                "type",
+                "veth",
+                "peer",
+                "name",
+                link,
+                "netns",
+                &router.name,
+            ]);
+            lan.bridge.ip(&["link", "set", link, "master", "br0", "up"]);
+            router.ip(&["addr", "add", &format!("{address}/24"), "dev", link]);
+            router.ip(&["link", "set", link, "up"]);
+            for host in &lan.hosts {
+                host.ip(&["route", "add", "default", "via", address]);
+                host.set_resolv_conf(&format!("nameserver {address}\nsearch {ZONE}\n"));
+            }
+        }
+        Self { router, a, b }
+    }
+}
+
+/// `named` on the router, authoritative for [`ZONE`], killed when dropped.
+pub struct Named {
+    child: Child,
+    log: Arc<(Mutex<String>, Condvar)>,
+    /// Its folder: configuration, zone, journal, keys.
+    pub dir: PathBuf,
+    /// The key the zone allows updates with (BIND format).
+    pub key: PathBuf,
+}
+
+impl Named {
+    /// Starts named in `netns` listening on `addresses`, with [`ZONE`]
+    /// (SOA, NS `ns.ZONE` at [`NAMED_A`]) updatable with a fresh key.
+    pub fn start(netns: &Netns, dir: &Path, addresses: &[&str]) -> Self {
+        super::peers::require("named", "bind9");
+        super::peers::require("tsig-keygen", "bind9");
+        let dir = dir.join("named");
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = dir.join("update.key");
+        keygen(&key);
+        std::fs::write(
+            dir.join(format!("{ZONE}.zone")),
+            format!(
+                "$TTL 60\n@ IN SOA ns.{ZONE}. admin.{ZONE}. 1 3600 600 86400 10\n@ IN NS ns.{ZONE}.\nns IN A {NAMED_A}\n"
+            ),
+        )
+        .unwrap();
+        let d = dir.display();
+        let listen: String = addresses.iter().map(|a| format!("{a}; ")).collect();
+        let conf = dir.join("named.conf");
+        std::fs::write(
+            &conf,
+            format!(
+                "options {{\n directory \"{d}\";\n pid-file none;\n session-keyfile \"{d}/session.key\";\n \
+                 listen-on port 53 {{ {listen}}};\n listen-on-v6 {{ none; }};\n recursion no;\n \
+                 dnssec-validation no;\n notify no;\n}};\n\
+                 include \"{key}\";\n\
+                 zone \"{ZONE}\" {{\n type primary;\n file \"{d}/{ZONE}.zone\";\n \
+                 update-policy {{ grant {KEY_NAME} zonesub ANY; }};\n}};\n",
+                key = key.display()
+            ),
+        )
+        .unwrap();
+        let mut child = netns
+            .command("named")
+            .args(["-g", "-n", "1", "-c"])
+            .arg(&conf)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("cannot start named");
+        let log = Arc::new((Mutex::new(String::new()), Condvar::new()));
+        let stderr = child.stderr.take().unwrap();
+        let sink = log.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let (text, changed) = &*sink;
+                let mut text = text.lock().unwrap();
+                text.push_str(&line);
+                text.push('\n');
+                changed.notify_all();
+            }
+        });
+        let named = Self {
+            child,
+            log,
+            dir,
+            key,
+        };
+        named.wait_for_log("running", Duration::from_secs(20));
+        named
+    }
+
+    /// Everything named logged so far.
+    pub fn logs(&self) -> String {
+        self.log.0.lock().unwrap().clone()
+    }
+
+    /// Waits until named logs `needle`.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        let (text, changed) = &*self.log;
+        let mut text = text.lock().unwrap();
+        while !text.contains(needle) {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "named never logged {needle:?}:\n{text}");
+            text = changed.wait_timeout(text, left).unwrap().0;
+        }
+    }
+}
+
+impl Drop for Named {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Writes a fresh hmac-sha256 key named [`KEY_NAME`] to `path` (0600).
+pub fn keygen(path: &Path) {
+    let out = Command::new("tsig-keygen")
+        .args(["-a", "hmac-sha256", KEY_NAME])
+        .output()
+        .expect("tsig-keygen");
+    assert!(out.status.success());
+    std::fs::write(path, &out.stdout).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
+/// `dig +short @server NAME TYPE` from `netns`, sorted lines.
+pub fn dig(netns: &Netns, server: &str, name: &str, kind: &str) -> Vec<String> {
+    let out = netns
+        .command("dig")
+        .args(["+short", "+norec", &format!("@{server}"), name, kind])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "dig {name} {kind}: {out:?}");
+    let mut lines: Vec<String> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    lines.sort();
+    lines
+}
+
+/// Polls `dig` until `check` holds of its answer, or fails after `timeout`.
+pub fn wait_for_records(
+    netns: &Netns,
+    name: &str,
+    kind: &str,
+    timeout: Duration,
+    check: impl Fn(&[String]) -> bool,
+) -> Vec<String> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        let now = dig(netns, NAMED_A, name, kind);
+        if check(&now) {
+            return now;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{name} {kind} never became as expected; last answer: {now:?}"
+        );
+        // Polling a DNS server: nothing to wait on but its answers.
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// `nsupdate -k KEY` with `commands` (a `send` is added), run in `netns`.
+pub fn nsupdate(netns: &Netns, key: &Path, commands: &str) {
+    let mut child = netns
+        .command("nsupdate")
+        .arg("-k")
+        .arg(key)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("nsupdate");
+    std::io::Write::write_all(
+        child.stdin.as_mut().unwrap(),
+        format!("server {NAMED_A}\nzone {ZONE}\n{commands}\nsend\n").as_bytes(),
+    )
+    .unwrap();
+    drop(child.stdin.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "nsupdate {commands}: {out:?}");
+}

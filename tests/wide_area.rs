@@ -1,0 +1,349 @@
+//! Wide-area DNS-SD (issue 18): servers register themselves by RFC 2136
+//! dynamic update, signed with TSIG, in a zone of a real BIND 9 on a router;
+//! a client on the other subnet (no multicast across) finds them with
+//! `--dns-sd ZONE`. Checked with `dig` and `nsupdate` against the same named.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use common::named::{dig, nsupdate, wait_for_records, Named, Routed, NAMED_A, NAMED_B, ZONE};
+use common::*;
+use pingpong::tls::generate::{issue_leaf, Validity};
+use pingpong::tls::{store, CertPaths, LeafRole};
+
+/// One CA; for each host a folder with the CA, a server certificate for
+/// `<host>.lab.test` (and `<host>.local`) and a client certificate.
+fn pki(dir: &Path, hosts: &[&str]) -> Vec<PathBuf> {
+    let ca = CertPaths::new(dir.join("ca"));
+    store::init_ca(&ca, "wide-area CA", 30, false).unwrap();
+    let authority = store::load_ca(&ca).unwrap();
+    hosts
+        .iter()
+        .map(|host| {
+            let home = dir.join(host);
+            std::fs::create_dir_all(&home).unwrap();
+            std::fs::copy(ca.ca_cert(), home.join("ca.pem")).unwrap();
+            let mine = CertPaths::new(&home);
+            for (role, name, sans) in [
+                (
+                    LeafRole::Server,
+                    host.to_string(),
+                    vec![format!("{host}.local"), format!("{host}.{ZONE}")],
+                ),
+                (LeafRole::Client, format!("{host}-client"), vec![]),
+            ] {
+                let leaf = issue_leaf(&authority, role, &name, &sans, Validity::days(30)).unwrap();
+                store::write_file(&mine.leaf_cert(role), &leaf.cert, false, false).unwrap();
+                store::write_file(&mine.leaf_key(role), &leaf.key, true, false).unwrap();
+            }
+            home
+        })
+        .collect()
+}
+
+/// `pingpong server --register-dns lab.test --tsig-key KEY <extra>` on host
+/// `i` of subnet A, named `host`.
+fn registered_server(
+    lab: &Routed,
+    i: usize,
+    host: &str,
+    home: &Path,
+    key: &Path,
+    extra: &[&str],
+) -> ServerProcess {
+    let mut command = on_host(&lab.a.hosts[i], host, home);
+    command
+        .args([
+            "server",
+            "--listen",
+            "0.0.0.0:4433",
+            "--register-dns",
+            ZONE,
+            "--tsig-key",
+        ])
+        .arg(key)
+        .args(extra);
+    ServerProcess::spawn(command)
+}
+
+#[test]
+fn servers_register_and_a_client_on_another_subnet_finds_and_pings_them() {
+    let lab = Routed::new(2, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let named = Named::start(&lab.router, dir.path(), &[NAMED_A, NAMED_B]);
+    let homes = pki(dir.path(), &["web1", "web2", "laptop"]);
+
+    // The primary is found from the zone's SOA through the host's resolver.
+    let web1 = registered_server(
+        &lab,
+        0,
+        "web1",
+        &homes[0],
+        &named.key,
+        &["--instance", "Bar Wide", "--register-refresh", "1"],
+    );
+    web1.wait_for_log("registered in DNS", Duration::from_secs(20));
+    let browse = format!("_pingpong._udp.{ZONE}");
+    assert_eq!(
+        dig(&lab.router, NAMED_A, &browse, "PTR"),
+        [r"Bar\032Wide._pingpong._udp.lab.test."]
+    );
+    let bar = r"Bar\032Wide._pingpong._udp.lab.test";
+    assert_eq!(
+        dig(&lab.router, NAMED_A, bar, "SRV"),
+        ["0 100 4433 web1.lab.test."]
+    );
+    assert_eq!(
+        dig(&lab.router, NAMED_A, "web1.lab.test", "A"),
+        ["10.81.0.1"]
+    );
+    assert_eq!(
+        dig(&lab.router, NAMED_A, "web1.lab.test", "AAAA"),
+        Vec::<String>::new()
+    );
+    let txt = dig(&lab.router, NAMED_A, bar, "TXT").join(" ");
+    for key in [
+        "\"v=",
+        "\"id=",
+        "\"path=/pingpong\"",
+        "\"state=serving\"",
+        "\"fp=",
+    ] {
+        assert!(txt.contains(key), "TXT lacks {key}: {txt}");
+    }
+
+    // The same instance name from another host: renamed, both registered.
+    let web2 = registered_server(
+        &lab,
+        1,
+        "web2",
+        &homes[1],
+        &named.key,
+        &["--instance", "Bar Wide"],
+    );
+    web2.wait_for_log("registered in DNS", Duration::from_secs(20));
+    assert!(
+        web2.logs()
+            .contains("instance name taken in DNS by another server; renamed"),
+        "{}",
+        web2.logs()
+    );
+    let both = wait_for_records(&lab.router, &browse, "PTR", Duration::from_secs(5), |p| {
+        p.len() == 2
+    });
+    assert!(
+        both.contains(&r"Bar\032Wide\032\(2\)._pingpong._udp.lab.test.".to_string()),
+        "{both:?}"
+    );
+
+    // The client on subnet B: DNS-SD through its resolver, then mTLS pings.
+    let out = on_host(&lab.b.hosts[0], "laptop", &homes[2])
+        .args(["discover", "--dns-sd", ZONE, "--json"])
+        .output()
+        .unwrap();
+    let found = json_array(&out);
+    assert_eq!(found.len(), 2, "{}", describe(&out));
+    for server in &found {
+        assert_eq!(server["source"], "dns-sd", "{server}");
+    }
+    let out = on_host(&lab.b.hosts[0], "laptop", &homes[2])
+        .args(["client", "--dns-sd", ZONE, "-c", "3", "-i", "0.01"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("3 received"),
+        "{}",
+        describe(&out)
+    );
+
+    // A record deleted by hand comes back at the next refresh.
+    nsupdate(
+        &lab.router,
+        &named.key,
+        &format!("update delete {bar}. SRV"),
+    );
+    assert!(dig(&lab.router, NAMED_A, bar, "SRV").is_empty());
+    wait_for_records(&lab.router, bar, "SRV", Duration::from_secs(10), |srv| {
+        srv == ["0 100 4433 web1.lab.test."]
+    });
+
+    // SIGTERM: draining first, then only web1's records leave the zone.
+    let mut web1 = web1;
+    web1.signal(libc::SIGTERM);
+    web1.wait_exit(Duration::from_secs(15));
+    assert!(web1.logs().contains("removed from DNS"), "{}", web1.logs());
+    // With no session to wait for, the drain lasts milliseconds: named's own
+    // log shows the draining TXT written, then the instance deleted.
+    let log = named.logs();
+    let draining = log
+        .find(r#"adding an RR at 'Bar\032Wide._pingpong._udp.lab.test' TXT "v=1" "path=/pingpong" "state=draining""#)
+        .unwrap_or_else(|| panic!("no draining TXT in named's log:\n{log}"));
+    let deleted = log
+        .find(r"delete all rrsets from name 'Bar\032Wide._pingpong._udp.lab.test'")
+        .unwrap_or_else(|| panic!("web1 never deleted its records:\n{log}"));
+    assert!(draining < deleted, "{log}");
+    assert_eq!(
+        dig(&lab.router, NAMED_A, &browse, "PTR"),
+        [r"Bar\032Wide\032\(2\)._pingpong._udp.lab.test."]
+    );
+    assert!(dig(&lab.router, NAMED_A, bar, "ANY").is_empty());
+    assert!(dig(&lab.router, NAMED_A, "web1.lab.test", "A").is_empty());
+    assert_eq!(
+        dig(&lab.router, NAMED_A, "web2.lab.test", "A"),
+        ["10.81.0.2"]
+    );
+    drop(named);
+}
+
+/// Every way registering fails is one line with the cause and the fix, and
+/// the server serves meanwhile; `/readyz` and `/metrics` say where it stands.
+#[test]
+fn registration_errors_are_one_line_and_the_server_keeps_serving() {
+    let lab = Routed::new(1, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let named = Named::start(&lab.router, dir.path(), &[NAMED_A]);
+    let homes = pki(dir.path(), &["web1"]);
+    let wrong = dir.path().join("wrong.key");
+    common::named::keygen(&wrong);
+
+    // A key with the right name and another secret: BADSIG.
+    let server = registered_server(
+        &lab,
+        0,
+        "web1",
+        &homes[0],
+        &wrong,
+        &["--metrics", "127.0.0.1:9464"],
+    );
+    server.wait_for_log("not registered in DNS", Duration::from_secs(20));
+    let logs = server.logs();
+    let line = logs
+        .lines()
+        .find(|l| l.contains("not registered in DNS"))
+        .unwrap();
+    assert!(
+        line.contains("BADSIG") && line.contains("same secret"),
+        "{line}"
+    );
+    // It serves regardless.
+    let ping = on_host(&lab.a.hosts[0], "web1", &homes[0])
+        .args([
+            "client",
+            "https://10.81.0.1:4433/pingpong",
+            "--server-name",
+            "web1.lab.test",
+            "-c",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(ping.status.success(), "{}", describe(&ping));
+    let readyz = http_get(&lab.a.hosts[0], "http://127.0.0.1:9464/readyz");
+    assert!(
+        readyz.starts_with("ready\ndns: not registered:") && readyz.contains("BADSIG"),
+        "{readyz}"
+    );
+    let metrics = http_get(&lab.a.hosts[0], "http://127.0.0.1:9464/metrics");
+    assert!(metrics.contains("pingpong_dns_registered 0"), "{metrics}");
+    assert!(dig(
+        &lab.router,
+        NAMED_A,
+        &format!("_pingpong._udp.{ZONE}"),
+        "PTR"
+    )
+    .is_empty());
+    drop(server);
+
+    // Another key name: BADKEY.
+    let other = dir.path().join("other.key");
+    let out = std::process::Command::new("tsig-keygen")
+        .args(["-a", "hmac-sha256", "stranger"])
+        .output()
+        .unwrap();
+    std::fs::write(&other, out.stdout).unwrap();
+    let server = registered_server(&lab, 0, "web1", &homes[0], &other, &[]);
+    server.wait_for_log("not registered in DNS", Duration::from_secs(20));
+    assert!(
+        server
+            .logs()
+            .contains("does not know the key \"stranger\" (BADKEY)"),
+        "{}",
+        server.logs()
+    );
+    drop(server);
+
+    // A zone that does not exist.
+    let mut command = on_host(&lab.a.hosts[0], "web1", &homes[0]);
+    command
+        .args([
+            "server",
+            "--listen",
+            "0.0.0.0:4433",
+            "--register-dns",
+            "nowhere.test",
+            "--tsig-key",
+        ])
+        .arg(&named.key);
+    let server = ServerProcess::spawn(command);
+    server.wait_for_log("not registered in DNS", Duration::from_secs(20));
+    assert!(
+        server
+            .logs()
+            .contains("cannot find the DNS zone nowhere.test"),
+        "{}",
+        server.logs()
+    );
+    drop(server);
+
+    // No DNS server there: unreachable, said once, retried.
+    let server = registered_server(
+        &lab,
+        0,
+        "web1",
+        &homes[0],
+        &named.key,
+        &["--register-server", "10.81.0.99"],
+    );
+    server.wait_for_log("not registered in DNS", Duration::from_secs(20));
+    assert!(
+        server
+            .logs()
+            .contains("no answer from the DNS server 10.81.0.99:53 for zone lab.test"),
+        "{}",
+        server.logs()
+    );
+    drop(server);
+
+    // The right key: registered, and the endpoints say so.
+    let server = registered_server(
+        &lab,
+        0,
+        "web1",
+        &homes[0],
+        &named.key,
+        &["--metrics", "127.0.0.1:9464"],
+    );
+    server.wait_for_log("registered in DNS", Duration::from_secs(20));
+    let readyz = http_get(&lab.a.hosts[0], "http://127.0.0.1:9464/readyz");
+    assert_eq!(readyz, "ready\ndns: registered as \"web1\" in lab.test\n");
+    let metrics = http_get(&lab.a.hosts[0], "http://127.0.0.1:9464/metrics");
+    assert!(metrics.contains("pingpong_dns_registered 1"), "{metrics}");
+}
+
+/// The body of an HTTP GET from inside `netns` (curl is not assumed: Python).
+fn http_get(netns: &Netns, url: &str) -> String {
+    let out = netns
+        .command(&std::env::var("PINGPONG_TEST_PYTHON").unwrap_or_else(|_| "python3".into()))
+        .args([
+            "-c",
+            "import sys, urllib.request, urllib.error\ntry:\n    r = urllib.request.urlopen(sys.argv[1])\nexcept urllib.error.HTTPError as e:\n    r = e\nsys.stdout.write(r.read().decode())",
+            url,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    String::from_utf8(out.stdout).unwrap()
+}
