@@ -347,3 +347,86 @@ fn http_get(netns: &Netns, url: &str) -> String {
     assert!(out.status.success(), "{}", describe(&out));
     String::from_utf8(out.stdout).unwrap()
 }
+
+/// A crashed server's records stay (no TTL removes them from an authoritative
+/// zone): `discover --probe` shows it unreachable, and `dns prune` deletes
+/// it (dry run first), leaving the live server alone.
+#[test]
+fn a_crashed_servers_records_are_shown_unreachable_and_pruned() {
+    let lab = Routed::new(2, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let named = Named::start(&lab.router, dir.path(), &[NAMED_A, NAMED_B]);
+    let homes = pki(dir.path(), &["web1", "web2", "laptop"]);
+    let mut web1 = registered_server(&lab, 0, "web1", &homes[0], &named.key, &[]);
+    let web2 = registered_server(&lab, 1, "web2", &homes[1], &named.key, &[]);
+    web1.wait_for_log("registered in DNS", Duration::from_secs(20));
+    web2.wait_for_log("registered in DNS", Duration::from_secs(20));
+    web1.signal(libc::SIGKILL);
+    web1.wait_exit(Duration::from_secs(5));
+    let browse = format!("_pingpong._udp.{ZONE}");
+    assert_eq!(dig(&lab.router, NAMED_A, &browse, "PTR").len(), 2);
+
+    let laptop = |args: &[&str]| {
+        on_host(&lab.b.hosts[0], "laptop", &homes[2])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let out = laptop(&["discover", "--dns-sd", ZONE, "--probe", "--json"]);
+    let found = json_array(&out);
+    let probe = |name: &str| {
+        found
+            .iter()
+            .find(|s| s["instance"] == name)
+            .unwrap_or_else(|| panic!("{name} not found: {}", describe(&out)))["probe"]
+            .clone()
+    };
+    assert_eq!(probe("web1")["ok"], false, "{}", describe(&out));
+    assert_eq!(probe("web2")["ok"], true, "{}", describe(&out));
+
+    // Dry run: says what would go, deletes nothing.
+    let out = laptop(&["dns", "prune", ZONE]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    let row = |name: &str| {
+        text.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{text}"))
+            .to_string()
+    };
+    assert!(row("web1 ").ends_with("would delete"), "{text}");
+    assert!(row("web2 ").ends_with("kept"), "{text}");
+    assert!(
+        text.contains("1 instance(s) did not answer: run again with --apply"),
+        "{text}"
+    );
+    assert_eq!(dig(&lab.router, NAMED_A, &browse, "PTR").len(), 2);
+
+    // --apply without a key: told what is missing.
+    let out = laptop(&["dns", "prune", ZONE, "--apply"]);
+    assert!(!out.status.success());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("needs --tsig-key FILE"),
+        "{}",
+        describe(&out)
+    );
+
+    let key = named.key.display().to_string();
+    let out = laptop(&["dns", "prune", ZONE, "--apply", "--tsig-key", &key]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("deleted 1 instance(s) from lab.test"),
+        "{text}"
+    );
+    assert_eq!(
+        dig(&lab.router, NAMED_A, &browse, "PTR"),
+        ["web2._pingpong._udp.lab.test."]
+    );
+    assert!(dig(&lab.router, NAMED_A, "web1._pingpong._udp.lab.test", "ANY").is_empty());
+    assert!(dig(&lab.router, NAMED_A, "web1.lab.test", "A").is_empty());
+    assert_eq!(
+        dig(&lab.router, NAMED_A, "web2.lab.test", "A"),
+        ["10.81.0.2"]
+    );
+}

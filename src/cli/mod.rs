@@ -2,14 +2,16 @@
 //! - [`args`]: the flags several commands share (certificates, discovery
 //!   sources, ping options) and their value parsers;
 //! - [`output`]: what a ping run prints as it goes (ping(8)-style or JSON);
-//! - [`server`], [`client`], [`discover`], [`demo`], [`web`], [`certs`]: each
-//!   command's flags and what it does, through the library.
+//! - [`register`]: the flags of wide-area registration (server, `dns`);
+//! - [`server`], [`client`], [`discover`], [`demo`], [`web`], [`certs`],
+//!   [`dns`]: each command's flags and what it does, through the library.
 
 pub(crate) mod args;
 pub(crate) mod certs;
 pub(crate) mod client;
 pub(crate) mod demo;
 pub(crate) mod discover;
+pub(crate) mod dns;
 pub(crate) mod output;
 #[cfg(test)]
 mod readme_tests;
@@ -45,6 +47,9 @@ pub(crate) enum Command {
     /// Make a CA and issue server and client certificates.
     #[command(subcommand)]
     Certs(certs::CertsCommand),
+    /// Look after the DNS zone servers register in (`server --register-dns`).
+    #[command(subcommand)]
+    Dns(dns::DnsCommand),
 }
 
 /// Runs the command.
@@ -56,5 +61,6 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Demo(args) => demo::run(args).await,
         Command::Web(args) => web::run(args).await,
         Command::Certs(cmd) => certs::run(cmd),
+        Command::Dns(cmd) => dns::run(cmd).await,
     }
 }

@@ -229,7 +229,13 @@ pub fn candidate_table(candidates: &[Candidate], extra: Option<(&str, &[String])
             row.push(cell.clone());
         }
     }
-    let columns = rows[0].len();
+    table(&rows)
+}
+
+/// Rows of cells (the first: titles) as aligned lines, columns two spaces
+/// apart.
+pub fn table(rows: &[Vec<String>]) -> Vec<String> {
+    let columns = rows.first().map_or(0, Vec::len);
     let widths: Vec<usize> = (0..columns)
         .map(|i| {
             rows.iter()

@@ -14,6 +14,8 @@ use hickory_proto::rr::rdata::tsig::TsigError;
 use hickory_proto::rr::{DNSClass, Name, Record, RecordType, TSigner};
 use tokio::net::UdpSocket;
 
+use super::RegisterError;
+
 /// How long one attempt waits for the answer: a primary on the same site
 /// answers in milliseconds; a second covers a loaded one.
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(1);
@@ -44,6 +46,32 @@ pub enum Failure {
     NotAuthentic(String),
     /// The answer could not be parsed or encoded.
     Malformed(String),
+}
+
+impl Failure {
+    /// The error a user reads, for an exchange with `server` about `zone`
+    /// signed with key `key`.
+    pub fn into_error(self, server: SocketAddr, zone: &str, key: &str) -> RegisterError {
+        let zone = zone.trim_end_matches('.').to_string();
+        match self {
+            Failure::NoAnswer => RegisterError::Unreachable { server, zone },
+            Failure::Network(reason) => RegisterError::Network { server, reason },
+            Failure::Refused { code, tsig, skew } => RegisterError::Rejected {
+                server,
+                zone,
+                key: key.to_string(),
+                code,
+                tsig,
+                skew,
+            },
+            Failure::NotAuthentic(reason) => RegisterError::NotAuthentic {
+                server,
+                key: key.to_string(),
+                reason,
+            },
+            Failure::Malformed(reason) => RegisterError::Malformed { server, reason },
+        }
+    }
 }
 
 /// Sends `message` to `server`, signed with `signer` if given, and returns the

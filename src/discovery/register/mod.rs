@@ -7,6 +7,7 @@
 //! - [`records`]: what one server registers and the update messages that
 //!   claim, rewrite and remove it, with the ownership rule; pure.
 //! - [`naming`]: the SRV target host and the addresses to register; pure.
+//! - [`prune`]: listing a zone's instances and deleting dead ones.
 //! - `exchange`: one message to the primary and its answer, codes kept.
 //! - `primary`: which server takes the zone's updates.
 //! - [`registrar`]: the lifecycle — register, rename on conflict, heal,
@@ -14,6 +15,7 @@
 
 pub mod key;
 pub mod naming;
+pub mod prune;
 pub mod records;
 pub mod registrar;
 
@@ -28,6 +30,7 @@ use hickory_proto::op::ResponseCode;
 use hickory_proto::rr::rdata::tsig::TsigError;
 
 pub use key::TsigKey;
+pub use primary::find_primary;
 pub use registrar::{Registrar, RegistrationStatus};
 
 /// Default TTL of the registered records: DNS-SD browsers (`--dns-sd`,
@@ -160,6 +163,18 @@ pub enum RegisterError {
         /// The zone.
         zone: String,
     },
+}
+
+/// `zone` as an absolute DNS name, lowercase.
+pub fn zone_name(zone: &str) -> Result<hickory_proto::rr::Name, RegisterError> {
+    let mut name = hickory_proto::rr::Name::from_utf8(zone)
+        .map_err(|e| RegisterError::BadName {
+            zone: zone.to_string(),
+            reason: format!("{zone:?} is not a DNS name: {e}"),
+        })?
+        .to_lowercase();
+    name.set_fqdn(true);
+    Ok(name)
 }
 
 /// The one line for an error answer, by code.

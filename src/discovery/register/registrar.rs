@@ -104,10 +104,7 @@ impl Registrar {
             zone: options.zone.clone(),
             reason,
         };
-        let mut zone = Name::from_utf8(&options.zone)
-            .map_err(|e| bad(format!("{:?} is not a DNS name: {e}", options.zone)))?
-            .to_lowercase();
-        zone.set_fqdn(true);
+        let zone = super::zone_name(&options.zone)?;
         let hostname = crate::tls::generate::local_hostname().unwrap_or_else(|| "pingpong".into());
         let (host, warning) = choose_host(
             &zone,
@@ -474,26 +471,7 @@ impl Worker {
     }
 
     fn error(&self, server: SocketAddr, failure: Failure) -> RegisterError {
-        let zone = self.options.zone.clone();
-        let key = self.options.key.name.clone();
-        match failure {
-            Failure::NoAnswer => RegisterError::Unreachable { server, zone },
-            Failure::Network(reason) => RegisterError::Network { server, reason },
-            Failure::Refused { code, tsig, skew } => RegisterError::Rejected {
-                server,
-                zone,
-                key,
-                code,
-                tsig,
-                skew,
-            },
-            Failure::NotAuthentic(reason) => RegisterError::NotAuthentic {
-                server,
-                key,
-                reason,
-            },
-            Failure::Malformed(reason) => RegisterError::Malformed { server, reason },
-        }
+        failure.into_error(server, &self.options.zone, &self.options.key.name)
     }
 }
 
