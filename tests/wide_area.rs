@@ -430,3 +430,86 @@ fn a_crashed_servers_records_are_shown_unreachable_and_pruned() {
         ["10.81.0.2"]
     );
 }
+
+/// Canary by the records themselves (RFC 2782): servers registered with SRV
+/// weights 95 and 5; of 1,000 client starts, the canary's share lies within
+/// the binomial 99.9 % bounds (28 to 72 of 1,000).
+#[test]
+fn srv_weights_send_a_canary_its_share_of_new_clients() {
+    let starts = 1000;
+    let lab = Routed::new(2, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let named = Named::start(&lab.router, dir.path(), &[NAMED_A, NAMED_B]);
+    let homes = pki(dir.path(), &["stable", "canary", "laptop"]);
+    let stable = registered_server(
+        &lab,
+        0,
+        "stable",
+        &homes[0],
+        &named.key,
+        &["--srv-weight", "95"],
+    );
+    let canary = registered_server(
+        &lab,
+        1,
+        "canary",
+        &homes[1],
+        &named.key,
+        &["--srv-weight", "5"],
+    );
+    stable.wait_for_log("registered in DNS", Duration::from_secs(20));
+    canary.wait_for_log("registered in DNS", Duration::from_secs(20));
+    assert_eq!(
+        dig(
+            &lab.router,
+            NAMED_A,
+            "canary._pingpong._udp.lab.test",
+            "SRV"
+        ),
+        ["0 5 4433 canary.lab.test."]
+    );
+
+    let started = std::time::Instant::now();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let landed: Vec<String> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..4)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut mine = Vec::new();
+                    while next.fetch_add(1, std::sync::atomic::Ordering::Relaxed) < starts {
+                        let out = on_host(&lab.b.hosts[0], "laptop", &homes[2])
+                            .args(["client", "--dns-sd", ZONE, "-c", "1", "--json"])
+                            .output()
+                            .unwrap();
+                        assert!(out.status.success(), "{}", describe(&out));
+                        let first: serde_json::Value = serde_json::from_str(
+                            String::from_utf8_lossy(&out.stdout).lines().next().unwrap(),
+                        )
+                        .unwrap();
+                        mine.push(first["instance"].as_str().unwrap().to_string());
+                    }
+                    mine
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .flat_map(|w| w.join().unwrap())
+            .collect()
+    });
+    let to_canary = landed.iter().filter(|i| *i == "canary").count();
+    let to_stable = landed.iter().filter(|i| *i == "stable").count();
+    eprintln!(
+        "{starts} client starts in {:?}: {to_stable} on stable, {to_canary} on canary",
+        started.elapsed()
+    );
+    assert_eq!(to_canary + to_stable, starts);
+    // n·p ± 3.29·sqrt(n·p·(1-p)), p = 0.05.
+    let n = starts as f64;
+    let spread = 3.29 * (n * 0.05 * 0.95).sqrt();
+    let (low, high) = ((n * 0.05 - spread).floor(), (n * 0.05 + spread).ceil());
+    assert!(
+        (low..=high).contains(&(to_canary as f64)),
+        "canary got {to_canary} of {starts}, outside {low}..={high}"
+    );
+}

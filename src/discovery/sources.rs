@@ -2,6 +2,8 @@
 //! DNS queries (SRV, DNS-SD) report into the same channel, and a failed
 //! connection is reported back to the source that found the candidate.
 
+use std::collections::VecDeque;
+
 use tokio::sync::mpsc;
 
 use super::dns::{DnsConfig, DnsLookupError, DnsQuery, DnsResolver, DnsWatch};
@@ -46,6 +48,11 @@ pub enum SourceEvent {
 /// Running sources.
 pub struct Discovery {
     events: mpsc::UnboundedReceiver<DiscoveryEvent>,
+    /// Each DNS answer's changes, whole: a client choosing by SRV weight
+    /// must see every candidate of an answer, never the first alone.
+    answers: mpsc::UnboundedReceiver<Vec<DiscoveryEvent>>,
+    /// Events of an answer not yet handed out.
+    pending: VecDeque<DiscoveryEvent>,
     problems: mpsc::UnboundedReceiver<DnsLookupError>,
     browser: Option<Browser>,
     watches: Vec<DnsWatch>,
@@ -59,6 +66,7 @@ impl Discovery {
         let (tx, events) = mpsc::unbounded_channel();
         let (problem_tx, problems) = mpsc::unbounded_channel();
         let (settled_tx, settled) = mpsc::unbounded_channel();
+        let (answer_tx, answers) = mpsc::unbounded_channel();
         let browser = config
             .mdns
             .as_ref()
@@ -76,7 +84,7 @@ impl Discovery {
                 watches.push(DnsWatch::start(
                     resolver.clone(),
                     query.clone(),
-                    tx.clone(),
+                    answer_tx.clone(),
                     problem_tx.clone(),
                     settled_tx.clone(),
                 ));
@@ -85,6 +93,8 @@ impl Discovery {
         let unsettled = watches.len();
         Ok(Self {
             events,
+            answers,
+            pending: VecDeque::new(),
             problems,
             browser,
             watches,
@@ -106,15 +116,22 @@ impl Discovery {
 
     /// The next event from any source; `None` once every source has stopped.
     pub async fn next(&mut self) -> Option<SourceEvent> {
-        tokio::select! {
-            biased;
-            Some(problem) = self.problems.recv() => Some(SourceEvent::Problem(problem)),
-            Some(event) = self.events.recv() => Some(SourceEvent::Event(event)),
-            Some(()) = self.settled.recv(), if self.unsettled > 0 => {
-                self.unsettled -= 1;
-                Some(SourceEvent::Settled)
+        loop {
+            if let Some(event) = self.pending.pop_front() {
+                return Some(SourceEvent::Event(event));
             }
-            else => None,
+            // An answer's events come before its `Settled` (sent after them).
+            tokio::select! {
+                biased;
+                Some(problem) = self.problems.recv() => return Some(SourceEvent::Problem(problem)),
+                Some(event) = self.events.recv() => return Some(SourceEvent::Event(event)),
+                Some(answer) = self.answers.recv() => self.pending.extend(answer),
+                Some(()) = self.settled.recv(), if self.unsettled > 0 => {
+                    self.unsettled -= 1;
+                    return Some(SourceEvent::Settled);
+                }
+                else => return None,
+            }
         }
     }
 
@@ -122,6 +139,14 @@ impl Discovery {
     pub fn try_next(&mut self) -> Option<SourceEvent> {
         if let Ok(problem) = self.problems.try_recv() {
             return Some(SourceEvent::Problem(problem));
+        }
+        if self.pending.is_empty() {
+            if let Ok(answer) = self.answers.try_recv() {
+                self.pending.extend(answer);
+            }
+        }
+        if let Some(event) = self.pending.pop_front() {
+            return Some(SourceEvent::Event(event));
         }
         self.events.try_recv().ok().map(SourceEvent::Event)
     }

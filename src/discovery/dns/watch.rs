@@ -20,13 +20,14 @@ pub struct DnsWatch {
 }
 
 impl DnsWatch {
-    /// Starts watching `query`, sending events to `events`. A failed lookup is
+    /// Starts watching `query`, sending each answer's events to `events` as
+    /// one batch. A failed lookup is
     /// reported to `problems` (once per distinct error) and retried. `settled`
     /// hears once, after the first answer's events (or its problem) were sent.
     pub fn start(
         resolver: DnsResolver,
         query: DnsQuery,
-        events: mpsc::UnboundedSender<DiscoveryEvent>,
+        events: mpsc::UnboundedSender<Vec<DiscoveryEvent>>,
         problems: mpsc::UnboundedSender<DnsLookupError>,
         settled: mpsc::UnboundedSender<()>,
     ) -> Self {
@@ -48,21 +49,23 @@ impl DnsWatch {
                             .into_iter()
                             .map(|c| (c.key.clone(), c))
                             .collect();
+                        let mut changes = Vec::new();
                         for (key, old) in &known {
                             match current.get(key) {
-                                None => {
-                                    let _ = events.send(DiscoveryEvent::Removed(old.clone()));
-                                }
+                                None => changes.push(DiscoveryEvent::Removed(old.clone())),
                                 Some(new) if new != old => {
-                                    let _ = events.send(DiscoveryEvent::Updated(new.clone()));
+                                    changes.push(DiscoveryEvent::Updated(new.clone()));
                                 }
                                 Some(_) => {}
                             }
                         }
                         for (key, new) in &current {
                             if !known.contains_key(key) {
-                                let _ = events.send(DiscoveryEvent::Added(new.clone()));
+                                changes.push(DiscoveryEvent::Added(new.clone()));
                             }
+                        }
+                        if !changes.is_empty() {
+                            let _ = events.send(changes);
                         }
                         known = current;
                         found.ttl.clamp(MIN_REFRESH, MAX_REFRESH)
@@ -78,8 +81,12 @@ impl DnsWatch {
                                 | DnsLookupError::NoBrowseRecords { .. }
                                 | DnsLookupError::NotAvailable { .. }
                         ) {
-                            for (_, old) in known.drain() {
-                                let _ = events.send(DiscoveryEvent::Removed(old));
+                            let gone: Vec<DiscoveryEvent> = known
+                                .drain()
+                                .map(|(_, old)| DiscoveryEvent::Removed(old))
+                                .collect();
+                            if !gone.is_empty() {
+                                let _ = events.send(gone);
                             }
                         }
                         last_problem = Some(problem);
