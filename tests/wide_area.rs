@@ -513,3 +513,104 @@ fn srv_weights_send_a_canary_its_share_of_new_clients() {
         "canary got {to_canary} of {starts}, outside {low}..={high}"
     );
 }
+
+/// The Python server registers exactly what the Rust server does (same
+/// names, SRV, TXT keys in the same order, addresses), takes `NAME (2)` on a
+/// conflict, is found and pinged across the router, and leaves the zone on
+/// SIGTERM after saying it drains.
+#[test]
+fn the_python_server_registers_the_same_records() {
+    let lab = Routed::new(2, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let named = Named::start(&lab.router, dir.path(), &[NAMED_A, NAMED_B]);
+    let homes = pki(dir.path(), &["web1", "web2", "laptop"]);
+    let rust = registered_server(
+        &lab,
+        0,
+        "web1",
+        &homes[0],
+        &named.key,
+        &["--instance", "Living Room"],
+    );
+    rust.wait_for_log("registered in DNS", Duration::from_secs(20));
+    let mut command = on_host_running(&lab.a.hosts[1], "web2", &homes[1], &python_server_bin());
+    command
+        .args([
+            "--listen",
+            "0.0.0.0:4433",
+            "--instance",
+            "Living Room",
+            "--register-dns",
+            ZONE,
+            "--tsig-key",
+        ])
+        .arg(&named.key)
+        .args(tls_args(&CertPaths::new(&homes[1]), LeafRole::Server));
+    let mut python = ServerProcess::spawn(command);
+    python.wait_for_log("registered in DNS", Duration::from_secs(20));
+    assert!(
+        python
+            .logs()
+            .contains("instance name taken in DNS by another server; renamed"),
+        "{}",
+        python.logs()
+    );
+
+    let first = r"Living\032Room._pingpong._udp.lab.test";
+    let second = r"Living\032Room\032\(2\)._pingpong._udp.lab.test";
+    assert_eq!(
+        dig(&lab.router, NAMED_A, second, "SRV"),
+        ["0 100 4433 web2.lab.test."]
+    );
+    assert_eq!(
+        dig(&lab.router, NAMED_A, "web2.lab.test", "A"),
+        ["10.81.0.2"]
+    );
+    // The same TXT keys in the same order; only the values differ.
+    let keys = |txt: Vec<String>| -> Vec<String> {
+        txt.join(" ")
+            .split('"')
+            .filter(|s| s.contains('='))
+            .map(|s| s.split('=').next().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(
+        keys(dig(&lab.router, NAMED_A, second, "TXT")),
+        keys(dig(&lab.router, NAMED_A, first, "TXT"))
+    );
+    assert_eq!(
+        keys(dig(&lab.router, NAMED_A, second, "TXT")),
+        ["v", "path", "state", "id", "fp"]
+    );
+
+    let out = on_host(&lab.b.hosts[0], "laptop", &homes[2])
+        .args(["discover", "--dns-sd", ZONE, "--probe", "--json"])
+        .output()
+        .unwrap();
+    let found = json_array(&out);
+    assert_eq!(found.len(), 2, "{}", describe(&out));
+    assert!(
+        found.iter().all(|s| s["probe"]["ok"] == true),
+        "{}",
+        describe(&out)
+    );
+
+    python.signal(libc::SIGTERM);
+    python.wait_exit(Duration::from_secs(15));
+    assert!(
+        python.logs().contains("removed from DNS"),
+        "{}",
+        python.logs()
+    );
+    assert!(dig(&lab.router, NAMED_A, second, "ANY").is_empty());
+    assert!(dig(&lab.router, NAMED_A, "web2.lab.test", "A").is_empty());
+    assert_eq!(
+        dig(
+            &lab.router,
+            NAMED_A,
+            &format!("_pingpong._udp.{ZONE}"),
+            "PTR"
+        ),
+        [format!("{first}.")]
+    );
+}

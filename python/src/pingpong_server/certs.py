@@ -157,6 +157,12 @@ def _names(certificate: x509.Certificate) -> tuple[str | None, list[str]]:
     return common_name, sans
 
 
+def names(certificate: x509.Certificate) -> list[str]:
+    """The common name and the subject alternative names, for matching."""
+    common_name, sans = _names(certificate)
+    return ([common_name] if common_name else []) + sans
+
+
 def describe(certificate: x509.Certificate) -> str:
     """A short human form for logs, as the Rust server writes it: the CN
     (else the first SAN, else the fingerprint's start) and the SANs."""

@@ -5,17 +5,30 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import ipaddress
 import json
 import logging
 import os
 import signal
 import sys
+from dataclasses import replace
 from pathlib import Path
 
+import dns.name
+
 from . import __version__
-from .certs import CertificateError, ClientVerifier, default_home, load_server_material
+from .certs import (
+    CertificateError,
+    ClientVerifier,
+    ServerMaterial,
+    default_home,
+    load_server_material,
+    names,
+)
 from .codec import ServerState
+from .dnsrecords import Registration, choose_host, parse_key
 from .mdns import Advertiser, advertised_addresses, follow_addresses, local_hostname
+from .register import Registrar, routable
 from .server import Shared, Timing, serve
 from .session import ServerInfo
 from .txt import build_txt
@@ -123,6 +136,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="seconds a draining server (SIGTERM/SIGINT) gives its sessions to move (default: 5)",
     )
+    add_register_arguments(parser)
     parser.add_argument(
         "--dir", type=Path, help="certificate folder (default: $PINGPONG_HOME, else ~/.local/share/pingpong)"
     )
@@ -142,6 +156,56 @@ def build_parser() -> argparse.ArgumentParser:
         help="CA that clients must chain to (PEM); default: ca.pem in the folder",
     )
     return parser
+
+
+def parse_dns_server(text: str) -> tuple[str, int]:
+    """IP or IP:PORT (port 53 by default)."""
+    try:
+        return str(ipaddress.ip_address(text.strip("[]"))), 53
+    except ValueError:
+        pass
+    host, _, port = text.rpartition(":")
+    try:
+        return str(ipaddress.ip_address(host.strip("[]"))), int(port)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not IP or IP:PORT") from None
+
+
+def add_register_arguments(parser: argparse.ArgumentParser) -> None:
+    """The flags of wide-area registration, as `pingpong server` has them."""
+    group = parser.add_argument_group("registration in a DNS zone (RFC 2136)")
+    group.add_argument(
+        "--register-dns",
+        metavar="ZONE",
+        help="register this server in DNS zone ZONE, so clients on other subnets find it with --dns-sd ZONE",
+    )
+    group.add_argument(
+        "--register-server",
+        type=parse_dns_server,
+        metavar="IP[:PORT]",
+        help="DNS server that takes the zone's updates (default: the zone's primary, from its SOA)",
+    )
+    group.add_argument("--tsig-key", type=Path, metavar="FILE", help="TSIG key in BIND's format")
+    group.add_argument("--register-host", metavar="NAME", help="SRV target host name to register")
+    group.add_argument(
+        "--register-address",
+        action="append",
+        default=[],
+        metavar="IP",
+        help="address to register instead of the ones listened on (repeatable)",
+    )
+    group.add_argument("--srv-priority", type=int, default=0, metavar="N", help="SRV priority (default: 0)")
+    group.add_argument("--srv-weight", type=int, default=100, metavar="N", help="SRV weight (default: 100)")
+    group.add_argument(
+        "--register-ttl", type=parse_seconds, default=10.0, metavar="SECONDS", help="TTL (default: 10)"
+    )
+    group.add_argument(
+        "--register-refresh",
+        type=parse_seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="seconds between checks that the records are there (default: 30)",
+    )
 
 
 def configure_logging() -> None:
@@ -203,6 +267,10 @@ async def run(args: argparse.Namespace) -> int:
             server_id=info.server_id, path=args.path, state=state, fingerprint=material.fingerprint
         )
 
+    registrar = registration_of(args, material, info, port, txt(ServerState.SERVING))
+    # The registration outlives the drain: it says "draining", then leaves.
+    unregister = asyncio.Event()
+    registering = asyncio.create_task(registrar.run(unregister)) if registrar is not None else None
     advertiser = None
     following: asyncio.Task[None] | None = None
     if not args.no_mdns:
@@ -226,6 +294,8 @@ async def run(args: argparse.Namespace) -> int:
             await advertiser.update(txt(ServerState.DRAINING))
         except Exception as error:  # zeroconf stopped, network down: drain anyway
             log.warning("cannot advertise state=draining: %s", error)
+    if registrar is not None:
+        registrar.update_txt(txt(ServerState.DRAINING))
     shared.drain_sessions()
     remaining = await shared.wait_until_idle(args.drain_timeout + 0.5)
     if remaining:
@@ -235,10 +305,70 @@ async def run(args: argparse.Namespace) -> int:
             await advertiser.stop()
         except Exception as error:
             log.warning("cannot send the mDNS goodbye: %s", error)
+    if registering is not None:
+        # It removes this server's records and ends.
+        unregister.set()
+        await asyncio.gather(registering, return_exceptions=True)
     listener.close()
     log.info("stopped (answered %d pings)", shared.pings)
     print("pingpong-server stopped", flush=True)
     return 0
+
+
+def registration_of(
+    args: argparse.Namespace, material: ServerMaterial, info: ServerInfo, port: int, txt: dict[str, str]
+) -> Registrar | None:
+    """The registrar for `--register-dns`, or None."""
+    if args.register_dns is None:
+        if args.register_server or args.tsig_key:
+            raise SystemExit(
+                "pingpong-server: --register-server and --tsig-key only apply with --register-dns ZONE"
+            )
+        return None
+    if args.tsig_key is None:
+        raise SystemExit(
+            "pingpong-server: --register-dns needs --tsig-key FILE: the DNS server must know who may update "
+            "the zone (make a key with `tsig-keygen NAME > FILE` and allow it in the zone)"
+        )
+    try:
+        key = parse_key(args.tsig_key.read_text())
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"pingpong-server: cannot use the TSIG key {args.tsig_key}: {error}") from None
+    zone = dns.name.from_text(args.register_dns)
+    try:
+        host, warning = choose_host(zone, args.register_host, names(material.chain[0]), local_hostname())
+        registration = Registration(
+            zone=zone,
+            instance=info.instance,
+            host=host,
+            port=port,
+            priority=args.srv_priority,
+            weight=args.srv_weight,
+            txt=tuple(txt.items()),
+            addresses=(),
+            ttl=int(args.register_ttl),
+        )
+        registration.name()
+    except ValueError as error:
+        raise SystemExit(f"pingpong-server: cannot register in {args.register_dns}: {error}") from None
+    if warning is not None:
+        log.warning("%s", warning)
+    listen_host = args.listen[0]
+
+    def addresses() -> list[str]:
+        if args.register_address:
+            return sorted(set(args.register_address))
+        return sorted(a for a in advertised_addresses(listen_host) if routable(a, listen_host))
+
+    registration = replace(registration, addresses=tuple(addresses()))
+    return Registrar(
+        registration,
+        key,
+        args.register_server,
+        (info.server_id.hex(), material.fingerprint),
+        args.register_refresh,
+        None if args.register_address else addresses,
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
