@@ -8,7 +8,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use common::named::{dig, nsupdate, wait_for_records, Named, Routed, NAMED_A, NAMED_B, ZONE};
+use common::named::{dig, nsupdate, wait_for_records, Named, NAMED_A, NAMED_B, ZONE};
+use common::routed::Routed;
 use common::*;
 use pingpong::tls::generate::{issue_leaf, Validity};
 use pingpong::tls::{store, CertPaths, LeafRole};
@@ -68,11 +69,16 @@ fn registered_server(
     ServerProcess::spawn(command)
 }
 
+/// What named answers for `name`/`kind` (`dig +short`, sorted).
+fn zone(lab: &Routed, name: &str, kind: &str) -> Vec<String> {
+    dig(&|p| lab.on_router(p), NAMED_A, name, kind)
+}
+
 #[test]
 fn servers_register_and_a_client_on_another_subnet_finds_and_pings_them() {
     let lab = Routed::new(2, 1);
     let dir = tempfile::tempdir().unwrap();
-    let named = Named::start(&lab.router, dir.path(), &[NAMED_A, NAMED_B]);
+    let named = Named::start(&|p| lab.on_router(p), dir.path(), &[NAMED_A, NAMED_B]);
     let homes = pki(dir.path(), &["web1", "web2", "laptop"]);
 
     // The primary is found from the zone's SOA through the host's resolver.
@@ -87,23 +93,14 @@ fn servers_register_and_a_client_on_another_subnet_finds_and_pings_them() {
     web1.wait_for_log("registered in DNS", Duration::from_secs(20));
     let browse = format!("_pingpong._udp.{ZONE}");
     assert_eq!(
-        dig(&lab.router, NAMED_A, &browse, "PTR"),
+        zone(&lab, &browse, "PTR"),
         [r"Bar\032Wide._pingpong._udp.lab.test."]
     );
     let bar = r"Bar\032Wide._pingpong._udp.lab.test";
-    assert_eq!(
-        dig(&lab.router, NAMED_A, bar, "SRV"),
-        ["0 100 4433 web1.lab.test."]
-    );
-    assert_eq!(
-        dig(&lab.router, NAMED_A, "web1.lab.test", "A"),
-        ["10.81.0.1"]
-    );
-    assert_eq!(
-        dig(&lab.router, NAMED_A, "web1.lab.test", "AAAA"),
-        Vec::<String>::new()
-    );
-    let txt = dig(&lab.router, NAMED_A, bar, "TXT").join(" ");
+    assert_eq!(zone(&lab, bar, "SRV"), ["0 100 4433 web1.lab.test."]);
+    assert_eq!(zone(&lab, "web1.lab.test", "A"), ["10.81.0.1"]);
+    assert_eq!(zone(&lab, "web1.lab.test", "AAAA"), Vec::<String>::new());
+    let txt = zone(&lab, bar, "TXT").join(" ");
     for key in [
         "\"v=",
         "\"id=",
@@ -130,9 +127,13 @@ fn servers_register_and_a_client_on_another_subnet_finds_and_pings_them() {
         "{}",
         web2.logs()
     );
-    let both = wait_for_records(&lab.router, &browse, "PTR", Duration::from_secs(5), |p| {
-        p.len() == 2
-    });
+    let both = wait_for_records(
+        &|p| lab.on_router(p),
+        &browse,
+        "PTR",
+        Duration::from_secs(5),
+        |p| p.len() == 2,
+    );
     assert!(
         both.contains(&r"Bar\032Wide\032\(2\)._pingpong._udp.lab.test.".to_string()),
         "{both:?}"
@@ -161,14 +162,18 @@ fn servers_register_and_a_client_on_another_subnet_finds_and_pings_them() {
 
     // A record deleted by hand comes back at the next refresh.
     nsupdate(
-        &lab.router,
+        &|p| lab.on_router(p),
         &named.key,
         &format!("update delete {bar}. SRV"),
     );
-    assert!(dig(&lab.router, NAMED_A, bar, "SRV").is_empty());
-    wait_for_records(&lab.router, bar, "SRV", Duration::from_secs(10), |srv| {
-        srv == ["0 100 4433 web1.lab.test."]
-    });
+    assert!(zone(&lab, bar, "SRV").is_empty());
+    wait_for_records(
+        &|p| lab.on_router(p),
+        bar,
+        "SRV",
+        Duration::from_secs(10),
+        |srv| srv == ["0 100 4433 web1.lab.test."],
+    );
 
     // SIGTERM: draining first, then only web1's records leave the zone.
     let mut web1 = web1;
@@ -186,15 +191,12 @@ fn servers_register_and_a_client_on_another_subnet_finds_and_pings_them() {
         .unwrap_or_else(|| panic!("web1 never deleted its records:\n{log}"));
     assert!(draining < deleted, "{log}");
     assert_eq!(
-        dig(&lab.router, NAMED_A, &browse, "PTR"),
+        zone(&lab, &browse, "PTR"),
         [r"Bar\032Wide\032\(2\)._pingpong._udp.lab.test."]
     );
-    assert!(dig(&lab.router, NAMED_A, bar, "ANY").is_empty());
-    assert!(dig(&lab.router, NAMED_A, "web1.lab.test", "A").is_empty());
-    assert_eq!(
-        dig(&lab.router, NAMED_A, "web2.lab.test", "A"),
-        ["10.81.0.2"]
-    );
+    assert!(zone(&lab, bar, "ANY").is_empty());
+    assert!(zone(&lab, "web1.lab.test", "A").is_empty());
+    assert_eq!(zone(&lab, "web2.lab.test", "A"), ["10.81.0.2"]);
     drop(named);
 }
 
@@ -204,7 +206,7 @@ fn servers_register_and_a_client_on_another_subnet_finds_and_pings_them() {
 fn registration_errors_are_one_line_and_the_server_keeps_serving() {
     let lab = Routed::new(1, 0);
     let dir = tempfile::tempdir().unwrap();
-    let named = Named::start(&lab.router, dir.path(), &[NAMED_A]);
+    let named = Named::start(&|p| lab.on_router(p), dir.path(), &[NAMED_A]);
     let homes = pki(dir.path(), &["web1"]);
     let wrong = dir.path().join("wrong.key");
     common::named::keygen(&wrong);
@@ -248,13 +250,7 @@ fn registration_errors_are_one_line_and_the_server_keeps_serving() {
     );
     let metrics = http_get(&lab.a.hosts[0], "http://127.0.0.1:9464/metrics");
     assert!(metrics.contains("pingpong_dns_registered 0"), "{metrics}");
-    assert!(dig(
-        &lab.router,
-        NAMED_A,
-        &format!("_pingpong._udp.{ZONE}"),
-        "PTR"
-    )
-    .is_empty());
+    assert!(zone(&lab, &format!("_pingpong._udp.{ZONE}"), "PTR").is_empty());
     drop(server);
 
     // Another key name: BADKEY.
@@ -355,7 +351,7 @@ fn http_get(netns: &Netns, url: &str) -> String {
 fn a_crashed_servers_records_are_shown_unreachable_and_pruned() {
     let lab = Routed::new(2, 1);
     let dir = tempfile::tempdir().unwrap();
-    let named = Named::start(&lab.router, dir.path(), &[NAMED_A, NAMED_B]);
+    let named = Named::start(&|p| lab.on_router(p), dir.path(), &[NAMED_A, NAMED_B]);
     let homes = pki(dir.path(), &["web1", "web2", "laptop"]);
     let mut web1 = registered_server(&lab, 0, "web1", &homes[0], &named.key, &[]);
     let web2 = registered_server(&lab, 1, "web2", &homes[1], &named.key, &[]);
@@ -364,7 +360,7 @@ fn a_crashed_servers_records_are_shown_unreachable_and_pruned() {
     web1.signal(libc::SIGKILL);
     web1.wait_exit(Duration::from_secs(5));
     let browse = format!("_pingpong._udp.{ZONE}");
-    assert_eq!(dig(&lab.router, NAMED_A, &browse, "PTR").len(), 2);
+    assert_eq!(zone(&lab, &browse, "PTR").len(), 2);
 
     let laptop = |args: &[&str]| {
         on_host(&lab.b.hosts[0], "laptop", &homes[2])
@@ -400,7 +396,7 @@ fn a_crashed_servers_records_are_shown_unreachable_and_pruned() {
         text.contains("1 instance(s) did not answer: run again with --apply"),
         "{text}"
     );
-    assert_eq!(dig(&lab.router, NAMED_A, &browse, "PTR").len(), 2);
+    assert_eq!(zone(&lab, &browse, "PTR").len(), 2);
 
     // --apply without a key: told what is missing.
     let out = laptop(&["dns", "prune", ZONE, "--apply"]);
@@ -420,15 +416,12 @@ fn a_crashed_servers_records_are_shown_unreachable_and_pruned() {
         "{text}"
     );
     assert_eq!(
-        dig(&lab.router, NAMED_A, &browse, "PTR"),
+        zone(&lab, &browse, "PTR"),
         ["web2._pingpong._udp.lab.test."]
     );
-    assert!(dig(&lab.router, NAMED_A, "web1._pingpong._udp.lab.test", "ANY").is_empty());
-    assert!(dig(&lab.router, NAMED_A, "web1.lab.test", "A").is_empty());
-    assert_eq!(
-        dig(&lab.router, NAMED_A, "web2.lab.test", "A"),
-        ["10.81.0.2"]
-    );
+    assert!(zone(&lab, "web1._pingpong._udp.lab.test", "ANY").is_empty());
+    assert!(zone(&lab, "web1.lab.test", "A").is_empty());
+    assert_eq!(zone(&lab, "web2.lab.test", "A"), ["10.81.0.2"]);
 }
 
 /// Canary by the records themselves (RFC 2782): servers registered with SRV
@@ -439,7 +432,7 @@ fn srv_weights_send_a_canary_its_share_of_new_clients() {
     let starts = 1000;
     let lab = Routed::new(2, 1);
     let dir = tempfile::tempdir().unwrap();
-    let named = Named::start(&lab.router, dir.path(), &[NAMED_A, NAMED_B]);
+    let named = Named::start(&|p| lab.on_router(p), dir.path(), &[NAMED_A, NAMED_B]);
     let homes = pki(dir.path(), &["stable", "canary", "laptop"]);
     let stable = registered_server(
         &lab,
@@ -460,12 +453,7 @@ fn srv_weights_send_a_canary_its_share_of_new_clients() {
     stable.wait_for_log("registered in DNS", Duration::from_secs(20));
     canary.wait_for_log("registered in DNS", Duration::from_secs(20));
     assert_eq!(
-        dig(
-            &lab.router,
-            NAMED_A,
-            "canary._pingpong._udp.lab.test",
-            "SRV"
-        ),
+        zone(&lab, "canary._pingpong._udp.lab.test", "SRV"),
         ["0 5 4433 canary.lab.test."]
     );
 
@@ -522,7 +510,7 @@ fn srv_weights_send_a_canary_its_share_of_new_clients() {
 fn the_python_server_registers_the_same_records() {
     let lab = Routed::new(2, 1);
     let dir = tempfile::tempdir().unwrap();
-    let named = Named::start(&lab.router, dir.path(), &[NAMED_A, NAMED_B]);
+    let named = Named::start(&|p| lab.on_router(p), dir.path(), &[NAMED_A, NAMED_B]);
     let homes = pki(dir.path(), &["web1", "web2", "laptop"]);
     let rust = registered_server(
         &lab,
@@ -558,14 +546,8 @@ fn the_python_server_registers_the_same_records() {
 
     let first = r"Living\032Room._pingpong._udp.lab.test";
     let second = r"Living\032Room\032\(2\)._pingpong._udp.lab.test";
-    assert_eq!(
-        dig(&lab.router, NAMED_A, second, "SRV"),
-        ["0 100 4433 web2.lab.test."]
-    );
-    assert_eq!(
-        dig(&lab.router, NAMED_A, "web2.lab.test", "A"),
-        ["10.81.0.2"]
-    );
+    assert_eq!(zone(&lab, second, "SRV"), ["0 100 4433 web2.lab.test."]);
+    assert_eq!(zone(&lab, "web2.lab.test", "A"), ["10.81.0.2"]);
     // The same TXT keys in the same order; only the values differ.
     let keys = |txt: Vec<String>| -> Vec<String> {
         txt.join(" ")
@@ -575,11 +557,11 @@ fn the_python_server_registers_the_same_records() {
             .collect()
     };
     assert_eq!(
-        keys(dig(&lab.router, NAMED_A, second, "TXT")),
-        keys(dig(&lab.router, NAMED_A, first, "TXT"))
+        keys(zone(&lab, second, "TXT")),
+        keys(zone(&lab, first, "TXT"))
     );
     assert_eq!(
-        keys(dig(&lab.router, NAMED_A, second, "TXT")),
+        keys(zone(&lab, second, "TXT")),
         ["v", "path", "state", "id", "fp"]
     );
 
@@ -602,15 +584,10 @@ fn the_python_server_registers_the_same_records() {
         "{}",
         python.logs()
     );
-    assert!(dig(&lab.router, NAMED_A, second, "ANY").is_empty());
-    assert!(dig(&lab.router, NAMED_A, "web2.lab.test", "A").is_empty());
+    assert!(zone(&lab, second, "ANY").is_empty());
+    assert!(zone(&lab, "web2.lab.test", "A").is_empty());
     assert_eq!(
-        dig(
-            &lab.router,
-            NAMED_A,
-            &format!("_pingpong._udp.{ZONE}"),
-            "PTR"
-        ),
+        zone(&lab, &format!("_pingpong._udp.{ZONE}"), "PTR"),
         [format!("{first}.")]
     );
 }

@@ -14,6 +14,7 @@ mod json_client;
 pub mod lan_lab;
 pub mod named;
 pub mod peers;
+pub mod routed;
 #[allow(unused_imports)] // only the tests that watch a client use it
 pub use json_client::*;
 

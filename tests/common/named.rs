@@ -1,15 +1,13 @@
-//! Two subnets joined by a router, and a real BIND 9 (`named`) on the router
-//! holding a zone that takes RFC 2136 updates signed with a TSIG key: the
-//! shape of an office or lab where mDNS stops at the router and servers
-//! register themselves in DNS.
+//! A real BIND 9 (`named`) holding a zone that takes RFC 2136 updates signed
+//! with a TSIG key, and `dig`/`nsupdate` against it. Needs only std, so the
+//! wide-area benchmark includes it too (`#[path]`); processes are started
+//! through a launcher (`|program| netns.command(program)`).
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
-
-use super::{Lan, Netns};
 
 /// The zone the tests register in.
 pub const ZONE: &str = "lab.test";
@@ -20,49 +18,10 @@ pub const NAMED_B: &str = "10.82.0.254";
 /// The TSIG key's name in named.conf.
 pub const KEY_NAME: &str = "pingpong-update";
 
-/// Subnet A (`10.81.0.0/24`, servers) and subnet B (`10.82.0.0/24`,
-/// clients), each a bridge, routed by `router` (no multicast routing: mDNS
-/// does not cross). Every host's resolver is named on the router, search
-/// domain [`ZONE`].
-pub struct Routed {
-    pub router: Netns,
-    pub a: Lan,
-    pub b: Lan,
-}
+/// Makes a `Command` for a program, in the right namespace.
+pub type Launcher<'a> = &'a dyn Fn(&str) -> Command;
 
-impl Routed {
-    /// `servers` hosts on A (`10.81.0.1..`), `clients` hosts on B.
-    pub fn new(servers: usize, clients: usize) -> Self {
-        let a = Lan::on_subnet(servers, "10.81.0");
-        let b = Lan::on_subnet(clients, "10.82.0");
-        let router = Netns::new();
-        router.sysctl("net.ipv4.ip_forward=1");
-        for (lan, link, address) in [(&a, "up-a", NAMED_A), (&b, "up-b", NAMED_B)] {
-            lan.bridge.ip(&[
-                "link",
-                "add",
-                link,
-                "type",
-                "veth",
-                "peer",
-                "name",
-                link,
-                "netns",
-                &router.name,
-            ]);
-            lan.bridge.ip(&["link", "set", link, "master", "br0", "up"]);
-            router.ip(&["addr", "add", &format!("{address}/24"), "dev", link]);
-            router.ip(&["link", "set", link, "up"]);
-            for host in &lan.hosts {
-                host.ip(&["route", "add", "default", "via", address]);
-                host.set_resolv_conf(&format!("nameserver {address}\nsearch {ZONE}\n"));
-            }
-        }
-        Self { router, a, b }
-    }
-}
-
-/// `named` on the router, authoritative for [`ZONE`], killed when dropped.
+/// `named`, authoritative for [`ZONE`], killed when dropped.
 pub struct Named {
     child: Child,
     log: Arc<(Mutex<String>, Condvar)>,
@@ -73,11 +32,19 @@ pub struct Named {
 }
 
 impl Named {
-    /// Starts named in `netns` listening on `addresses`, with [`ZONE`]
-    /// (SOA, NS `ns.ZONE` at [`NAMED_A`]) updatable with a fresh key.
-    pub fn start(netns: &Netns, dir: &Path, addresses: &[&str]) -> Self {
-        super::peers::require("named", "bind9");
-        super::peers::require("tsig-keygen", "bind9");
+    /// Starts named listening on `addresses`, with [`ZONE`] (SOA, NS
+    /// `ns.ZONE` at the first address) updatable with a fresh key.
+    pub fn start(launch: Launcher<'_>, dir: &Path, addresses: &[&str]) -> Self {
+        for program in ["named", "tsig-keygen"] {
+            let found = Command::new("sh")
+                .args(["-c", &format!("command -v {program}")])
+                .output()
+                .is_ok_and(|out| out.status.success());
+            assert!(
+                found,
+                "{program} is not installed: `apt-get install bind9` (scripts/test installs it)"
+            );
+        }
         let dir = dir.join("named");
         std::fs::create_dir_all(&dir).unwrap();
         let key = dir.join("update.key");
@@ -85,7 +52,8 @@ impl Named {
         std::fs::write(
             dir.join(format!("{ZONE}.zone")),
             format!(
-                "$TTL 60\n@ IN SOA ns.{ZONE}. admin.{ZONE}. 1 3600 600 86400 10\n@ IN NS ns.{ZONE}.\nns IN A {NAMED_A}\n"
+                "$TTL 60\n@ IN SOA ns.{ZONE}. admin.{ZONE}. 1 3600 600 86400 10\n@ IN NS ns.{ZONE}.\nns IN A {}\n",
+                addresses[0]
             ),
         )
         .unwrap();
@@ -105,8 +73,7 @@ impl Named {
             ),
         )
         .unwrap();
-        let mut child = netns
-            .command("named")
+        let mut child = launch("named")
             .args(["-g", "-n", "1", "-c"])
             .arg(&conf)
             .stdout(Stdio::null())
@@ -172,10 +139,9 @@ pub fn keygen(path: &Path) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
 }
 
-/// `dig +short @server NAME TYPE` from `netns`, sorted lines.
-pub fn dig(netns: &Netns, server: &str, name: &str, kind: &str) -> Vec<String> {
-    let out = netns
-        .command("dig")
+/// `dig +short @server NAME TYPE`, sorted lines.
+pub fn dig(launch: Launcher<'_>, server: &str, name: &str, kind: &str) -> Vec<String> {
+    let out = launch("dig")
         .args(["+short", "+norec", &format!("@{server}"), name, kind])
         .output()
         .unwrap();
@@ -190,7 +156,7 @@ pub fn dig(netns: &Netns, server: &str, name: &str, kind: &str) -> Vec<String> {
 
 /// Polls `dig` until `check` holds of its answer, or fails after `timeout`.
 pub fn wait_for_records(
-    netns: &Netns,
+    launch: Launcher<'_>,
     name: &str,
     kind: &str,
     timeout: Duration,
@@ -198,7 +164,7 @@ pub fn wait_for_records(
 ) -> Vec<String> {
     let deadline = Instant::now() + timeout;
     loop {
-        let now = dig(netns, NAMED_A, name, kind);
+        let now = dig(launch, NAMED_A, name, kind);
         if check(&now) {
             return now;
         }
@@ -211,10 +177,9 @@ pub fn wait_for_records(
     }
 }
 
-/// `nsupdate -k KEY` with `commands` (a `send` is added), run in `netns`.
-pub fn nsupdate(netns: &Netns, key: &Path, commands: &str) {
-    let mut child = netns
-        .command("nsupdate")
+/// `nsupdate -k KEY` with `commands` (a `send` is added).
+pub fn nsupdate(launch: Launcher<'_>, key: &Path, commands: &str) {
+    let mut child = launch("nsupdate")
         .arg("-k")
         .arg(key)
         .stdin(Stdio::piped())
