@@ -157,14 +157,12 @@ fn first_pong(home: &std::path::Path, args: &[&str]) -> Duration {
         .spawn()
         .unwrap();
     let lines = BufReader::new(client.stdout.take().unwrap()).lines();
-    for line in lines {
-        if line.unwrap().contains("seq=") {
-            let took = started.elapsed();
-            let _ = client.wait();
-            return took;
-        }
-    }
-    panic!("client {args:?} printed no pong");
+    let took = lines
+        .map_while(Result::ok)
+        .find(|line| line.contains("seq="))
+        .map(|_| started.elapsed());
+    let _ = client.wait();
+    took.unwrap_or_else(|| panic!("client {args:?} printed no pong"))
 }
 
 /// SIGTERM, then waits for the exit (the records leave with it).
