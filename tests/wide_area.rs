@@ -591,3 +591,72 @@ fn the_python_server_registers_the_same_records() {
         [format!("{first}.")]
     );
 }
+
+/// docs/discovery.md's BIND setup, run as written (only /etc/bind and
+/// /var/lib/bind moved into the test's folder): the key command, the zone
+/// statement and the zone file; a server then registers in it.
+#[test]
+fn the_documented_bind_configuration_works_as_written() {
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/discovery.md")).unwrap();
+    let section = &doc[doc.find("## Across subnets").expect("the docs' section")..];
+    let block = |lang: &str| {
+        let fence = format!("```{lang}\n");
+        let start = section
+            .find(&fence)
+            .unwrap_or_else(|| panic!("no {lang} block"))
+            + fence.len();
+        section[start..start + section[start..].find("```").unwrap()].to_string()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (etc, lib) = (dir.path().join("etc-bind"), dir.path().join("var-lib-bind"));
+    std::fs::create_dir_all(&etc).unwrap();
+    std::fs::create_dir_all(&lib).unwrap();
+    let moved = |text: &str| {
+        text.replace("/etc/bind", &etc.display().to_string())
+            .replace("/var/lib/bind", &lib.display().to_string())
+    };
+    let keygen = std::process::Command::new("sh")
+        .args(["-ec", &moved(&block("sh"))])
+        .output()
+        .unwrap();
+    assert!(keygen.status.success(), "{}", describe(&keygen));
+    let zone = block("zone");
+    let zone_path = zone.lines().next().unwrap().trim_start_matches(';').trim();
+    std::fs::write(moved(zone_path), &zone).unwrap();
+
+    let netns = Netns::new();
+    let key = etc.join("pingpong.key");
+    let named = Named::run(
+        &|p| netns.command(p),
+        dir.path(),
+        &["127.0.0.1"],
+        &moved(&block("conf")),
+        key.clone(),
+    );
+    let homes = pki(dir.path(), &["web1"]);
+    let mut command = netns.command(bin());
+    command
+        .env("PINGPONG_HOME", &homes[0])
+        .args(["server", "--listen", "127.0.0.1:4433", "--instance", "web1"])
+        .args([
+            "--register-dns",
+            "lab.example",
+            "--register-server",
+            "127.0.0.1",
+        ])
+        .args(["--register-host", "web1", "--tsig-key"])
+        .arg(&key);
+    let server = ServerProcess::spawn(command);
+    server.wait_for_log("registered in DNS", Duration::from_secs(20));
+    let launch = |p: &str| netns.command(p);
+    assert_eq!(
+        dig(&launch, "127.0.0.1", "_pingpong._udp.lab.example", "PTR"),
+        ["web1._pingpong._udp.lab.example."]
+    );
+    assert_eq!(
+        dig(&launch, "127.0.0.1", "web1.lab.example", "A"),
+        ["127.0.0.1"]
+    );
+    drop(named);
+}

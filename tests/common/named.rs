@@ -35,16 +35,6 @@ impl Named {
     /// Starts named listening on `addresses`, with [`ZONE`] (SOA, NS
     /// `ns.ZONE` at the first address) updatable with a fresh key.
     pub fn start(launch: Launcher<'_>, dir: &Path, addresses: &[&str]) -> Self {
-        for program in ["named", "tsig-keygen"] {
-            let found = Command::new("sh")
-                .args(["-c", &format!("command -v {program}")])
-                .output()
-                .is_ok_and(|out| out.status.success());
-            assert!(
-                found,
-                "{program} is not installed: `apt-get install bind9` (scripts/test installs it)"
-            );
-        }
         let dir = dir.join("named");
         std::fs::create_dir_all(&dir).unwrap();
         let key = dir.join("update.key");
@@ -57,6 +47,35 @@ impl Named {
             ),
         )
         .unwrap();
+        let zones = format!(
+            "include \"{key}\";\nzone \"{ZONE}\" {{\n type primary;\n file \"{d}/{ZONE}.zone\";\n \
+             update-policy {{ grant {KEY_NAME} zonesub ANY; }};\n}};\n",
+            key = key.display(),
+            d = dir.display()
+        );
+        Self::run(launch, &dir, addresses, &zones, key)
+    }
+
+    /// Starts named in `dir` listening on `addresses` with the zone
+    /// statements `zones` (a configuration as an operator writes it), the
+    /// key in `key`.
+    pub fn run(
+        launch: Launcher<'_>,
+        dir: &Path,
+        addresses: &[&str],
+        zones: &str,
+        key: PathBuf,
+    ) -> Self {
+        for program in ["named", "tsig-keygen"] {
+            let found = Command::new("sh")
+                .args(["-c", &format!("command -v {program}")])
+                .output()
+                .is_ok_and(|out| out.status.success());
+            assert!(
+                found,
+                "{program} is not installed: `apt-get install bind9` (scripts/test installs it)"
+            );
+        }
         let d = dir.display();
         let listen: String = addresses.iter().map(|a| format!("{a}; ")).collect();
         let conf = dir.join("named.conf");
@@ -65,11 +84,7 @@ impl Named {
             format!(
                 "options {{\n directory \"{d}\";\n pid-file none;\n session-keyfile \"{d}/session.key\";\n \
                  listen-on port 53 {{ {listen}}};\n listen-on-v6 {{ none; }};\n recursion no;\n \
-                 dnssec-validation no;\n notify no;\n}};\n\
-                 include \"{key}\";\n\
-                 zone \"{ZONE}\" {{\n type primary;\n file \"{d}/{ZONE}.zone\";\n \
-                 update-policy {{ grant {KEY_NAME} zonesub ANY; }};\n}};\n",
-                key = key.display()
+                 dnssec-validation no;\n notify no;\n}};\n{zones}"
             ),
         )
         .unwrap();
@@ -95,7 +110,7 @@ impl Named {
         let named = Self {
             child,
             log,
-            dir,
+            dir: dir.to_path_buf(),
             key,
         };
         named.wait_for_log("running", Duration::from_secs(20));
