@@ -660,3 +660,63 @@ fn the_documented_bind_configuration_works_as_written() {
     );
     drop(named);
 }
+
+/// The records follow the server: a new address replaces the old one in the
+/// zone within a second or two, and a reloaded certificate changes TXT `fp`.
+#[test]
+fn records_follow_address_and_certificate_changes() {
+    let lab = Routed::new(1, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let named = Named::start(&|p| lab.on_router(p), dir.path(), &[NAMED_A]);
+    let homes = pki(dir.path(), &["web1"]);
+    let server = registered_server(&lab, 0, "web1", &homes[0], &named.key, &[]);
+    server.wait_for_log("registered in DNS", Duration::from_secs(20));
+    assert_eq!(zone(&lab, "web1.lab.test", "A"), ["10.81.0.1"]);
+
+    // A new lease: the old address goes (with its secondaries, hence first),
+    // the new one comes.
+    lab.a.hosts[0].ip(&["addr", "del", "10.81.0.1/24", "dev", "eth0"]);
+    lab.a.hosts[0].ip(&["addr", "add", "10.81.0.50/24", "dev", "eth0"]);
+    wait_for_records(
+        &|p| lab.on_router(p),
+        "web1.lab.test",
+        "A",
+        Duration::from_secs(10),
+        |a| a == ["10.81.0.50"],
+    );
+
+    let txt_name = "web1._pingpong._udp.lab.test";
+    let before = zone(&lab, txt_name, "TXT").join(" ");
+    // A new certificate for the same names, swapped in as a deploy would.
+    let ca = store::load_ca(&CertPaths::new(dir.path().join("ca"))).unwrap();
+    let leaf = issue_leaf(
+        &ca,
+        LeafRole::Server,
+        "web1",
+        &["web1.lab.test".into()],
+        Validity::days(30),
+    )
+    .unwrap();
+    let mine = CertPaths::new(&homes[0]);
+    store::write_file(&mine.leaf_key(LeafRole::Server), &leaf.key, true, true).unwrap();
+    store::write_file(&mine.leaf_cert(LeafRole::Server), &leaf.cert, false, true).unwrap();
+    server.wait_for_log("certificates reloaded", Duration::from_secs(10));
+    let after = wait_for_records(
+        &|p| lab.on_router(p),
+        txt_name,
+        "TXT",
+        Duration::from_secs(10),
+        |t| t.join(" ") != before,
+    );
+    let fp = |txt: &str| {
+        txt.split('"')
+            .find(|s| s.starts_with("fp="))
+            .map(str::to_string)
+    };
+    assert_ne!(fp(&after.join(" ")), fp(&before));
+    // Still one instance: the same server, not a new registration.
+    assert_eq!(
+        zone(&lab, &format!("_pingpong._udp.{ZONE}"), "PTR").len(),
+        1
+    );
+}
