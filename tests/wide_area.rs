@@ -54,16 +54,23 @@ fn registered_server(
     key: &Path,
     extra: &[&str],
 ) -> ServerProcess {
+    server_in_zone(lab, i, host, home, key, ZONE, extra)
+}
+
+/// The same, registering in `zone`.
+fn server_in_zone(
+    lab: &Routed,
+    i: usize,
+    host: &str,
+    home: &Path,
+    key: &Path,
+    zone: &str,
+    extra: &[&str],
+) -> ServerProcess {
     let mut command = on_host(&lab.a.hosts[i], host, home);
     command
-        .args([
-            "server",
-            "--listen",
-            "0.0.0.0:4433",
-            "--register-dns",
-            ZONE,
-            "--tsig-key",
-        ])
+        .args(["server", "--listen", "0.0.0.0:4433", "--register-dns", zone])
+        .arg("--tsig-key")
         .arg(key)
         .args(extra);
     ServerProcess::spawn(command)
@@ -206,7 +213,12 @@ fn servers_register_and_a_client_on_another_subnet_finds_and_pings_them() {
 fn registration_errors_are_one_line_and_the_server_keeps_serving() {
     let lab = Routed::new(1, 0);
     let dir = tempfile::tempdir().unwrap();
-    let named = Named::start(&|p| lab.on_router(p), dir.path(), &[NAMED_A]);
+    let named = Named::start_with_locked(
+        &|p| lab.on_router(p),
+        dir.path(),
+        &[NAMED_A],
+        &["locked.test"],
+    );
     let homes = pki(dir.path(), &["web1"]);
     let wrong = dir.path().join("wrong.key");
     common::named::keygen(&wrong);
@@ -272,18 +284,7 @@ fn registration_errors_are_one_line_and_the_server_keeps_serving() {
     drop(server);
 
     // A zone that does not exist.
-    let mut command = on_host(&lab.a.hosts[0], "web1", &homes[0]);
-    command
-        .args([
-            "server",
-            "--listen",
-            "0.0.0.0:4433",
-            "--register-dns",
-            "nowhere.test",
-            "--tsig-key",
-        ])
-        .arg(&named.key);
-    let server = ServerProcess::spawn(command);
+    let server = server_in_zone(&lab, 0, "web1", &homes[0], &named.key, "nowhere.test", &[]);
     server.wait_for_log("not registered in DNS", Duration::from_secs(20));
     assert!(
         server
@@ -292,6 +293,78 @@ fn registration_errors_are_one_line_and_the_server_keeps_serving() {
         "{}",
         server.logs()
     );
+    drop(server);
+
+    // A zone that takes no updates: REFUSED, with the policy to add.
+    let server = server_in_zone(&lab, 0, "web1", &homes[0], &named.key, "locked.test", &[]);
+    server.wait_for_log("not registered in DNS", Duration::from_secs(20));
+    assert!(
+        server
+            .logs()
+            .contains("refused the update of locked.test (REFUSED)"),
+        "{}",
+        server.logs()
+    );
+    assert!(
+        server.logs().contains("grant pingpong-update zonesub ANY"),
+        "{}",
+        server.logs()
+    );
+    drop(server);
+
+    // A DNS server that does not hold the zone: BIND answers REFUSED too.
+    let server = server_in_zone(
+        &lab,
+        0,
+        "web1",
+        &homes[0],
+        &named.key,
+        "elsewhere.test",
+        &["--register-server", NAMED_A],
+    );
+    server.wait_for_log("not registered in DNS", Duration::from_secs(20));
+    assert!(
+        server
+            .logs()
+            .contains("refused the update of elsewhere.test (REFUSED): it does not hold that zone"),
+        "{}",
+        server.logs()
+    );
+    drop(server);
+
+    // Clocks ten minutes apart (libfaketime, preloaded into the server
+    // itself): BADTIME, with the difference.
+    let mut command = on_host(&lab.a.hosts[0], "web1", &homes[0]);
+    command
+        .env("LD_PRELOAD", libfaketime())
+        .env("FAKETIME", "+600s")
+        .env("FAKETIME_DONT_FAKE_MONOTONIC", "1")
+        .args([
+            "server",
+            "--listen",
+            "0.0.0.0:4433",
+            "--register-dns",
+            ZONE,
+            "--tsig-key",
+        ])
+        .arg(&named.key);
+    let server = ServerProcess::spawn(command);
+    server.wait_for_log("not registered in DNS", Duration::from_secs(20));
+    let logs = server.logs();
+    let line = logs
+        .lines()
+        .find(|l| l.contains("(BADTIME)"))
+        .unwrap_or_else(|| panic!("{logs}"));
+    let skew: i64 = line
+        .split("this machine's by ")
+        .nth(1)
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((-610..=-590).contains(&skew), "{line}");
     drop(server);
 
     // No DNS server there: unreachable, said once, retried.
@@ -327,6 +400,29 @@ fn registration_errors_are_one_line_and_the_server_keeps_serving() {
     assert_eq!(readyz, "ready\ndns: registered as \"web1\" in lab.test\n");
     let metrics = http_get(&lab.a.hosts[0], "http://127.0.0.1:9464/metrics");
     assert!(metrics.contains("pingpong_dns_registered 1"), "{metrics}");
+}
+
+/// Debian's libfaketime (package `faketime`), for a process whose clock is off.
+fn libfaketime() -> PathBuf {
+    std::fs::read_dir("/usr/lib")
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|entry| entry.path().join("faketime/libfaketime.so.1"))
+        .find(|path| path.exists())
+        .expect(
+            "libfaketime is not installed: `apt-get install faketime` (scripts/test installs it)",
+        )
+}
+
+/// [`http_get`], or an empty body while nothing listens yet.
+fn http_get_retrying(netns: &Netns, url: &str) -> String {
+    let script = "import sys, urllib.request\ntry:\n    sys.stdout.write(urllib.request.urlopen(sys.argv[1]).read().decode())\nexcept OSError:\n    pass";
+    let out = netns
+        .command(&std::env::var("PINGPONG_TEST_PYTHON").unwrap_or_else(|_| "python3".into()))
+        .args(["-c", script, url])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// The body of an HTTP GET from inside `netns` (curl is not assumed: Python).
@@ -577,6 +673,44 @@ fn the_python_server_registers_the_same_records() {
         describe(&out)
     );
 
+    // The dashboard's agent monitors both, found by DNS-SD.
+    let mut web = on_host(&lab.b.hosts[0], "laptop", &homes[2])
+        .args([
+            "web",
+            "--dns-sd",
+            ZONE,
+            "--listen",
+            "127.0.0.1:0",
+            "--metrics",
+            "127.0.0.1:9465",
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    let up =
+        |instance: &str| format!(r#"pingpong_web_session_up{{instance="{instance}",key="dns:"#);
+    loop {
+        let metrics = http_get_retrying(&lab.b.hosts[0], "http://127.0.0.1:9465/metrics");
+        let both = ["Living Room", "Living Room (2)"].iter().all(|i| {
+            metrics.lines().any(|l| {
+                l.starts_with(&up(i)) && l.contains(r#"source="dns-sd"}"#) && l.ends_with(" 1")
+            })
+        });
+        if both {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "web never monitored both:\n{metrics}"
+        );
+        // Polling an HTTP endpoint: nothing to wait on but its answers.
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let _ = web.kill();
+    let _ = web.wait();
+
     python.signal(libc::SIGTERM);
     python.wait_exit(Duration::from_secs(15));
     assert!(
@@ -719,4 +853,76 @@ fn records_follow_address_and_certificate_changes() {
         zone(&lab, &format!("_pingpong._udp.{ZONE}"), "PTR").len(),
         1
     );
+}
+
+/// The records are what DNS-SD browsers expect: avahi, with wide-area
+/// DNS-SD on and the named of its resolv.conf, browses the zone from the
+/// other subnet and resolves the Rust and the Python server (instance names
+/// with spaces included).
+#[test]
+fn avahi_browses_the_zone_and_resolves_both_servers() {
+    let lab = Routed::new(2, 1);
+    let dir = tempfile::tempdir().unwrap();
+    let named = Named::start(&|p| lab.on_router(p), dir.path(), &[NAMED_A, NAMED_B]);
+    let homes = pki(dir.path(), &["web1", "web2"]);
+    let rust = registered_server(
+        &lab,
+        0,
+        "web1",
+        &homes[0],
+        &named.key,
+        &["--instance", "Rust Server"],
+    );
+    let mut command = on_host_running(&lab.a.hosts[1], "web2", &homes[1], &python_server_bin());
+    command
+        .args([
+            "--listen",
+            "0.0.0.0:4433",
+            "--instance",
+            "Python Server",
+            "--register-dns",
+            ZONE,
+        ])
+        .arg("--tsig-key")
+        .arg(&named.key)
+        .args(tls_args(&CertPaths::new(&homes[1]), LeafRole::Server));
+    let python = ServerProcess::spawn(command);
+    rust.wait_for_log("registered in DNS", Duration::from_secs(20));
+    python.wait_for_log("registered in DNS", Duration::from_secs(20));
+
+    let avahi = common::peers::Avahi::start_on(&lab.b.hosts[0], "eth0", true);
+    let out = avahi
+        .command(&lab.b.hosts[0], "avahi-browse")
+        .args([
+            "--domain",
+            ZONE,
+            "--resolve",
+            "--terminate",
+            "--parsable",
+            "--no-db-lookup",
+        ])
+        .arg("_pingpong._udp")
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    // Resolved lines: =;iface;proto;name;type;domain;host;address;port;txt
+    let resolved: Vec<Vec<&str>> = text
+        .lines()
+        .filter(|l| l.starts_with('='))
+        .map(|l| l.split(';').collect())
+        .collect();
+    for (name, host, address) in [
+        (r"Rust\032Server", "web1.lab.test", "10.81.0.1"),
+        (r"Python\032Server", "web2.lab.test", "10.81.0.2"),
+    ] {
+        let row = resolved
+            .iter()
+            .find(|r| r[3] == name)
+            .unwrap_or_else(|| panic!("avahi did not resolve {name}: {}", describe(&out)));
+        assert_eq!((row[6], row[7], row[8]), (host, address, "4433"), "{row:?}");
+        assert!(
+            row[9].contains("\"state=serving\"") && row[9].contains("\"path=/pingpong\""),
+            "{row:?}"
+        );
+    }
 }

@@ -26,6 +26,8 @@ pub struct ServerLabels {
     pub instance: String,
     /// Its discovery key (unique where instance names are not).
     pub key: String,
+    /// Where it was found: `mdns`, `dns`, `dns-sd`, `static`.
+    pub source: String,
 }
 
 /// The agent's counters and gauges, per server.
@@ -87,43 +89,35 @@ impl WebMetrics {
         }
     }
 
-    /// Counts what a monitor reported about the server `key` (`instance`).
-    pub fn observe(&self, key: &str, instance: &str, event: &MonitorEvent) {
-        let labels = ServerLabels {
-            instance: instance.to_string(),
-            key: key.to_string(),
-        };
+    /// Counts what a monitor reported about `server`.
+    pub fn observe(&self, labels: &ServerLabels, event: &MonitorEvent) {
         match event {
             MonitorEvent::Connected { .. } => {
-                self.sessions.get_or_create(&labels).inc();
-                self.up.get_or_create(&labels).set(1);
+                self.sessions.get_or_create(labels).inc();
+                self.up.get_or_create(labels).set(1);
             }
             MonitorEvent::Sent => {
-                self.sent.get_or_create(&labels).inc();
+                self.sent.get_or_create(labels).inc();
             }
             MonitorEvent::Pong { rtt_ms } => {
-                self.rtt.get_or_create(&labels).set(rtt_ms / 1000.0);
+                self.rtt.get_or_create(labels).set(rtt_ms / 1000.0);
             }
             MonitorEvent::Lost => {
-                self.lost.get_or_create(&labels).inc();
+                self.lost.get_or_create(labels).inc();
             }
             MonitorEvent::Draining | MonitorEvent::Failed { .. } => {
-                self.up.get_or_create(&labels).set(0);
+                self.up.get_or_create(labels).set(0);
             }
         }
     }
 
     /// The server left discovery: its series go.
-    pub fn forget(&self, key: &str, instance: &str) {
-        let labels = ServerLabels {
-            instance: instance.to_string(),
-            key: key.to_string(),
-        };
-        self.sent.remove(&labels);
-        self.lost.remove(&labels);
-        self.sessions.remove(&labels);
-        self.rtt.remove(&labels);
-        self.up.remove(&labels);
+    pub fn forget(&self, labels: &ServerLabels) {
+        self.sent.remove(labels);
+        self.lost.remove(labels);
+        self.sessions.remove(labels);
+        self.rtt.remove(labels);
+        self.up.remove(labels);
     }
 
     /// The Prometheus text exposition.
@@ -170,6 +164,11 @@ mod tests {
             fingerprint: None,
             state: crate::proto::ServerState::Serving,
         };
+        let server = ServerLabels {
+            instance: "alpha".into(),
+            key: "k1".into(),
+            source: "dns-sd".into(),
+        };
         for event in [
             connected.clone(),
             MonitorEvent::Sent,
@@ -181,10 +180,10 @@ mod tests {
             },
             connected,
         ] {
-            m.observe("k1", "alpha", &event);
+            m.observe(&server, &event);
         }
         let text = m.encode();
-        let labels = r#"{instance="alpha",key="k1"}"#;
+        let labels = r#"{instance="alpha",key="k1",source="dns-sd"}"#;
         for line in [
             format!("pingpong_web_pings_sent_total{labels} 2"),
             format!("pingpong_web_pings_lost_total{labels} 1"),
@@ -194,7 +193,7 @@ mod tests {
         ] {
             assert!(text.contains(&line), "{line} not in\n{text}");
         }
-        m.forget("k1", "alpha");
+        m.forget(&server);
         assert!(!m.encode().contains("alpha"));
     }
 }

@@ -34,6 +34,7 @@ use crate::client::Connector;
 use crate::discovery::{Candidate, Discovery, DiscoveryConfig, DiscoveryEvent, SourceEvent};
 use access::Access;
 use http::PageConfig;
+use metrics::ServerLabels;
 use model::Board;
 
 /// Snapshots are sent at most this often: a burst of reports (several servers
@@ -225,7 +226,11 @@ impl WebAgent {
                             DiscoveryEvent::Removed(candidate) => {
                                 info!(server = %candidate.instance, "gone from discovery");
                                 if let Some(metrics) = &metrics {
-                                    metrics.forget(&candidate.key, &candidate.instance);
+                                    metrics.forget(&ServerLabels {
+                                        instance: candidate.instance.clone(),
+                                        key: candidate.key.clone(),
+                                        source: candidate.source.to_string(),
+                                    });
                                 }
                                 board.remove(&candidate.key);
                                 if let Some((token, _)) = monitors.remove(&candidate.key) {
@@ -239,10 +244,15 @@ impl WebAgent {
                     None => break,
                 },
                 Some((key, event)) = reports.recv() => {
-                    if let (Some(metrics), Some(instance)) = (&metrics, board.instance(&key)) {
-                        metrics.observe(&key, instance, &event);
+                    if let (Some(metrics), Some(row)) = (&metrics, board.row(&key)) {
+                        let server = ServerLabels {
+                            instance: row.instance.clone(),
+                            key: key.clone(),
+                            source: row.source.clone(),
+                        };
+                        metrics.observe(&server, &event);
                     }
-                    let instance = board.instance(&key).unwrap_or_default().to_string();
+                    let instance = board.row(&key).map(|row| row.instance.clone()).unwrap_or_default();
                     if let Some(reason) = board.apply(&key, event, now_ms()) {
                         warn!(server = %instance, %reason, "server unreachable");
                     }

@@ -42,7 +42,7 @@ pub struct Row {
     pub key: String,
     /// Instance name.
     pub instance: String,
-    /// Where it was found: `mdns`, `dns`, `static`.
+    /// Where it was found: `mdns`, `dns`, `dns-sd`, `static`.
     pub source: String,
     /// The address of the current session, else the advertised ones.
     pub address: String,
@@ -146,9 +146,9 @@ impl Board {
         self.rows.remove(key).is_some()
     }
 
-    /// The instance name of the server with this discovery key.
-    pub fn instance(&self, key: &str) -> Option<&str> {
-        self.rows.get(key).map(|row| row.instance.as_str())
+    /// The row of the server with this discovery key.
+    pub fn row(&self, key: &str) -> Option<&Row> {
+        self.rows.get(key)
     }
 
     /// Applies a monitor's report; `now_ms` is the wall-clock time. Returns

@@ -35,24 +35,45 @@ impl Named {
     /// Starts named listening on `addresses`, with [`ZONE`] (SOA, NS
     /// `ns.ZONE` at the first address) updatable with a fresh key.
     pub fn start(launch: Launcher<'_>, dir: &Path, addresses: &[&str]) -> Self {
+        Self::start_with_locked(launch, dir, addresses, &[])
+    }
+
+    /// [`start`](Self::start), plus the zones `locked` that take no update
+    /// at all (`allow-update { none; }`).
+    pub fn start_with_locked(
+        launch: Launcher<'_>,
+        dir: &Path,
+        addresses: &[&str],
+        locked: &[&str],
+    ) -> Self {
         let dir = dir.join("named");
         std::fs::create_dir_all(&dir).unwrap();
         let key = dir.join("update.key");
         keygen(&key);
-        std::fs::write(
-            dir.join(format!("{ZONE}.zone")),
-            format!(
-                "$TTL 60\n@ IN SOA ns.{ZONE}. admin.{ZONE}. 1 3600 600 86400 10\n@ IN NS ns.{ZONE}.\nns IN A {}\n",
-                addresses[0]
-            ),
-        )
-        .unwrap();
-        let zones = format!(
-            "include \"{key}\";\nzone \"{ZONE}\" {{\n type primary;\n file \"{d}/{ZONE}.zone\";\n \
-             update-policy {{ grant {KEY_NAME} zonesub ANY; }};\n}};\n",
-            key = key.display(),
-            d = dir.display()
-        );
+        let mut zones = format!("include \"{}\";\n", key.display());
+        for (zone, policy) in std::iter::once((
+            ZONE,
+            format!("update-policy {{ grant {KEY_NAME} zonesub ANY; }}"),
+        ))
+        .chain(
+            locked
+                .iter()
+                .map(|zone| (*zone, "allow-update { none; }".to_string())),
+        ) {
+            let file = dir.join(format!("{zone}.zone"));
+            std::fs::write(
+                &file,
+                format!(
+                    "$TTL 60\n@ IN SOA ns.{zone}. admin.{zone}. 1 3600 600 86400 10\n@ IN NS ns.{zone}.\nns IN A {}\n",
+                    addresses[0]
+                ),
+            )
+            .unwrap();
+            zones.push_str(&format!(
+                "zone \"{zone}\" {{\n type primary;\n file \"{}\";\n {policy};\n}};\n",
+                file.display()
+            ));
+        }
         Self::run(launch, &dir, addresses, &zones, key)
     }
 

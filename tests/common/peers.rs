@@ -36,6 +36,13 @@ impl Avahi {
     /// A D-Bus system bus and avahi-daemon inside `netns`, on its `pp0` link
     /// (see [`Netns::with_lan`]): avahi ignores loopback.
     pub fn start(netns: &Netns) -> Self {
+        Self::start_on(netns, "pp0", false)
+    }
+
+    /// The same on `interface`; with `wide_area`, avahi also browses unicast
+    /// DNS-SD domains through the name servers of the namespace's
+    /// /etc/resolv.conf.
+    pub fn start_on(netns: &Netns, interface: &str, wide_area: bool) -> Self {
         static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
         let one_at_a_time = ONE_AT_A_TIME
             .lock()
@@ -52,7 +59,10 @@ impl Avahi {
         )
         .unwrap();
         let avahi_conf = dir.path().join("avahi.conf");
-        std::fs::write(&avahi_conf, AVAHI_CONF).unwrap();
+        let conf = AVAHI_CONF
+            .replace("INTERFACE", interface)
+            .replace("WIDE_AREA", if wide_area { "yes" } else { "no" });
+        std::fs::write(&avahi_conf, conf).unwrap();
         let mut dbus = netns
             .command("dbus-daemon")
             .args([
@@ -147,10 +157,10 @@ const AVAHI_CONF: &str = "[server]
 host-name=avahi-peer
 use-ipv4=yes
 use-ipv6=yes
-allow-interfaces=pp0
+allow-interfaces=INTERFACE
 enable-dbus=yes
 [wide-area]
-enable-wide-area=no
+enable-wide-area=WIDE_AREA
 [publish]
 publish-hinfo=no
 publish-workstation=no

@@ -34,6 +34,8 @@ log = logging.getLogger("pingpong_server.register")
 #: Answer wait per attempt, and attempts per message (as the Rust server).
 ATTEMPT_TIMEOUT = 1.0
 ATTEMPTS = 3
+#: How long a stopping server lets an update under way finish.
+STOP_GRACE = 1.0
 #: Conflict names tried: `NAME (2)` to `NAME (99)`.
 MAX_RENAMES = 99
 #: Back-off after a failure: 1 s, doubling, at most a minute.
@@ -57,9 +59,9 @@ def rejection(server: str, zone: str, key: str, rcode: dns.rcode.Rcode) -> Regis
     """The line for an error answer, by code."""
     if rcode == dns.rcode.REFUSED:
         return RegisterError(
-            f"the DNS server {server} refused the update of {zone} (REFUSED): the zone does not allow "
-            f"updates signed with key {key!r}; allow them "
-            f"(BIND: update-policy {{ grant {key} zonesub ANY; }};)"
+            f"the DNS server {server} refused the update of {zone} (REFUSED): it does not hold that zone, "
+            f"or the zone does not allow updates signed with key {key!r}; check --register-server (the "
+            f"zone's primary) and allow the key (BIND: update-policy {{ grant {key} zonesub ANY; }};)"
         )
     if rcode == dns.rcode.NOTAUTH:
         return RegisterError(
@@ -119,15 +121,23 @@ class Registrar:
         self._wake.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Registers, then keeps the records right until `stop`; removes them."""
+        """Registers, then keeps the records right until `stop`; removes them.
+        A TXT change that comes with the stop (draining) is written first,
+        with a bounded wait."""
         failures = 0
         last_error = ""
-        while not stop.is_set():
+        while True:
+            changed = self._wake.is_set()
             self._wake.clear()
+            if stop.is_set() and not changed:
+                break
             try:
-                await self._sync()
+                async with asyncio.timeout(STOP_GRACE if stop.is_set() else None):
+                    await self._sync()
                 failures, last_error = 0, ""
                 wait = self.refresh
+            except TimeoutError:
+                break
             except (RegisterError, OSError) as error:
                 if str(error) != last_error:
                     log.warning("not registered in DNS: %s; retrying", error)
@@ -135,6 +145,8 @@ class Registrar:
                 self.status = f"dns: not registered: {error}"
                 wait = min(FIRST_BACKOFF * 2**failures, MAX_BACKOFF)
                 failures = min(failures + 1, 6)
+            if stop.is_set():
+                break
             await self._wait(stop, wait)
         await self._remove()
 

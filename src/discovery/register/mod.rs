@@ -202,7 +202,7 @@ fn rejection_text(
             ),
         },
         (_, ResponseCode::Refused) => format!(
-            "the DNS server {server} refused the update of {zone} (REFUSED): the zone does not allow updates signed with key {key:?}; allow them (BIND: update-policy {{ grant {key} zonesub ANY; }};)"
+            "the DNS server {server} refused the update of {zone} (REFUSED): it does not hold that zone, or the zone does not allow updates signed with key {key:?}; check --register-server (the zone's primary) and allow the key (BIND: update-policy {{ grant {key} zonesub ANY; }};)"
         ),
         (_, ResponseCode::NotAuth) => format!(
             "the DNS server {server} is not authoritative for {zone}, or does not accept key {key:?} (NOTAUTH): check the zone name, --register-server (the zone's primary) and the key"
@@ -211,7 +211,83 @@ fn rejection_text(
             "a record is outside the zone {zone} (NOTZONE): check --register-host"
         ),
         (_, code) => format!(
-            "the DNS server {server} answered {code} to the update of {zone}: see its log"
+            "the DNS server {server} answered {code} (rcode {}) to the update of {zone}: see its log",
+            u16::from(code)
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rejected(code: ResponseCode, tsig: Option<TsigError>, skew: Option<i64>) -> String {
+        RegisterError::Rejected {
+            server: "192.0.2.53:53".parse().unwrap(),
+            zone: "lab.test".into(),
+            key: "pingpong-update".into(),
+            code,
+            tsig,
+            skew,
+        }
+        .to_string()
+    }
+
+    #[test]
+    fn each_code_names_its_cause_and_fix() {
+        for (code, tsig, skew, says) in [
+            (
+                ResponseCode::Refused,
+                None,
+                None,
+                "update-policy { grant pingpong-update zonesub ANY; }",
+            ),
+            (
+                ResponseCode::NotAuth,
+                None,
+                None,
+                "not authoritative for lab.test",
+            ),
+            (
+                ResponseCode::NotAuth,
+                Some(TsigError::BadSig),
+                None,
+                "wrong secret (BADSIG)",
+            ),
+            (
+                ResponseCode::NotAuth,
+                Some(TsigError::BadKey),
+                None,
+                "does not know the key \"pingpong-update\" (BADKEY)",
+            ),
+            (
+                ResponseCode::NotAuth,
+                Some(TsigError::BadTime),
+                Some(-600),
+                "differs from this machine's by -600 s",
+            ),
+            (
+                ResponseCode::NotZone,
+                None,
+                None,
+                "outside the zone lab.test",
+            ),
+            (
+                ResponseCode::ServFail,
+                None,
+                None,
+                "answered Server Failure (rcode 2)",
+            ),
+        ] {
+            let line = rejected(code, tsig, skew);
+            assert!(line.contains(says), "{code:?} {tsig:?}: {line}");
+            assert!(!line.contains('\n'), "{line}");
+        }
+    }
+
+    #[test]
+    fn zone_names_are_absolute_and_lowercase() {
+        assert_eq!(zone_name("Lab.Test").unwrap().to_string(), "lab.test.");
+        assert!(zone_name("a..b").is_err());
     }
 }

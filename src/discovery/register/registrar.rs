@@ -28,6 +28,9 @@ use crate::discovery::mdns::addresses::{InterfaceAddress, ADDRESS_POLL_INTERVAL}
 
 /// Conflict names tried before giving up: `NAME (2)` to `NAME (99)`.
 const MAX_RENAMES: u32 = 99;
+/// How long a stopping server lets an update under way finish (the draining
+/// TXT, written just before): one attempt's timeout.
+const STOP_GRACE: Duration = Duration::from_secs(1);
 /// Rewrites lost to concurrent changes of the same records before giving up
 /// for this round.
 const MAX_RACES: u32 = 5;
@@ -181,7 +184,21 @@ impl Worker {
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             self.registration.txt = wanted.borrow_and_update().txt.clone();
-            let wait = match self.sync().await {
+            // A stop lets an update under way (the draining TXT) land, but
+            // does not wait long for a DNS server that does not answer.
+            let outcome = {
+                let sync = self.sync();
+                tokio::pin!(sync);
+                tokio::select! {
+                    outcome = &mut sync => Some(outcome),
+                    _ = stop.cancelled() => tokio::time::timeout(STOP_GRACE, &mut sync).await.ok(),
+                }
+            };
+            let Some(outcome) = outcome.filter(|_| !stop.is_cancelled()) else {
+                self.remove().await;
+                return;
+            };
+            let wait = match outcome {
                 Ok(()) => {
                     failures = 0;
                     self.options.refresh
@@ -200,11 +217,9 @@ impl Worker {
             let next = tokio::time::Instant::now() + wait;
             loop {
                 tokio::select! {
-                    _ = stop.cancelled() => {
-                        self.remove().await;
-                        return;
-                    }
-                    _ = tokio::time::sleep_until(next) => break,
+                    // A TXT change first: the draining TXT comes just before
+                    // the stop, and is written before the records go.
+                    biased;
                     changed = wanted.changed() => {
                         if changed.is_err() {
                             // The server is gone without a shutdown.
@@ -212,6 +227,11 @@ impl Worker {
                         }
                         break;
                     }
+                    _ = stop.cancelled() => {
+                        self.remove().await;
+                        return;
+                    }
+                    _ = tokio::time::sleep_until(next) => break,
                     _ = poll.tick() => {
                         let now = current_addresses(self.listen, &self.options.addresses);
                         if now != self.registration.addresses {
