@@ -95,7 +95,14 @@ fn servers_register_and_a_client_on_another_subnet_finds_and_pings_them() {
         "web1",
         &homes[0],
         &named.key,
-        &["--instance", "Bar Wide", "--register-refresh", "1"],
+        &[
+            "--instance",
+            "Bar Wide",
+            "--register-refresh",
+            "1",
+            "--register-ttl",
+            "1",
+        ],
     );
     web1.wait_for_log("registered in DNS", Duration::from_secs(20));
     let browse = format!("_pingpong._udp.{ZONE}");
@@ -125,7 +132,7 @@ fn servers_register_and_a_client_on_another_subnet_finds_and_pings_them() {
         "web2",
         &homes[1],
         &named.key,
-        &["--instance", "Bar Wide"],
+        &["--instance", "Bar Wide", "--register-ttl", "1"],
     );
     web2.wait_for_log("registered in DNS", Duration::from_secs(20));
     assert!(
@@ -182,10 +189,31 @@ fn servers_register_and_a_client_on_another_subnet_finds_and_pings_them() {
         |srv| srv == ["0 100 4433 web1.lab.test."],
     );
 
+    // A watching browser on subnet B sees both, then web1 leave.
+    let mut watch = JsonClient::spawn({
+        let mut command = on_host(&lab.b.hosts[0], "laptop", &homes[2]);
+        command.args(["discover", "--watch", "--dns-sd", ZONE, "--json"]);
+        command
+    });
+    let mut seen: Vec<String> = (0..2)
+        .map(|_| {
+            watch.until("added")["instance"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    seen.sort();
+    assert_eq!(seen, ["Bar Wide", "Bar Wide (2)"]);
+
     // SIGTERM: draining first, then only web1's records leave the zone.
     let mut web1 = web1;
     web1.signal(libc::SIGTERM);
     web1.wait_exit(Duration::from_secs(15));
+    // Within the records' TTL (1 s here).
+    assert_eq!(watch.until("removed")["instance"], "Bar Wide");
+    let _ = watch.child.kill();
+    let _ = watch.child.wait();
     assert!(web1.logs().contains("removed from DNS"), "{}", web1.logs());
     // With no session to wait for, the drain lasts milliseconds: named's own
     // log shows the draining TXT written, then the instance deleted.
