@@ -5,76 +5,14 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::Duration;
 
 use common::named::{dig, nsupdate, wait_for_records, Named, NAMED_A, NAMED_B, ZONE};
-use common::routed::Routed;
+use common::routed::{pki, registered_server, server_in_zone, Routed};
 use common::*;
 use pingpong::tls::generate::{issue_leaf, Validity};
 use pingpong::tls::{store, CertPaths, LeafRole};
-
-/// One CA; for each host a folder with the CA, a server certificate for
-/// `<host>.lab.test` (and `<host>.local`) and a client certificate.
-fn pki(dir: &Path, hosts: &[&str]) -> Vec<PathBuf> {
-    let ca = CertPaths::new(dir.join("ca"));
-    store::init_ca(&ca, "wide-area CA", 30, false).unwrap();
-    let authority = store::load_ca(&ca).unwrap();
-    hosts
-        .iter()
-        .map(|host| {
-            let home = dir.join(host);
-            std::fs::create_dir_all(&home).unwrap();
-            std::fs::copy(ca.ca_cert(), home.join("ca.pem")).unwrap();
-            let mine = CertPaths::new(&home);
-            for (role, name, sans) in [
-                (
-                    LeafRole::Server,
-                    host.to_string(),
-                    vec![format!("{host}.local"), format!("{host}.{ZONE}")],
-                ),
-                (LeafRole::Client, format!("{host}-client"), vec![]),
-            ] {
-                let leaf = issue_leaf(&authority, role, &name, &sans, Validity::days(30)).unwrap();
-                store::write_file(&mine.leaf_cert(role), &leaf.cert, false, false).unwrap();
-                store::write_file(&mine.leaf_key(role), &leaf.key, true, false).unwrap();
-            }
-            home
-        })
-        .collect()
-}
-
-/// `pingpong server --register-dns lab.test --tsig-key KEY <extra>` on host
-/// `i` of subnet A, named `host`.
-fn registered_server(
-    lab: &Routed,
-    i: usize,
-    host: &str,
-    home: &Path,
-    key: &Path,
-    extra: &[&str],
-) -> ServerProcess {
-    server_in_zone(lab, i, host, home, key, ZONE, extra)
-}
-
-/// The same, registering in `zone`.
-fn server_in_zone(
-    lab: &Routed,
-    i: usize,
-    host: &str,
-    home: &Path,
-    key: &Path,
-    zone: &str,
-    extra: &[&str],
-) -> ServerProcess {
-    let mut command = on_host(&lab.a.hosts[i], host, home);
-    command
-        .args(["server", "--listen", "0.0.0.0:4433", "--register-dns", zone])
-        .arg("--tsig-key")
-        .arg(key)
-        .args(extra);
-    ServerProcess::spawn(command)
-}
 
 /// What named answers for `name`/`kind` (`dig +short`, sorted).
 fn zone(lab: &Routed, name: &str, kind: &str) -> Vec<String> {
@@ -241,10 +179,11 @@ fn servers_register_and_a_client_on_another_subnet_finds_and_pings_them() {
 fn registration_errors_are_one_line_and_the_server_keeps_serving() {
     let lab = Routed::new(1, 0);
     let dir = tempfile::tempdir().unwrap();
-    let named = Named::start_with_locked(
+    let named = Named::start_with_zones(
         &|p| lab.on_router(p),
         dir.path(),
         &[NAMED_A],
+        &[],
         &["locked.test"],
     );
     let homes = pki(dir.path(), &["web1"]);

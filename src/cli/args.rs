@@ -146,6 +146,10 @@ pub(crate) struct SourceArgs {
     /// Browse mDNS as well when a DNS source is given (without one, mDNS is used).
     #[arg(long = "mdns")]
     pub(crate) with_mdns: bool,
+    /// Do not learn DNS-SD browse domains from the network (without a DNS
+    /// flag, the search list's `b._dns-sd._udp` records are browsed beside mDNS).
+    #[arg(long, env = "PINGPONG_NO_BROWSE_DOMAINS", value_parser = clap::builder::FalseyValueParser::new())]
+    pub(crate) no_browse_domains: bool,
     #[command(flatten)]
     pub(crate) mdns: MdnsArgs,
 }
@@ -177,6 +181,10 @@ impl SourceArgs {
             service_type: SERVICE_TYPE.to_string(),
             interfaces: self.mdns.interfaces.clone(),
         });
+        // No DNS flag: the browse domains the network announces, beside mDNS.
+        if dns.is_empty() && !self.no_browse_domains {
+            dns.push(DnsQuery::Learnt);
+        }
         DiscoveryConfig {
             mdns,
             dns,

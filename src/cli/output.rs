@@ -166,6 +166,7 @@ impl RecoveryObserver for Printer {
             url: &self.url,
             remote,
             source: candidate.source,
+            browsed: candidate.browsed.as_deref(),
             welcome: session.welcome(),
             server_identity: session.server_identity(),
             payload_size: self.payload_size,

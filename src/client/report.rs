@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use serde_json::{json, Value};
 
 use super::{PingEvent, PingSummary, Welcome};
-use crate::discovery::{Candidate, DiscoveryEvent, Source};
+use crate::discovery::{Candidate, DiscoveryEvent, DnsSdDomain, Source};
 use crate::tls::PeerIdentity;
 
 /// What the header line describes.
@@ -16,6 +16,8 @@ pub struct SessionFacts<'a> {
     pub remote: SocketAddr,
     /// How the server was found.
     pub source: Source,
+    /// For DNS-SD: the domain browsed, and how it was known.
+    pub browsed: Option<&'a DnsSdDomain>,
     /// The server's Welcome.
     pub welcome: &'a Welcome,
     /// The verified server certificate.
@@ -51,7 +53,7 @@ pub fn header_line(facts: &SessionFacts<'_>) -> String {
         "PINGPONG {} ({}) via {}: server {:?} id {} v{} {}{}, {} payload bytes",
         facts.url,
         facts.remote,
-        facts.source,
+        source_text(facts.source, facts.browsed),
         facts.welcome.instance,
         short_hex(&facts.welcome.server_id),
         facts.welcome.version,
@@ -138,6 +140,8 @@ pub fn header_json(facts: &SessionFacts<'_>) -> Value {
         "url": facts.url,
         "remote": facts.remote.to_string(),
         "source": facts.source.to_string(),
+        "domain": facts.browsed.map(|b| &b.domain),
+        "learnt": facts.browsed.map(|b| &b.learnt),
         "instance": facts.welcome.instance,
         "server_id": facts.welcome.server_id.iter().map(|b| format!("{b:02x}")).collect::<String>(),
         "version": facts.welcome.version,
@@ -277,7 +281,7 @@ fn candidate_cells(candidate: &Candidate) -> [String; 7] {
     };
     [
         candidate.instance.clone(),
-        candidate.source.to_string(),
+        source_text(candidate.source, candidate.browsed.as_deref()),
         addresses,
         state.to_string(),
         version,
@@ -286,11 +290,22 @@ fn candidate_cells(candidate: &Candidate) -> [String; 7] {
     ]
 }
 
+/// How a server was found, as shown: `mdns`, `dns`, `static`, or
+/// `dns-sd DOMAIN`.
+pub fn source_text(source: Source, browsed: Option<&DnsSdDomain>) -> String {
+    match browsed {
+        Some(browsed) => format!("{source} {}", browsed.domain),
+        None => source.to_string(),
+    }
+}
+
 /// A discovered server as a JSON object.
 pub fn candidate_json(candidate: &Candidate) -> Value {
     json!({
         "instance": candidate.instance,
         "source": candidate.source.to_string(),
+        "domain": candidate.browsed.as_deref().map(|b| &b.domain),
+        "learnt": candidate.browsed.as_deref().map(|b| &b.learnt),
         "name": candidate.key,
         "host": candidate.host,
         "port": candidate.port,
@@ -429,6 +444,7 @@ mod tests {
             txt: None,
             txt_pairs: Vec::new(),
             srv: None,
+            browsed: None,
         }
     }
 

@@ -86,6 +86,19 @@ pub struct Candidate {
     pub txt_pairs: Vec<(String, String)>,
     /// SRV priority and weight, for candidates found through SRV.
     pub srv: Option<SrvInfo>,
+    /// For DNS-SD candidates: the domain browsed, and how it was known
+    /// (shared by every candidate of the domain).
+    pub browsed: Option<std::sync::Arc<DnsSdDomain>>,
+}
+
+/// The DNS-SD domain a candidate was browsed in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DnsSdDomain {
+    /// The domain, e.g. `lab.example`.
+    pub domain: String,
+    /// How the client knew it: `--dns-sd`, or the record that named it and
+    /// why that was asked (`b._dns-sd._udp.lab.example (the search list)`).
+    pub learnt: String,
 }
 
 impl Candidate {

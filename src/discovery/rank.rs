@@ -193,6 +193,7 @@ mod tests {
                 weight: 10,
             }),
             txt_pairs: Vec::new(),
+            browsed: None,
         }
     }
 

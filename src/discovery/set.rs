@@ -136,6 +136,7 @@ mod tests {
             }),
             srv: None,
             txt_pairs: Vec::new(),
+            browsed: None,
         }
     }
 

@@ -5,6 +5,7 @@
 use std::collections::VecDeque;
 
 use tokio::sync::mpsc;
+use tracing::debug;
 
 use super::dns::{DnsConfig, DnsLookupError, DnsQuery, DnsResolver, DnsWatch};
 use super::mdns::Browser;
@@ -78,9 +79,20 @@ impl Discovery {
         }
         let mut watches = Vec::new();
         if !config.dns.is_empty() {
-            let resolver = DnsResolver::new(&config.dns_config)
-                .map_err(|e| DiscoveryError::Dns(e.to_string()))?;
-            for query in &config.dns {
+            let resolver = match DnsResolver::new(&config.dns_config) {
+                Ok(resolver) => Some(resolver),
+                // Learning browse domains is best effort: without a usable
+                // DNS configuration, mDNS alone.
+                Err(error) if config.dns == [DnsQuery::Learnt] => {
+                    debug!(%error, "no DNS configuration: browse domains not learnt");
+                    None
+                }
+                Err(error) => return Err(DiscoveryError::Dns(error.to_string())),
+            };
+            let queries = resolver
+                .iter()
+                .flat_map(|r| config.dns.iter().map(move |q| (r, q)));
+            for (resolver, query) in queries {
                 watches.push(DnsWatch::start(
                     resolver.clone(),
                     query.clone(),

@@ -69,6 +69,7 @@ pub fn parse_target(input: &str) -> Result<Candidate, TargetError> {
         txt: None,
         srv: None,
         txt_pairs: Vec::new(),
+        browsed: None,
     };
     candidate.key = candidate.url();
     Ok(candidate)

@@ -261,6 +261,7 @@ mod tests {
             }),
             txt_pairs: Vec::new(),
             srv: None,
+            browsed: None,
         }
     }
 

@@ -1,15 +1,21 @@
 //! A `pingpong client --json` read event by event, for tests that act while it
 //! runs (kill a server, take a link down) and check exact counts at the end.
 
-use std::io::{BufRead, BufReader, Lines};
-use std::process::{Child, ChildStdout, Stdio};
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
 
 use serde_json::Value;
+
+/// Longest silence between two lines before a test fails instead of hanging:
+/// far above any gap a test provokes (a stopped server, a partition).
+const SILENCE_LIMIT: Duration = Duration::from_secs(120);
 
 /// A client printing JSON lines, read as they come.
 pub struct JsonClient {
     pub child: Child,
-    lines: Lines<BufReader<ChildStdout>>,
+    lines: mpsc::Receiver<String>,
 }
 
 impl JsonClient {
@@ -19,12 +25,29 @@ impl JsonClient {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap();
-        let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+        let stdout = child.stdout.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
         Self { child, lines }
     }
 
+    /// The next line, as JSON; fails the test when the output ended or
+    /// stayed silent for [`SILENCE_LIMIT`].
     pub fn next(&mut self) -> Value {
-        let line = self.lines.next().expect("client output ended").unwrap();
+        let line = match self.lines.recv_timeout(SILENCE_LIMIT) {
+            Ok(line) => line,
+            Err(mpsc::RecvTimeoutError::Timeout) => {
+                let _ = self.child.kill();
+                panic!("no output for {SILENCE_LIMIT:?}")
+            }
+            Err(mpsc::RecvTimeoutError::Disconnected) => panic!("client output ended"),
+        };
         serde_json::from_str(&line).unwrap_or_else(|e| panic!("{line}: {e}"))
     }
 

@@ -35,15 +35,16 @@ impl Named {
     /// Starts named listening on `addresses`, with [`ZONE`] (SOA, NS
     /// `ns.ZONE` at the first address) updatable with a fresh key.
     pub fn start(launch: Launcher<'_>, dir: &Path, addresses: &[&str]) -> Self {
-        Self::start_with_locked(launch, dir, addresses, &[])
+        Self::start_with_zones(launch, dir, addresses, &[], &[])
     }
 
-    /// [`start`](Self::start), plus the zones `locked` that take no update
-    /// at all (`allow-update { none; }`).
-    pub fn start_with_locked(
+    /// [`start`](Self::start), plus the zones `updatable` (the same key
+    /// may update them) and `locked` (no update at all).
+    pub fn start_with_zones(
         launch: Launcher<'_>,
         dir: &Path,
         addresses: &[&str],
+        updatable: &[&str],
         locked: &[&str],
     ) -> Self {
         let dir = dir.join("named");
@@ -51,15 +52,16 @@ impl Named {
         let key = dir.join("update.key");
         keygen(&key);
         let mut zones = format!("include \"{}\";\n", key.display());
-        for (zone, policy) in std::iter::once((
-            ZONE,
-            format!("update-policy {{ grant {KEY_NAME} zonesub ANY; }}"),
-        ))
-        .chain(
-            locked
-                .iter()
-                .map(|zone| (*zone, "allow-update { none; }".to_string())),
-        ) {
+        let grant = format!("update-policy {{ grant {KEY_NAME} zonesub ANY; }}");
+        for (zone, policy) in std::iter::once(ZONE)
+            .chain(updatable.iter().copied())
+            .map(|zone| (zone, grant.clone()))
+            .chain(
+                locked
+                    .iter()
+                    .map(|zone| (*zone, "allow-update { none; }".to_string())),
+            )
+        {
             let file = dir.join(format!("{zone}.zone"));
             std::fs::write(
                 &file,

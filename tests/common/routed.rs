@@ -2,8 +2,13 @@
 //! office or lab where mDNS stops at the router and servers register
 //! themselves in DNS.
 
+use std::path::{Path, PathBuf};
+
+use pingpong::tls::generate::{issue_leaf, Validity};
+use pingpong::tls::{store, CertPaths, LeafRole};
+
 use super::named::{NAMED_A, NAMED_B, ZONE};
-use super::{Lan, Netns};
+use super::{on_host, Lan, Netns, ServerProcess};
 
 /// Subnet A (`10.81.0.0/24`, servers) and subnet B (`10.82.0.0/24`,
 /// clients), each a bridge, routed by `router` (no multicast routing: mDNS
@@ -50,4 +55,66 @@ impl Routed {
     pub fn on_router(&self, program: &str) -> std::process::Command {
         self.router.command(program)
     }
+}
+
+/// One CA; for each host a folder with the CA, a server certificate for
+/// `<host>.lab.test` (and `<host>.local`) and a client certificate.
+pub fn pki(dir: &Path, hosts: &[&str]) -> Vec<PathBuf> {
+    let ca = CertPaths::new(dir.join("ca"));
+    store::init_ca(&ca, "wide-area CA", 30, false).unwrap();
+    let authority = store::load_ca(&ca).unwrap();
+    hosts
+        .iter()
+        .map(|host| {
+            let home = dir.join(host);
+            std::fs::create_dir_all(&home).unwrap();
+            std::fs::copy(ca.ca_cert(), home.join("ca.pem")).unwrap();
+            let mine = CertPaths::new(&home);
+            for (role, name, sans) in [
+                (
+                    LeafRole::Server,
+                    host.to_string(),
+                    vec![format!("{host}.local"), format!("{host}.{ZONE}")],
+                ),
+                (LeafRole::Client, format!("{host}-client"), vec![]),
+            ] {
+                let leaf = issue_leaf(&authority, role, &name, &sans, Validity::days(30)).unwrap();
+                store::write_file(&mine.leaf_cert(role), &leaf.cert, false, false).unwrap();
+                store::write_file(&mine.leaf_key(role), &leaf.key, true, false).unwrap();
+            }
+            home
+        })
+        .collect()
+}
+
+/// `pingpong server --register-dns lab.test --tsig-key KEY <extra>` on host
+/// `i` of subnet A, named `host`.
+pub fn registered_server(
+    lab: &Routed,
+    i: usize,
+    host: &str,
+    home: &Path,
+    key: &Path,
+    extra: &[&str],
+) -> ServerProcess {
+    server_in_zone(lab, i, host, home, key, ZONE, extra)
+}
+
+/// The same, registering in `zone`.
+pub fn server_in_zone(
+    lab: &Routed,
+    i: usize,
+    host: &str,
+    home: &Path,
+    key: &Path,
+    zone: &str,
+    extra: &[&str],
+) -> ServerProcess {
+    let mut command = on_host(&lab.a.hosts[i], host, home);
+    command
+        .args(["server", "--listen", "0.0.0.0:4433", "--register-dns", zone])
+        .arg("--tsig-key")
+        .arg(key)
+        .args(extra);
+    ServerProcess::spawn(command)
 }

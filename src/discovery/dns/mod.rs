@@ -6,11 +6,13 @@
 //!   and mutated responses, without sockets);
 //! - [`resolver`]: asking, with hickory-resolver, and turning answers into
 //!   candidates;
+//! - [`domains`]: the browse domains the network announces (RFC 6763 §11);
 //! - [`watch`]: keeping a query's candidates up to date (TTL, refresh on failure).
 //!
 //! Everything in an answer is untrusted input and is validated like mDNS
 //! records are; nothing is trusted until TLS has verified the server.
 
+pub mod domains;
 pub mod records;
 pub mod resolver;
 pub mod watch;
@@ -180,12 +182,16 @@ pub enum DnsQuery {
     Srv(String),
     /// DNS-SD: PTR records at this name, each an instance with SRV + TXT.
     Browse(String),
+    /// DNS-SD in every browse domain the network announces (see
+    /// [`domains`]).
+    Learnt,
 }
 
 impl DnsQuery {
     pub(crate) fn name(&self) -> &str {
         match self {
             DnsQuery::Srv(n) | DnsQuery::Browse(n) => n,
+            DnsQuery::Learnt => "the browse domains of the network",
         }
     }
 }

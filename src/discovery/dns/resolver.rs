@@ -16,7 +16,7 @@ use hickory_resolver::TokioResolver;
 use tracing::{debug, warn};
 
 use crate::discovery::txt::ServerTxt;
-use crate::discovery::{Candidate, Source};
+use crate::discovery::{Candidate, DnsSdDomain, Source};
 use crate::text::truncate;
 
 use super::records::{
@@ -34,8 +34,11 @@ const CONCURRENT_LOOKUPS: usize = 8;
 /// A configured resolver.
 #[derive(Clone)]
 pub struct DnsResolver {
-    inner: Arc<TokioResolver>,
+    pub(super) inner: Arc<TokioResolver>,
     config: DnsConfig,
+    /// The system's search list (`search`/`domain`), where browse domains
+    /// are learnt.
+    search: Arc<Vec<Name>>,
 }
 
 impl std::fmt::Debug for DnsResolver {
@@ -53,9 +56,19 @@ impl DnsResolver {
             name: String::new(),
             reason,
         };
+        let system = hickory_resolver::system_conf::read_system_conf();
+        let search: Vec<Name> = system.as_ref().map_or_else(
+            |_| Vec::new(),
+            |(conf, _)| {
+                conf.domain()
+                    .into_iter()
+                    .chain(conf.search())
+                    .cloned()
+                    .collect()
+            },
+        );
         let (resolver_config, mut opts) = if config.servers.is_empty() {
-            hickory_resolver::system_conf::read_system_conf()
-                .map_err(|e| other(format!("cannot read the system DNS configuration: {e}")))?
+            system.map_err(|e| other(format!("cannot read the system DNS configuration: {e}")))?
         } else {
             let servers = config
                 .servers
@@ -86,6 +99,7 @@ impl DnsResolver {
         Ok(Self {
             inner: Arc::new(inner),
             config: config.clone(),
+            search: Arc::new(search),
         })
     }
 
@@ -142,11 +156,37 @@ impl DnsResolver {
     pub async fn resolve(&self, query: &DnsQuery) -> Result<Resolution, DnsLookupError> {
         match query {
             DnsQuery::Srv(name) => self.resolve_srv(name, None).await,
-            DnsQuery::Browse(name) => self.browse(name).await,
+            DnsQuery::Browse(name) => {
+                let mut found = self.browse(name).await?;
+                let domain = name
+                    .trim_end_matches('.')
+                    .strip_prefix(super::SERVICE_PREFIX)
+                    .unwrap_or(name);
+                let browsed = std::sync::Arc::new(DnsSdDomain {
+                    domain: domain.to_string(),
+                    learnt: "--dns-sd".into(),
+                });
+                for candidate in &mut found.candidates {
+                    candidate.browsed = Some(browsed.clone());
+                }
+                Ok(found)
+            }
+            DnsQuery::Learnt => {
+                let addresses: Vec<IpAddr> =
+                    crate::discovery::mdns::addresses::InterfaceAddress::current()
+                        .unwrap_or_default()
+                        .into_iter()
+                        .map(|a| a.ip)
+                        .collect();
+                Ok(self
+                    .resolve_learned(&super::domains::seeds(&self.search, &addresses))
+                    .await)
+            }
         }
     }
 
-    async fn browse(&self, name: &str) -> Result<Resolution, DnsLookupError> {
+    /// DNS-SD: the instances PTR records at `name` list, each resolved.
+    pub(super) async fn browse(&self, name: &str) -> Result<Resolution, DnsLookupError> {
         check_name(name)?;
         let ptrs = self.inner.reverse_lookup(name).await.map_err(|e| {
             match self.lookup_error(name, "PTR", e) {
@@ -346,6 +386,7 @@ impl DnsResolver {
                 txt: txt.clone(),
                 srv: Some(info),
                 txt_pairs: txt_pairs.clone(),
+                browsed: None,
             });
         }
         if out.candidates.is_empty() {

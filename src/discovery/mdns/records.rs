@@ -266,6 +266,7 @@ mod tests {
             txt: None,
             txt_pairs: Vec::new(),
             srv: None,
+            browsed: None,
         }
     }
 

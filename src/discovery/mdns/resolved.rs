@@ -123,6 +123,7 @@ impl Resolved {
             txt,
             srv: None,
             txt_pairs,
+            browsed: None,
         })
     }
 }

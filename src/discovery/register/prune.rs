@@ -70,6 +70,7 @@ impl ZoneInstance {
                 priority: srv.priority,
                 weight: srv.weight,
             }),
+            browsed: None,
         })
     }
 }

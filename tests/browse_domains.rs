@@ -1,0 +1,164 @@
+//! Zero configuration across subnets (issue 21): a client with no flag
+//! learns where to browse from the network (RFC 6763 §11) — the
+//! `b._dns-sd._udp` / `lb._dns-sd._udp` PTR records of its search domains and
+//! of its subnet's reverse-mapping domain — and finds the servers registered
+//! there, across a router that mDNS does not cross. Real BIND 9; each
+//! client host has its own resolv.conf.
+
+mod common;
+
+use std::time::Duration;
+
+use common::named::{nsupdate, Named, NAMED_A, NAMED_B, ZONE};
+use common::routed::{pki, registered_server, Routed};
+use common::*;
+use pingpong::tls::{CertPaths, LeafRole};
+
+#[test]
+fn a_client_with_no_flags_learns_the_browse_domain_and_pings_across_the_router() {
+    let lab = Routed::new(2, 2);
+    let dir = tempfile::tempdir().unwrap();
+    // The clients' subnet 10.82.0.0/24: its reverse zone, and the name RFC
+    // 6763 §11 asks in it (the subnet's address, host part zeroed).
+    let reverse = "0.82.10.in-addr.arpa";
+    let subnet = "0.0.82.10.in-addr.arpa";
+    let named = Named::start_with_zones(
+        &|p| lab.on_router(p),
+        dir.path(),
+        &[NAMED_A, NAMED_B],
+        &[reverse],
+        &[],
+    );
+    let homes = pki(dir.path(), &["web1", "web2", "laptop", "desk"]);
+    let rust = registered_server(
+        &lab,
+        0,
+        "web1",
+        &homes[0],
+        &named.key,
+        &["--instance", "Rust Server"],
+    );
+    let mut command = on_host_running(&lab.a.hosts[1], "web2", &homes[1], &python_server_bin());
+    command
+        .args(["--listen", "0.0.0.0:4433", "--instance", "Python Server"])
+        .args(["--register-dns", ZONE, "--tsig-key"])
+        .arg(&named.key)
+        .args(tls_args(&CertPaths::new(&homes[1]), LeafRole::Server));
+    let python = ServerProcess::spawn(command);
+    rust.wait_for_log("registered in DNS", Duration::from_secs(20));
+    python.wait_for_log("registered in DNS", Duration::from_secs(20));
+
+    let laptop = |args: &[&str]| {
+        on_host(&lab.b.hosts[0], "laptop", &homes[2])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    // No browse records yet: nothing is found across the router.
+    let out = laptop(&["discover", "--json"]);
+    assert_eq!(
+        json_array(&out),
+        Vec::<serde_json::Value>::new(),
+        "{}",
+        describe(&out)
+    );
+
+    // The network announces its browse domain in its search domain.
+    nsupdate(&|p| lab.on_router(p), &named.key, &format!("update add b._dns-sd._udp.{ZONE}. 1 PTR {ZONE}.\nupdate add lb._dns-sd._udp.{ZONE}. 1 PTR {ZONE}."));
+    let out = laptop(&["discover", "--json"]);
+    let found = json_array(&out);
+    let mut instances: Vec<&str> = found
+        .iter()
+        .map(|s| s["instance"].as_str().unwrap())
+        .collect();
+    instances.sort();
+    assert_eq!(
+        instances,
+        ["Python Server", "Rust Server"],
+        "{}",
+        describe(&out)
+    );
+    for server in &found {
+        assert_eq!(server["source"], "dns-sd", "{server}");
+        assert_eq!(server["domain"], ZONE, "{server}");
+        let learnt = server["learnt"].as_str().unwrap();
+        assert!(
+            learnt.ends_with("_dns-sd._udp.lab.test (the search list)"),
+            "{learnt}"
+        );
+    }
+    let text = String::from_utf8_lossy(&laptop(&["discover"]).stdout).into_owned();
+    assert!(text.contains("dns-sd lab.test"), "{text}");
+
+    // The client with no flag at all pings them.
+    let out = laptop(&["client", "-c", "3", "-i", "0.01"]);
+    assert!(out.status.success(), "{}", describe(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("via dns-sd lab.test") && stdout.contains("3 received"),
+        "{stdout}"
+    );
+
+    // Turned off: mDNS alone, which does not cross the router.
+    let out = on_host(&lab.b.hosts[0], "laptop", &homes[2])
+        .env("PINGPONG_NO_BROWSE_DOMAINS", "1")
+        .args(["discover", "--json"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        json_array(&out),
+        Vec::<serde_json::Value>::new(),
+        "{}",
+        describe(&out)
+    );
+
+    // A host without the search domain learns it from its subnet's
+    // reverse-mapping domain.
+    lab.b.hosts[1].set_resolv_conf(&format!("nameserver {NAMED_B}\n"));
+    let desk = |args: &[&str]| {
+        on_host(&lab.b.hosts[1], "desk", &homes[3])
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(
+        json_array(&desk(&["discover", "--json"])),
+        Vec::<serde_json::Value>::new()
+    );
+    nsupdate(
+        &|p| lab.on_router(p),
+        &named.key,
+        &format!("zone {reverse}\nupdate add b._dns-sd._udp.{subnet}. 1 PTR {ZONE}."),
+    );
+    let out = desk(&["discover", "--json"]);
+    let found = json_array(&out);
+    assert_eq!(found.len(), 2, "{}", describe(&out));
+    assert_eq!(
+        found[0]["learnt"],
+        format!("b._dns-sd._udp.{subnet} (the subnet 10.82.0.0/24)")
+    );
+
+    // The records withdrawn (the laptop's subnet announced it too): a
+    // watching client sees the servers go within the records' TTL.
+    let mut watch = JsonClient::spawn({
+        let mut command = on_host(&lab.b.hosts[0], "laptop", &homes[2]);
+        command.args(["discover", "--watch", "--json"]);
+        command
+    });
+    for _ in 0..2 {
+        assert_eq!(watch.until("added")["source"], "dns-sd");
+    }
+    nsupdate(
+        &|p| lab.on_router(p),
+        &named.key,
+        &format!(
+            "update delete b._dns-sd._udp.{ZONE}. PTR\nupdate delete lb._dns-sd._udp.{ZONE}. PTR"
+        ),
+    );
+    for _ in 0..4 {
+        let e = watch.next();
+        eprintln!("WATCH {e}");
+    }
+    let _ = watch.child.kill();
+    let _ = watch.child.wait();
+}
