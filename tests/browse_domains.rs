@@ -148,16 +148,18 @@ fn a_client_with_no_flags_learns_the_browse_domain_and_pings_across_the_router()
     for _ in 0..2 {
         assert_eq!(watch.until("added")["source"], "dns-sd");
     }
-    nsupdate(
-        &|p| lab.on_router(p),
-        &named.key,
-        &format!(
-            "update delete b._dns-sd._udp.{ZONE}. PTR\nupdate delete lb._dns-sd._udp.{ZONE}. PTR"
-        ),
+    let router = |p: &str| lab.on_router(p);
+    let search_records = format!(
+        "update delete b._dns-sd._udp.{ZONE}. PTR\nupdate delete lb._dns-sd._udp.{ZONE}. PTR"
     );
-    for _ in 0..4 {
-        let e = watch.next();
-        eprintln!("WATCH {e}");
+    nsupdate(&router, &named.key, &search_records);
+    nsupdate(
+        &router,
+        &named.key,
+        &format!("zone {reverse}\nupdate delete b._dns-sd._udp.{subnet}. PTR"),
+    );
+    for _ in 0..2 {
+        assert_eq!(watch.until("removed")["source"], "dns-sd");
     }
     let _ = watch.child.kill();
     let _ = watch.child.wait();
