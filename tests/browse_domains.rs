@@ -164,3 +164,131 @@ fn a_client_with_no_flags_learns_the_browse_domain_and_pings_across_the_router()
     let _ = watch.child.kill();
     let _ = watch.child.wait();
 }
+
+/// RFC 6763 §4 instance names — spaces, dots, underscores, a backslash,
+/// UTF-8 up to 63 bytes — registered by both servers in DNS and advertised
+/// over mDNS: each is found twice (mDNS and DNS-SD), shown exactly, and
+/// answers a probe (mTLS + Hello/Welcome). A 64-byte name is refused at start.
+#[test]
+fn every_instance_name_rfc_6763_allows_works_over_dns_sd_and_mdns() {
+    let long = format!("{}x", "é".repeat(31));
+    assert_eq!(long.len(), 63);
+    let names = [
+        "Living Room",
+        "Café Nord",
+        "v1.2_beta",
+        r"a\b",
+        long.as_str(),
+    ];
+    let lab = Routed::new(3, 0);
+    let dir = tempfile::tempdir().unwrap();
+    let named = Named::start(&|p| lab.on_router(p), dir.path(), &[NAMED_A]);
+    let homes = pki(dir.path(), &["web1", "web2", "desk"]);
+    let python_server = |name: &str| {
+        let mut command = on_host_running(&lab.a.hosts[1], "web2", &homes[1], &python_server_bin());
+        command
+            .args([
+                "--listen",
+                "0.0.0.0:0",
+                "--instance",
+                name,
+                "--mdns-interface",
+                "eth0",
+            ])
+            .args(["--register-dns", ZONE, "--tsig-key"])
+            .arg(&named.key)
+            .args(tls_args(&CertPaths::new(&homes[1]), LeafRole::Server));
+        ServerProcess::spawn(command)
+    };
+    let rust_server = |name: &str| {
+        let extra = [
+            "--listen",
+            "0.0.0.0:0",
+            "--instance",
+            name,
+            "--mdns-interface",
+            "eth0",
+        ];
+        let mut command = on_host(&lab.a.hosts[0], "web1", &homes[0]);
+        command
+            .args(["server", "--register-dns", ZONE, "--tsig-key"])
+            .arg(&named.key)
+            .args(extra);
+        ServerProcess::spawn(command)
+    };
+    for (implementation, start) in [
+        ("rust", &rust_server as &dyn Fn(&str) -> ServerProcess),
+        ("python", &python_server),
+    ] {
+        let mut servers: Vec<ServerProcess> = names.iter().map(|name| start(name)).collect();
+        for server in &servers {
+            server.wait_for_log("registered in DNS", Duration::from_secs(20));
+        }
+        let out = on_host(&lab.a.hosts[2], "desk", &homes[2])
+            .args([
+                "discover",
+                "--dns-sd",
+                ZONE,
+                "--mdns",
+                "--mdns-interface",
+                "eth0",
+                "--probe",
+                "--json",
+            ])
+            .output()
+            .unwrap();
+        let found = json_array(&out);
+        for name in names {
+            let mut sources: Vec<&str> = found
+                .iter()
+                .filter(|s| s["instance"] == name)
+                .map(|s| s["source"].as_str().unwrap())
+                .collect();
+            sources.sort();
+            assert_eq!(
+                sources,
+                ["dns-sd", "mdns"],
+                "{implementation} {name:?}: {}",
+                describe(&out)
+            );
+        }
+        assert_eq!(
+            found.len(),
+            2 * names.len(),
+            "{implementation}: {}",
+            describe(&out)
+        );
+        for server in &found {
+            assert_eq!(server["probe"]["ok"], true, "{implementation}: {server}");
+        }
+        // Gone from DNS and mDNS before the next implementation takes the names.
+        for server in &mut servers {
+            server.signal(libc::SIGTERM);
+        }
+        for server in &mut servers {
+            server.wait_exit(Duration::from_secs(15));
+            assert!(
+                server.logs().contains("removed from DNS"),
+                "{}",
+                server.logs()
+            );
+        }
+    }
+
+    let too_long = format!("{long}y");
+    let out = on_host(&lab.a.hosts[0], "web1", &homes[0])
+        .args(["server", "--listen", "0.0.0.0:0", "--instance", &too_long])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("must be 1 to 63 bytes"), "{stderr}");
+    let out = on_host_running(&lab.a.hosts[1], "web2", &homes[1], &python_server_bin())
+        .args(["--listen", "0.0.0.0:0", "--instance", &too_long])
+        .args(tls_args(&CertPaths::new(&homes[1]), LeafRole::Server))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("63 bytes"), "{stderr}");
+}

@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use tracing::{info, warn};
 
 use super::addresses::{advertised, InterfaceAddress, ADDRESS_POLL_INTERVAL};
-use super::{check_service_type, daemon, instance_label, mdns_error, MAX_INSTANCE_LEN};
+use super::{check_service_type, daemon, mdns_error, MAX_INSTANCE_LEN};
 use crate::discovery::DiscoveryError;
 
 /// How long the goodbye (TTL 0) may take to be sent at shutdown: the daemon
@@ -45,6 +45,9 @@ pub struct Advertisement {
 struct Published {
     /// Service type, as registered.
     service_type: String,
+    /// The instance name as given (mdns-sd escapes `.` and `\` in
+    /// `fullname`; registering again takes the name unescaped).
+    instance: String,
     /// The full service name as registered (before any rename).
     fullname: String,
     /// The host name as registered (`host.local.`).
@@ -62,7 +65,7 @@ impl Published {
     fn service_info(&self) -> Result<ServiceInfo, DiscoveryError> {
         ServiceInfo::new(
             &self.service_type,
-            instance_label(&self.fullname, &self.service_type),
+            &self.instance,
             &self.host,
             self.addresses.as_slice(),
             self.port,
@@ -108,6 +111,7 @@ impl Advertiser {
         .map_err(mdns_error)?;
         let published = Published {
             service_type: ad.service_type.clone(),
+            instance: ad.instance.clone(),
             fullname: draft.get_fullname().to_string(),
             live_fullname: draft.get_fullname().to_string(),
             live_host: host.clone(),
@@ -278,4 +282,42 @@ fn follow_addresses(
             }
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every re-registration (TXT update, new addresses) must publish the
+    /// same name: mdns-sd escapes `.` and `\` in its full names, so the
+    /// instance is kept as given, never read back from the full name.
+    #[test]
+    fn re_registration_keeps_names_with_dots_and_backslashes() {
+        for instance in ["v1.2_beta", r"a\b", "Living Room"] {
+            let first = ServiceInfo::new(
+                SERVICE,
+                instance,
+                "web1.local.",
+                (),
+                4433,
+                None::<std::collections::HashMap<String, String>>,
+            )
+            .unwrap();
+            let published = Published {
+                service_type: SERVICE.into(),
+                instance: instance.into(),
+                fullname: first.get_fullname().into(),
+                host: "web1.local.".into(),
+                live_fullname: first.get_fullname().into(),
+                live_host: "web1.local.".into(),
+                port: 4433,
+                txt: vec![("state".into(), "draining".into())],
+                addresses: vec!["10.0.0.1".parse().unwrap()],
+            };
+            let again = published.service_info().unwrap();
+            assert_eq!(again.get_fullname(), first.get_fullname(), "{instance}");
+        }
+    }
+
+    const SERVICE: &str = "_pingpong._udp.local.";
 }

@@ -74,7 +74,8 @@ pub fn check_service_type(service_type: &str) -> Result<(), DiscoveryError> {
     }
 }
 
-/// The instance label of `fullname` (`label.<type>`), unescaped as mdns-sd wants it.
+/// The instance label of `fullname` (`label.<type>`): for a name mdns-sd
+/// received, the raw label (it does not escape received names).
 pub(crate) fn instance_label<'a>(fullname: &'a str, service_type: &str) -> &'a str {
     fullname
         .strip_suffix(service_type)
@@ -94,22 +95,6 @@ pub fn raw_pairs(pairs: impl Iterator<Item = (String, String)>) -> Vec<(String, 
 
 /// Most TXT pairs kept per record.
 pub const MAX_TXT_PAIRS: usize = 32;
-
-/// Undoes DNS-SD escaping of an instance label (`\.` and `\\`), for display.
-pub(crate) fn unescape(label: &str) -> String {
-    let mut out = String::with_capacity(label.len());
-    let mut chars = label.chars();
-    while let Some(c) = chars.next() {
-        if c == '\\' {
-            if let Some(next) = chars.next() {
-                out.push(next);
-            }
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
 
 #[cfg(test)]
 mod tests {
@@ -135,6 +120,5 @@ mod tests {
             instance_label("web1._pingpong._udp.local.", SERVICE_TYPE),
             "web1"
         );
-        assert_eq!(unescape(r"my\.server"), "my.server");
     }
 }

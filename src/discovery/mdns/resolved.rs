@@ -6,7 +6,7 @@ use std::net::{IpAddr, SocketAddr, SocketAddrV6};
 
 use mdns_sd::{ResolvedService, ScopedIp};
 
-use super::{instance_label, raw_pairs, unescape, MAX_HOST_LEN, MAX_INSTANCE_LEN};
+use super::{instance_label, raw_pairs, MAX_HOST_LEN, MAX_INSTANCE_LEN};
 use crate::discovery::txt::ServerTxt;
 use crate::discovery::{Candidate, Source};
 use crate::text::truncate;
@@ -112,7 +112,8 @@ impl Resolved {
         }
         Ok(Candidate {
             key: fullname.clone(),
-            instance: unescape(instance),
+            // mdns-sd gives received names as their raw labels: shown as is.
+            instance: instance.to_string(),
             host,
             addresses,
             port: self.port,
