@@ -10,10 +10,19 @@
 //!    (python-zeroconf answering), next to `avahi-browse -rpt` resolving the
 //!    same service in the same run: p50, p99 and max. Target: p99 < 150 ms.
 //!
+//! 6. client start → first pong over mDNS while browse domains are learnt
+//!    from DNS (RFC 6763 §11), next to the same client with learning off:
+//!    against a DNS server without browse records (BIND), and against one
+//!    that never answers. Target: no slower than with learning off.
+//!
 //! Everything runs inside a network namespace the benchmark creates (root
 //! needed), with a veth link for avahi, which ignores loopback. Times include
 //! process start-up. Medians of several rounds; `PINGPONG_BENCH_QUICK=1` for
 //! fewer. Run with `cargo bench --bench mdns`.
+
+#[path = "../tests/common/named.rs"]
+#[allow(dead_code)] // the tests use the rest
+mod named;
 
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -393,4 +402,70 @@ fn main() {
         drop(server);
         std::thread::sleep(RATE_LIMIT_GAP);
     }
+
+    // ---- 6. mDNS first pong while browse domains are learnt
+    learning_cost(&ns, &pp, dir.path(), rounds * 2);
+}
+
+/// Section 6: client start → first pong over mDNS with browse-domain learning
+/// off, on against BIND without browse records, and on against a DNS server
+/// that never answers (an address nobody holds).
+fn learning_cost(ns: &Netns, pp: &dyn Fn(&[&str]) -> Command, dir: &Path, runs: usize) {
+    let launch = |program: &str| ns.command(program);
+    let _named = named::Named::start(&launch, dir, &["10.99.0.1"]);
+    let resolv_dir = Path::new("/etc/netns").join(&ns.0);
+    std::fs::create_dir_all(&resolv_dir).unwrap();
+    let server = Watched::spawn(
+        pp(&["server", "--listen", "[::]:0", "--instance", "learning"]),
+        false,
+    );
+    server.wait_for("server listening", |l| l.contains("listening on"));
+    let cases = [
+        (
+            "learning off",
+            "nameserver 10.99.0.1\nsearch lab.test\n",
+            true,
+        ),
+        (
+            "on, BIND without browse records",
+            "nameserver 10.99.0.1\nsearch lab.test\n",
+            false,
+        ),
+        (
+            "on, DNS server never answers",
+            "nameserver 10.99.0.77\nsearch lab.test\n",
+            false,
+        ),
+    ];
+    let mut medians = Vec::new();
+    for (_, resolv, off) in cases {
+        std::fs::write(resolv_dir.join("resolv.conf"), resolv).unwrap();
+        let mut times = Vec::new();
+        for _ in 0..runs {
+            std::thread::sleep(RATE_LIMIT_GAP);
+            let mut command = pp(&["client", "-c", "1", "--json"]);
+            if off {
+                command.env("PINGPONG_NO_BROWSE_DOMAINS", "1");
+            }
+            let started = Instant::now();
+            let client = Watched::spawn(command, false);
+            times.push(
+                client.wait_for("first pong", |l| l.contains("\"event\":\"pong\"")) - started,
+            );
+        }
+        medians.push(median(times));
+    }
+    let _ = std::fs::remove_dir_all(&resolv_dir);
+    println!();
+    println!(
+        "client start -> first pong over mDNS while browse domains are learnt, median of {runs}"
+    );
+    for ((name, _, _), m) in cases.iter().zip(&medians) {
+        println!(
+            "{name:<44} {:>12} ({:.2}x)",
+            ms(*m),
+            m.as_secs_f64() / medians[0].as_secs_f64()
+        );
+    }
+    server.signal(libc::SIGTERM);
 }
