@@ -724,7 +724,12 @@ fn the_documented_bind_configuration_works_as_written() {
     assert!(keygen.status.success(), "{}", describe(&keygen));
     let zone = block("zone");
     let zone_path = zone.lines().next().unwrap().trim_start_matches(';').trim();
-    std::fs::write(moved(zone_path), &zone).unwrap();
+    // With the browse records of "Browse domains the network announces"
+    // (their first stanza, for the search domain's zone).
+    let announce = &doc[doc.find("## Browse domains").expect("the docs' section")..];
+    let start = announce.find("```zone\n").expect("no zone block") + "```zone\n".len();
+    let stanza = announce[start..].split("\n\n").next().unwrap();
+    std::fs::write(moved(zone_path), format!("{zone}{stanza}\n")).unwrap();
 
     let netns = Netns::new();
     let key = etc.join("pingpong.key");
@@ -758,6 +763,24 @@ fn the_documented_bind_configuration_works_as_written() {
     assert_eq!(
         dig(&launch, "127.0.0.1", "web1.lab.example", "A"),
         ["127.0.0.1"]
+    );
+    // A client whose search list names the zone needs no flag.
+    netns.set_resolv_conf("nameserver 127.0.0.1\nsearch lab.example\n");
+    let out = netns
+        .command(bin())
+        .env("PINGPONG_HOME", &homes[0])
+        .args(["discover", "--json"])
+        .output()
+        .unwrap();
+    let found = json_array(&out);
+    let learnt = found
+        .iter()
+        .find(|s| s["source"] == "dns-sd")
+        .unwrap_or_else(|| panic!("not found over DNS-SD: {}", describe(&out)));
+    assert_eq!(learnt["instance"], "web1");
+    assert_eq!(
+        learnt["learnt"],
+        "b._dns-sd._udp.lab.example (the search list)"
     );
     drop(named);
 }

@@ -44,6 +44,11 @@ pub struct Row {
     pub instance: String,
     /// Where it was found: `mdns`, `dns`, `dns-sd`, `static`.
     pub source: String,
+    /// For DNS-SD: the domain browsed.
+    pub domain: Option<String>,
+    /// For DNS-SD: how the client knew the domain (`--dns-sd`, or the
+    /// `b._dns-sd._udp` record and why it was asked).
+    pub learnt: Option<String>,
     /// The address of the current session, else the advertised ones.
     pub address: String,
     /// Session state.
@@ -120,6 +125,8 @@ impl Board {
                 key: candidate.key.clone(),
                 instance: candidate.instance.clone(),
                 source: candidate.source.to_string(),
+                domain: candidate.browsed.as_ref().map(|b| b.domain.clone()),
+                learnt: candidate.browsed.as_ref().map(|b| b.learnt.clone()),
                 address: candidate.addresses_text(", "),
                 state: RowState::Connecting,
                 version: None,

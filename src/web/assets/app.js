@@ -97,7 +97,9 @@ function render(snapshot) {
     row.tr.dataset.instance = server.instance;
     row.tr.dataset.state = server.state;
     row.instance.textContent = server.instance;
-    row.source.textContent = server.source;
+    // DNS-SD: the domain too, and how it was learnt on hover.
+    row.source.textContent = server.domain ? `${server.source} ${server.domain}` : server.source;
+    row.source.title = server.learnt || "";
     row.address.textContent = server.address;
     row.state.textContent = server.state;
     row.state.className = "state " + server.state;
