@@ -6,7 +6,7 @@
 //! `lb._dns-sd._udp.<domain>` ("browse here by default"), then browses
 //! `_pingpong._udp.` in every domain they name.
 //!
-//! [`seeds`] is the pure part; [`DnsResolver::resolve_learned`] asks. A
+//! [`seeds`] is the pure part; `DnsResolver::resolve_learned` asks. A
 //! network without such records, or a DNS server that does not answer, is
 //! normal: nothing is reported but a debug line, and mDNS is not waited for.
 
