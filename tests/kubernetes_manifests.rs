@@ -31,7 +31,7 @@ fn core_manifests_pass_strict_schema_validation() {
         "statefulset.yaml",
         "pdb.yaml",
         "networkpolicy.yaml",
-        "client-job.yaml",
+        "examples/client-job.yaml",
     ];
     let out = Command::new(venv_bin("kubernetes-validate"))
         .arg("--strict")

@@ -31,6 +31,7 @@ pub(crate) struct ServerArgs {
     #[arg(long)]
     no_mdns: bool,
     /// Serve /healthz, /readyz and /metrics (Prometheus) over HTTP on ADDR.
+    /// `[::]:PORT` is dual-stack and falls back to 0.0.0.0.
     #[arg(long, value_name = "ADDR")]
     metrics: Option<SocketAddr>,
     /// Most sessions served at once; more clients get "server full".

@@ -12,7 +12,7 @@ import yaml
 
 def load(directory: pathlib.Path) -> list[dict]:
     docs = []
-    for path in sorted(directory.glob("*.yaml")):
+    for path in sorted([*directory.glob("*.yaml"), *directory.glob("examples/*.yaml")]):
         if path.name == "kustomization.yaml":
             continue
         docs.extend(d for d in yaml.safe_load_all(path.read_text()) if d)
@@ -50,8 +50,18 @@ def main() -> int:
     pod = by_kind["StatefulSet"][0]["spec"]["template"]["spec"]
     args = pod["containers"][0]["args"]
     drain = next(int(a.split("=")[1]) for a in args if a.startswith("--drain-timeout="))
+    metrics = next((a.split("=", 1)[1] for a in args if a.startswith("--metrics=")), "")
+    if not metrics.startswith("[::]:"):
+        problems.append("--metrics must bind [::] (dual-stack, IPv4 fallback) to work on IPv6 clusters")
     if pod["terminationGracePeriodSeconds"] <= drain:
         problems.append("terminationGracePeriodSeconds must exceed --drain-timeout")
+    job = by_kind["Job"][0]["spec"]
+    if "ttlSecondsAfterFinished" not in job:
+        problems.append("the client Job needs ttlSecondsAfterFinished (it would stay forever)")
+    client = job["template"]["spec"]["containers"][0]
+    dns = next((e["value"] for e in client.get("env", []) if e["name"] == "PINGPONG_DNS"), "")
+    if not dns.endswith("."):
+        problems.append("the client Job's PINGPONG_DNS must be fully qualified (trailing dot)")
     secrets = {c["spec"]["secretName"] for c in by_kind["Certificate"]}
     for kind in ("StatefulSet", "Job"):
         spec = by_kind[kind][0]["spec"]["template"]["spec"]
