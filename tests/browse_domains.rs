@@ -10,7 +10,7 @@ mod common;
 use std::time::Duration;
 
 use common::named::{nsupdate, Named, NAMED_A, NAMED_B, ZONE};
-use common::routed::{pki, registered_server, Routed};
+use common::routed::{pki, registered_python_server, registered_server, Routed};
 use common::*;
 use pingpong::tls::{CertPaths, LeafRole};
 
@@ -38,13 +38,14 @@ fn a_client_with_no_flags_learns_the_browse_domain_and_pings_across_the_router()
         &named.key,
         &["--instance", "Rust Server"],
     );
-    let mut command = on_host_running(&lab.a.hosts[1], "web2", &homes[1], &python_server_bin());
-    command
-        .args(["--listen", "0.0.0.0:4433", "--instance", "Python Server"])
-        .args(["--register-dns", ZONE, "--tsig-key"])
-        .arg(&named.key)
-        .args(tls_args(&CertPaths::new(&homes[1]), LeafRole::Server));
-    let python = ServerProcess::spawn(command);
+    let python = registered_python_server(
+        &lab,
+        1,
+        "web2",
+        &homes[1],
+        &named.key,
+        &["--instance", "Python Server"],
+    );
     rust.wait_for_log("registered in DNS", Duration::from_secs(20));
     python.wait_for_log("registered in DNS", Duration::from_secs(20));
 
@@ -185,20 +186,15 @@ fn every_instance_name_rfc_6763_allows_works_over_dns_sd_and_mdns() {
     let named = Named::start(&|p| lab.on_router(p), dir.path(), &[NAMED_A]);
     let homes = pki(dir.path(), &["web1", "web2", "desk"]);
     let python_server = |name: &str| {
-        let mut command = on_host_running(&lab.a.hosts[1], "web2", &homes[1], &python_server_bin());
-        command
-            .args([
-                "--listen",
-                "0.0.0.0:0",
-                "--instance",
-                name,
-                "--mdns-interface",
-                "eth0",
-            ])
-            .args(["--register-dns", ZONE, "--tsig-key"])
-            .arg(&named.key)
-            .args(tls_args(&CertPaths::new(&homes[1]), LeafRole::Server));
-        ServerProcess::spawn(command)
+        let extra = [
+            "--listen",
+            "0.0.0.0:0",
+            "--instance",
+            name,
+            "--mdns-interface",
+            "eth0",
+        ];
+        registered_python_server(&lab, 1, "web2", &homes[1], &named.key, &extra)
     };
     let rust_server = |name: &str| {
         let extra = [

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use common::named::{dig, nsupdate, wait_for_records, Named, NAMED_A, NAMED_B, ZONE};
-use common::routed::{pki, registered_server, server_in_zone, Routed};
+use common::routed::{pki, registered_python_server, registered_server, server_in_zone, Routed};
 use common::*;
 use pingpong::tls::generate::{issue_leaf, Validity};
 use pingpong::tls::{store, CertPaths, LeafRole};
@@ -584,20 +584,14 @@ fn the_python_server_registers_the_same_records() {
         &["--instance", "Living Room"],
     );
     rust.wait_for_log("registered in DNS", Duration::from_secs(20));
-    let mut command = on_host_running(&lab.a.hosts[1], "web2", &homes[1], &python_server_bin());
-    command
-        .args([
-            "--listen",
-            "0.0.0.0:4433",
-            "--instance",
-            "Living Room",
-            "--register-dns",
-            ZONE,
-            "--tsig-key",
-        ])
-        .arg(&named.key)
-        .args(tls_args(&CertPaths::new(&homes[1]), LeafRole::Server));
-    let mut python = ServerProcess::spawn(command);
+    let mut python = registered_python_server(
+        &lab,
+        1,
+        "web2",
+        &homes[1],
+        &named.key,
+        &["--instance", "Living Room"],
+    );
     python.wait_for_log("registered in DNS", Duration::from_secs(20));
     assert!(
         python
@@ -685,12 +679,49 @@ fn the_python_server_registers_the_same_records() {
         "{}",
         python.logs()
     );
+    let log = named.logs();
+    let draining = log
+        .find(&format!(
+            r#"adding an RR at '{second}' TXT "v=1" "path=/pingpong" "state=draining""#
+        ))
+        .unwrap_or_else(|| panic!("no draining TXT in named's log:\n{log}"));
+    let deleted = log
+        .find(&format!("delete all rrsets from name '{second}'"))
+        .unwrap_or_else(|| panic!("the Python server never deleted its records:\n{log}"));
+    assert!(draining < deleted, "{log}");
     assert!(zone(&lab, second, "ANY").is_empty());
     assert!(zone(&lab, "web2.lab.test", "A").is_empty());
     assert_eq!(
         zone(&lab, &format!("_pingpong._udp.{ZONE}"), "PTR"),
         [format!("{first}.")]
     );
+
+    // A wrong key: one line with the cause, and it serves regardless.
+    let wrong = dir.path().join("wrong.key");
+    common::named::keygen(&wrong);
+    let python = registered_python_server(&lab, 1, "web2", &homes[1], &wrong, &[]);
+    python.wait_for_log("not registered in DNS", Duration::from_secs(20));
+    let logs = python.logs();
+    let line = logs
+        .lines()
+        .find(|l| l.contains("not registered in DNS"))
+        .unwrap();
+    assert!(
+        line.contains("BADSIG") && line.contains("same secret"),
+        "{line}"
+    );
+    let ping = on_host(&lab.b.hosts[0], "laptop", &homes[2])
+        .args([
+            "client",
+            "https://10.81.0.2:4433/pingpong",
+            "--server-name",
+            "web2.lab.test",
+            "-c",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(ping.status.success(), "{}", describe(&ping));
 }
 
 /// docs/discovery.md's BIND setup, run as written (only /etc/bind and
@@ -863,20 +894,14 @@ fn avahi_browses_the_zone_and_resolves_both_servers() {
         &named.key,
         &["--instance", "Rust Server"],
     );
-    let mut command = on_host_running(&lab.a.hosts[1], "web2", &homes[1], &python_server_bin());
-    command
-        .args([
-            "--listen",
-            "0.0.0.0:4433",
-            "--instance",
-            "Python Server",
-            "--register-dns",
-            ZONE,
-        ])
-        .arg("--tsig-key")
-        .arg(&named.key)
-        .args(tls_args(&CertPaths::new(&homes[1]), LeafRole::Server));
-    let python = ServerProcess::spawn(command);
+    let python = registered_python_server(
+        &lab,
+        1,
+        "web2",
+        &homes[1],
+        &named.key,
+        &["--instance", "Python Server"],
+    );
     rust.wait_for_log("registered in DNS", Duration::from_secs(20));
     python.wait_for_log("registered in DNS", Duration::from_secs(20));
 

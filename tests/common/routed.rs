@@ -118,3 +118,30 @@ pub fn server_in_zone(
         .args(extra);
     ServerProcess::spawn(command)
 }
+
+/// The Python server (`pingpong-server --listen 0.0.0.0:4433 --register-dns
+/// lab.test --tsig-key KEY <extra>`, its server files from `home`) on host
+/// `i` of subnet A, named `host`; a `--listen` in `extra` wins.
+pub fn registered_python_server(
+    lab: &Routed,
+    i: usize,
+    host: &str,
+    home: &Path,
+    key: &Path,
+    extra: &[&str],
+) -> ServerProcess {
+    let mut command =
+        super::on_host_running(&lab.a.hosts[i], host, home, &super::python_server_bin());
+    command
+        .args([
+            "--listen",
+            "0.0.0.0:4433",
+            "--register-dns",
+            ZONE,
+            "--tsig-key",
+        ])
+        .arg(key)
+        .args(super::tls_args(&CertPaths::new(home), LeafRole::Server))
+        .args(extra);
+    ServerProcess::spawn(command)
+}

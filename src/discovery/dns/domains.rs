@@ -15,10 +15,10 @@ use std::net::IpAddr;
 use std::time::Duration;
 
 use futures::StreamExt;
-use hickory_resolver::proto::rr::{Name, RData};
+use hickory_resolver::proto::rr::Name;
 use tracing::debug;
 
-use super::records::check_name;
+use super::records::{check_name, ptr_targets};
 use super::resolver::DnsResolver;
 use super::{browse_name, Resolution, MAX_REFRESH};
 use crate::discovery::DnsSdDomain;
@@ -114,17 +114,7 @@ impl DnsResolver {
         why: String,
     ) -> Option<(Name, String, Vec<(Name, u32)>)> {
         match self.inner.reverse_lookup(name.clone()).await {
-            Ok(lookup) => {
-                let domains = lookup
-                    .answers()
-                    .iter()
-                    .filter_map(|record| match &record.data {
-                        RData::PTR(ptr) => Some((ptr.0.clone(), record.ttl)),
-                        _ => None,
-                    })
-                    .collect();
-                Some((name, why, domains))
-            }
+            Ok(lookup) => Some((name, why, ptr_targets(lookup.answers()))),
             Err(error) => {
                 debug!(%name, %error, "no browse domains there");
                 None

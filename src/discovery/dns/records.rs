@@ -22,6 +22,18 @@ pub fn parse_txt_string(bytes: &[u8]) -> (String, String) {
     }
 }
 
+/// The targets of the PTR records among `answers`, with their TTLs, in
+/// record order (kept as wire names).
+pub(crate) fn ptr_targets(answers: &[Record]) -> Vec<(Name, u32)> {
+    answers
+        .iter()
+        .filter_map(|record| match &record.data {
+            RData::PTR(ptr) => Some((ptr.0.clone(), record.ttl)),
+            _ => None,
+        })
+        .collect()
+}
+
 /// Checks a name a user gave before it is asked for.
 pub(crate) fn check_name(name: &str) -> Result<(), DnsLookupError> {
     let bad = |reason: &str| DnsLookupError::BadName {

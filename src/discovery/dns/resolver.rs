@@ -20,7 +20,8 @@ use crate::discovery::{Candidate, DnsSdDomain, Source};
 use crate::text::truncate;
 
 use super::records::{
-    addresses_by_name, check_name, instance_of, parse_txt_string, srv_targets, SrvTarget,
+    addresses_by_name, check_name, instance_of, parse_txt_string, ptr_targets, srv_targets,
+    SrvTarget,
 };
 use super::{DnsConfig, DnsLookupError, DnsQuery, Resolution, MAX_REFRESH};
 
@@ -207,14 +208,7 @@ impl DnsResolver {
         // Instance names stay wire names: RFC 6763 allows any UTF-8 in the
         // instance label ("Living Room", "café"), which a round trip through
         // presentation text would escape or reject.
-        let pointers: Vec<(Name, u32)> = ptrs
-            .answers()
-            .iter()
-            .filter_map(|record| match &record.data {
-                RData::PTR(ptr) => Some((ptr.0.clone(), record.ttl)),
-                _ => None,
-            })
-            .collect();
+        let pointers = ptr_targets(ptrs.answers());
         if pointers.len() > MAX_BROWSE_INSTANCES {
             out.skipped.push(format!(
                 "{name}: {} instances, only the first {MAX_BROWSE_INSTANCES} are looked up",

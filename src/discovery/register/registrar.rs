@@ -141,7 +141,7 @@ impl Registrar {
             signer,
             primary: None,
             registration,
-            owned: None,
+            registered: false,
             on_status,
             status: None,
         };
@@ -171,8 +171,9 @@ struct Worker {
     primary: Option<SocketAddr>,
     /// What is (to be) registered, under the name in use.
     registration: Registration,
-    /// The TXT strings last written under our name (what removal requires).
-    owned: Option<Vec<Vec<u8>>>,
+    /// Whether the records were in the zone at the last round (a later
+    /// difference is then logged as a heal).
+    registered: bool,
     on_status: StatusSink,
     status: Option<RegistrationStatus>,
 }
@@ -284,10 +285,9 @@ impl Worker {
                     ) =>
                 {
                     if self.is_current(server, strings).await? {
-                        self.owned = Some(strings.clone());
                         return self.registered();
                     }
-                    if self.owned.is_some() {
+                    if self.registered {
                         info!(instance = %self.registration.instance, "records in DNS differ from this server's (changed, or deleted by hand); rewriting them");
                     }
                     self.send(server, self.registration.rewrite(strings)).await
@@ -295,10 +295,7 @@ impl Worker {
                 Some(_) => Err(Rejection::Conflict),
             };
             match outcome {
-                Ok(()) => {
-                    self.owned = Some(self.wanted_txt());
-                    return self.registered();
-                }
+                Ok(()) => return self.registered(),
                 // The name exists without a TXT (YXDOMAIN): perhaps a server
                 // between two updates; read it once more before renaming.
                 Err(Rejection::Conflict) if txt.is_none() && !reread => reread = true,
@@ -316,7 +313,7 @@ impl Worker {
                     warn!(from = %self.registration.instance, to = %next.instance, zone = %self.options.zone,
                         "instance name taken in DNS by another server; renamed");
                     self.registration = next;
-                    self.owned = None;
+                    self.registered = false;
                 }
                 // NXRRSET: the TXT changed since it was read; read it again.
                 Err(Rejection::Changed) if races < MAX_RACES => {
@@ -335,6 +332,7 @@ impl Worker {
     }
 
     fn registered(&mut self) -> Result<(), RegisterError> {
+        self.registered = true;
         self.report(RegistrationStatus::Registered {
             instance: self.registration.instance.clone(),
             zone: self.options.zone.clone(),
