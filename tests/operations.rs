@@ -3,39 +3,12 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::time::Duration;
 
+use common::http::{get, metric, metrics_addr};
 use common::*;
 use pingpong::tls::LeafRole;
-
-/// GET `path` over plain HTTP/1.1; returns (status, body).
-fn get(addr: SocketAddr, path: &str) -> (u16, String) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    write!(
-        stream,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut response = String::new();
-    stream.read_to_string(&mut response).unwrap();
-    let status = response.split_whitespace().nth(1).unwrap().parse().unwrap();
-    let body = response
-        .split_once("\r\n\r\n")
-        .map_or("", |(_, b)| b)
-        .to_string();
-    (status, body)
-}
-
-fn metric(body: &str, name: &str) -> f64 {
-    body.lines()
-        .find(|l| l.starts_with(name) && !l.starts_with('#'))
-        .and_then(|l| l.split_whitespace().last())
-        .unwrap_or_else(|| panic!("{name} missing from:\n{body}"))
-        .parse()
-        .unwrap()
-}
 
 #[test]
 fn health_readiness_and_metrics_follow_the_server() {
@@ -44,17 +17,7 @@ fn health_readiness_and_metrics_follow_the_server() {
     let mut args = strings(&["--metrics", "127.0.0.1:0", "--drain-timeout", "10"]);
     args.extend(tls_args(&paths, LeafRole::Server));
     let mut server = ServerProcess::start(&args, &[]);
-    let line = server
-        .stdout_lines
-        .recv_timeout(Duration::from_secs(10))
-        .unwrap();
-    let addr: SocketAddr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|rest| rest.split('/').next())
-        .unwrap_or_else(|| panic!("no metrics address in {line:?}"))
-        .parse()
-        .unwrap();
+    let addr = metrics_addr(&server);
     assert_eq!(get(addr, "/healthz").0, 200);
     assert_eq!(get(addr, "/readyz").0, 200);
     assert_eq!(get(addr, "/nope").0, 404);

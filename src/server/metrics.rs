@@ -55,16 +55,20 @@ pub struct Metrics {
 }
 
 impl Default for Metrics {
+    /// For a server with the default `--max-sessions`.
     fn default() -> Self {
-        Self::new()
+        Self::new(super::config::DEFAULT_MAX_SESSIONS)
     }
 }
 
 impl Metrics {
-    /// Registers every metric under the `pingpong` prefix.
-    pub fn new() -> Self {
+    /// Registers every metric under the `pingpong` prefix, for a server that
+    /// holds at most `max_sessions` sessions.
+    pub fn new(max_sessions: usize) -> Self {
         let mut registry = Registry::with_prefix("pingpong");
         let sessions_open = Gauge::default();
+        let sessions_max = Gauge::<i64>::default();
+        sessions_max.set(i64::try_from(max_sessions).unwrap_or(i64::MAX));
         let sessions_total = Counter::default();
         let pings_total = Counter::default();
         let refused_total = Family::<ReasonLabel, Counter>::default();
@@ -78,6 +82,11 @@ impl Metrics {
             })
             .set(1);
         registry.register("sessions_open", "Sessions open now", sessions_open.clone());
+        registry.register(
+            "sessions_max",
+            "Sessions the server accepts at most (--max-sessions); more are refused as server_full",
+            sessions_max,
+        );
         registry.register(
             "sessions",
             "Sessions opened since start",

@@ -124,7 +124,7 @@ impl Server {
             })?),
             None => None,
         };
-        let mut metrics = Metrics::new();
+        let mut metrics = Metrics::new(config.max_sessions);
         metrics.set_certificate(&config.tls.cert);
         let registrar = match config.register {
             Some(options) => {
