@@ -1,6 +1,7 @@
 //! Certificate rotation under a running server: new sessions get the new
 //! certificate, an open session goes on undisturbed, and a half-written file
-//! does not take the server down (the old certificate stays).
+//! does not take the server down (the old certificate stays). A change of CA
+//! key goes through a bundle trusting both CAs (docs/kubernetes.md).
 
 mod common;
 
@@ -77,6 +78,118 @@ fn rotated_certificates_reach_new_sessions_and_broken_files_are_refused() {
     assert_eq!(fingerprint_seen(&server, &paths), after);
 
     // The open session never noticed.
+    send_signal(&holder, libc::SIGINT);
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    holder.wait().unwrap();
+    let summary = rest
+        .iter()
+        .find(|l| l.contains("pings transmitted"))
+        .expect("summary");
+    assert!(summary.contains(" 0% loss"), "{summary}");
+    assert!(
+        !rest.iter().any(|l| l.starts_with("reconnected")),
+        "{rest:?}"
+    );
+}
+
+/// A client's certificate, key and trusted CAs.
+struct ClientFiles {
+    cert: std::path::PathBuf,
+    key: std::path::PathBuf,
+    ca: std::path::PathBuf,
+}
+
+/// One ping from a client holding `files`: its exit code and what it said.
+fn ping(server: &ServerProcess, files: &ClientFiles) -> (Option<i32>, String) {
+    let out = client(&strings(&[
+        &server.url(),
+        "-c",
+        "1",
+        "--cert",
+        &files.cert.display().to_string(),
+        "--key",
+        &files.key.display().to_string(),
+        "--ca",
+        &files.ca.display().to_string(),
+    ]));
+    (out.status.code(), describe(&out))
+}
+
+/// Replaces `path` the way a kubelet updates a mounted ConfigMap or Secret:
+/// the new content is written aside and renamed over it.
+fn swap_in(path: &std::path::Path, content: &[u8]) {
+    let staged = path.with_extension("staged");
+    std::fs::write(&staged, content).unwrap();
+    std::fs::rename(&staged, path).unwrap();
+}
+
+#[test]
+fn a_ca_key_change_through_a_two_ca_bundle_keeps_every_step_connected() {
+    // docs/kubernetes.md#rotating-the-ca, step by step, on one server whose
+    // --ca file is the trust bundle.
+    let dir = tempfile::tempdir().unwrap();
+    let old = pki(&dir.path().join("old"), "old CA");
+    let new = pki(&dir.path().join("new"), "new CA");
+    let old_ca = std::fs::read(old.ca_cert()).unwrap();
+    let new_ca = std::fs::read(new.ca_cert()).unwrap();
+    let both = dir.path().join("both.pem");
+    std::fs::write(&both, [old_ca.clone(), new_ca.clone()].concat()).unwrap();
+    let live = dir.path().join("live");
+    std::fs::create_dir_all(&live).unwrap();
+    let (cert, key, trust) = (
+        live.join("tls.crt"),
+        live.join("tls.key"),
+        live.join("ca.crt"),
+    );
+    std::fs::copy(old.leaf_cert(LeafRole::Server), &cert).unwrap();
+    std::fs::copy(old.leaf_key(LeafRole::Server), &key).unwrap();
+    std::fs::write(&trust, &old_ca).unwrap();
+    let server = ServerProcess::start_with_files(&cert, &key, &trust);
+    let files = |paths: &pingpong::tls::CertPaths, ca: &std::path::Path| ClientFiles {
+        cert: paths.leaf_cert(LeafRole::Client),
+        key: paths.leaf_key(LeafRole::Client),
+        ca: ca.to_path_buf(),
+    };
+    let old_client = files(&old, &old.ca_cert());
+    let old_client_bundle = files(&old, &both);
+    let new_client = files(&new, &new.ca_cert());
+    let new_client_bundle = files(&new, &both);
+    let reloaded = "certificates reloaded for new sessions";
+
+    // 1. Only the old CA: old clients in, new ones out.
+    assert_eq!(ping(&server, &old_client).0, Some(0));
+    assert_eq!(ping(&server, &new_client_bundle).0, Some(2));
+    let (mut holder, mut lines) = endless_client(server.url().as_str(), &old, &[]);
+    assert!(lines.next().unwrap().unwrap().starts_with("PINGPONG"));
+
+    // 3. Both CAs trusted: clients of either CA get in, the server still
+    //    shows its old certificate.
+    swap_in(&trust, &[old_ca.clone(), new_ca.clone()].concat());
+    server.wait_for_log_count(reloaded, 1, Duration::from_secs(15));
+    assert_eq!(ping(&server, &old_client).0, Some(0));
+    assert_eq!(ping(&server, &new_client_bundle).0, Some(0));
+
+    // 4. The server's leaf from the new CA: clients trusting only the old CA
+    //    are out; with the bundle, old and new clients alike are in.
+    std::fs::copy(new.leaf_key(LeafRole::Server), live.join("tls.key.staged")).unwrap();
+    std::fs::copy(new.leaf_cert(LeafRole::Server), live.join("tls.crt.staged")).unwrap();
+    std::fs::rename(live.join("tls.key.staged"), &key).unwrap();
+    std::fs::rename(live.join("tls.crt.staged"), &cert).unwrap();
+    server.wait_for_log_count(reloaded, 2, Duration::from_secs(15));
+    let (code, said) = ping(&server, &old_client);
+    assert_eq!(code, Some(2), "{said}");
+    assert_eq!(ping(&server, &old_client_bundle).0, Some(0));
+    assert_eq!(ping(&server, &new_client_bundle).0, Some(0));
+    assert_eq!(ping(&server, &new_client).0, Some(0));
+
+    // 5. The new CA alone: an old client certificate is refused.
+    swap_in(&trust, &new_ca);
+    server.wait_for_log_count(reloaded, 3, Duration::from_secs(15));
+    let (code, said) = ping(&server, &old_client_bundle);
+    assert_eq!(code, Some(2), "{said}");
+    assert_eq!(ping(&server, &new_client).0, Some(0));
+
+    // The session opened at step 1 went through every step untouched.
     send_signal(&holder, libc::SIGINT);
     let rest: Vec<String> = lines.map_while(Result::ok).collect();
     holder.wait().unwrap();

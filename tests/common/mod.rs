@@ -555,6 +555,21 @@ impl ServerProcess {
         self.stderr.0.lock().unwrap().clone()
     }
 
+    /// Waits until the server's log contains `needle` `times` times, failing
+    /// after `timeout`.
+    pub fn wait_for_log_count(&self, needle: &str, times: usize, timeout: Duration) {
+        let (lock, cond) = &*self.stderr;
+        let guard = lock.lock().unwrap();
+        let (guard, result) = cond
+            .wait_timeout_while(guard, timeout, |logs| logs.matches(needle).count() < times)
+            .unwrap();
+        assert!(
+            !result.timed_out(),
+            "server did not log {needle:?} {times} times; logs:\n{}",
+            *guard
+        );
+    }
+
     /// Waits until the server's log contains `needle`, failing after `timeout`.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) {
         let (lock, cond) = &*self.stderr;
