@@ -80,6 +80,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Recovery {
             give_up_after: Duration::from_secs(10),
             standby: 0,
+            // Move to a server that joins discovery, with probability 1/N.
+            rebalance: true,
         },
         &mut Print,
     )

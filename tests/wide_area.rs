@@ -8,6 +8,7 @@ mod common;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use common::http::get_in;
 use common::named::{dig, nsupdate, wait_for_records, Named, NAMED_A, NAMED_B, ZONE};
 use common::routed::{pki, registered_python_server, registered_server, server_in_zone, Routed};
 use common::*;
@@ -222,12 +223,12 @@ fn registration_errors_are_one_line_and_the_server_keeps_serving() {
         .output()
         .unwrap();
     assert!(ping.status.success(), "{}", describe(&ping));
-    let readyz = http_get(&lab.a.hosts[0], "http://127.0.0.1:9464/readyz");
+    let readyz = get_in(&lab.a.hosts[0], "http://127.0.0.1:9464/readyz");
     assert!(
         readyz.starts_with("ready\ndns: not registered:") && readyz.contains("BADSIG"),
         "{readyz}"
     );
-    let metrics = http_get(&lab.a.hosts[0], "http://127.0.0.1:9464/metrics");
+    let metrics = get_in(&lab.a.hosts[0], "http://127.0.0.1:9464/metrics");
     assert!(metrics.contains("pingpong_dns_registered 0"), "{metrics}");
     assert!(zone(&lab, &format!("_pingpong._udp.{ZONE}"), "PTR").is_empty());
     drop(server);
@@ -363,9 +364,9 @@ fn registration_errors_are_one_line_and_the_server_keeps_serving() {
         &["--metrics", "127.0.0.1:9464"],
     );
     server.wait_for_log("registered in DNS", Duration::from_secs(20));
-    let readyz = http_get(&lab.a.hosts[0], "http://127.0.0.1:9464/readyz");
+    let readyz = get_in(&lab.a.hosts[0], "http://127.0.0.1:9464/readyz");
     assert_eq!(readyz, "ready\ndns: registered as \"web1\" in lab.test\n");
-    let metrics = http_get(&lab.a.hosts[0], "http://127.0.0.1:9464/metrics");
+    let metrics = get_in(&lab.a.hosts[0], "http://127.0.0.1:9464/metrics");
     assert!(metrics.contains("pingpong_dns_registered 1"), "{metrics}");
 }
 
@@ -389,21 +390,6 @@ fn http_get_retrying(netns: &Netns, url: &str) -> String {
         .args(["-c", script, url])
         .output()
         .unwrap();
-    String::from_utf8(out.stdout).unwrap()
-}
-
-/// The body of an HTTP GET from inside `netns` (curl is not assumed: Python).
-fn http_get(netns: &Netns, url: &str) -> String {
-    let out = netns
-        .command(&std::env::var("PINGPONG_TEST_PYTHON").unwrap_or_else(|_| "python3".into()))
-        .args([
-            "-c",
-            "import sys, urllib.request, urllib.error\ntry:\n    r = urllib.request.urlopen(sys.argv[1])\nexcept urllib.error.HTTPError as e:\n    r = e\nsys.stdout.write(r.read().decode())",
-            url,
-        ])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", describe(&out));
     String::from_utf8(out.stdout).unwrap()
 }
 

@@ -47,6 +47,11 @@ pub(crate) struct ClientArgs {
     /// turns suspect).
     #[arg(long, default_value_t = 0, value_name = "N", value_parser = clap::value_parser!(u8).range(0..=1))]
     standby: u8,
+    /// Stay on the server the session has: do not move to a discovered server
+    /// that joins (by default a joining server draws each client with
+    /// probability 1/N, so that new and restarted servers get their share).
+    #[arg(long)]
+    no_rebalance: bool,
     /// Seconds allowed to connect and complete the handshake.
     #[arg(long, default_value = "5", value_parser = parse_positive_seconds)]
     connect_timeout: Duration,
@@ -101,6 +106,7 @@ pub(crate) async fn run(args: ClientArgs) -> Result<ExitCode> {
     let recovery = Recovery {
         give_up_after: args.reconnect_timeout,
         standby: usize::from(args.standby),
+        rebalance: !args.no_rebalance,
     };
     let result = ping_target(&connector, target, &args.ping, recovery, &stop).await;
     connector.shutdown().await;

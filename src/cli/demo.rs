@@ -106,6 +106,7 @@ pub(crate) async fn run(args: DemoArgs) -> Result<ExitCode> {
         Recovery {
             give_up_after: Duration::from_secs(5),
             standby: 0,
+            rebalance: false,
         },
         &shutdown,
     )

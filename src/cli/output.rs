@@ -226,6 +226,23 @@ impl RecoveryObserver for Printer {
         );
     }
 
+    fn moved(&mut self, from: &Candidate, to: &Leg) {
+        if self.json {
+            self.line(serde_json::json!({
+                "event": "moved",
+                "from": from.instance,
+                "instance": to.candidate.instance,
+                "url": to.candidate.url(),
+            }));
+        }
+        eprintln!(
+            "pingpong: {} ({}) is up; moving there from {} to spread the load",
+            to.candidate.instance,
+            to.candidate.url(),
+            from.instance
+        );
+    }
+
     fn standby_ready(&mut self, standby: &Leg) {
         if self.json {
             self.line(serde_json::json!({

@@ -9,19 +9,25 @@
 //!   reconnection, and a failover when it is another server); without a
 //!   standby, [`recover`](super::recover) reconnects.
 //!
+//! - a server **joins** while nothing else is being opened → with probability
+//!   1/N ([`rebalance`](super::rebalance)) a session to it becomes the
+//!   primary, is sent the unanswered pings, and the old one is closed.
+//!
 //! The decisions come from [`suspicion`](super::suspicion), the pinging from
 //! [`pinger`](super::pinger).
 
 use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::backoff::Backoff;
-use super::lanes::{Lane, Lanes, Turn};
+use super::lanes::{Lane, Lanes, Opening, Turn};
 use super::pinger::run_lanes;
 use super::recover::{count_session, recoverable, Leg, Recovery, RecoveryObserver, Target};
-use super::{ClientError, Connector, PingRun};
+use super::{rebalance, ClientError, Connector, PingRun};
+use crate::discovery::Candidate;
 use crate::framed::FramedError;
 
 /// Pings over `lanes` until the run is finished (`Ok`) or the primary is lost
@@ -36,9 +42,12 @@ pub(crate) async fn drive(
     recovery: Recovery,
     observer: &mut dyn RecoveryObserver,
     last_server: &mut Option<[u8; 16]>,
+    home: &mut Option<Candidate>,
 ) -> Result<(), ClientError> {
     // A standby is wanted now: the primary is suspect.
     let mut urgent = false;
+    // Servers that join from now on draw this session with probability 1/N.
+    let mut settled_at = Instant::now() + rebalance::SETTLE;
     let mut warm_backoff = Backoff::new();
     let mut warm_delay = Duration::ZERO;
     loop {
@@ -60,10 +69,9 @@ pub(crate) async fn drive(
                 };
                 tokio::pin!(attempt);
                 loop {
-                    let turn = run_lanes(lanes, run, stop, Some(attempt.as_mut()), |e| {
-                        observer.ping_event(e)
-                    })
-                    .await;
+                    let opening = Some(Opening::Standby(attempt.as_mut()));
+                    let turn =
+                        run_lanes(lanes, run, stop, opening, |e| observer.ping_event(e)).await;
                     match turn {
                         // Already being opened.
                         Ok(Turn::WantStandby) if urgent => continue,
@@ -75,6 +83,15 @@ pub(crate) async fn drive(
                 observer.standby_failed(&candidate, &reason);
             }
             turn
+        } else if recovery.rebalance && target.has_alternatives() {
+            // Nothing else to open: watch for a server joining, and move to it
+            // with probability 1/N.
+            let resume = run.resume();
+            let current = lanes.primary.candidate.clone();
+            let moving = target.newcomer(connector, resume, &current, settled_at, home.as_ref());
+            tokio::pin!(moving);
+            let opening = Some(Opening::Move(moving.as_mut()));
+            run_lanes(lanes, run, stop, opening, |e| observer.ping_event(e)).await
         } else {
             run_lanes(lanes, run, stop, None, |e| observer.ping_event(e)).await
         };
@@ -115,6 +132,12 @@ pub(crate) async fn drive(
                     }
                 }
             }
+            Ok(Turn::MoveReady(Some(leg))) => {
+                settled_at = Instant::now() + rebalance::SETTLE;
+                *home = None;
+                move_to(leg, lanes, run, observer, last_server).await?;
+            }
+            Ok(Turn::MoveReady(None)) => {}
             Ok(Turn::StandbyLost(leg, error)) => {
                 observer.standby_failed(&leg.candidate, &error.to_string());
                 target.lost(&leg.candidate);
@@ -134,6 +157,40 @@ pub(crate) async fn drive(
             }
         }
     }
+}
+
+/// A server joined and drew this run: `leg` (a session to it) becomes the
+/// primary, is sent the unanswered pings, and the old primary is closed.
+async fn move_to(
+    leg: Leg,
+    lanes: &mut Lanes<Leg>,
+    run: &mut PingRun,
+    observer: &mut dyn RecoveryObserver,
+    last_server: &mut Option<[u8; 16]>,
+) -> Result<(), ClientError> {
+    if leg.session.welcome().server_id == lanes.primary.session.welcome().server_id {
+        // The same server under another name: nothing to balance.
+        leg.session.close().await;
+        return Ok(());
+    }
+    if let Some(standby) = lanes.take_standby(run) {
+        standby.session.close().await;
+    }
+    lanes.standby = Some(leg);
+    let mut out = Vec::new();
+    let Some(old) = lanes.switch(run, &mut out)? else {
+        return Ok(());
+    };
+    observer.moved(&old.candidate, &lanes.primary);
+    old.session.close().await;
+    *last_server = Some(lanes.primary.session.welcome().server_id);
+    observer.connected(&lanes.primary.candidate, &lanes.primary.session, true);
+    if !out.is_empty() {
+        AsyncWriteExt::write_all(lanes.primary.streams().1, &out)
+            .await
+            .map_err(FramedError::from)?;
+    }
+    Ok(())
 }
 
 /// The primary is lost (`error`): the standby takes over.

@@ -11,10 +11,11 @@ use tracing::debug;
 
 use super::handshake::Resume;
 use super::race::{sleep_until, Outcome, Race};
-use super::{ClientError, ClientSession, Connector};
+use super::{rebalance, ClientError, ClientSession, Connector};
 use crate::discovery::dns::DnsLookupError;
 use crate::discovery::rank::HealthTable;
-use crate::discovery::{Candidate, CandidateSet, Discovery, SourceEvent};
+use crate::discovery::set::is_usable;
+use crate::discovery::{Candidate, CandidateSet, Discovery, DiscoveryEvent, SourceEvent};
 
 /// Finds servers through discovery and connects to them.
 pub struct Finder {
@@ -187,6 +188,38 @@ impl Finder {
         };
         let address = race.untried(candidate)?;
         Some((candidate.clone(), address))
+    }
+
+    /// Waits for a server to join discovery after `settled_at` (one not known
+    /// before, other than `current`) that draws this client with probability
+    /// 1/N ([`rebalance`](super::rebalance)). Other events update what is
+    /// known meanwhile. Pending forever once every source has ended.
+    pub async fn newcomer(&mut self, current: &str, settled_at: Instant) -> Candidate {
+        loop {
+            let Some(event) = self.discovery.next().await else {
+                return std::future::pending().await;
+            };
+            let joined = match &event {
+                SourceEvent::Event(DiscoveryEvent::Added(c))
+                    if self.known.get(&c.key).is_none() =>
+                {
+                    Some(c.key.clone())
+                }
+                _ => None,
+            };
+            self.absorb(event);
+            let Some(key) = joined else { continue };
+            if key == current || Instant::now() < settled_at {
+                continue;
+            }
+            let Some(candidate) = self.known.get(&key).filter(|c| is_usable(c)) else {
+                continue;
+            };
+            if rebalance::moves_to_newcomer(self.known.all().len(), &mut rand::rng()) {
+                debug!(instance = %candidate.instance, "a server joined and drew this client");
+                return candidate.clone();
+            }
+        }
     }
 
     /// Stops the discovery sources.

@@ -231,10 +231,25 @@ pub enum Turn<L> {
     Recovered,
     /// The standby failed or stalled; it was taken out of the lanes.
     StandbyLost(L, ClientError),
+    /// The session to move the run to is up (`None`: it could not be had);
+    /// the caller makes it the primary and closes the old one.
+    MoveReady(Option<L>),
 }
 
-/// A standby session being opened.
+/// A session being opened.
 pub type Connecting<'c, L> = Pin<&'c mut (dyn Future<Output = Option<L>> + Send + 'c)>;
+
+/// What is being opened beside the primary while the loop runs.
+pub enum Opening<'c, L> {
+    /// A standby (asked for with [`Turn::WantStandby`], or a warm one); its
+    /// result comes back as [`Turn::StandbyOpened`].
+    Standby(Connecting<'c, L>),
+    /// A session to move to (a server joined, see
+    /// [`rebalance`](super::rebalance)); its result comes back as
+    /// [`Turn::MoveReady`]. A suspect primary still asks for a standby
+    /// meanwhile.
+    Move(Connecting<'c, L>),
+}
 
 #[cfg(test)]
 mod tests {
@@ -328,9 +343,9 @@ mod tests {
             };
             let opening = async move { want.then(standby) };
             tokio::pin!(opening);
-            let connecting: Option<Connecting<'_, Pipe>> = want.then(|| {
+            let connecting: Option<Opening<'_, Pipe>> = want.then(|| {
                 let pinned: Connecting<'_, Pipe> = opening.as_mut();
-                pinned
+                Opening::Standby(pinned)
             });
             match run_lanes(&mut lanes, &mut run, &stop, connecting, &mut emit).await {
                 Ok(Turn::Finished) => break,
@@ -350,6 +365,7 @@ mod tests {
                     lanes.take_standby(&mut run);
                 }
                 Ok(Turn::StandbyLost(..)) => turns.push("standby lost"),
+                Ok(Turn::MoveReady(_)) => unreachable!("no move was opened"),
                 Err(_) => {
                     turns.push("switch");
                     let mut out = Vec::new();

@@ -5,6 +5,7 @@
 //! - [`find`]: choose a discovered server, skip and eject the failing ones.
 //! - [`race`]: Happy Eyeballs over every address of every candidate.
 //! - [`recover`]: ping through failures: reconnect, fail over, resend.
+//! - [`rebalance`]: when a server joins, move to it with probability 1/N.
 //! - `failover`: make-before-break: a standby session beside a suspect one.
 //! - [`suspicion`]: when a session is suspect or stalled, from its own RTTs.
 //! - [`backoff`]: the reconnection schedule.
@@ -29,6 +30,7 @@ pub mod lanes;
 pub mod pinger;
 pub mod probe;
 pub mod race;
+pub mod rebalance;
 pub mod recover;
 pub mod report;
 pub mod resolver;

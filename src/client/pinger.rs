@@ -12,7 +12,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::lanes::{Connecting, Lane, Lanes, Turn};
+use super::lanes::{Lane, Lanes, Opening, Turn};
 pub use super::run::{Liveness, PingEvent, PingOptions, PingRun};
 use super::suspicion::SessionClock;
 use super::ClientError;
@@ -29,7 +29,7 @@ pub async fn run_lanes<L: Lane>(
     lanes: &mut Lanes<L>,
     run: &mut PingRun,
     stop: &CancellationToken,
-    mut connecting: Option<Connecting<'_, L>>,
+    mut opening: Option<Opening<'_, L>>,
     mut on_event: impl FnMut(&PingEvent) + Send,
 ) -> Result<Turn<L>, ClientError> {
     // `Send`, so that a ping loop can run in a spawned task.
@@ -46,7 +46,8 @@ pub async fn run_lanes<L: Lane>(
         if stop.is_cancelled() {
             run.stop(now);
         }
-        if let Some(turn) = lanes.judge(run, now, connecting.is_some()).await? {
+        let connecting = matches!(opening, Some(Opening::Standby(_)));
+        if let Some(turn) = lanes.judge(run, now, connecting).await? {
             return Ok(turn);
         }
         run.expire(now, emit);
@@ -98,8 +99,9 @@ pub async fn run_lanes<L: Lane>(
             }
         };
         let opened = async {
-            match connecting.as_mut() {
-                Some(attempt) => attempt.as_mut().await,
+            match opening.as_mut() {
+                Some(Opening::Standby(attempt)) => Turn::StandbyOpened(attempt.as_mut().await),
+                Some(Opening::Move(attempt)) => Turn::MoveReady(attempt.as_mut().await),
                 None => std::future::pending().await,
             }
         };
@@ -108,7 +110,7 @@ pub async fn run_lanes<L: Lane>(
             _ = &mut timer => continue,
             read = primary_reader.next::<ServerMessage>() => (read, true),
             read = standby_read => (read, false),
-            opened = opened => return Ok(Turn::StandbyOpened(opened)),
+            turn = opened => return Ok(turn),
         };
         // Handle this message and every other one already buffered; they all
         // arrived now.

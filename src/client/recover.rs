@@ -96,6 +96,42 @@ impl Target {
         Some(Leg { candidate, session })
     }
 
+    /// A session to a server that joins discovery while the one to `current`
+    /// is up (after `settled_at`) and draws this client (see
+    /// [`rebalance`](super::rebalance)); pending forever for a fixed server.
+    /// `None` when the newcomer could not be reached (it is ejected for a
+    /// while).
+    pub(crate) async fn newcomer(
+        &mut self,
+        connector: &Connector,
+        resume: Resume,
+        current: &Candidate,
+        settled_at: Instant,
+        home: Option<&Candidate>,
+    ) -> Option<Leg> {
+        let Target::Discovered { finder, .. } = self else {
+            return std::future::pending().await;
+        };
+        let back_home = async {
+            match home.filter(|h| h.key != current.key) {
+                Some(home) => return_home(connector, resume, home).await,
+                None => std::future::pending().await,
+            }
+        };
+        let candidate = tokio::select! {
+            candidate = finder.newcomer(&current.key, settled_at) => candidate,
+            leg = back_home => return Some(leg),
+        };
+        match connector.open_candidate_resuming(&candidate, resume).await {
+            Ok(session) => Some(Leg { candidate, session }),
+            Err(error) => {
+                tracing::debug!(instance = %candidate.instance, %error, "cannot move to the server that joined");
+                finder.eject(&candidate);
+                None
+            }
+        }
+    }
+
     /// Whether a standby may reach a server other than the current one.
     pub(crate) fn has_alternatives(&self) -> bool {
         matches!(self, Target::Discovered { .. })
@@ -120,6 +156,27 @@ impl Target {
             finder.healthy(candidate, rtt);
         }
     }
+}
+
+/// A session to `home` (the server that drained this client) once it answers
+/// again, tried on the [`rebalance::HOME_RETRY`] schedule; pending forever
+/// after the last try.
+async fn return_home(connector: &Connector, resume: Resume, home: &Candidate) -> Leg {
+    for delay in super::rebalance::HOME_RETRY {
+        tokio::time::sleep(delay).await;
+        match connector.open_candidate_resuming(home, resume).await {
+            Ok(session) => {
+                return Leg {
+                    candidate: home.clone(),
+                    session,
+                }
+            }
+            Err(error) => {
+                tracing::debug!(instance = %home.instance, %error, "home server not back yet");
+            }
+        }
+    }
+    std::future::pending().await
 }
 
 /// A session and the candidate it was opened to.
@@ -158,6 +215,11 @@ pub trait RecoveryObserver: Send {
     fn hedging(&mut self, suspect: &Candidate, standby: &Leg) {
         tracing::info!(suspect = %suspect.instance, standby = %standby.candidate.instance, "session suspect: hedging");
     }
+    /// A server joined and drew this run: it moved from `from` to `to`
+    /// (make-before-break; [`connected`](Self::connected) follows).
+    fn moved(&mut self, from: &Candidate, to: &Leg) {
+        tracing::info!(from = %from.instance, to = %to.candidate.instance, "moved to a server that joined");
+    }
     /// A warm standby session is up (`--standby 1`), idle until the primary
     /// turns suspect.
     fn standby_ready(&mut self, standby: &Leg) {
@@ -178,6 +240,9 @@ pub struct Recovery {
     /// Idle sessions kept open to the next-best server (0 or 1), so that a
     /// failover costs no handshake.
     pub standby: usize,
+    /// Whether a discovered server that joins draws the run with probability
+    /// 1/N (see [`rebalance`](super::rebalance)).
+    pub rebalance: bool,
 }
 
 /// Whether a failure is worth reconnecting for.
@@ -208,6 +273,8 @@ pub async fn ping_with_recovery(
     let mut backoff = Backoff::new();
     let mut last_server: Option<[u8; 16]> = None;
     let mut lost_since: Option<Instant> = None;
+    // The server that drained this run, to go back to (rebalancing).
+    let mut home: Option<Candidate> = None;
     loop {
         // While reconnecting, no attempt may outlast the give-up budget.
         let budget = lost_since.map_or(Duration::MAX, |since| {
@@ -266,6 +333,7 @@ pub async fn ping_with_recovery(
                     recovery,
                     observer,
                     &mut last_server,
+                    &mut home,
                 )
                 .await
             }
@@ -287,6 +355,9 @@ pub async fn ping_with_recovery(
                 return Ok(());
             }
             Err(error) if recoverable(&error) => {
+                if run.take_drained() {
+                    home = Some(candidate.clone());
+                }
                 observer.session_lost(&error);
                 target.lost(&candidate);
                 session.close().await;

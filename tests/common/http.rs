@@ -4,7 +4,7 @@ use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::time::Duration;
 
-use super::ServerProcess;
+use super::{describe, Netns, ServerProcess};
 
 /// GET `path` over plain HTTP/1.1; returns (status, body).
 pub fn get(addr: SocketAddr, path: &str) -> (u16, String) {
@@ -47,4 +47,19 @@ pub fn metrics_addr(server: &ServerProcess) -> SocketAddr {
         .unwrap_or_else(|| panic!("no metrics address in {line:?}"))
         .parse()
         .unwrap()
+}
+
+/// The body of an HTTP GET from inside `netns` (curl is not assumed: Python).
+pub fn get_in(netns: &Netns, url: &str) -> String {
+    let out = netns
+        .command(&std::env::var("PINGPONG_TEST_PYTHON").unwrap_or_else(|_| "python3".into()))
+        .args([
+            "-c",
+            "import sys, urllib.request, urllib.error\ntry:\n    r = urllib.request.urlopen(sys.argv[1])\nexcept urllib.error.HTTPError as e:\n    r = e\nsys.stdout.write(r.read().decode())",
+            url,
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", describe(&out));
+    String::from_utf8(out.stdout).unwrap()
 }

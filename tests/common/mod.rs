@@ -10,6 +10,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+pub mod dnsmasq;
 pub mod http;
 mod json_client;
 pub mod lan_lab;
