@@ -192,7 +192,7 @@ impl Finder {
 
     /// Waits for a server to join discovery after `settled_at` (one not known
     /// before, other than `current`) that draws this client with probability
-    /// 1/N ([`rebalance`](super::rebalance)). Other events update what is
+    /// 1/N ([`rebalance`]). Other events update what is
     /// known meanwhile. Pending forever once every source has ended.
     pub async fn newcomer(&mut self, current: &str, settled_at: Instant) -> Candidate {
         loop {

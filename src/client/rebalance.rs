@@ -12,7 +12,7 @@
 //!
 //! A move is make-before-break: a session to the new server first, the
 //! unanswered pings resent there, then the old one closed (see
-//! [`failover`](super::failover)). This module holds the decisions, pure.
+//! `failover`). This module holds the decisions, pure.
 
 use std::time::Duration;
 
