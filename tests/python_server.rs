@@ -395,9 +395,19 @@ fn sigkill_fails_over_within_the_pair(python_first: bool) {
         .env("PINGPONG_HOME", &pair.home);
     let mut watch = JsonClient::spawn(watch);
     let count = 300;
+    // Failover is what is tested: the client must not move to the second
+    // server when it joins (rebalancing), but only when the first dies.
     let mut command = pair.netns.command(bin());
     command
-        .args(["client", "-c", &count.to_string(), "-i", "0.01", "--json"])
+        .args([
+            "client",
+            "-c",
+            &count.to_string(),
+            "-i",
+            "0.01",
+            "--json",
+            "--no-rebalance",
+        ])
         .env("PINGPONG_HOME", &pair.home);
     let mut client = JsonClient::spawn(command);
     let connected = client.until("connected");

@@ -1,10 +1,12 @@
-//! Certificate rotation under a running server: new sessions get the new
-//! certificate, an open session goes on undisturbed, and a half-written file
-//! does not take the server down (the old certificate stays). A change of CA
+//! Certificate rotation under a running server, Rust or Python: new sessions
+//! get the new certificate, an open session goes on undisturbed, and a
+//! half-written file does not take the server down (the old certificate
+//! stays). A change of CA
 //! key goes through a bundle trusting both CAs (docs/kubernetes.md).
 
 mod common;
 
+use std::path::Path;
 use std::time::Duration;
 
 use common::*;
@@ -31,8 +33,50 @@ fn fingerprint_seen(server: &ServerProcess, paths: &pingpong::tls::CertPaths) ->
         .collect()
 }
 
+/// Ends an `endless_client` and checks its session lost nothing and never
+/// reconnected.
+fn assert_untouched(
+    mut holder: std::process::Child,
+    lines: std::io::Lines<std::io::BufReader<std::process::ChildStdout>>,
+) {
+    send_signal(&holder, libc::SIGINT);
+    let rest: Vec<String> = lines.map_while(Result::ok).collect();
+    holder.wait().unwrap();
+    let summary = rest
+        .iter()
+        .find(|l| l.contains("pings transmitted"))
+        .expect("summary");
+    assert!(summary.contains(" 0% loss"), "{summary}");
+    assert!(
+        !rest.iter().any(|l| l.starts_with("reconnected")),
+        "{rest:?}"
+    );
+}
+
+/// Starts a server (Rust or Python) on the given certificate, key and CA.
+type Start = fn(&Path, &Path, &Path) -> ServerProcess;
+
 #[test]
 fn rotated_certificates_reach_new_sessions_and_broken_files_are_refused() {
+    rotation_reaches_new_sessions(ServerProcess::start_with_files);
+}
+
+#[test]
+fn the_python_server_reloads_rotated_certificates_the_same_way() {
+    rotation_reaches_new_sessions(|cert, key, ca| {
+        let mut command = std::process::Command::new(python_server_bin());
+        command
+            .args(["--listen", "127.0.0.1:0", "--no-mdns", "--cert"])
+            .arg(cert)
+            .arg("--key")
+            .arg(key)
+            .arg("--ca")
+            .arg(ca);
+        ServerProcess::spawn(command)
+    });
+}
+
+fn rotation_reaches_new_sessions(start: Start) {
     let dir = tempfile::tempdir().unwrap();
     let paths = pki(&dir.path().join("pki"), "ca");
     // The server reads its files from a "mounted secret" folder.
@@ -41,11 +85,11 @@ fn rotated_certificates_reach_new_sessions_and_broken_files_are_refused() {
     let (cert, key) = (live.join("tls.crt"), live.join("tls.key"));
     std::fs::copy(paths.leaf_cert(LeafRole::Server), &cert).unwrap();
     std::fs::copy(paths.leaf_key(LeafRole::Server), &key).unwrap();
-    let server = ServerProcess::start_with_files(&cert, &key, &paths.ca_cert());
+    let server = start(&cert, &key, &paths.ca_cert());
     let before = fingerprint_seen(&server, &paths);
 
     // A session that stays open through the rotation.
-    let (mut holder, mut lines) = endless_client(server.url().as_str(), &paths, &[]);
+    let (holder, mut lines) = endless_client(server.url().as_str(), &paths, &[]);
     assert!(lines.next().unwrap().unwrap().starts_with("PINGPONG"));
 
     // Rotate the way cert-manager does: new files written aside, then swapped in.
@@ -78,18 +122,7 @@ fn rotated_certificates_reach_new_sessions_and_broken_files_are_refused() {
     assert_eq!(fingerprint_seen(&server, &paths), after);
 
     // The open session never noticed.
-    send_signal(&holder, libc::SIGINT);
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    holder.wait().unwrap();
-    let summary = rest
-        .iter()
-        .find(|l| l.contains("pings transmitted"))
-        .expect("summary");
-    assert!(summary.contains(" 0% loss"), "{summary}");
-    assert!(
-        !rest.iter().any(|l| l.starts_with("reconnected")),
-        "{rest:?}"
-    );
+    assert_untouched(holder, lines);
 }
 
 /// A client's certificate, key and trusted CAs.
@@ -159,7 +192,7 @@ fn a_ca_key_change_through_a_two_ca_bundle_keeps_every_step_connected() {
     // 1. Only the old CA: old clients in, new ones out.
     assert_eq!(ping(&server, &old_client).0, Some(0));
     assert_eq!(ping(&server, &new_client_bundle).0, Some(2));
-    let (mut holder, mut lines) = endless_client(server.url().as_str(), &old, &[]);
+    let (holder, mut lines) = endless_client(server.url().as_str(), &old, &[]);
     assert!(lines.next().unwrap().unwrap().starts_with("PINGPONG"));
 
     // 3. Both CAs trusted: clients of either CA get in, the server still
@@ -190,16 +223,5 @@ fn a_ca_key_change_through_a_two_ca_bundle_keeps_every_step_connected() {
     assert_eq!(ping(&server, &new_client).0, Some(0));
 
     // The session opened at step 1 went through every step untouched.
-    send_signal(&holder, libc::SIGINT);
-    let rest: Vec<String> = lines.map_while(Result::ok).collect();
-    holder.wait().unwrap();
-    let summary = rest
-        .iter()
-        .find(|l| l.contains("pings transmitted"))
-        .expect("summary");
-    assert!(summary.contains(" 0% loss"), "{summary}");
-    assert!(
-        !rest.iter().any(|l| l.starts_with("reconnected")),
-        "{rest:?}"
-    );
+    assert_untouched(holder, lines);
 }

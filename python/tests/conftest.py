@@ -5,6 +5,7 @@ a second CA), and the Rust side's golden vectors."""
 from __future__ import annotations
 
 import datetime
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 GOLDEN = Path(__file__).resolve().parents[2] / "testdata" / "proto-v1"
@@ -121,3 +123,14 @@ def pki() -> Pki:
         other_ca=other,
         other_client=make_leaf(other, "mallory", ExtendedKeyUsageOID.CLIENT_AUTH),
     )
+
+
+def write_material(pki: Pki, folder: Path, server: Leaf | None = None) -> tuple[Path, Path, Path]:
+    """Writes a server's certificate, key (0600) and CA as the server reads them."""
+    leaf = server or pki.server
+    cert, key, ca = folder / "server.pem", folder / "server.key", folder / "ca.pem"
+    cert.write_bytes(leaf.cert.public_bytes(Encoding.PEM))
+    key.write_bytes(leaf.key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    key.chmod(stat.S_IRUSR | stat.S_IWUSR)
+    ca.write_bytes(pki.ca.cert.public_bytes(Encoding.PEM))
+    return cert, key, ca

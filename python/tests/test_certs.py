@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import stat
 from pathlib import Path
 
 import pytest
-from conftest import Pki
-from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+from conftest import Pki, write_material
 
 from pingpong_server.certs import (
     CertificateError,
@@ -42,15 +40,6 @@ def test_another_ca_and_expiry_are_rejected(pki: Pki) -> None:
 def test_identity_and_fingerprint_for_logs(pki: Pki) -> None:
     assert describe(pki.client.cert) == "alice (SAN alice)"
     assert len(fingerprint_sha256(pki.client.cert)) == 64
-
-
-def write_material(pki: Pki, folder: Path) -> tuple[Path, Path, Path]:
-    cert, key, ca = folder / "server.pem", folder / "server.key", folder / "ca.pem"
-    cert.write_bytes(pki.server.cert.public_bytes(Encoding.PEM))
-    key.write_bytes(pki.server.key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
-    key.chmod(stat.S_IRUSR | stat.S_IWUSR)
-    ca.write_bytes(pki.ca.cert.public_bytes(Encoding.PEM))
-    return cert, key, ca
 
 
 def test_server_material_loads_and_reports_bad_files(pki: Pki, tmp_path: Path) -> None:

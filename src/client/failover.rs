@@ -184,13 +184,7 @@ async fn move_to(
     observer.moved(&old.candidate, &lanes.primary);
     old.session.close().await;
     *last_server = Some(lanes.primary.session.welcome().server_id);
-    observer.connected(&lanes.primary.candidate, &lanes.primary.session, true);
-    if !out.is_empty() {
-        AsyncWriteExt::write_all(lanes.primary.streams().1, &out)
-            .await
-            .map_err(FramedError::from)?;
-    }
-    Ok(())
+    took_over(lanes, observer, &out).await
 }
 
 /// The primary is lost (`error`): the standby takes over.
@@ -210,9 +204,19 @@ async fn switch(
     target.lost(&old.candidate);
     old.session.close().await;
     count_session(run, last_server, lanes.primary.session.welcome().server_id);
+    took_over(lanes, observer, &out).await
+}
+
+/// The new primary is announced and sent `out`, the unanswered pings it was
+/// not sent yet.
+async fn took_over(
+    lanes: &mut Lanes<Leg>,
+    observer: &mut dyn RecoveryObserver,
+    out: &[u8],
+) -> Result<(), ClientError> {
     observer.connected(&lanes.primary.candidate, &lanes.primary.session, true);
     if !out.is_empty() {
-        AsyncWriteExt::write_all(lanes.primary.streams().1, &out)
+        AsyncWriteExt::write_all(lanes.primary.streams().1, out)
             .await
             .map_err(FramedError::from)?;
     }

@@ -22,6 +22,8 @@ Why it is needed (aioquic 1.7):
 - Back-pressure: aioquic buffers whatever the application sends without bound;
   the server asks how much of a stream is still unacknowledged, to stop a client that
   never reads its pongs.
+- Certificate reload: `QuicServer` keeps the configuration it was created
+  with for every new connection and has no setter; a reload replaces it.
 
 Session resumption (PSK) would skip the CertificateRequest; the server never
 enables it (`serve` is called without session ticket handlers).
@@ -33,6 +35,7 @@ from collections.abc import Callable
 
 from aioquic import tls
 from aioquic._buffer import Buffer
+from aioquic.asyncio.server import QuicServer
 from aioquic.quic.configuration import QuicConfiguration
 from aioquic.quic.connection import QuicConnection
 from cryptography import x509
@@ -88,6 +91,11 @@ def check_compatibility() -> None:
         (connection, "_local_max_streams_uni"),
     ]
     missing = [name for owner, name in wanted if not hasattr(owner, name)]
+    # A QuicServer needs a running loop to exist: look for the attribute in
+    # the code that sets it and the code that reads it for new connections.
+    for method in (QuicServer.__init__, QuicServer.datagram_received):
+        if "_configuration" not in method.__code__.co_names:
+            missing.append(f"QuicServer.{method.__name__} using _configuration")
     if missing:
         raise RuntimeError(
             "this aioquic version lacks internals pingpong-server needs for client "
@@ -143,6 +151,12 @@ def _require_client_certificate(
             raise _ALERTS[rejected.alert](str(rejected)) from None
 
     context._server_handle_certificate = handle_and_verify  # type: ignore[method-assign]
+
+
+def set_configuration(server: QuicServer, configuration: QuicConfiguration) -> None:
+    """Makes `server` use `configuration` for the connections it accepts from
+    now on (open ones keep theirs)."""
+    server._configuration = configuration
 
 
 def peer_certificate(connection: QuicConnection) -> x509.Certificate | None:

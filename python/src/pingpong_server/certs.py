@@ -44,6 +44,10 @@ class ServerMaterial:
     key: PrivateKeyTypes
     ca: list[x509.Certificate]
 
+    def not_after(self) -> float:
+        """When the leaf expires, Unix time."""
+        return self.chain[0].not_valid_after_utc.timestamp()
+
     @property
     def fingerprint(self) -> str:
         """SHA-256 of the server certificate, lowercase hex."""

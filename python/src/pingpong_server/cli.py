@@ -27,10 +27,12 @@ from .certs import (
 )
 from .codec import ServerState
 from .dnsrecords import Registration, choose_host, parse_key
+from .listener import CertWatcher, reload_certificates, serve
 from .mdns import Advertiser, advertised_addresses, follow_addresses, local_hostname
+from .ops import OpsEndpoint
 from .register import Registrar, routable
-from .server import Shared, Timing, serve
 from .session import ServerInfo
+from .state import Shared, Timing
 from .txt import build_txt
 
 log = logging.getLogger("pingpong_server")
@@ -136,6 +138,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="SECONDS",
         help="seconds a draining server (SIGTERM/SIGINT) gives its sessions to move (default: 5)",
     )
+    parser.add_argument(
+        "--metrics",
+        type=parse_listen,
+        metavar="HOST:PORT",
+        help="serve /healthz, /readyz (503 while draining) and /metrics (OpenMetrics, the Rust "
+        "server's names) over HTTP on this TCP address; [::] is dual-stack (default: off)",
+    )
     add_register_arguments(parser)
     parser.add_argument(
         "--dir", type=Path, help="certificate folder (default: $PINGPONG_HOME, else ~/.local/share/pingpong)"
@@ -226,9 +235,8 @@ def configure_logging() -> None:
 async def run(args: argparse.Namespace) -> int:
     """Runs the server until SIGTERM or SIGINT, then drains."""
     home = args.dir or default_home()
-    material = load_server_material(
-        args.cert or home / "server.pem", args.key or home / "server.key", args.ca or home / "ca.pem"
-    )
+    files = (args.cert or home / "server.pem", args.key or home / "server.key", args.ca or home / "ca.pem")
+    material = load_server_material(*files)
     info = ServerInfo(server_id=os.urandom(16), instance=args.instance or local_hostname())
     shared = Shared(
         info=info,
@@ -236,6 +244,7 @@ async def run(args: argparse.Namespace) -> int:
         verifier=ClientVerifier(material.ca, args.allow_client),
         max_sessions=args.max_sessions,
         timing=Timing(drain_timeout=args.drain_timeout),
+        certificate_not_after=material.not_after(),
     )
     addresses: list[str] = []
     if not args.no_mdns:
@@ -268,6 +277,19 @@ async def run(args: argparse.Namespace) -> int:
         )
 
     registrar = registration_of(args, material, info, port, txt(ServerState.SERVING))
+    ops_server = None
+    if args.metrics is not None:
+        endpoint = OpsEndpoint(shared, (lambda: registrar.status) if registrar is not None else None)
+        try:
+            ops_server, (ops_host, ops_port) = await endpoint.start(*args.metrics)
+        except OSError as error:
+            host, port = args.metrics
+            raise SystemExit(
+                f"pingpong-server: cannot serve metrics on {host}:{port}: {error.strerror}"
+            ) from None
+        shown = f"[{ops_host}]:{ops_port}" if ":" in ops_host else f"{ops_host}:{ops_port}"
+        print(f"pingpong-server metrics on http://{shown}/metrics (and /healthz, /readyz)", flush=True)
+
     # The registration outlives the drain: it says "draining", then leaves.
     unregister = asyncio.Event()
     registering = asyncio.create_task(registrar.run(unregister)) if registrar is not None else None
@@ -280,6 +302,24 @@ async def run(args: argparse.Namespace) -> int:
         following = asyncio.create_task(
             follow_addresses(advertiser, args.listen[0], args.mdns_interface or [], stop)
         )
+
+    # New certificates on disk reach new sessions, the TXT `fp` and the metric.
+    pending_updates: set[asyncio.Task[None]] = set()
+
+    def reloaded(new: ServerMaterial) -> None:
+        nonlocal material
+        material = new
+        shared.certificate_not_after = new.not_after()
+        if advertiser is not None:
+            update = asyncio.create_task(advertiser.update(txt(ServerState.SERVING)))
+            pending_updates.add(update)
+            update.add_done_callback(pending_updates.discard)
+        if registrar is not None:
+            registrar.update_txt(txt(ServerState.SERVING))
+
+    reloading = asyncio.create_task(
+        reload_certificates(CertWatcher(*files), listener, shared, args.allow_client, reloaded)
+    )
 
     await stop.wait()
     # Drain: discovery says "draining", sessions are told to move and keep
@@ -309,6 +349,10 @@ async def run(args: argparse.Namespace) -> int:
         # It removes this server's records and ends.
         unregister.set()
         await asyncio.gather(registering, return_exceptions=True)
+    reloading.cancel()
+    await asyncio.gather(reloading, return_exceptions=True)
+    if ops_server is not None:
+        ops_server.close()
     listener.close()
     log.info("stopped (answered %d pings)", shared.pings)
     print("pingpong-server stopped", flush=True)

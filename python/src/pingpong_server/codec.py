@@ -77,6 +77,14 @@ class ErrorCode(IntEnum):
     SHUTTING_DOWN = 6
 
 
+#: Application close code of a session that ended normally.
+CLOSE_OK = 0
+#: Application close code sent to sessions when the server shuts down.
+CLOSE_SHUTDOWN = 0x10
+#: Application close code of a connection that hit a bug in this server.
+CLOSE_INTERNAL_ERROR = 0x11
+
+
 class ServerState(IntEnum):
     """What a server says about itself in `Welcome` and TXT."""
 

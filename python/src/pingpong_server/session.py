@@ -1,5 +1,5 @@
 """One session's protocol logic as a sans-IO state machine: messages in,
-actions out. No sockets, no clocks; `server.py` drives it. Mirrors
+actions out. No sockets, no clocks; `control.py` drives it. Mirrors
 `src/server/session.rs`, so that a client cannot tell the servers apart.
 """
 

@@ -1,0 +1,164 @@
+"""The operations endpoint (`--metrics ADDR`), as the Rust server's
+`src/server/metrics.rs`: `/healthz` (the process is alive), `/readyz` (it
+takes sessions; 503 while draining) and `/metrics` (OpenMetrics text, with
+the Rust server's metric names, so that one PodMonitor and one set of alerts
+fit either server), over plain HTTP on its own TCP port."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+
+from prometheus_client import CollectorRegistry
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client.registry import Collector
+
+from . import __version__
+from .state import REFUSAL_REASONS, Shared
+
+log = logging.getLogger("pingpong_server")
+
+#: Longest request head read: a GET line and a few headers.
+MAX_REQUEST = 8192
+#: A client gets this long to send its request.
+REQUEST_TIMEOUT = 5.0
+
+
+class ServerCollector(Collector):
+    """Reads the server's shared state at each scrape."""
+
+    def __init__(self, shared: Shared, registration: Callable[[], str] | None) -> None:
+        self._shared = shared
+        self._registration = registration
+
+    def collect(self) -> Iterator[Metric]:
+        shared = self._shared
+        yield GaugeMetricFamily("pingpong_sessions_open", "Sessions open now", value=len(shared.sessions))
+        yield GaugeMetricFamily(
+            "pingpong_sessions_max",
+            "Sessions the server accepts at most (--max-sessions); more are refused as server_full",
+            value=shared.max_sessions,
+        )
+        yield CounterMetricFamily(
+            "pingpong_sessions", "Sessions opened since start", value=shared.sessions_total
+        )
+        yield CounterMetricFamily("pingpong_pings", "Pings answered since start", value=shared.pings)
+        refused = CounterMetricFamily(
+            "pingpong_refused", "Handshakes and sessions refused, by reason", labels=["reason"]
+        )
+        for reason in sorted(set(REFUSAL_REASONS) | set(shared.refused)):
+            if shared.refused[reason]:
+                refused.add_metric([reason], shared.refused[reason])
+        yield refused
+        yield GaugeMetricFamily("pingpong_draining", "1 while the server drains", value=int(shared.draining))
+        yield GaugeMetricFamily(
+            "pingpong_outbox_clients", "Clients with an outbox", value=len(shared.outboxes)
+        )
+        yield GaugeMetricFamily(
+            "pingpong_certificate_not_after_seconds",
+            "When the server certificate in use expires (Unix time)",
+            value=shared.certificate_not_after,
+        )
+        build = GaugeMetricFamily("pingpong_build_info", "Build information", labels=["version"])
+        build.add_metric([__version__], 1)
+        yield build
+        if self._registration is not None:
+            yield GaugeMetricFamily(
+                "pingpong_dns_registered",
+                "1 while the server's records are in its DNS zone (--register-dns), "
+                "0 while registering fails",
+                value=int(self._registration().startswith("dns: registered")),
+            )
+
+
+@dataclass
+class Response:
+    """What one path answers."""
+
+    status: int
+    reason: str
+    content_type: str
+    body: bytes
+
+
+class OpsEndpoint:
+    """Answers `/healthz`, `/readyz` and `/metrics` for one server."""
+
+    def __init__(self, shared: Shared, registration: Callable[[], str] | None = None) -> None:
+        self._shared = shared
+        self._registration = registration
+        self._registry = CollectorRegistry(auto_describe=False)
+        self._registry.register(ServerCollector(shared, registration))
+
+    def respond(self, path: str) -> Response:
+        """The answer to a GET of `path`."""
+        extra = f"{self._registration()}\n" if self._registration is not None else ""
+        if path == "/healthz":
+            return Response(200, "OK", "text/plain", b"ok\n")
+        if path == "/readyz" and not self._shared.draining:
+            return Response(200, "OK", "text/plain", f"ready\n{extra}".encode())
+        if path == "/readyz":
+            return Response(503, "Service Unavailable", "text/plain", f"draining\n{extra}".encode())
+        if path == "/metrics":
+            # prometheus_client's OpenMetrics writer carries no type hints.
+            body: bytes = generate_latest(self._registry)  # type: ignore[no-untyped-call]
+            return Response(200, "OK", CONTENT_TYPE_LATEST, body)
+        return Response(404, "Not Found", "text/plain", b"not found\n")
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), REQUEST_TIMEOUT)
+            parts = head.split(b" ", 2)
+            if len(parts) < 3 or parts[0] != b"GET":
+                response = Response(405, "Method Not Allowed", "text/plain", b"GET only\n")
+            else:
+                response = self.respond(parts[1].split(b"?", 1)[0].decode("ascii", "replace"))
+            writer.write(
+                f"HTTP/1.1 {response.status} {response.reason}\r\n"
+                f"Content-Type: {response.content_type}\r\n"
+                f"Content-Length: {len(response.body)}\r\nConnection: close\r\n\r\n".encode()
+                + response.body
+            )
+            await writer.drain()
+        except (TimeoutError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ConnectionError):
+            pass  # a slow, oversized or vanished request: nothing to answer
+        finally:
+            writer.close()
+
+    async def start(self, host: str, port: int) -> tuple[asyncio.Server, tuple[str, int]]:
+        """Listens on `host`:`port` (`[::]` is dual-stack, falling back to
+        0.0.0.0 where IPv6 is unavailable); returns the server and the address
+        bound."""
+        sock = bind_tcp(host, port)
+        server = await asyncio.start_server(self._serve, sock=sock, limit=MAX_REQUEST)
+        bound_host, bound_port = sock.getsockname()[:2]
+        return server, (bound_host, bound_port)
+
+
+def bind_tcp(host: str, port: int) -> socket.socket:
+    """A listening TCP socket on `host`:`port` (`::` = both families)."""
+    if host in ("::", "[::]"):
+        try:
+            sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("::", port))
+        except OSError as error:
+            log.warning("IPv6 unavailable (%s), metrics on 0.0.0.0:%d", error, port)
+            return bind_tcp("0.0.0.0", port)
+    else:
+        family = socket.AF_INET6 if ":" in host else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host.strip("[]"), port))
+        except OSError:
+            sock.close()
+            raise
+    sock.listen(128)
+    sock.setblocking(False)
+    return sock
