@@ -605,7 +605,7 @@ fn the_python_server_registers_the_same_records() {
     );
     assert_eq!(
         keys(zone(&lab, second, "TXT")),
-        ["v", "path", "state", "id", "fp"]
+        ["v", "path", "state", "id", "fp", "load"]
     );
 
     let out = on_host(&lab.b.hosts[0], "laptop", &homes[2])

@@ -18,9 +18,14 @@ def test_same_keys_and_values_as_the_rust_server() -> None:
         "state": "serving",
         "id": "000102030405060708090a0b0c0d0e0f",
         "fp": FP,
+        "load": "0",
     }
-    draining = build_txt(server_id=bytes(16), path="/p", state=ServerState.DRAINING, fingerprint=FP)
+    assert list(txt) == ["v", "path", "state", "id", "fp", "load"]
+    draining = build_txt(server_id=bytes(16), path="/p", state=ServerState.DRAINING, fingerprint=FP, load=600)
     assert draining["state"] == "draining"
+    assert draining["load"] == "600"
+    with pytest.raises(TxtError):
+        build_txt(server_id=bytes(16), path="/p", state=ServerState.SERVING, fingerprint=FP, load=1001)
 
 
 @pytest.mark.parametrize("path", ["pingpong", "/" + "x" * 64, "/a b", "/é"])

@@ -9,6 +9,7 @@
 //! - [`outbox`]: recent pongs per client, for a client that comes back.
 //! - [`metrics`]: `/metrics`, `/healthz`, `/readyz` (Prometheus).
 //! - [`reload`]: certificates reloaded when their files change.
+//! - [`load`]: when the `load` in the TXT record is worth re-publishing.
 //! - this module: [`Server`] binds, advertises (mDNS, and DNS with
 //!   `register`) and runs the accept
 //!   loop, one task per session; a failing session never stops the loop; on
@@ -18,6 +19,7 @@ mod accept;
 pub mod config;
 mod endpoint;
 pub mod handler;
+pub mod load;
 pub mod metrics;
 pub mod outbox;
 pub mod reload;
@@ -79,6 +81,7 @@ pub struct Server {
     local_addr: SocketAddr,
     shared: Arc<Shared>,
     fingerprint: String,
+    load: load::LoadReport,
 }
 
 struct Shared {
@@ -112,7 +115,7 @@ impl Server {
             path: config.path.clone(),
             state: crate::proto::ServerState::Serving,
             fingerprint: Some(fingerprint.clone()),
-            load: None,
+            load: Some(0),
         };
         let advertiser = match &config.mdns {
             Some(mdns) => Some(Advertiser::start(&Advertisement {
@@ -160,6 +163,7 @@ impl Server {
             txt,
             local_addr,
             fingerprint,
+            load: load::LoadReport::new(),
             shared: Arc::new(Shared {
                 info,
                 path: config.path,
@@ -237,11 +241,17 @@ impl Server {
         };
         let mut reload_tick = tokio::time::interval(reload::RELOAD_POLL);
         reload_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut load_tick = tokio::time::interval(load::LOAD_POLL);
+        load_tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let incoming = tokio::select! {
                 _ = shutdown.cancelled() => break,
                 _ = reload_tick.tick() => {
                     self.reload_certificates();
+                    continue;
+                }
+                _ = load_tick.tick() => {
+                    self.publish_load();
                     continue;
                 }
                 incoming = self.endpoint.accept() => incoming,
@@ -304,6 +314,33 @@ impl Server {
 }
 
 impl Server {
+    /// Publishes the sessions in use as TXT `load` when it changed enough
+    /// (see [`load`]).
+    fn publish_load(&mut self) {
+        let sessions = self
+            .shared
+            .sessions
+            .load(std::sync::atomic::Ordering::Acquire);
+        let now = load::per_mille(sessions, self.shared.max_sessions);
+        if let Some(value) = self.load.next(now, tokio::time::Instant::now()) {
+            tracing::debug!(load = value, sessions, "publishing load");
+            self.txt.load = Some(value);
+            self.publish_txt("the new load");
+        }
+    }
+
+    /// Sends the current TXT record out over mDNS and to the DNS zone.
+    fn publish_txt(&self, what: &str) {
+        if let Some(advertiser) = &self.advertiser {
+            if let Err(error) = advertiser.update_txt(&self.txt.to_pairs()) {
+                warn!(%error, "cannot advertise {what}");
+            }
+        }
+        if let Some(registrar) = &self.registrar {
+            registrar.update_txt(&self.txt.to_pairs());
+        }
+    }
+
     /// New sessions get the certificate files' current contents, if they load.
     fn reload_certificates(&mut self) {
         match self.certs.check() {
@@ -325,14 +362,7 @@ impl Server {
                             .set_certificate(&self.certs.material().cert);
                         self.fingerprint = fingerprint.clone();
                         self.txt.fingerprint = Some(fingerprint);
-                        if let Some(advertiser) = &self.advertiser {
-                            if let Err(error) = advertiser.update_txt(&self.txt.to_pairs()) {
-                                warn!(%error, "cannot advertise the new fingerprint");
-                            }
-                        }
-                        if let Some(registrar) = &self.registrar {
-                            registrar.update_txt(&self.txt.to_pairs());
-                        }
+                        self.publish_txt("the new fingerprint");
                     }
                     Err(error) => warn!(%error, "cannot apply the new certificates"),
                 }

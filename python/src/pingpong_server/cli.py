@@ -28,6 +28,7 @@ from .certs import (
 from .codec import ServerState
 from .dnsrecords import Registration, choose_host, parse_key
 from .listener import CertWatcher, reload_certificates, serve
+from .load import LOAD_POLL, LoadReport, per_mille
 from .mdns import Advertiser, advertised_addresses, follow_addresses, local_hostname
 from .ops import OpsEndpoint
 from .register import Registrar, routable
@@ -271,9 +272,15 @@ async def run(args: argparse.Namespace) -> int:
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
 
+    load = LoadReport()
+
     def txt(state: ServerState) -> dict[str, str]:
         return build_txt(
-            server_id=info.server_id, path=args.path, state=state, fingerprint=material.fingerprint
+            server_id=info.server_id,
+            path=args.path,
+            state=state,
+            fingerprint=material.fingerprint,
+            load=load.published,
         )
 
     registrar = registration_of(args, material, info, port, txt(ServerState.SERVING))
@@ -306,10 +313,8 @@ async def run(args: argparse.Namespace) -> int:
     # New certificates on disk reach new sessions, the TXT `fp` and the metric.
     pending_updates: set[asyncio.Task[None]] = set()
 
-    def reloaded(new: ServerMaterial) -> None:
-        nonlocal material
-        material = new
-        shared.certificate_not_after = new.not_after()
+    def publish_txt() -> None:
+        """Sends the current TXT record out over mDNS and to the DNS zone."""
         if advertiser is not None:
             update = asyncio.create_task(advertiser.update(txt(ServerState.SERVING)))
             pending_updates.add(update)
@@ -317,9 +322,26 @@ async def run(args: argparse.Namespace) -> int:
         if registrar is not None:
             registrar.update_txt(txt(ServerState.SERVING))
 
+    def reloaded(new: ServerMaterial) -> None:
+        nonlocal material
+        material = new
+        shared.certificate_not_after = new.not_after()
+        publish_txt()
+
     reloading = asyncio.create_task(
         reload_certificates(CertWatcher(*files), listener, shared, args.allow_client, reloaded)
     )
+
+    async def publish_load() -> None:
+        """The sessions in use go out as TXT `load` when they change enough."""
+        while True:
+            await asyncio.sleep(LOAD_POLL)
+            now = per_mille(len(shared.sessions), shared.max_sessions)
+            if load.next(now, loop.time()) is not None:
+                log.debug("publishing load=%d", now)
+                publish_txt()
+
+    publishing = asyncio.create_task(publish_load())
 
     await stop.wait()
     # Drain: discovery says "draining", sessions are told to move and keep
@@ -349,8 +371,9 @@ async def run(args: argparse.Namespace) -> int:
         # It removes this server's records and ends.
         unregister.set()
         await asyncio.gather(registering, return_exceptions=True)
-    reloading.cancel()
-    await asyncio.gather(reloading, return_exceptions=True)
+    for task in (reloading, publishing):
+        task.cancel()
+    await asyncio.gather(reloading, publishing, return_exceptions=True)
     if ops_server is not None:
         ops_server.close()
     listener.close()
