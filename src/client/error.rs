@@ -82,6 +82,13 @@ pub enum ClientError {
     /// The session ended.
     #[error("the session ended: {0}")]
     SessionLost(String),
+    /// The server said `Drain`: it is going away and the client should move
+    /// (a restart, a rollout).
+    #[error("the session ended: the server is draining: {reason}")]
+    Draining {
+        /// What the server gave as the reason.
+        reason: String,
+    },
     /// A session was lost and none could be had again within the reconnect
     /// budget: the unanswered pings are lost.
     #[error("no server could be reached for {:.1} s after the session was lost, so the client gave up (last attempt: {last}). Fix: check that a server is running and reachable, or allow longer with --reconnect-timeout", .waited.as_secs_f64())]

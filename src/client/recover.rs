@@ -250,6 +250,7 @@ pub(crate) fn recoverable(error: &ClientError) -> bool {
     matches!(
         error,
         ClientError::SessionLost(_)
+            | ClientError::Draining { .. }
             | ClientError::Timeout { .. }
             | ClientError::Connection { .. }
             | ClientError::NoneReachable { .. }
@@ -355,7 +356,7 @@ pub async fn ping_with_recovery(
                 return Ok(());
             }
             Err(error) if recoverable(&error) => {
-                if run.take_drained() {
+                if matches!(error, ClientError::Draining { .. }) {
                     home = Some(candidate.clone());
                 }
                 observer.session_lost(&error);

@@ -152,9 +152,6 @@ pub struct PingRun {
     pub reconnects: u64,
     /// Reconnections that landed on a different server.
     pub failovers: u64,
-    /// A server said `Drain` since this was last taken
-    /// ([`take_drained`](Self::take_drained)).
-    drained: bool,
 }
 
 impl PingRun {
@@ -183,7 +180,6 @@ impl PingRun {
             client_id: rand::random(),
             reconnects: 0,
             failovers: 0,
-            drained: false,
         }
     }
 
@@ -361,11 +357,6 @@ impl PingRun {
         wake.unwrap_or_else(|| now + Duration::from_secs(3600))
     }
 
-    /// Whether a server told this run to move (`Drain`) since the last call.
-    pub fn take_drained(&mut self) -> bool {
-        std::mem::take(&mut self.drained)
-    }
-
     /// Handles a message that arrived at `received_at`; returns the seq of a
     /// pong (whether it was the first answer or not), for the session's clock.
     pub(crate) fn on_message(
@@ -410,12 +401,7 @@ impl PingRun {
                 }
                 Ok(Some(seq))
             }
-            ServerMessage::Drain { reason, .. } => {
-                self.drained = true;
-                Err(ClientError::SessionLost(format!(
-                    "the server is draining: {reason}"
-                )))
-            }
+            ServerMessage::Drain { reason, .. } => Err(ClientError::Draining { reason }),
             ServerMessage::Error { code, message } => Err(ClientError::Refused { code, message }),
             other => Err(ClientError::Protocol(format!(
                 "unexpected {other:?} during pings"

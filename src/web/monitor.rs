@@ -102,7 +102,7 @@ pub async fn monitor(
 /// How an ended session is reported: a drain is a state, the rest a failure.
 fn failure(error: &ClientError) -> MonitorEvent {
     match error {
-        ClientError::SessionLost(reason) if reason.contains("draining") => MonitorEvent::Draining,
+        ClientError::Draining { .. } => MonitorEvent::Draining,
         other => MonitorEvent::Failed {
             reason: other.to_string(),
         },

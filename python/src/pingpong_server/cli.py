@@ -11,6 +11,7 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
 
@@ -300,6 +301,8 @@ async def run(args: argparse.Namespace) -> int:
     # The registration outlives the drain: it says "draining", then leaves.
     unregister = asyncio.Event()
     registering = asyncio.create_task(registrar.run(unregister)) if registrar is not None else None
+    if registering is not None:
+        registering.add_done_callback(report_crash("DNS registration"))
     advertiser = None
     following: asyncio.Task[None] | None = None
     if not args.no_mdns:
@@ -342,6 +345,8 @@ async def run(args: argparse.Namespace) -> int:
                 publish_txt()
 
     publishing = asyncio.create_task(publish_load())
+    reloading.add_done_callback(report_crash("certificate reload"))
+    publishing.add_done_callback(report_crash("load publishing"))
 
     await stop.wait()
     # Drain: discovery says "draining", sessions are told to move and keep
@@ -380,6 +385,17 @@ async def run(args: argparse.Namespace) -> int:
     log.info("stopped (answered %d pings)", shared.pings)
     print("pingpong-server stopped", flush=True)
     return 0
+
+
+def report_crash(what: str) -> Callable[[asyncio.Task[None]], None]:
+    """A done-callback that logs a background task ending by an exception
+    (which asyncio would otherwise keep silent until the task is awaited)."""
+
+    def done(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            log.error("%s stopped by an internal error: %r", what, task.exception())
+
+    return done
 
 
 def registration_of(

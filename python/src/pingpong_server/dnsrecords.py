@@ -54,8 +54,8 @@ class TsigKey:
 def parse_key(text: str) -> TsigKey:
     """The first `key "NAME" { algorithm ALG; secret "B64"; };` clause of
     `text`; comments in `#`, `//` and `/* */` style are allowed."""
-    text = re.sub(r"/\*.*?\*/", " ", text, flags=re.S)
-    text = re.sub(r"(#|//)[^\n]*", " ", text)
+    # Comments go, quoted strings stay whole: a base64 secret may hold "//".
+    text = re.sub(r'("[^"]*")|/\*.*?\*/|(?:#|//)[^\n]*', lambda m: m.group(1) or " ", text, flags=re.S)
     match = re.search(r"key\s+\"?([^\"{\s]*)\"?\s*\{(.*?)\}", text, flags=re.S)
     if match is None:
         raise ValueError('no `key "NAME" { ... };` clause (make one with `tsig-keygen NAME`)')

@@ -138,7 +138,10 @@ class Registrar:
                 wait = self.refresh
             except TimeoutError:
                 break
-            except (RegisterError, OSError) as error:
+            except (RegisterError, OSError, dns.exception.DNSException) as error:
+                # Any failure of an exchange (dnspython raises more than
+                # timeouts: a malformed or unexpected answer) is one line and
+                # a retry, never the end of the registration.
                 if str(error) != last_error:
                     log.warning("not registered in DNS: %s; retrying", error)
                 last_error = str(error)
