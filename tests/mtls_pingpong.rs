@@ -149,11 +149,10 @@ fn client_certificate_rejections_are_explained_and_the_server_keeps_serving() {
         "--ca",
         &paths.ca_cert().display().to_string(),
     ]);
-    let out = client(&args);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-    assert!(stderr.contains("the server rejected our client certificate: it is not signed by a CA the server trusts"), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    expect_client_failure(
+        &args,
+        "the server rejected our client certificate: it is not signed by a CA the server trusts",
+    );
     assert_good_client_served(&server, &paths);
 
     // An expired client certificate from the right CA.
@@ -211,19 +210,12 @@ fn client_certificate_rejections_are_explained_and_the_server_keeps_serving() {
         "--ca",
         &paths.ca_cert().display().to_string(),
     ]);
-    let out = client(&args);
-    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let stderr = expect_client_failure(&args, "the server rejected our client certificate");
     assert!(
-        String::from_utf8_lossy(&out.stderr).contains("the server rejected our client certificate"),
-        "{}",
-        describe(&out)
-    );
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains(
+        stderr.contains(
             "it is not a client certificate (no clientAuth EKU). Fix: use a client certificate"
         ),
-        "{}",
-        describe(&out)
+        "{stderr}"
     );
     assert_good_client_served(&server, &paths);
 }
@@ -389,13 +381,7 @@ fn wrong_path_and_silent_port_are_explained() {
         "1",
     ]);
     args.extend(tls_args(&paths, LeafRole::Client));
-    let out = client(&args);
-    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("no pingpong service at"),
-        "{}",
-        describe(&out)
-    );
+    expect_client_failure(&args, "no pingpong service at");
 
     // A bound UDP socket that never answers: nothing is listening there.
     let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
@@ -408,13 +394,7 @@ fn wrong_path_and_silent_port_are_explained() {
         "1",
     ]);
     args.extend(tls_args(&paths, LeafRole::Client));
-    let out = client(&args);
-    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
-    assert!(
-        String::from_utf8_lossy(&out.stderr).contains("no answer from"),
-        "{}",
-        describe(&out)
-    );
+    expect_client_failure(&args, "no answer from");
 }
 
 #[test]

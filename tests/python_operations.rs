@@ -151,3 +151,42 @@ fn the_python_servers_operations_endpoint_matches_the_rust_servers() {
     assert_eq!(get(python_ops, "/healthz").0, 200, "alive while draining");
     assert_eq!(python.wait_exit(Duration::from_secs(15)).code(), Some(0));
 }
+
+/// The long flags a `--help` text lists.
+fn flags(help: &str) -> BTreeSet<String> {
+    help.lines()
+        .filter_map(|l| {
+            let l = l.trim_start();
+            let l = l.strip_prefix("-h, ").unwrap_or(l);
+            l.strip_prefix("--").map(|rest| {
+                let name: String = rest
+                    .chars()
+                    .take_while(|c| c.is_ascii_alphanumeric() || *c == '-')
+                    .collect();
+                format!("--{name}")
+            })
+        })
+        .collect()
+}
+
+#[test]
+fn the_python_server_takes_the_rust_servers_flags() {
+    let home = tempfile::tempdir().unwrap();
+    let rust = std::process::Command::new(bin())
+        .args(["server", "--help"])
+        .env("PINGPONG_HOME", home.path())
+        .output()
+        .unwrap();
+    let python = std::process::Command::new(python_server_bin())
+        .arg("--help")
+        .output()
+        .unwrap();
+    let (rust, python) = (
+        flags(&String::from_utf8_lossy(&rust.stdout)),
+        flags(&String::from_utf8_lossy(&python.stdout)),
+    );
+    assert!(rust.len() >= 20, "{rust:?}");
+    // `pingpong --version` is the binary's, `pingpong-server --version` its own.
+    let python: BTreeSet<String> = python.into_iter().filter(|f| f != "--version").collect();
+    assert_eq!(python, rust);
+}

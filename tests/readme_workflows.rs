@@ -11,28 +11,8 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::readme;
 use common::*;
-
-const README: &str = include_str!("../README.md");
-
-/// The lines of the shell blocks in the README's "### Certificates" section.
-fn certificate_lines() -> Vec<String> {
-    let start = README
-        .find("### Certificates")
-        .expect("the README has a Certificates section");
-    let section = &README[start + 1..];
-    let section = &section[..section.find("\n### ").unwrap_or(section.len())];
-    let mut lines = Vec::new();
-    let mut in_shell = false;
-    for line in section.lines() {
-        if line.starts_with("```") {
-            in_shell = line == "```sh";
-        } else if in_shell {
-            lines.push(line.trim().to_string());
-        }
-    }
-    lines
-}
 
 /// The machine a comment puts the following commands on, if it names one.
 fn machine_named(comment: &str) -> Option<&'static str> {
@@ -106,7 +86,7 @@ fn the_certificate_workflow_runs_as_the_readme_writes_it() {
     };
     let mut current = "ca";
     let mut shown = String::new();
-    let lines = certificate_lines();
+    let lines = readme::shell_lines("Certificates");
     assert!(
         lines.iter().any(|l| l.starts_with("pingpong certs sign")),
         "{lines:?}"

@@ -434,17 +434,9 @@ mod tests {
 
     fn discovered(instance: &str, address: &str) -> Candidate {
         Candidate {
-            key: instance.into(),
-            instance: instance.into(),
-            host: format!("{instance}.local"),
             addresses: vec![address.parse().unwrap()],
-            port: 4433,
-            path: "/pingpong".into(),
-            source: crate::discovery::Source::Mdns,
             txt: None,
-            txt_pairs: Vec::new(),
-            srv: None,
-            browsed: None,
+            ..Candidate::for_test(instance)
         }
     }
 

@@ -102,6 +102,26 @@ pub struct DnsSdDomain {
 }
 
 impl Candidate {
+    /// A candidate for unit tests: `key` is also its instance, host
+    /// `<key>.local` at 192.0.2.1:4433, found over mDNS, serving (TXT v=1),
+    /// no SRV; change what a test is about with struct update syntax.
+    #[cfg(test)]
+    pub(crate) fn for_test(key: &str) -> Self {
+        Self {
+            key: key.into(),
+            instance: key.into(),
+            host: format!("{key}.local"),
+            addresses: vec![SocketAddr::from(([192, 0, 2, 1], 4433))],
+            port: 4433,
+            path: "/pingpong".into(),
+            source: Source::Mdns,
+            txt: Some(ServerTxt::for_test(crate::proto::ServerState::Serving)),
+            txt_pairs: Vec::new(),
+            srv: None,
+            browsed: None,
+        }
+    }
+
     /// Its known addresses joined by `separator`, or `host:port` when none is
     /// known yet.
     pub fn addresses_text(&self, separator: &str) -> String {

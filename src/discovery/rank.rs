@@ -173,27 +173,16 @@ mod tests {
 
     fn candidate(key: &str, priority: u16, load: Option<u16>) -> Candidate {
         Candidate {
-            key: key.into(),
-            instance: key.into(),
-            host: format!("{key}.local"),
-            addresses: vec!["192.0.2.1:4433".parse().unwrap()],
-            port: 4433,
-            path: "/pingpong".into(),
             source: Source::Dns,
             txt: Some(ServerTxt {
-                version: 1,
-                server_id: None,
-                path: "/pingpong".into(),
-                state: ServerState::Serving,
-                fingerprint: None,
                 load,
+                ..ServerTxt::for_test(ServerState::Serving)
             }),
             srv: Some(SrvInfo {
                 priority,
                 weight: 10,
             }),
-            txt_pairs: Vec::new(),
-            browsed: None,
+            ..Candidate::for_test(key)
         }
     }
 

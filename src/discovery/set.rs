@@ -113,30 +113,15 @@ pub fn is_usable(candidate: &Candidate) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::discovery::{ServerTxt, Source};
+    use crate::discovery::ServerTxt;
     use crate::proto::ServerState;
     use rand::SeedableRng;
 
     fn candidate(key: &str, state: ServerState) -> Candidate {
         Candidate {
-            key: key.into(),
-            instance: key.into(),
             host: "h.local".into(),
-            addresses: vec!["192.0.2.1:4433".parse().unwrap()],
-            port: 4433,
-            path: "/pingpong".into(),
-            source: Source::Mdns,
-            txt: Some(ServerTxt {
-                version: 1,
-                server_id: None,
-                path: "/pingpong".into(),
-                state,
-                fingerprint: None,
-                load: None,
-            }),
-            srv: None,
-            txt_pairs: Vec::new(),
-            browsed: None,
+            txt: Some(ServerTxt::for_test(state)),
+            ..Candidate::for_test(key)
         }
     }
 

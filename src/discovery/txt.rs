@@ -47,6 +47,20 @@ pub enum TxtError {
 }
 
 impl ServerTxt {
+    /// A TXT for unit tests: version 1, path `/pingpong`, `state`, nothing
+    /// else.
+    #[cfg(test)]
+    pub(crate) fn for_test(state: ServerState) -> Self {
+        Self {
+            version: 1,
+            server_id: None,
+            path: "/pingpong".into(),
+            state,
+            fingerprint: None,
+            load: None,
+        }
+    }
+
     /// The `key=value` pairs to advertise.
     pub fn to_pairs(&self) -> Vec<(String, String)> {
         let mut pairs = vec![

@@ -247,28 +247,18 @@ fn push(history: &mut VecDeque<Sample>, sample: Sample) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::discovery::{ServerTxt, Source};
+    use crate::discovery::ServerTxt;
 
     fn candidate(state: ServerState) -> Candidate {
         Candidate {
-            key: "alpha._pingpong._udp.local.".into(),
             instance: "alpha".into(),
             host: "alpha.local".into(),
             addresses: vec!["127.0.0.1:4433".parse().unwrap()],
-            port: 4433,
-            path: "/pingpong".into(),
-            source: Source::Mdns,
             txt: Some(ServerTxt {
-                version: 1,
-                server_id: None,
-                path: "/pingpong".into(),
-                state,
                 fingerprint: Some("ab".repeat(32)),
-                load: None,
+                ..ServerTxt::for_test(state)
             }),
-            txt_pairs: Vec::new(),
-            srv: None,
-            browsed: None,
+            ..Candidate::for_test("alpha._pingpong._udp.local.")
         }
     }
 

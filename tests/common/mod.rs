@@ -16,6 +16,7 @@ mod json_client;
 pub mod lan_lab;
 pub mod named;
 pub mod peers;
+pub mod readme;
 pub mod routed;
 #[allow(unused_imports)] // only the tests that watch a client use it
 pub use json_client::*;
@@ -740,4 +741,15 @@ pub fn library_client_error(url: &str, material: &pingpong::tls::TlsMaterial) ->
         connector.shutdown().await;
         error
     })
+}
+
+/// Runs `pingpong client ARGS`, which must fail with exit 2 and a one-line
+/// error containing `needle` (no panic); returns its stderr.
+pub fn expect_client_failure(args: &[String], needle: &str) -> String {
+    let out = client(args);
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    assert!(stderr.contains(needle), "wanted {needle:?} in:\n{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    stderr
 }

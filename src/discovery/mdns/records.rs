@@ -252,21 +252,13 @@ impl RecordBook {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::discovery::Source;
 
     fn service(key: &str, addresses: &[&str]) -> Candidate {
         Candidate {
-            key: key.into(),
-            instance: key.into(),
             host: "vm.local".into(),
             addresses: addresses.iter().map(|a| a.parse().unwrap()).collect(),
-            port: 4433,
-            path: "/pingpong".into(),
-            source: Source::Mdns,
             txt: None,
-            txt_pairs: Vec::new(),
-            srv: None,
-            browsed: None,
+            ..Candidate::for_test(key)
         }
     }
 

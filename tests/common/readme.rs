@@ -1,0 +1,24 @@
+//! The README's shell blocks, section by section, for the tests that run them
+//! as written.
+
+const README: &str = include_str!("../../README.md");
+
+/// The lines of the ```sh blocks in the README section titled `title` (a
+/// `### ` heading), trimmed, comments kept.
+pub fn shell_lines(title: &str) -> Vec<String> {
+    let start = README
+        .find(&format!("### {title}"))
+        .unwrap_or_else(|| panic!("the README has no section {title:?}"));
+    let section = &README[start + 1..];
+    let section = &section[..section.find("\n### ").unwrap_or(section.len())];
+    let mut lines = Vec::new();
+    let mut in_shell = false;
+    for line in section.lines() {
+        if line.starts_with("```") {
+            in_shell = line == "```sh";
+        } else if in_shell {
+            lines.push(line.trim().to_string());
+        }
+    }
+    lines
+}
