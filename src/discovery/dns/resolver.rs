@@ -68,22 +68,24 @@ impl DnsResolver {
                     .collect()
             },
         );
-        let (resolver_config, mut opts) = if config.servers.is_empty() {
+        let servers: Vec<NameServerConfig> = config
+            .servers
+            .iter()
+            .map(|addr| {
+                let mut udp = ConnectionConfig::udp();
+                udp.port = addr.port();
+                let mut tcp = ConnectionConfig::tcp();
+                tcp.port = addr.port();
+                let mut server = NameServerConfig::udp_and_tcp(addr.ip());
+                server.connections = vec![udp, tcp];
+                server
+            })
+            .collect();
+        let (resolver_config, mut opts) = if servers.is_empty() {
             system.map_err(|e| other(format!("cannot read the system DNS configuration: {e}")))?
         } else {
-            let servers = config
-                .servers
-                .iter()
-                .map(|addr| {
-                    let mut udp = ConnectionConfig::udp();
-                    udp.port = addr.port();
-                    let mut tcp = ConnectionConfig::tcp();
-                    tcp.port = addr.port();
-                    let mut server = NameServerConfig::udp_and_tcp(addr.ip());
-                    server.connections = vec![udp, tcp];
-                    server
-                })
-                .collect();
+            // Names are asked as given; a short one is completed from the
+            // system's search list by `short_name_candidates`.
             (
                 ResolverConfig::from_name_servers(servers),
                 ResolverOpts::default(),
@@ -269,9 +271,52 @@ impl DnsResolver {
         .await
     }
 
+    /// With `--dns-server`, the names to ask for a short service name (no dot,
+    /// as `--dns pingpong`): completed with each domain of the system's search
+    /// list, then as given, the way `nslookup NAME SERVER` completes it. `None`
+    /// for the system's own servers (hickory applies the search list and
+    /// `ndots`) and for dotted names (asked as given: a server that never
+    /// answers costs one timeout, not one per search domain).
+    fn short_name_candidates(&self, name: &str) -> Option<Vec<String>> {
+        let short = name.strip_prefix(super::SERVICE_PREFIX)?;
+        if self.config.servers.is_empty() || short.contains('.') || self.search.is_empty() {
+            return None;
+        }
+        let mut names: Vec<String> = self
+            .search
+            .iter()
+            .map(|domain| format!("{name}.{}", domain.to_ascii().trim_end_matches('.')))
+            .collect();
+        names.push(name.to_string());
+        Some(names)
+    }
+
     /// SRV at `name`, the targets' addresses (from the additional section when
     /// present) and TXT at the same name.
     async fn resolve_srv(
+        &self,
+        name: &str,
+        instance: Option<String>,
+    ) -> Result<Resolution, DnsLookupError> {
+        if let Some(candidates) = self.short_name_candidates(name) {
+            let mut last = None;
+            for candidate in candidates {
+                match self
+                    .resolve_srv_as_given(&candidate, instance.clone())
+                    .await
+                {
+                    Err(error @ DnsLookupError::NoSuchName { .. }) => last = Some(error),
+                    other => return other,
+                }
+            }
+            return Err(last.expect("at least the name as given was asked"));
+        }
+        self.resolve_srv_as_given(name, instance).await
+    }
+
+    /// [`resolve_srv`](Self::resolve_srv) for one name, completed by the
+    /// resolver's own configuration only.
+    async fn resolve_srv_as_given(
         &self,
         name: &str,
         instance: Option<String>,

@@ -1,0 +1,162 @@
+//! The README's "Kubernetes and other DNS" section, run as written in a
+//! namespace shaped like a pod's: a resolv.conf with the cluster's search list
+//! and `ndots:5`, dnsmasq answering as CoreDNS does for a headless Service (and
+//! for a unicast DNS-SD zone, `example.org`) on 127.0.0.1 and on the cluster
+//! DNS address 10.96.0.10, and two real server pods. Every `pingpong` line of
+//! its first shell block runs as written (environment assignments included)
+//! and must reach the pods; anything else in the block fails the test.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::Stdio;
+use std::time::{Duration, Instant};
+
+use common::dnsmasq::Dnsmasq;
+use common::readme;
+use common::*;
+use pingpong::tls::generate::{issue_leaf, Validity};
+use pingpong::tls::{store, CertPaths, LeafRole};
+
+const SVC: &str = "pingpong.default.svc.cluster.local";
+const PODS: [&str; 2] = ["127.0.0.2", "127.0.0.3"];
+
+/// The first shell block of the section (the DNS commands; the second is
+/// kubectl, checked by tests/kubernetes_manifests.rs).
+fn dns_lines() -> Vec<String> {
+    let lines = readme::shell_lines("Kubernetes and other DNS: SRV and DNS-SD");
+    let end = lines
+        .iter()
+        .position(|l| l.starts_with("kubectl"))
+        .unwrap_or(lines.len());
+    lines[..end].to_vec()
+}
+
+#[test]
+fn the_dns_section_runs_as_written() {
+    let netns = Netns::new();
+    netns.set_resolv_conf(
+        "nameserver 127.0.0.1\nsearch default.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n",
+    );
+    netns.ip(&["addr", "add", "10.96.0.10/32", "dev", "lo"]);
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let paths = CertPaths::new(&home);
+    store::init_single_host(&paths, "dns CA", 30).unwrap();
+    let leaf = issue_leaf(
+        &store::load_ca(&paths).unwrap(),
+        LeafRole::Server,
+        "pingpong",
+        &[format!("*.{SVC}"), "web1.example.org".into()],
+        Validity::days(30),
+    )
+    .unwrap();
+    let server_dir = dir.path().join("server");
+    std::fs::create_dir_all(&server_dir).unwrap();
+    store::write_file(&server_dir.join("server.pem"), &leaf.cert, false, false).unwrap();
+    store::write_file(&server_dir.join("server.key"), &leaf.key, true, false).unwrap();
+    let arg = |p: PathBuf| p.display().to_string();
+    let pods: Vec<ServerProcess> = PODS
+        .iter()
+        .enumerate()
+        .map(|(i, ip)| {
+            ServerProcess::start_in(
+                &netns,
+                &strings(&[
+                    "--no-mdns",
+                    "--listen",
+                    &format!("{ip}:0"),
+                    "--instance",
+                    &format!("pingpong-{i}"),
+                    "--cert",
+                    &arg(server_dir.join("server.pem")),
+                    "--key",
+                    &arg(server_dir.join("server.key")),
+                    "--ca",
+                    &arg(paths.ca_cert()),
+                ]),
+                &[],
+            )
+        })
+        .collect();
+    // CoreDNS's answer for two ready pods, and a DNS-SD zone with one server.
+    let mut records = String::from("local=/example.org/\nlisten-address=10.96.0.10\n");
+    for (i, (ip, pod)) in PODS.iter().zip(&pods).enumerate() {
+        records += &format!(
+            "srv-host=_pingpong._udp.{SVC},pingpong-{i}.{SVC},{},0,50\nhost-record=pingpong-{i}.{SVC},{ip}\n",
+            pod.addr.port()
+        );
+    }
+    records += &format!(
+        "ptr-record=_pingpong._udp.example.org,web1._pingpong._udp.example.org\n\
+         srv-host=web1._pingpong._udp.example.org,web1.example.org,{}\n\
+         txt-record=web1._pingpong._udp.example.org,\"v=1\",\"path=/pingpong\",\"state=serving\"\n\
+         host-record=web1.example.org,{}\n",
+        pods[0].addr.port(),
+        PODS[0]
+    );
+    let _dns = Dnsmasq::start(&netns, dir.path(), &records);
+
+    let lines = dns_lines();
+    let mut ran = 0;
+    for line in &lines {
+        let command = line.split(" #").next().unwrap().trim();
+        if command.is_empty() || command.starts_with('#') {
+            continue;
+        }
+        let words: Vec<&str> = command.split_whitespace().collect();
+        let (env, words): (Vec<&str>, Vec<&str>) = words
+            .iter()
+            .partition(|w| w.contains('=') && !w.starts_with('-'));
+        assert_eq!(
+            words.first(),
+            Some(&"pingpong"),
+            "README line `{command}`: not a pingpong command"
+        );
+        let mut process = netns.command(bin());
+        process
+            .args(&words[1..])
+            .env("PINGPONG_HOME", &home)
+            .env_remove("PINGPONG_DNS");
+        for assignment in env {
+            let (name, value) = assignment.split_once('=').unwrap();
+            process.env(name, value);
+        }
+        match words.get(1) {
+            Some(&"client") => {
+                let out = process.output().unwrap();
+                assert_eq!(
+                    out.status.code(),
+                    Some(0),
+                    "`{command}`: {}",
+                    describe(&out)
+                );
+                assert!(
+                    String::from_utf8_lossy(&out.stdout)
+                        .contains("10 pings transmitted, 10 received, 0% loss"),
+                    "`{command}`: {}",
+                    describe(&out)
+                );
+            }
+            Some(&"discover") if words.contains(&"--watch") => {
+                // It watches until stopped: both pods must appear first.
+                let mut child = process.stdout(Stdio::piped()).spawn().unwrap();
+                let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+                let deadline = Instant::now() + Duration::from_secs(20);
+                let mut seen = String::new();
+                while !(seen.contains("pingpong-0") && seen.contains("pingpong-1")) {
+                    assert!(Instant::now() < deadline, "`{command}` showed: {seen}");
+                    let line = lines.next().expect("discover --watch ended").unwrap();
+                    seen += &line;
+                    seen.push('\n');
+                }
+                send_signal(&child, libc::SIGINT);
+                assert!(child.wait().unwrap().success(), "`{command}`");
+            }
+            _ => panic!("README line `{command}`: this test does not know it"),
+        }
+        ran += 1;
+    }
+    assert_eq!(ran, 5, "{lines:?}");
+}
