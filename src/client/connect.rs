@@ -1,5 +1,6 @@
 //! Connecting: QUIC + mTLS + WebTransport session + control stream + Hello/Welcome.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -18,7 +19,7 @@ use crate::discovery::{AddressFamily, Candidate, Source};
 use crate::framed::{write_message, FramedReader};
 use crate::proto::{ClientMessage, MAX_VERSION};
 use crate::tls::server_verifier::ServerIdentity;
-use crate::tls::{client_tls_config, client_tls_config_for, PeerIdentity, TlsMaterial};
+use crate::tls::{client_tls_config_recording, PeerIdentity, Rejections, TlsMaterial};
 use crate::transport::{CONNECT_TIMEOUT, IDLE_TIMEOUT, KEEP_ALIVE_INTERVAL};
 
 /// How long the endpoint's own close waits for connections nobody closed: the
@@ -87,6 +88,8 @@ pub struct Connector {
     server_name: Option<String>,
     version: u16,
     family: AddressFamily,
+    /// Why our verifier refused each server it refused, by name.
+    rejections: Arc<Rejections>,
 }
 
 impl Connector {
@@ -94,9 +97,21 @@ impl Connector {
     /// against its CA. With `server_name`, server certificates must carry that
     /// name instead of the host the client connects to.
     pub fn new(material: &TlsMaterial, server_name: Option<&str>) -> Result<Self, ClientError> {
-        let strict = client_tls_config(material, server_name)?;
-        let lan = client_tls_config_for(material, server_name, ServerIdentity::CaOnly)?;
+        let rejections = Arc::new(Rejections::default());
+        let strict = client_tls_config_recording(
+            material,
+            server_name,
+            ServerIdentity::Name,
+            Some(rejections.clone()),
+        )?;
+        let lan = client_tls_config_recording(
+            material,
+            server_name,
+            ServerIdentity::CaOnly,
+            Some(rejections.clone()),
+        )?;
         let mut connector = Self::from_rustls(strict)?;
+        connector.rejections = rejections;
         connector.lan = Some(
             Dialer::new(lan, &connector.known, connector.connect_timeout)
                 .map_err(ClientError::Socket)?,
@@ -118,6 +133,7 @@ impl Connector {
             server_name: None,
             version: MAX_VERSION,
             family: AddressFamily::Any,
+            rejections: Arc::default(),
         })
     }
 
@@ -235,6 +251,7 @@ impl Connector {
             target: url,
             started: std::time::Instant::now(),
             server_name: self.server_name.as_deref(),
+            rejections: &self.rejections,
         };
         let attempt = async {
             let connection = dialer

@@ -141,6 +141,8 @@ pub(crate) struct AttemptContext<'a> {
     /// When the attempt started: a timeout reports the time really waited.
     pub started: std::time::Instant,
     pub server_name: Option<&'a str>,
+    /// Our verifier's typed verdicts, by the name dialled.
+    pub rejections: &'a crate::tls::Rejections,
 }
 
 /// Turns a wtransport connection failure into a [`ClientError`] a user can act on.
@@ -184,11 +186,12 @@ pub(crate) fn classify_connection(error: ConnectionError, ctx: &AttemptContext<'
             fix: fix.into(),
         };
     }
-    // Our own verification of the server certificate failed.
-    if matches!(error, ConnectionError::QuicProto(_))
-        && (lower.contains("invalid peer certificate") || lower.contains("not valid for name"))
-    {
-        return server_not_trusted(&lower, ctx);
+    // Our own verification of the server certificate failed: its typed
+    // verdict, kept by the verifier under the name dialled.
+    if matches!(error, ConnectionError::QuicProto(_)) {
+        if let Some(verdict) = ctx.rejections.take(&dialled_name(ctx.target)) {
+            return server_not_trusted(&verdict, ctx);
+        }
     }
     ClientError::Connection {
         target: ctx.target.to_string(),
@@ -196,56 +199,66 @@ pub(crate) fn classify_connection(error: ConnectionError, ctx: &AttemptContext<'
     }
 }
 
-fn server_not_trusted(lower: &str, ctx: &AttemptContext<'_>) -> ClientError {
-    let (reason, fix) = if lower.contains("unknownissuer")
-        || lower.contains("unknown issuer")
-        || lower.contains("badsignature")
-    {
-        (
+/// The host of an `https://` URL, as rustls saw it (the name the server
+/// certificate was checked against, brackets of an IPv6 address removed).
+fn dialled_name(url: &str) -> String {
+    let rest = url.split("://").nth(1).unwrap_or(url);
+    let authority = rest.split('/').next().unwrap_or(rest);
+    match authority.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(v6).to_string(),
+        None => authority.split(':').next().unwrap_or(authority).to_string(),
+    }
+}
+
+/// Why our verifier refused the server, by the verdict's variant.
+fn server_not_trusted(verdict: &rustls::CertificateError, ctx: &AttemptContext<'_>) -> ClientError {
+    use rustls::CertificateError as Verdict;
+    let (reason, fix) = match verdict {
+        Verdict::UnknownIssuer | Verdict::BadSignature => (
             "it is not signed by the CA we trust".to_string(),
             "give the client the CA that signed the server certificate (--ca FILE)".to_string(),
-        )
-    } else if lower.contains("notvalidforname") || lower.contains("not valid for name") {
-        let name = ctx.server_name.map_or_else(
-            || format!("the host of {}", ctx.target),
-            |n| format!("{n:?}"),
-        );
-        let carries = presented_names(lower)
-            .map(|names| format!(" (it carries {names})"))
-            .unwrap_or_default();
-        (
-            format!("it is not valid for {name}{carries}"),
-            "connect by a name the certificate carries, pass --server-name NAME, or reissue it with `pingpong certs issue server --san NAME`".to_string(),
-        )
-    } else if lower.contains("expired") {
-        (
+        ),
+        Verdict::NotValidForName | Verdict::NotValidForNameContext { .. } => {
+            let name = ctx.server_name.map_or_else(
+                || format!("the host of {}", ctx.target),
+                |n| format!("{n:?}"),
+            );
+            let carries = match verdict {
+                Verdict::NotValidForNameContext { presented, .. } if !presented.is_empty() => {
+                    format!(" (it carries {})", presented_names(presented))
+                }
+                _ => String::new(),
+            };
+            (
+                format!("it is not valid for {name}{carries}"),
+                "connect by a name the certificate carries, pass --server-name NAME, or reissue it with `pingpong certs issue server --san NAME`".to_string(),
+            )
+        }
+        Verdict::Expired | Verdict::ExpiredContext { .. } => (
             "it has expired".to_string(),
             "renew it with `pingpong certs issue server --force`".to_string(),
-        )
-    } else if lower.contains("notvalidyet") || lower.contains("not valid yet") {
-        (
+        ),
+        Verdict::NotValidYet | Verdict::NotValidYetContext { .. } => (
             "it is not valid yet".to_string(),
             "check the clocks of both machines".to_string(),
-        )
-    } else {
-        (
-            lower.to_string(),
+        ),
+        Verdict::InvalidPurpose | Verdict::InvalidPurposeContext { .. } => (
+            "it is not a server certificate (no serverAuth EKU)".to_string(),
+            "issue a server certificate with `pingpong certs issue server`".to_string(),
+        ),
+        other => (
+            format!("{other:?}"),
             "check the server certificate against the CA (--ca FILE)".to_string(),
-        )
+        ),
     };
     ClientError::ServerNotTrusted { reason, fix }
 }
 
-/// The names a server certificate carries, from rustls' "certificate is only
-/// valid for DnsName(\"a\"), IpAddress(10.0.0.1) or ..." (wtransport passes
-/// on only the text of the error).
-fn presented_names(lower: &str) -> Option<String> {
-    let rest = lower.split("is only valid for ").nth(1)?;
-    // QUIC appends the close code: " (code: 298)".
-    let rest = rest.split(" (code").next().unwrap_or(rest);
-    let names: Vec<String> = rest
-        .split(" or ")
-        .flat_map(|part| part.split(", "))
+/// The names a server certificate carries, as rustls lists them
+/// (`DnsName("web1.lan")`, `IpAddress(192.0.2.10)`), joined for people.
+fn presented_names(presented: &[String]) -> String {
+    presented
+        .iter()
         .map(|token| {
             let token = token.trim();
             let inner = token
@@ -254,8 +267,8 @@ fn presented_names(lower: &str) -> Option<String> {
             inner.trim_matches(|c| c == '"' || c == '\\').to_string()
         })
         .filter(|name| !name.is_empty())
-        .collect();
-    (!names.is_empty()).then(|| names.join(", "))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The TLS alert number in "the cryptographic handshake failed: error N".
@@ -304,10 +317,12 @@ mod tests {
     use super::*;
 
     fn ctx() -> AttemptContext<'static> {
+        static NONE: std::sync::OnceLock<crate::tls::Rejections> = std::sync::OnceLock::new();
         AttemptContext {
             target: "https://127.0.0.1:4433/pingpong",
             started: std::time::Instant::now(),
             server_name: None,
+            rejections: NONE.get_or_init(Default::default),
         }
     }
 
@@ -321,14 +336,32 @@ mod tests {
     }
 
     #[test]
-    fn the_names_a_certificate_carries_are_read_from_the_error() {
-        let text = "invalid peer certificate: certificate not valid for name \"127.0.0.1\"; \
-                    certificate is only valid for dnsname(\"web1.lan\"), ipaddress(192.0.2.10) or dnsname(\"web1\") (code: 298)";
-        assert_eq!(
-            presented_names(text).as_deref(),
-            Some("web1.lan, 192.0.2.10, web1")
+    fn a_refusal_is_explained_by_the_verdict_variant() {
+        let verdict = rustls::CertificateError::NotValidForNameContext {
+            expected: rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap(),
+            presented: vec![
+                "DnsName(\"web1.lan\")".into(),
+                "IpAddress(192.0.2.10)".into(),
+            ],
+        };
+        let error = server_not_trusted(&verdict, &ctx()).to_string();
+        assert!(
+            error.contains("it is not valid for the host of https://127.0.0.1:4433/pingpong (it carries web1.lan, 192.0.2.10)"),
+            "{error}"
         );
-        assert_eq!(presented_names("no names here"), None);
+        let expired = server_not_trusted(&rustls::CertificateError::Expired, &ctx()).to_string();
+        assert!(expired.contains("it has expired"), "{expired}");
+        let stranger = server_not_trusted(&rustls::CertificateError::UnknownIssuer, &ctx());
+        assert!(stranger
+            .to_string()
+            .contains("not signed by the CA we trust"));
+    }
+
+    #[test]
+    fn the_dialled_name_is_the_url_host() {
+        assert_eq!(dialled_name("https://web1.lan:4433/pingpong"), "web1.lan");
+        assert_eq!(dialled_name("https://[::1]:4433/pingpong"), "::1");
+        assert_eq!(dialled_name("https://127.0.0.1/x"), "127.0.0.1");
     }
 
     #[test]

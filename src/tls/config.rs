@@ -13,7 +13,7 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
 
 use super::generate::LeafRole;
-use super::server_verifier::{ServerIdentity, ServerVerifier};
+use super::server_verifier::{Rejections, ServerIdentity, ServerVerifier};
 use super::{load, CertPaths, PeerIdentity, TlsError};
 
 /// ALPN protocol of HTTP/3, which WebTransport runs on.
@@ -156,6 +156,18 @@ pub fn client_tls_config_for(
     server_name: Option<&str>,
     identity: ServerIdentity,
 ) -> Result<rustls::ClientConfig, TlsError> {
+    client_tls_config_recording(material, server_name, identity, None)
+}
+
+/// Like [`client_tls_config_for`], keeping the verifier's typed verdict on
+/// each refused server in `rejections` (the connector explains refusals by
+/// them).
+pub fn client_tls_config_recording(
+    material: &TlsMaterial,
+    server_name: Option<&str>,
+    identity: ServerIdentity,
+    rejections: Option<Arc<Rejections>>,
+) -> Result<rustls::ClientConfig, TlsError> {
     let provider = provider();
     let pinned = server_name
         .map(|name| {
@@ -165,12 +177,15 @@ pub fn client_tls_config_for(
             })
         })
         .transpose()?;
-    let verifier = ServerVerifier::new(
+    let mut verifier = ServerVerifier::new(
         root_store(material)?,
         provider.signature_verification_algorithms,
         pinned,
         identity,
     );
+    if let Some(rejections) = rejections {
+        verifier = verifier.recording(rejections);
+    }
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .dangerous()

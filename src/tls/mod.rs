@@ -23,11 +23,11 @@ pub mod server_verifier;
 pub mod store;
 
 pub use config::{
-    client_tls_config, client_tls_config_for, server_tls_config, server_tls_config_allowing,
-    TlsMaterial,
+    client_tls_config, client_tls_config_for, client_tls_config_recording, server_tls_config,
+    server_tls_config_allowing, TlsMaterial,
 };
 pub use error::TlsError;
 pub use generate::{LeafRole, Pem};
 pub use identity::{fingerprint_sha256, PeerIdentity};
 pub use paths::{default_home, CertPaths};
-pub use server_verifier::ServerIdentity;
+pub use server_verifier::{Rejections, ServerIdentity};

@@ -10,7 +10,8 @@
 //! rather than names on a LAN; the client shows and logs the names the
 //! certificate does carry. A certificate from another CA is refused everywhere.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::{verify_server_cert_signed_by_trust_anchor, verify_server_name};
@@ -30,6 +31,33 @@ pub enum ServerIdentity {
     CaOnly,
 }
 
+/// Most verdicts kept at once: one per server being dialled; a client races
+/// a few, so a full table means nobody took them and it starts again.
+const MAX_REJECTIONS: usize = 64;
+
+/// The verifier's typed verdicts, by the name dialled, for the connector to
+/// explain a failed handshake by variant: the QUIC error that reaches it
+/// carries the verdict only as text.
+#[derive(Debug, Default)]
+pub struct Rejections(Mutex<HashMap<String, rustls::CertificateError>>);
+
+impl Rejections {
+    fn record(&self, dialled: &ServerName<'_>, error: &rustls::Error) {
+        if let rustls::Error::InvalidCertificate(verdict) = error {
+            let mut table = self.0.lock().expect("rejections lock");
+            if table.len() >= MAX_REJECTIONS {
+                table.clear();
+            }
+            table.insert(dialled.to_str().into_owned(), verdict.clone());
+        }
+    }
+
+    /// The verdict on the server dialled as `name`, if it was refused.
+    pub fn take(&self, name: &str) -> Option<rustls::CertificateError> {
+        self.0.lock().expect("rejections lock").remove(name)
+    }
+}
+
 /// The client's server-certificate verifier (see the module documentation).
 #[derive(Debug)]
 pub struct ServerVerifier {
@@ -37,6 +65,7 @@ pub struct ServerVerifier {
     algorithms: WebPkiSupportedAlgorithms,
     pinned: Option<ServerName<'static>>,
     identity: ServerIdentity,
+    rejections: Option<Arc<Rejections>>,
 }
 
 impl ServerVerifier {
@@ -53,6 +82,36 @@ impl ServerVerifier {
             algorithms,
             pinned,
             identity,
+            rejections: None,
+        }
+    }
+
+    /// Keeps each refusal's typed verdict in `rejections`.
+    pub fn recording(mut self, rejections: Arc<Rejections>) -> Self {
+        self.rejections = Some(rejections);
+        self
+    }
+
+    fn check(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        dialled: &ServerName<'_>,
+        now: UnixTime,
+    ) -> Result<(), rustls::Error> {
+        let cert = ParsedCertificate::try_from(end_entity)?;
+        // Chain to the CA, validity and the serverAuth EKU, for every server.
+        verify_server_cert_signed_by_trust_anchor(
+            &cert,
+            &self.roots,
+            intermediates,
+            now,
+            self.algorithms.all,
+        )?;
+        match (&self.pinned, self.identity) {
+            (Some(pinned), _) => verify_server_name(&cert, pinned),
+            (None, ServerIdentity::CaOnly) => Ok(()),
+            (None, ServerIdentity::Name) => verify_server_name(&cert, dialled),
         }
     }
 }
@@ -66,20 +125,12 @@ impl ServerCertVerifier for ServerVerifier {
         _ocsp_response: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        let cert = ParsedCertificate::try_from(end_entity)?;
-        // Chain to the CA, validity and the serverAuth EKU, for every server.
-        verify_server_cert_signed_by_trust_anchor(
-            &cert,
-            &self.roots,
-            intermediates,
-            now,
-            self.algorithms.all,
-        )?;
-        match (&self.pinned, self.identity) {
-            (Some(pinned), _) => verify_server_name(&cert, pinned)?,
-            (None, ServerIdentity::CaOnly) => {}
-            (None, ServerIdentity::Name) => verify_server_name(&cert, dialled)?,
-        }
+        self.check(end_entity, intermediates, dialled, now)
+            .inspect_err(|error| {
+                if let Some(rejections) = &self.rejections {
+                    rejections.record(dialled, error);
+                }
+            })?;
         Ok(ServerCertVerified::assertion())
     }
 
