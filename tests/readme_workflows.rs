@@ -141,3 +141,122 @@ fn the_certificate_workflow_runs_as_the_readme_writes_it() {
         assert!(!home.join("ca.key").exists(), "ca.key reached {machine}");
     }
 }
+
+/// `pingpong ARGS` inside `netns`, in the working folder `dir`, with the
+/// certificates of `home`.
+fn pingpong_in(netns: &Netns, dir: &Path, home: &Path, args: &[&str]) -> Command {
+    let mut command = netns.command(bin());
+    command
+        .args(args)
+        .current_dir(dir)
+        .env("PINGPONG_HOME", home);
+    command
+}
+
+#[test]
+fn the_server_section_runs_as_written() {
+    // The CA machine after the Certificates section: its own server and
+    // client leaves (alice), and the web2/ folder made for another machine.
+    let dir = tempfile::tempdir().unwrap();
+    let home = dir.path().join("home");
+    let netns = Netns::new();
+    for setup in [
+        &["certs", "init"][..],
+        &["certs", "issue", "server", "--name", "web1"],
+        &["certs", "issue", "client", "--name", "alice"],
+        &[
+            "certs", "issue", "server", "--name", "web2", "--out", "web2",
+        ],
+        &[
+            "certs", "issue", "client", "--name", "carol", "--out", "carol",
+        ],
+    ] {
+        let out = pingpong_in(&netns, dir.path(), &home, setup)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{setup:?}: {}", describe(&out));
+    }
+    let ping = |port: u16, extra: &[&str]| {
+        let url = format!("127.0.0.1:{port}");
+        let mut args = vec!["client", url.as_str(), "-c", "1"];
+        args.extend_from_slice(extra);
+        pingpong_in(&netns, dir.path(), &home, &args)
+            .output()
+            .unwrap()
+    };
+    let lines = readme::shell_lines("Server");
+    let mut ran = 0;
+    for line in &lines {
+        let command = line.split(" #").next().unwrap().trim();
+        if command.is_empty() || command.starts_with('#') {
+            continue;
+        }
+        let words: Vec<&str> = command.split_whitespace().collect();
+        assert_eq!(
+            words.get(..2),
+            Some(&["pingpong", "server"][..]),
+            "README line `{command}`"
+        );
+        let mut server = ServerProcess::spawn(pingpong_in(&netns, dir.path(), &home, &words[1..]));
+        let port = server.addr.port();
+        assert_ne!(port, 0, "`{command}` did not print its real port");
+        if words.contains(&"--listen") {
+            assert_eq!(server.addr.ip().to_string(), "127.0.0.1", "`{command}`");
+        } else {
+            assert_eq!(port, 4433, "`{command}`: the default port");
+        }
+        // web2's certificate names web2, not 127.0.0.1: check that name.
+        let out = if words.contains(&"web2/server.pem") {
+            ping(port, &["--json", "--server-name", "web2"])
+        } else {
+            ping(port, &["--json"])
+        };
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "`{command}`: {}",
+            describe(&out)
+        );
+        let header: serde_json::Value =
+            serde_json::from_str(String::from_utf8_lossy(&out.stdout).lines().next().unwrap())
+                .unwrap();
+        if let Some(i) = words.iter().position(|w| *w == "--instance") {
+            assert_eq!(header["instance"], words[i + 1], "`{command}`: {header}");
+            assert_eq!(
+                header["server_cert"]["name"], "web2",
+                "`{command}`: {header}"
+            );
+        }
+        if words.contains(&"--allow-client") {
+            // alice is on the list; carol, of the same CA, is refused and told why.
+            let out = ping(
+                port,
+                &[
+                    "--cert",
+                    "carol/client.pem",
+                    "--key",
+                    "carol/client.key",
+                    "--ca",
+                    "carol/ca.pem",
+                ],
+            );
+            assert_eq!(
+                out.status.code(),
+                Some(2),
+                "`{command}`: {}",
+                describe(&out)
+            );
+            assert!(
+                String::from_utf8_lossy(&out.stderr).contains("admits only named clients"),
+                "`{command}`: {}",
+                describe(&out)
+            );
+        }
+        // "stops cleanly on SIGINT/SIGTERM (exit 0)".
+        server.signal(libc::SIGTERM);
+        let status = server.wait_exit(std::time::Duration::from_secs(15));
+        assert_eq!(status.code(), Some(0), "`{command}`: {}", server.logs());
+        ran += 1;
+    }
+    assert_eq!(ran, 4, "{lines:?}");
+}
