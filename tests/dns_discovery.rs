@@ -12,60 +12,10 @@ use std::path::{Path, PathBuf};
 use std::process::{Output, Stdio};
 use std::time::{Duration, Instant};
 
+use common::cluster::{pki, pod, POD_RESOLV_CONF, SVC};
 use common::dnsmasq::Dnsmasq;
 use common::*;
-use pingpong::tls::generate::{issue_leaf, Validity};
-use pingpong::tls::{store, CertPaths, LeafRole};
 use serde_json::Value;
-
-const SVC: &str = "pingpong.default.svc.cluster.local";
-
-/// One CA; a server certificate for every pod of the service and for the
-/// DNS-SD host; client files in `home`.
-fn pki(dir: &Path) -> (PathBuf, PathBuf) {
-    let home = dir.join("home");
-    let paths = CertPaths::new(&home);
-    store::init_single_host(&paths, "dns CA", 30).unwrap();
-    let ca = store::load_ca(&paths).unwrap();
-    let leaf = issue_leaf(
-        &ca,
-        LeafRole::Server,
-        "pingpong",
-        &[
-            format!("*.{SVC}"),
-            "web1.example.test".into(),
-            "notxt.example.test".into(),
-        ],
-        Validity::days(30),
-    )
-    .unwrap();
-    let server_dir = dir.join("server");
-    std::fs::create_dir_all(&server_dir).unwrap();
-    store::write_file(&server_dir.join("server.pem"), &leaf.cert, false, false).unwrap();
-    store::write_file(&server_dir.join("server.key"), &leaf.key, true, false).unwrap();
-    (home, server_dir)
-}
-
-fn start_pod(netns: &Netns, home: &Path, server_dir: &Path, ip: &str) -> ServerProcess {
-    let arg = |p: PathBuf| p.display().to_string();
-    ServerProcess::start_in(
-        netns,
-        &strings(&[
-            "--no-mdns",
-            "--listen",
-            &format!("{ip}:0"),
-            "--instance",
-            ip,
-            "--cert",
-            &arg(server_dir.join("server.pem")),
-            "--key",
-            &arg(server_dir.join("server.key")),
-            "--ca",
-            &arg(CertPaths::new(home).ca_cert()),
-        ]),
-        &[],
-    )
-}
 
 /// SRV + A records of a headless Service whose ready pods are `pods`
 /// (CoreDNS: priority 0, weight floor(100/N), one name per pod).
@@ -89,9 +39,17 @@ struct Cluster {
 impl Cluster {
     fn new() -> Self {
         let netns = Netns::new();
-        netns.set_resolv_conf("nameserver 127.0.0.1\nsearch default.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n");
+        netns.set_resolv_conf(POD_RESOLV_CONF);
         let dir = tempfile::tempdir().unwrap();
-        let (home, server_dir) = pki(dir.path());
+        // Every pod of the Service, and the DNS-SD hosts.
+        let (home, server_dir) = pki(
+            dir.path(),
+            &[
+                format!("*.{SVC}"),
+                "web1.example.test".into(),
+                "notxt.example.test".into(),
+            ],
+        );
         Self {
             netns,
             _dir: dir,
@@ -101,7 +59,14 @@ impl Cluster {
     }
 
     fn pod(&self, ip: &str) -> ServerProcess {
-        start_pod(&self.netns, &self.home, &self.server_dir, ip)
+        pod(
+            &self.netns,
+            &self.home,
+            &self.server_dir,
+            &format!("{ip}:0"),
+            ip,
+            &[],
+        )
     }
 
     fn dns(&self, records: &str) -> Dnsmasq {

@@ -11,18 +11,16 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::cluster::{pki, pod, POD_RESOLV_CONF, SVC};
 use common::dnsmasq::Dnsmasq;
 use common::http::get_in;
 use common::*;
-use pingpong::tls::generate::{issue_leaf, Validity};
-use pingpong::tls::{store, CertPaths, LeafRole};
 
-const SVC: &str = "pingpong.default.svc.cluster.local";
 const CLIENTS: usize = 30;
 const PODS: [&str; 3] = ["127.0.0.2", "127.0.0.3", "127.0.0.4"];
 /// The bound on each pod's final share (of 30): drained clients go back to
@@ -55,27 +53,18 @@ fn start_pod(
     metrics_port: u16,
 ) -> Pod {
     let ip = PODS[ordinal];
-    let arg = |p: PathBuf| p.display().to_string();
-    let server = ServerProcess::start_in(
+    let server = pod(
         netns,
-        &strings(&[
-            "--no-mdns",
-            "--listen",
-            &format!("{ip}:{port}"),
-            "--instance",
-            &format!("pingpong-{ordinal}"),
+        home,
+        server_dir,
+        &format!("{ip}:{port}"),
+        &format!("pingpong-{ordinal}"),
+        &[
             "--drain-timeout",
             "10",
             "--metrics",
             &format!("{ip}:{metrics_port}"),
-            "--cert",
-            &arg(server_dir.join("server.pem")),
-            "--key",
-            &arg(server_dir.join("server.key")),
-            "--ca",
-            &arg(CertPaths::new(home).ca_cert()),
-        ]),
-        &[],
+        ],
     );
     let metrics_port = common::http::metrics_addr(&server).port();
     let port = server.addr.port();
@@ -162,25 +151,11 @@ fn wait_until(timeout: Duration, what: &str, mut done: impl FnMut() -> bool) {
 #[test]
 fn a_rolling_update_loses_nothing_and_leaves_every_pod_a_share() {
     let netns = Netns::new();
-    netns.set_resolv_conf("nameserver 127.0.0.1\nsearch default.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n");
+    netns.set_resolv_conf(POD_RESOLV_CONF);
     let dir = tempfile::tempdir().unwrap();
-    // One CA; the server certificate is the manifest's wildcard over the SRV
-    // targets: the clients verify the pod names, nothing is pinned.
-    let home = dir.path().join("home");
-    let paths = CertPaths::new(&home);
-    store::init_single_host(&paths, "cluster CA", 30).unwrap();
-    let leaf = issue_leaf(
-        &store::load_ca(&paths).unwrap(),
-        LeafRole::Server,
-        "pingpong",
-        &[format!("*.{SVC}"), SVC.to_string()],
-        Validity::days(30),
-    )
-    .unwrap();
-    let server_dir = dir.path().join("server");
-    std::fs::create_dir_all(&server_dir).unwrap();
-    store::write_file(&server_dir.join("server.pem"), &leaf.cert, false, false).unwrap();
-    store::write_file(&server_dir.join("server.key"), &leaf.key, true, false).unwrap();
+    // The manifest's wildcard over the SRV targets: the clients verify the
+    // pod names, nothing is pinned.
+    let (home, server_dir) = pki(dir.path(), &[format!("*.{SVC}"), SVC.to_string()]);
 
     let mut pods: Vec<Pod> = (0..3)
         .map(|i| start_pod(&netns, &home, &server_dir, i, 0, 0))

@@ -138,17 +138,7 @@ fn client_certificate_rejections_are_explained_and_the_server_keeps_serving() {
     let server = ServerProcess::start(&tls_args(&paths, LeafRole::Server), &[]);
 
     // A client certificate from another CA.
-    let args = strings(&[
-        &server.url(),
-        "-c",
-        "1",
-        "--cert",
-        &rogue.leaf_cert(LeafRole::Client).display().to_string(),
-        "--key",
-        &rogue.leaf_key(LeafRole::Client).display().to_string(),
-        "--ca",
-        &paths.ca_cert().display().to_string(),
-    ]);
+    let args = foreign_client_args(&server.url(), &rogue, &paths.ca_cert());
     expect_client_failure(
         &args,
         "the server rejected our client certificate: it is not signed by a CA the server trusts",

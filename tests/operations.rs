@@ -27,17 +27,7 @@ fn health_readiness_and_metrics_follow_the_server() {
     client_args.extend(tls_args(&paths, LeafRole::Client));
     assert_eq!(client(&client_args).status.code(), Some(0));
     let rogue = pki(&dir.path().join("rogue"), "rogue");
-    let rogue_args = strings(&[
-        &server.url(),
-        "-c",
-        "1",
-        "--cert",
-        &rogue.leaf_cert(LeafRole::Client).display().to_string(),
-        "--key",
-        &rogue.leaf_key(LeafRole::Client).display().to_string(),
-        "--ca",
-        &paths.ca_cert().display().to_string(),
-    ]);
+    let rogue_args = foreign_client_args(&server.url(), &rogue, &paths.ca_cert());
     assert_eq!(client(&rogue_args).status.code(), Some(2));
     server.wait_for_log(
         "connection refused during handshake",

@@ -77,17 +77,7 @@ fn the_python_servers_operations_endpoint_matches_the_rust_servers() {
         let mut args = strings(&[&server.url(), "-c", "3", "-i", "0"]);
         args.extend(tls_args(&paths, LeafRole::Client));
         assert_eq!(client(&args).status.code(), Some(0));
-        let rogue_args = strings(&[
-            &server.url(),
-            "-c",
-            "1",
-            "--cert",
-            &rogue.leaf_cert(LeafRole::Client).display().to_string(),
-            "--key",
-            &rogue.leaf_key(LeafRole::Client).display().to_string(),
-            "--ca",
-            &paths.ca_cert().display().to_string(),
-        ]);
+        let rogue_args = foreign_client_args(&server.url(), &rogue, &paths.ca_cert());
         assert_eq!(client(&rogue_args).status.code(), Some(2));
     }
     rust.wait_for_log(

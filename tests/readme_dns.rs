@@ -9,17 +9,14 @@
 mod common;
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::cluster::{pki, pod, POD_RESOLV_CONF, SVC};
 use common::dnsmasq::Dnsmasq;
 use common::readme;
 use common::*;
-use pingpong::tls::generate::{issue_leaf, Validity};
-use pingpong::tls::{store, CertPaths, LeafRole};
 
-const SVC: &str = "pingpong.default.svc.cluster.local";
 const PODS: [&str; 2] = ["127.0.0.2", "127.0.0.3"];
 
 /// The first shell block of the section (the DNS commands; the second is
@@ -36,46 +33,20 @@ fn dns_lines() -> Vec<String> {
 #[test]
 fn the_dns_section_runs_as_written() {
     let netns = Netns::new();
-    netns.set_resolv_conf(
-        "nameserver 127.0.0.1\nsearch default.svc.cluster.local svc.cluster.local cluster.local\noptions ndots:5\n",
-    );
+    netns.set_resolv_conf(POD_RESOLV_CONF);
     netns.ip(&["addr", "add", "10.96.0.10/32", "dev", "lo"]);
     let dir = tempfile::tempdir().unwrap();
-    let home = dir.path().join("home");
-    let paths = CertPaths::new(&home);
-    store::init_single_host(&paths, "dns CA", 30).unwrap();
-    let leaf = issue_leaf(
-        &store::load_ca(&paths).unwrap(),
-        LeafRole::Server,
-        "pingpong",
-        &[format!("*.{SVC}"), "web1.example.org".into()],
-        Validity::days(30),
-    )
-    .unwrap();
-    let server_dir = dir.path().join("server");
-    std::fs::create_dir_all(&server_dir).unwrap();
-    store::write_file(&server_dir.join("server.pem"), &leaf.cert, false, false).unwrap();
-    store::write_file(&server_dir.join("server.key"), &leaf.key, true, false).unwrap();
-    let arg = |p: PathBuf| p.display().to_string();
+    let (home, server_dir) = pki(dir.path(), &[format!("*.{SVC}"), "web1.example.org".into()]);
     let pods: Vec<ServerProcess> = PODS
         .iter()
         .enumerate()
         .map(|(i, ip)| {
-            ServerProcess::start_in(
+            pod(
                 &netns,
-                &strings(&[
-                    "--no-mdns",
-                    "--listen",
-                    &format!("{ip}:0"),
-                    "--instance",
-                    &format!("pingpong-{i}"),
-                    "--cert",
-                    &arg(server_dir.join("server.pem")),
-                    "--key",
-                    &arg(server_dir.join("server.key")),
-                    "--ca",
-                    &arg(paths.ca_cert()),
-                ]),
+                &home,
+                &server_dir,
+                &format!("{ip}:0"),
+                &format!("pingpong-{i}"),
                 &[],
             )
         })

@@ -41,6 +41,21 @@ fn the_lan_section_runs_as_written() {
     let laptop = &homes[2];
     let lines = readme::shell_lines("On a LAN: no addresses");
     assert!(lines.len() >= 4, "{lines:?}");
+    // A line as written on the laptop: exit 0, its stdout.
+    let on_laptop = |args: &[&str]| -> String {
+        let out = on_host(&lan.hosts[2], "laptop", laptop)
+            .args(args)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "`pingpong {}`: {}",
+            args.join(" "),
+            describe(&out)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
     let mut running: Vec<ServerProcess> = Vec::new();
     let mut servers_started = 0;
     for line in &lines {
@@ -94,35 +109,14 @@ fn the_lan_section_runs_as_written() {
                 }
             }
             Some(["pingpong", "client"]) => {
-                let out = on_host(&lan.hosts[2], "laptop", laptop)
-                    .args(&words[1..])
-                    .output()
-                    .unwrap();
-                assert_eq!(
-                    out.status.code(),
-                    Some(0),
-                    "`{command}`: {}",
-                    describe(&out)
-                );
-                let stdout = String::from_utf8_lossy(&out.stdout);
+                let stdout = on_laptop(&words[1..]);
                 assert!(
                     stdout.contains("10 pings transmitted, 10 received, 0% loss"),
-                    "`{command}`: {}",
-                    describe(&out)
+                    "`{command}`: {stdout}"
                 );
             }
             Some(["pingpong", "discover"]) => {
-                let out = on_host(&lan.hosts[2], "laptop", laptop)
-                    .args(&words[1..])
-                    .output()
-                    .unwrap();
-                assert_eq!(
-                    out.status.code(),
-                    Some(0),
-                    "`{command}`: {}",
-                    describe(&out)
-                );
-                let stdout = String::from_utf8_lossy(&out.stdout);
+                let stdout = on_laptop(&words[1..]);
                 for server in SERVERS {
                     assert!(
                         stdout.contains(server),

@@ -10,6 +10,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
+pub mod cluster;
 pub mod dnsmasq;
 pub mod http;
 mod json_client;
@@ -752,4 +753,21 @@ pub fn expect_client_failure(args: &[String], needle: &str) -> String {
     assert!(stderr.contains(needle), "wanted {needle:?} in:\n{stderr}");
     assert!(!stderr.contains("panicked"), "{stderr}");
     stderr
+}
+
+/// The arguments of a client whose certificate comes from `foreign`'s CA,
+/// pinging `url` once while trusting `trusted_ca` (the server's CA): the
+/// server must refuse it during the handshake.
+pub fn foreign_client_args(url: &str, foreign: &CertPaths, trusted_ca: &Path) -> Vec<String> {
+    strings(&[
+        url,
+        "-c",
+        "1",
+        "--cert",
+        &foreign.leaf_cert(LeafRole::Client).display().to_string(),
+        "--key",
+        &foreign.leaf_key(LeafRole::Client).display().to_string(),
+        "--ca",
+        &trusted_ca.display().to_string(),
+    ])
 }
