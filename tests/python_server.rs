@@ -315,9 +315,19 @@ fn sigterm_drains_the_python_servers_client_to_a_rust_server_with_nothing_lost()
         .env("PINGPONG_HOME", &pair.home);
     let mut watch = JsonClient::spawn(watch);
     let count = 300;
+    // The drain is what is tested: the client must not move to the Rust
+    // server when it joins (rebalancing), but when the Python one drains.
     let mut command = pair.netns.command(bin());
     command
-        .args(["client", "-c", &count.to_string(), "-i", "0.01", "--json"])
+        .args([
+            "client",
+            "-c",
+            &count.to_string(),
+            "-i",
+            "0.01",
+            "--json",
+            "--no-rebalance",
+        ])
         .env("PINGPONG_HOME", &pair.home);
     let mut client = JsonClient::spawn(command);
     let connected = client.until("connected");

@@ -19,6 +19,7 @@ from aioquic.quic.configuration import QuicConfiguration
 from . import aioquic_internals
 from .certs import CertificateError, ClientVerifier, ServerMaterial, load_server_material
 from .connection import PingpongProtocol
+from .sockets import bind
 from .state import Shared
 
 log = logging.getLogger("pingpong_server")
@@ -155,21 +156,4 @@ async def reload_certificates(
 
 def bind_socket(host: str, port: int) -> socket.socket:
     """A non-blocking UDP socket on `host`:`port` (`::` = both families)."""
-    if host in ("::", "[::]"):
-        try:
-            sock = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-            sock.bind(("::", port))
-        except OSError as error:
-            log.warning("IPv6 unavailable (%s), listening on 0.0.0.0:%d", error, port)
-            return bind_socket("0.0.0.0", port)
-    else:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_DGRAM)
-        try:
-            sock.bind((host.strip("[]"), port))
-        except OSError:
-            sock.close()
-            raise
-    sock.setblocking(False)
-    return sock
+    return bind(host, port, socket.SOCK_DGRAM)

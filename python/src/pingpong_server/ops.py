@@ -18,6 +18,7 @@ from prometheus_client.openmetrics.exposition import CONTENT_TYPE_LATEST, genera
 from prometheus_client.registry import Collector
 
 from . import __version__
+from .sockets import bind
 from .state import REFUSAL_REASONS, Shared
 
 log = logging.getLogger("pingpong_server")
@@ -141,24 +142,6 @@ class OpsEndpoint:
 
 def bind_tcp(host: str, port: int) -> socket.socket:
     """A listening TCP socket on `host`:`port` (`::` = both families)."""
-    if host in ("::", "[::]"):
-        try:
-            sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
-            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-            sock.bind(("::", port))
-        except OSError as error:
-            log.warning("IPv6 unavailable (%s), metrics on 0.0.0.0:%d", error, port)
-            return bind_tcp("0.0.0.0", port)
-    else:
-        family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        sock = socket.socket(family, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host.strip("[]"), port))
-        except OSError:
-            sock.close()
-            raise
+    sock = bind(host, port, socket.SOCK_STREAM)
     sock.listen(128)
-    sock.setblocking(False)
     return sock
