@@ -367,6 +367,14 @@ impl PingRun {
     ) -> Result<Option<u64>, ClientError> {
         match message {
             ServerMessage::Pong { seq, payload } => {
+                // Every ping carries the run's payload: a pong must bring it back.
+                if payload[..] != self.payload[..] {
+                    return Err(ClientError::Protocol(format!(
+                        "the pong for seq {seq} carries {} bytes that are not its ping's {}: the server, or something on the path, changed them",
+                        payload.len(),
+                        self.payload.len()
+                    )));
+                }
                 let waiting_since = self.outstanding.oldest().map(|(_, at)| at);
                 if let Some(at) = self.outstanding.remove(seq) {
                     let rtt = received_at.saturating_duration_since(at);
@@ -431,6 +439,31 @@ impl PingRun {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_pong_must_carry_its_pings_payload() {
+        let mut run = PingRun::new(&PingOptions {
+            count: Some(2),
+            ..PingOptions::default()
+        });
+        let now = Instant::now();
+        let mut out = Vec::new();
+        run.fill(now, &mut out).unwrap();
+        let good = ServerMessage::Pong {
+            seq: 1,
+            payload: vec![0x5a; 56].into(),
+        };
+        assert_eq!(run.on_message(good, now, &mut |_| {}).unwrap(), Some(1));
+        let changed = ServerMessage::Pong {
+            seq: 1,
+            payload: vec![0x5b; 56].into(),
+        };
+        let error = run.on_message(changed, now, &mut |_| {}).unwrap_err();
+        assert!(
+            matches!(&error, ClientError::Protocol(text) if text.contains("not its ping's 56")),
+            "{error}"
+        );
+    }
 
     #[test]
     fn big_payloads_limit_the_window() {
