@@ -451,12 +451,12 @@ mod tests {
         run.fill(now, &mut out).unwrap();
         let good = ServerMessage::Pong {
             seq: 1,
-            payload: vec![0x5a; 56].into(),
+            payload: vec![0x5a; 56],
         };
         assert_eq!(run.on_message(good, now, &mut |_| {}).unwrap(), Some(1));
         let changed = ServerMessage::Pong {
             seq: 1,
-            payload: vec![0x5b; 56].into(),
+            payload: vec![0x5b; 56],
         };
         let error = run.on_message(changed, now, &mut |_| {}).unwrap_err();
         assert!(
