@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use common::http::get_in;
@@ -711,10 +711,11 @@ fn the_python_server_registers_the_same_records() {
 }
 
 /// docs/discovery.md's BIND setup, run as written (only /etc/bind and
-/// /var/lib/bind moved into the test's folder): the key command, the zone
-/// statement and the zone file; a server then registers in it.
-#[test]
-fn the_documented_bind_configuration_works_as_written() {
+/// /var/lib/bind moved into `dir`): the key command, the zone statement and
+/// the zone file with the browse records of "Browse domains the network
+/// announces"; named in `netns` on `addresses`. Returns named, and the folder
+/// that stands for /etc/bind (with `pingpong.key`).
+fn documented_bind(dir: &Path, netns: &Netns, addresses: &[&str]) -> (Named, PathBuf) {
     let doc =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/discovery.md")).unwrap();
     let section = &doc[doc.find("## Across subnets").expect("the docs' section")..];
@@ -726,8 +727,7 @@ fn the_documented_bind_configuration_works_as_written() {
             + fence.len();
         section[start..start + section[start..].find("```").unwrap()].to_string()
     };
-    let dir = tempfile::tempdir().unwrap();
-    let (etc, lib) = (dir.path().join("etc-bind"), dir.path().join("var-lib-bind"));
+    let (etc, lib) = (dir.join("etc-bind"), dir.join("var-lib-bind"));
     std::fs::create_dir_all(&etc).unwrap();
     std::fs::create_dir_all(&lib).unwrap();
     let moved = |text: &str| {
@@ -747,16 +747,24 @@ fn the_documented_bind_configuration_works_as_written() {
     let start = announce.find("```zone\n").expect("no zone block") + "```zone\n".len();
     let stanza = announce[start..].split("\n\n").next().unwrap();
     std::fs::write(moved(zone_path), format!("{zone}{stanza}\n")).unwrap();
-
-    let netns = Netns::new();
-    let key = etc.join("pingpong.key");
     let named = Named::run(
         &|p| netns.command(p),
-        dir.path(),
-        &["127.0.0.1"],
+        dir,
+        addresses,
         &moved(&block("conf")),
-        key.clone(),
+        etc.join("pingpong.key"),
     );
+    (named, etc)
+}
+
+/// docs/discovery.md's BIND setup, run as written; a server then registers in
+/// it and a client with the zone in its search list finds it with no flag.
+#[test]
+fn the_documented_bind_configuration_works_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let netns = Netns::new();
+    let (named, etc) = documented_bind(dir.path(), &netns, &["127.0.0.1"]);
+    let key = etc.join("pingpong.key");
     let homes = pki(dir.path(), &["web1"]);
     let mut command = netns.command(bin());
     command
@@ -926,4 +934,84 @@ fn avahi_browses_the_zone_and_resolves_both_servers() {
             "{row:?}"
         );
     }
+}
+
+/// The README's "Across subnets" lines, run as written on a machine named
+/// web1 whose zone is docs/discovery.md's `lab.example` (its name server
+/// 192.0.2.53 is this namespace's BIND; the key file `pingpong.key` is in the
+/// working folder, as the README's relative path has it).
+#[test]
+fn the_readme_across_subnets_lines_run_as_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let netns = Netns::new();
+    netns.ip(&["addr", "add", "192.0.2.53/32", "dev", "lo"]);
+    let (named, etc) = documented_bind(dir.path(), &netns, &["127.0.0.1", "192.0.2.53"]);
+    netns.set_resolv_conf("nameserver 127.0.0.1\nsearch lab.example\n");
+    // web1's folder: its own server certificate for web1.lab.example.
+    let (home, server_dir) = common::cluster::pki(
+        dir.path(),
+        &[
+            "web1.lab.example".into(),
+            "web1.local".into(),
+            "web1".into(),
+        ],
+    );
+    for file in ["server.pem", "server.key"] {
+        std::fs::copy(server_dir.join(file), home.join(file)).unwrap();
+    }
+    let on_web1 = |args: &[&str]| {
+        let mut command = on_host(&netns, "web1", &home);
+        command.args(args).current_dir(&etc);
+        command
+    };
+    let lines = common::readme::shell_lines("Across subnets: servers register themselves in DNS");
+    let mut server = None;
+    let mut ran = 0;
+    for line in &lines {
+        let command = line.split(" #").next().unwrap().trim();
+        if command.is_empty() || command.starts_with('#') {
+            continue;
+        }
+        let words: Vec<&str> = command.split_whitespace().collect();
+        assert_eq!(words[0], "pingpong", "README line `{command}`");
+        match words.get(1..3) {
+            Some(["server", ..]) => {
+                let started = ServerProcess::spawn(on_web1(&words[1..]));
+                started.wait_for_log("registered in DNS", Duration::from_secs(20));
+                server = Some(started);
+            }
+            Some(["client", ..]) | None => {
+                let out = on_web1(&words[1..]).output().unwrap();
+                assert_eq!(
+                    out.status.code(),
+                    Some(0),
+                    "`{command}`: {}",
+                    describe(&out)
+                );
+                assert!(
+                    String::from_utf8_lossy(&out.stdout)
+                        .contains("10 pings transmitted, 10 received, 0% loss"),
+                    "`{command}`: {}",
+                    describe(&out)
+                );
+            }
+            Some(["dns", "prune"]) => {
+                let out = on_web1(&words[1..]).output().unwrap();
+                assert_eq!(
+                    out.status.code(),
+                    Some(0),
+                    "`{command}`: {}",
+                    describe(&out)
+                );
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                assert!(stdout.contains("web1"), "`{command}`: {stdout}");
+                assert!(!stdout.contains("would delete"), "`{command}`: {stdout}");
+            }
+            _ => panic!("README line `{command}`: this test does not know it"),
+        }
+        ran += 1;
+    }
+    assert_eq!(ran, 4, "{lines:?}");
+    assert!(server.is_some());
+    drop(named);
 }
