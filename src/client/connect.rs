@@ -253,6 +253,8 @@ impl Connector {
             server_name: self.server_name.as_deref(),
             rejections: &self.rejections,
         };
+        // A verdict left by an earlier, abandoned attempt is not this one's.
+        let _ = self.rejections.take(&super::error::dialled_name(url));
         let attempt = async {
             let connection = dialer
                 .endpoint

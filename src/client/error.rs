@@ -201,7 +201,7 @@ pub(crate) fn classify_connection(error: ConnectionError, ctx: &AttemptContext<'
 
 /// The host of an `https://` URL, as rustls saw it (the name the server
 /// certificate was checked against, brackets of an IPv6 address removed).
-fn dialled_name(url: &str) -> String {
+pub(crate) fn dialled_name(url: &str) -> String {
     let rest = url.split("://").nth(1).unwrap_or(url);
     let authority = rest.split('/').next().unwrap_or(rest);
     match authority.strip_prefix('[') {

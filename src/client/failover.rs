@@ -25,9 +25,8 @@ use tokio_util::sync::CancellationToken;
 use super::backoff::Backoff;
 use super::lanes::{Lane, Lanes, Opening, Turn};
 use super::pinger::run_lanes;
-use super::recover::{count_session, recoverable, Leg, Recovery, RecoveryObserver, Target};
+use super::recover::{count_session, recoverable, Home, Leg, Recovery, RecoveryObserver, Target};
 use super::{rebalance, ClientError, Connector, PingRun};
-use crate::discovery::Candidate;
 use crate::framed::FramedError;
 
 /// Pings over `lanes` until the run is finished (`Ok`) or the primary is lost
@@ -42,7 +41,7 @@ pub(crate) async fn drive(
     recovery: Recovery,
     observer: &mut dyn RecoveryObserver,
     last_server: &mut Option<[u8; 16]>,
-    home: &mut Option<Candidate>,
+    home: &mut Option<Home>,
 ) -> Result<(), ClientError> {
     // A standby is wanted now: the primary is suspect.
     let mut urgent = false;
@@ -51,6 +50,13 @@ pub(crate) async fn drive(
     let mut warm_backoff = Backoff::new();
     let mut warm_delay = Duration::ZERO;
     loop {
+        // Back on the server that drained the run (it reconnected there).
+        if home
+            .as_ref()
+            .is_some_and(|h| h.candidate.key == lanes.primary.candidate.key)
+        {
+            *home = None;
+        }
         let warm = recovery.standby > 0 && target.has_alternatives() && lanes.standby.is_none();
         // Whether the standby now being opened is a warm one, wanted before
         // any suspicion.
@@ -88,7 +94,7 @@ pub(crate) async fn drive(
             // with probability 1/N.
             let resume = run.resume();
             let current = lanes.primary.candidate.clone();
-            let moving = target.newcomer(connector, resume, &current, settled_at, home.as_ref());
+            let moving = target.newcomer(connector, resume, &current, settled_at, home.as_mut());
             tokio::pin!(moving);
             let opening = Some(Opening::Move(moving.as_mut()));
             run_lanes(lanes, run, stop, opening, |e| observer.ping_event(e)).await
@@ -133,9 +139,10 @@ pub(crate) async fn drive(
                 }
             }
             Ok(Turn::MoveReady(Some(leg))) => {
-                settled_at = Instant::now() + rebalance::SETTLE;
-                *home = None;
-                move_to(leg, lanes, run, observer, last_server).await?;
+                if move_to(leg, lanes, run, observer, last_server).await? {
+                    settled_at = Instant::now() + rebalance::SETTLE;
+                    *home = None;
+                }
             }
             Ok(Turn::MoveReady(None)) => {}
             Ok(Turn::StandbyLost(leg, error)) => {
@@ -148,6 +155,10 @@ pub(crate) async fn drive(
                 if lanes.standby.is_none() || !recoverable(&error) {
                     return Err(error);
                 }
+                if matches!(error, ClientError::Draining { .. }) {
+                    // Drained with a standby at hand: go back later all the same.
+                    *home = Some(Home::new(lanes.primary.candidate.clone()));
+                }
                 let error = match lanes.primary.session.explain(Err::<(), _>(error)) {
                     Err(error) => error,
                     Ok(()) => unreachable!("explain keeps an error an error"),
@@ -159,19 +170,20 @@ pub(crate) async fn drive(
     }
 }
 
-/// A server joined and drew this run: `leg` (a session to it) becomes the
-/// primary, is sent the unanswered pings, and the old primary is closed.
+/// A server joined (or the run's home came back) and drew this run: `leg` (a
+/// session to it) becomes the primary, is sent the unanswered pings, and the
+/// old primary is closed. False when nothing moved.
 async fn move_to(
     leg: Leg,
     lanes: &mut Lanes<Leg>,
     run: &mut PingRun,
     observer: &mut dyn RecoveryObserver,
     last_server: &mut Option<[u8; 16]>,
-) -> Result<(), ClientError> {
+) -> Result<bool, ClientError> {
     if leg.session.welcome().server_id == lanes.primary.session.welcome().server_id {
         // The same server under another name: nothing to balance.
         leg.session.close().await;
-        return Ok(());
+        return Ok(false);
     }
     if let Some(standby) = lanes.take_standby(run) {
         standby.session.close().await;
@@ -179,12 +191,13 @@ async fn move_to(
     lanes.standby = Some(leg);
     let mut out = Vec::new();
     let Some(old) = lanes.switch(run, &mut out)? else {
-        return Ok(());
+        return Ok(false);
     };
     observer.moved(&old.candidate, &lanes.primary);
     old.session.close().await;
     *last_server = Some(lanes.primary.session.welcome().server_id);
-    took_over(lanes, observer, &out).await
+    took_over(lanes, observer, &out).await?;
+    Ok(true)
 }
 
 /// The primary is lost (`error`): the standby takes over.

@@ -4,6 +4,7 @@
 //! session was lost is ejected for a while. The order is the health ranking of
 //! [`rank`](crate::discovery::rank).
 
+use std::collections::HashSet;
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -15,6 +16,7 @@ use super::{rebalance, ClientError, ClientSession, Connector};
 use crate::discovery::dns::DnsLookupError;
 use crate::discovery::rank::HealthTable;
 use crate::discovery::set::is_usable;
+use crate::discovery::set::MAX_CANDIDATES;
 use crate::discovery::{Candidate, CandidateSet, Discovery, DiscoveryEvent, SourceEvent};
 
 /// Finds servers through discovery and connects to them.
@@ -23,6 +25,9 @@ pub struct Finder {
     known: CandidateSet,
     health: HealthTable,
     problems: Vec<String>,
+    /// Every key discovery has listed in this run (at most
+    /// [`MAX_CANDIDATES`]): a server that leaves and comes back is not new.
+    seen: HashSet<String>,
 }
 
 impl Finder {
@@ -33,12 +38,20 @@ impl Finder {
             known: CandidateSet::default(),
             health: HealthTable::default(),
             problems: Vec::new(),
+            seen: HashSet::new(),
         }
     }
 
     fn absorb(&mut self, event: SourceEvent) {
         match event {
-            SourceEvent::Event(event) => self.known.apply(event),
+            SourceEvent::Event(event) => {
+                if let DiscoveryEvent::Added(c) | DiscoveryEvent::Updated(c) = &event {
+                    if self.seen.len() < MAX_CANDIDATES {
+                        self.seen.insert(c.key.clone());
+                    }
+                }
+                self.known.apply(event);
+            }
             SourceEvent::Problem(DnsLookupError::Ignored(_)) => {} // logged by the source
             SourceEvent::Problem(problem) => self.problems.push(problem.to_string()),
             SourceEvent::Settled => {}
@@ -190,11 +203,22 @@ impl Finder {
         Some((candidate.clone(), address))
     }
 
-    /// Waits for a server to join discovery after `settled_at` (one not known
-    /// before, other than `current`) that draws this client with probability
-    /// 1/N ([`rebalance`]). Other events update what is
-    /// known meanwhile. Pending forever once every source has ended.
-    pub async fn newcomer(&mut self, current: &str, settled_at: Instant) -> Candidate {
+    /// What discovery lists for `key` now, if anything.
+    pub fn known(&self, key: &str) -> Option<&Candidate> {
+        self.known.get(key)
+    }
+
+    /// Waits for a server to join discovery that this client should move to:
+    /// `home` (the server that drained it) when it is listed again, or, after
+    /// `settled_at`, a server never listed before in this run that draws the
+    /// client with probability 1/N ([`rebalance`]). Other events update what
+    /// is known meanwhile. Pending forever once every source has ended.
+    pub async fn newcomer(
+        &mut self,
+        current: &str,
+        settled_at: Instant,
+        home: Option<&str>,
+    ) -> Candidate {
         loop {
             let Some(event) = self.discovery.next().await else {
                 return std::future::pending().await;
@@ -203,18 +227,23 @@ impl Finder {
                 SourceEvent::Event(DiscoveryEvent::Added(c))
                     if self.known.get(&c.key).is_none() =>
                 {
-                    Some(c.key.clone())
+                    Some((c.key.clone(), !self.seen.contains(&c.key)))
                 }
                 _ => None,
             };
             self.absorb(event);
-            let Some(key) = joined else { continue };
-            if key == current || Instant::now() < settled_at {
+            let Some((key, first_time)) = joined else {
                 continue;
-            }
+            };
             let Some(candidate) = self.known.get(&key).filter(|c| is_usable(c)) else {
                 continue;
             };
+            if Some(key.as_str()) == home {
+                return candidate.clone();
+            }
+            if key == current || !first_time || Instant::now() < settled_at {
+                continue;
+            }
             if rebalance::moves_to_newcomer(self.known.all().len(), &mut rand::rng()) {
                 debug!(instance = %candidate.instance, "a server joined and drew this client");
                 return candidate.clone();

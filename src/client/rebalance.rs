@@ -3,12 +3,16 @@
 //! holding nobody; docs/kubernetes.md#rolling-update):
 //!
 //! - **home**: a client that a server drained (`Drain`: a restart, a rollout)
-//!   goes back to that server once it answers again, trying on the
-//!   [`HOME_RETRY`] schedule: after a rollout every client is where it was;
-//! - **newcomers**: when a server joins discovery (a replica was added), a
-//!   client whose session works moves to it with probability 1/N, N the
-//!   servers it now knows: the newcomer takes about 1/N of the clients, and no
-//!   client moves twice for one join.
+//!   goes back to that server once it answers again (tried on the
+//!   [`HOME_RETRY`] schedule, at the addresses discovery lists then) or as
+//!   soon as discovery lists it again: after a rollout every client is about
+//!   where it was;
+//! - **newcomers**: when a server never listed before in this run joins
+//!   discovery (a replica was added), a client whose session works moves to
+//!   it with probability 1/N, N the servers it now knows: the newcomer takes
+//!   about 1/N of the clients, and no client moves twice for one join. A
+//!   server that leaves and comes back (a restart) draws nobody: its own
+//!   clients come home.
 //!
 //! A move is make-before-break: a session to the new server first, the
 //! unanswered pings resent there, then the old one closed (see

@@ -107,19 +107,24 @@ impl Target {
         resume: Resume,
         current: &Candidate,
         settled_at: Instant,
-        home: Option<&Candidate>,
+        home: Option<&mut Home>,
     ) -> Option<Leg> {
         let Target::Discovered { finder, .. } = self else {
             return std::future::pending().await;
         };
+        let home = home.filter(|h| h.candidate.key != current.key);
+        let home_key = home.as_ref().map(|h| h.candidate.key.clone());
+        // Dialled at the addresses discovery lists now; while it lists none
+        // (the server left), its return is awaited as a joining server.
+        let dial = home.and_then(|h| Some((finder.known(&h.candidate.key)?.clone(), h)));
         let back_home = async {
-            match home.filter(|h| h.key != current.key) {
-                Some(home) => return_home(connector, resume, home).await,
+            match dial {
+                Some((candidate, home)) => return_home(connector, resume, candidate, home).await,
                 None => std::future::pending().await,
             }
         };
         let candidate = tokio::select! {
-            candidate = finder.newcomer(&current.key, settled_at) => candidate,
+            candidate = finder.newcomer(&current.key, settled_at, home_key.as_deref()) => candidate,
             leg = back_home => return Some(leg),
         };
         match connector.open_candidate_resuming(&candidate, resume).await {
@@ -158,25 +163,47 @@ impl Target {
     }
 }
 
-/// A session to `home` (the server that drained this client) once it answers
-/// again, tried on the [`rebalance::HOME_RETRY`] schedule; pending forever
-/// after the last try.
-async fn return_home(connector: &Connector, resume: Resume, home: &Candidate) -> Leg {
-    for delay in super::rebalance::HOME_RETRY {
-        tokio::time::sleep(delay).await;
-        match connector.open_candidate_resuming(home, resume).await {
-            Ok(session) => {
-                return Leg {
-                    candidate: home.clone(),
-                    session,
-                }
-            }
+/// The server that drained this run, to go back to once it answers again,
+/// and where the retry schedule stands ([`HOME_RETRY`](super::rebalance::HOME_RETRY));
+/// kept across the ping loop's turns, so that the schedule never restarts.
+#[derive(Debug)]
+pub(crate) struct Home {
+    /// The server that drained the run.
+    pub(crate) candidate: Candidate,
+    tries: usize,
+    next: Instant,
+}
+
+impl Home {
+    /// `candidate` just drained the run.
+    pub(crate) fn new(candidate: Candidate) -> Self {
+        Self {
+            candidate,
+            tries: 0,
+            next: Instant::now() + super::rebalance::HOME_RETRY[0],
+        }
+    }
+}
+
+/// A session to `home`'s server (at `candidate`'s current addresses) once it
+/// answers again; pending forever after the schedule's last try.
+async fn return_home(connector: &Connector, resume: Resume, candidate: Candidate, home: &mut Home) -> Leg {
+    loop {
+        if home.tries >= super::rebalance::HOME_RETRY.len() {
+            return std::future::pending().await;
+        }
+        tokio::time::sleep_until(home.next).await;
+        match connector.open_candidate_resuming(&candidate, resume).await {
+            Ok(session) => return Leg { candidate, session },
             Err(error) => {
-                tracing::debug!(instance = %home.instance, %error, "home server not back yet");
+                tracing::debug!(instance = %candidate.instance, %error, "home server not back yet");
+                home.tries += 1;
+                if let Some(delay) = super::rebalance::HOME_RETRY.get(home.tries) {
+                    home.next = Instant::now() + *delay;
+                }
             }
         }
     }
-    std::future::pending().await
 }
 
 /// A session and the candidate it was opened to.
@@ -275,7 +302,7 @@ pub async fn ping_with_recovery(
     let mut last_server: Option<[u8; 16]> = None;
     let mut lost_since: Option<Instant> = None;
     // The server that drained this run, to go back to (rebalancing).
-    let mut home: Option<Candidate> = None;
+    let mut home: Option<Home> = None;
     loop {
         // While reconnecting, no attempt may outlast the give-up budget.
         let budget = lost_since.map_or(Duration::MAX, |since| {
@@ -357,7 +384,7 @@ pub async fn ping_with_recovery(
             }
             Err(error) if recoverable(&error) => {
                 if matches!(error, ClientError::Draining { .. }) {
-                    home = Some(candidate.clone());
+                    home = Some(Home::new(candidate.clone()));
                 }
                 observer.session_lost(&error);
                 target.lost(&candidate);

@@ -48,13 +48,17 @@ impl Rejections {
             if table.len() >= MAX_REJECTIONS {
                 table.clear();
             }
-            table.insert(dialled.to_str().into_owned(), verdict.clone());
+            table.insert(dialled.to_str().to_ascii_lowercase(), verdict.clone());
         }
     }
 
-    /// The verdict on the server dialled as `name`, if it was refused.
+    /// The verdict on the server dialled as `name` (any case), if it was
+    /// refused; taking it also clears what an earlier, abandoned attempt left.
     pub fn take(&self, name: &str) -> Option<rustls::CertificateError> {
-        self.0.lock().expect("rejections lock").remove(name)
+        self.0
+            .lock()
+            .expect("rejections lock")
+            .remove(&name.to_ascii_lowercase())
     }
 }
 

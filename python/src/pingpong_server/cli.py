@@ -239,6 +239,9 @@ async def run(args: argparse.Namespace) -> int:
     home = args.dir or default_home()
     files = (args.cert or home / "server.pem", args.key or home / "server.key", args.ca or home / "ca.pem")
     material = load_server_material(*files)
+    # The watcher's baseline is what was just loaded: a rotation during the
+    # start-up below is seen at the first check.
+    watcher = CertWatcher(*files)
     info = ServerInfo(server_id=os.urandom(16), instance=args.instance or local_hostname())
     shared = Shared(
         info=info,
@@ -332,7 +335,7 @@ async def run(args: argparse.Namespace) -> int:
         publish_txt()
 
     reloading = asyncio.create_task(
-        reload_certificates(CertWatcher(*files), listener, shared, args.allow_client, reloaded)
+        reload_certificates(watcher, listener, shared, args.allow_client, reloaded)
     )
 
     async def publish_load() -> None:
@@ -352,6 +355,10 @@ async def run(args: argparse.Namespace) -> int:
     # Drain: discovery says "draining", sessions are told to move and keep
     # being answered until they go (or the drain timeout), new ones are refused.
     log.info("draining sessions=%d", len(shared.sessions))
+    # Nothing may publish `state=serving` again: no reload, no load updates.
+    for task in (reloading, publishing):
+        task.cancel()
+    await asyncio.gather(reloading, publishing, return_exceptions=True)
     if following is not None:
         # It returns once `stop` is set; whatever it died of must not stop the drain.
         following.cancel()
@@ -376,9 +383,6 @@ async def run(args: argparse.Namespace) -> int:
         # It removes this server's records and ends.
         unregister.set()
         await asyncio.gather(registering, return_exceptions=True)
-    for task in (reloading, publishing):
-        task.cancel()
-    await asyncio.gather(reloading, publishing, return_exceptions=True)
     if ops_server is not None:
         ops_server.close()
     listener.close()

@@ -5,6 +5,7 @@ operations endpoint (TCP)."""
 
 from __future__ import annotations
 
+import errno
 import logging
 import socket
 
@@ -18,10 +19,19 @@ def bind(host: str, port: int, kind: socket.SocketKind) -> socket.socket:
     if host in ("::", "[::]"):
         try:
             sock = socket.socket(socket.AF_INET6, kind)
+        except OSError as error:
+            log.warning("IPv6 unavailable (%s), binding 0.0.0.0:%d", error, port)
+            return bind("0.0.0.0", port, kind)
+        try:
             sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
             _reuse(sock, kind)
             sock.bind(("::", port))
         except OSError as error:
+            sock.close()
+            # No IPv6 on this host: IPv4 alone. Anything else (the port in
+            # use) is the caller's error, not a reason to change family.
+            if error.errno not in (errno.EAFNOSUPPORT, errno.EADDRNOTAVAIL, errno.EPROTONOSUPPORT):
+                raise
             log.warning("IPv6 unavailable (%s), binding 0.0.0.0:%d", error, port)
             return bind("0.0.0.0", port, kind)
     else:
