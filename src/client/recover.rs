@@ -187,7 +187,12 @@ impl Home {
 
 /// A session to `home`'s server (at `candidate`'s current addresses) once it
 /// answers again; pending forever after the schedule's last try.
-async fn return_home(connector: &Connector, resume: Resume, candidate: Candidate, home: &mut Home) -> Leg {
+async fn return_home(
+    connector: &Connector,
+    resume: Resume,
+    candidate: Candidate,
+    home: &mut Home,
+) -> Leg {
     loop {
         if home.tries >= super::rebalance::HOME_RETRY.len() {
             return std::future::pending().await;
