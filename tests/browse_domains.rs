@@ -185,31 +185,25 @@ fn every_instance_name_rfc_6763_allows_works_over_dns_sd_and_mdns() {
     let dir = tempfile::tempdir().unwrap();
     let named = Named::start(&|p| lab.on_router(p), dir.path(), &[NAMED_A]);
     let homes = pki(dir.path(), &["web1", "web2", "desk"]);
-    let python_server = |name: &str| {
-        let extra = [
+    // Any free port, the instance name, and mDNS on the LAN only.
+    fn extra(name: &str) -> [&str; 6] {
+        [
             "--listen",
             "0.0.0.0:0",
             "--instance",
             name,
             "--mdns-interface",
             "eth0",
-        ];
-        registered_python_server(&lab, 1, "web2", &homes[1], &named.key, &extra)
-    };
+        ]
+    }
+    let python_server =
+        |name: &str| registered_python_server(&lab, 1, "web2", &homes[1], &named.key, &extra(name));
     let rust_server = |name: &str| {
-        let extra = [
-            "--listen",
-            "0.0.0.0:0",
-            "--instance",
-            name,
-            "--mdns-interface",
-            "eth0",
-        ];
         let mut command = on_host(&lab.a.hosts[0], "web1", &homes[0]);
         command
             .args(["server", "--register-dns", ZONE, "--tsig-key"])
             .arg(&named.key)
-            .args(extra);
+            .args(extra(name));
         ServerProcess::spawn(command)
     };
     for (implementation, start) in [

@@ -259,6 +259,18 @@ impl MixedPair {
         ));
     }
 
+    /// A client discovering the pair and pinging `count` times (JSON), that
+    /// stays on its server when the other one joins (`--no-rebalance`): the
+    /// tests that use it are about failover and drain, not rebalancing.
+    fn staying_client(&self, count: u64) -> JsonClient {
+        let mut command = self.netns.command(bin());
+        command
+            .args(["client", "-c", &count.to_string(), "-i", "0.01", "--json"])
+            .arg("--no-rebalance")
+            .env("PINGPONG_HOME", &self.home);
+        JsonClient::spawn(command)
+    }
+
     fn discover(&self, extra: &[&str]) -> Vec<Value> {
         let mut command = self.netns.command(bin());
         command
@@ -323,19 +335,7 @@ fn sigterm_drains_the_python_servers_client_to_a_rust_server_with_nothing_lost()
     let count = 300;
     // The drain is what is tested: the client must not move to the Rust
     // server when it joins (rebalancing), but when the Python one drains.
-    let mut command = pair.netns.command(bin());
-    command
-        .args([
-            "client",
-            "-c",
-            &count.to_string(),
-            "-i",
-            "0.01",
-            "--json",
-            "--no-rebalance",
-        ])
-        .env("PINGPONG_HOME", &pair.home);
-    let mut client = JsonClient::spawn(command);
+    let mut client = pair.staying_client(count);
     let connected = client.until("connected");
     assert_eq!(connected["instance"], "snake", "{connected}");
     pair.start_rust();
@@ -413,19 +413,7 @@ fn sigkill_fails_over_within_the_pair(python_first: bool) {
     let count = 300;
     // Failover is what is tested: the client must not move to the second
     // server when it joins (rebalancing), but only when the first dies.
-    let mut command = pair.netns.command(bin());
-    command
-        .args([
-            "client",
-            "-c",
-            &count.to_string(),
-            "-i",
-            "0.01",
-            "--json",
-            "--no-rebalance",
-        ])
-        .env("PINGPONG_HOME", &pair.home);
-    let mut client = JsonClient::spawn(command);
+    let mut client = pair.staying_client(count);
     let connected = client.until("connected");
     assert_eq!(connected["instance"], first, "{connected}");
     if python_first {

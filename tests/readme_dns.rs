@@ -22,7 +22,7 @@ const PODS: [&str; 2] = ["127.0.0.2", "127.0.0.3"];
 /// The first shell block of the section (the DNS commands; the second is
 /// kubectl, checked by tests/kubernetes_manifests.rs).
 fn dns_lines() -> Vec<String> {
-    let lines = readme::shell_lines("Kubernetes and other DNS: SRV and DNS-SD");
+    let lines = readme::commands("Kubernetes and other DNS: SRV and DNS-SD");
     let end = lines
         .iter()
         .position(|l| l.starts_with("kubectl"))
@@ -71,11 +71,7 @@ fn the_dns_section_runs_as_written() {
 
     let lines = dns_lines();
     let mut ran = 0;
-    for line in &lines {
-        let command = line.split(" #").next().unwrap().trim();
-        if command.is_empty() || command.starts_with('#') {
-            continue;
-        }
+    for command in &lines {
         let words: Vec<&str> = command.split_whitespace().collect();
         let (env, words): (Vec<&str>, Vec<&str>) = words
             .iter()

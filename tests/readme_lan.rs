@@ -39,7 +39,7 @@ fn the_lan_section_runs_as_written() {
     let dir = tempfile::tempdir().unwrap();
     let homes = pki(dir.path(), &["web1", "web2", "laptop"]);
     let laptop = &homes[2];
-    let lines = readme::shell_lines("On a LAN: no addresses");
+    let lines = readme::commands("On a LAN: no addresses");
     assert!(lines.len() >= 4, "{lines:?}");
     // A line as written on the laptop: exit 0, its stdout.
     let on_laptop = |args: &[&str]| -> String {
@@ -58,11 +58,7 @@ fn the_lan_section_runs_as_written() {
     };
     let mut running: Vec<ServerProcess> = Vec::new();
     let mut servers_started = 0;
-    for line in &lines {
-        let command = line.split(" #").next().unwrap().trim();
-        if command.is_empty() || command.starts_with('#') {
-            continue;
-        }
+    for command in &lines {
         let words: Vec<&str> = command.split_whitespace().collect();
         match words.get(..2) {
             Some(["pingpong", "server"]) => {

@@ -184,13 +184,9 @@ fn the_server_section_runs_as_written() {
             .output()
             .unwrap()
     };
-    let lines = readme::shell_lines("Server");
+    let lines = readme::commands("Server");
     let mut ran = 0;
-    for line in &lines {
-        let command = line.split(" #").next().unwrap().trim();
-        if command.is_empty() || command.starts_with('#') {
-            continue;
-        }
+    for command in &lines {
         let words: Vec<&str> = command.split_whitespace().collect();
         assert_eq!(
             words.get(..2),

@@ -964,14 +964,10 @@ fn the_readme_across_subnets_lines_run_as_written() {
         command.args(args).current_dir(&etc);
         command
     };
-    let lines = common::readme::shell_lines("Across subnets: servers register themselves in DNS");
+    let lines = common::readme::commands("Across subnets: servers register themselves in DNS");
     let mut server = None;
     let mut ran = 0;
-    for line in &lines {
-        let command = line.split(" #").next().unwrap().trim();
-        if command.is_empty() || command.starts_with('#') {
-            continue;
-        }
+    for command in &lines {
         let words: Vec<&str> = command.split_whitespace().collect();
         assert_eq!(words[0], "pingpong", "README line `{command}`");
         match words.get(1..3) {

@@ -9,9 +9,10 @@
 //!   reconnection, and a failover when it is another server); without a
 //!   standby, [`recover`](super::recover) reconnects.
 //!
-//! - a server **joins** while nothing else is being opened → with probability
-//!   1/N ([`rebalance`](super::rebalance)) a session to it becomes the
-//!   primary, is sent the unanswered pings, and the old one is closed.
+//! - nothing else is being opened and the server that drained the run answers
+//!   again, or a new server joins and draws the run with probability 1/N
+//!   ([`rebalance`](super::rebalance)) → a session to it becomes the primary,
+//!   is sent the unanswered pings, and the old one is closed.
 //!
 //! The decisions come from [`suspicion`](super::suspicion), the pinging from
 //! [`pinger`](super::pinger).

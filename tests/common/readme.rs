@@ -22,3 +22,13 @@ pub fn shell_lines(title: &str) -> Vec<String> {
     }
     lines
 }
+
+/// The commands of those blocks: each line without its `# comment`, comment
+/// and empty lines left out.
+pub fn commands(title: &str) -> Vec<String> {
+    shell_lines(title)
+        .iter()
+        .map(|line| line.split(" #").next().unwrap().trim().to_string())
+        .filter(|command| !command.is_empty() && !command.starts_with('#'))
+        .collect()
+}
