@@ -4,7 +4,8 @@
 //! namespace this test makes. Checks: the empty state before any server runs,
 //! both rows with live RTTs once they do, a server
 //! stopped with SIGTERM shows draining or disappears, a wrong token is refused
-//! (page and WebTransport). The screenshot is kept at `target/web-dashboard.png`.
+//! (page and WebTransport). The agent runs as the README's "Dashboard"
+//! section writes it, and logs why a server is unreachable. The screenshot is kept at `target/web-dashboard.png`.
 
 mod common;
 
@@ -13,6 +14,7 @@ use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
+use common::readme;
 use common::*;
 use pingpong::tls::CertPaths;
 use serde_json::Value;
@@ -32,6 +34,22 @@ fn assert_browser_tools() {
     );
 }
 
+/// The README's "Dashboard" command split in words, and the URL its comment
+/// says it prints, up to the token.
+fn readme_dashboard_line() -> (Vec<String>, String) {
+    let lines = readme::shell_lines("Dashboard");
+    assert_eq!(lines.len(), 1, "{lines:?}");
+    let (command, comment) = lines[0].split_once(" #").unwrap();
+    let promised = comment
+        .split_whitespace()
+        .find(|word| word.starts_with("http://"))
+        .unwrap_or_else(|| panic!("no URL in {comment:?}"));
+    (
+        command.split_whitespace().map(String::from).collect(),
+        promised.trim_end_matches("...").to_string(),
+    )
+}
+
 #[test]
 fn the_dashboard_shows_live_servers_in_chromium() {
     assert_browser_tools();
@@ -39,24 +57,37 @@ fn the_dashboard_shows_live_servers_in_chromium() {
     let dir = tempfile::tempdir().unwrap();
     let home = dir.path().join("home");
     pingpong::tls::store::init_single_host(&CertPaths::new(&home), "web CA", 30).unwrap();
+    // The README's line as written (port 8080 is free in this namespace), and
+    // the address its comment says it prints.
+    let (command, promised) = readme_dashboard_line();
     let mut agent = netns.command(bin());
     agent
-        .args(["web", "--listen", "127.0.0.1:0"])
+        .args(&command[1..])
         .env("PINGPONG_HOME", &home)
         .stdout(Stdio::piped())
-        .stderr(Stdio::inherit());
+        .stderr(Stdio::piped());
     let mut agent = agent.spawn().unwrap();
     let mut agent_lines = BufReader::new(agent.stdout.take().unwrap()).lines();
     let first = agent_lines.next().unwrap().unwrap();
     // Keep reading, so that the agent never writes to a closed pipe.
     std::thread::spawn(move || agent_lines.for_each(drop));
+    let agent_log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let log = agent_log.clone();
+    let stderr = agent.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("agent: {line}");
+            log.lock().unwrap().push_str(&(line + "\n"));
+        }
+    });
     let url = first
         .strip_prefix("pingpong web: open ")
         .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
         .to_string();
     assert!(
-        url.starts_with("http://127.0.0.1:") && url.contains("/?token="),
-        "{url}"
+        url.starts_with(&promised) && url.len() > promised.len() + 16,
+        "`{}` printed {url}, the README says {promised}...",
+        command.join(" ")
     );
 
     let screenshot = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/web-dashboard.png");
@@ -152,6 +183,14 @@ fn the_dashboard_shows_live_servers_in_chromium() {
         reason.contains("the server stopped answering") || reason.contains("timed out"),
         "{unreachable}"
     );
+
+    // The agent logged the reason too, once per change (not once a second).
+    let logged = agent_log.lock().unwrap().clone();
+    let said = logged
+        .lines()
+        .filter(|l| l.contains("server unreachable") && l.contains("beta"))
+        .count();
+    assert!((1..=2).contains(&said), "{logged}");
 
     let wrong = next_step();
     assert_eq!(wrong["step"], "wrong_token", "{wrong}");

@@ -4,13 +4,18 @@
 const README: &str = include_str!("../../README.md");
 
 /// The lines of the ```sh blocks in the README section titled `title` (a
-/// `### ` heading), trimmed, comments kept.
+/// `## ` or `### ` heading, up to the next of either), trimmed, comments kept.
 pub fn shell_lines(title: &str) -> Vec<String> {
-    let start = README
-        .find(&format!("### {title}"))
+    let start = ["\n## ", "\n### "]
+        .iter()
+        .find_map(|level| README.find(&format!("{level}{title}\n")))
         .unwrap_or_else(|| panic!("the README has no section {title:?}"));
     let section = &README[start + 1..];
-    let section = &section[..section.find("\n### ").unwrap_or(section.len())];
+    let end = ["\n## ", "\n### "]
+        .iter()
+        .filter_map(|level| section.find(level))
+        .min();
+    let section = &section[..end.unwrap_or(section.len())];
     let mut lines = Vec::new();
     let mut in_shell = false;
     for line in section.lines() {
