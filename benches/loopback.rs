@@ -3,15 +3,23 @@
 //! (a) sequential ping RTT on one session, against a raw quinn bidirectional-
 //!     stream echo and a plain UDP echo;
 //! (b) pipelined pings per second with 64 in flight, against raw quinn;
-//! (c) full mTLS session setups per second, against a raw quinn mTLS handshake
-//!     plus one stream round trip, and (for context) a bare wtransport session
-//!     plus one stream round trip, which shows what HTTP/3 and the WebTransport
-//!     CONNECT exchange cost by themselves.
+//! (c) mTLS session setups per second, full handshakes against a raw quinn
+//!     mTLS handshake plus one stream round trip and (for context) a bare
+//!     wtransport session plus one stream round trip, which shows what HTTP/3
+//!     and the WebTransport CONNECT exchange cost by themselves; then resumed
+//!     handshakes (TLS 1.3 tickets) against quinn resuming, and against
+//!     pingpong's own full handshakes;
+//! (d) the `pingpong` binary as users run it: `pingpong client` processes
+//!     against a `pingpong server` process, sequential RTT and pipelined
+//!     pings/s next to raw quinn and the library, and how soon `client -c 1`
+//!     exits after its pong.
 //!
 //! Every figure is the median of several interleaved rounds, so that a noisy
 //! neighbour hurts both sides alike. Run with `cargo bench --bench loopback`;
 //! `PINGPONG_BENCH_QUICK=1` shortens every phase.
 
+#[path = "common/binary.rs"]
+mod binary;
 #[path = "common/rtt.rs"]
 mod rtt;
 
@@ -27,6 +35,9 @@ use pingpong::tls::{
 use rtt::{median, percentile, sequential_rtts_us};
 use tokio_util::sync::CancellationToken;
 use wtransport::quinn;
+
+/// `client -c 1` runs per round: process start, one pong, exit.
+const SINGLE_PINGS: usize = 5;
 
 /// Bytes per echo message: a 56-byte ping payload plus pingpong's framing (~8).
 const MESSAGE: usize = 64;
@@ -69,6 +80,21 @@ struct QuinnEcho {
     addr: SocketAddr,
     client: quinn::Endpoint,
     client_config: quinn::ClientConfig,
+    resuming_config: quinn::ClientConfig,
+}
+
+/// `tls` without session resumption: every handshake is a full one.
+fn full_handshakes(mut tls: rustls::ClientConfig) -> rustls::ClientConfig {
+    tls.resumption = rustls::client::Resumption::disabled();
+    tls
+}
+
+fn quinn_client_config(tls: rustls::ClientConfig) -> quinn::ClientConfig {
+    let mut config = quinn::ClientConfig::new(Arc::new(
+        quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap(),
+    ));
+    config.transport_config(transport());
+    config
 }
 
 impl QuinnEcho {
@@ -99,21 +125,24 @@ impl QuinnEcho {
             }
         });
         let tls = client_tls_config(client, None).unwrap();
-        let mut client_config = quinn::ClientConfig::new(Arc::new(
-            quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap(),
-        ));
-        client_config.transport_config(transport());
+        let client_config = quinn_client_config(full_handshakes(tls.clone()));
+        let resuming_config = quinn_client_config(tls);
         let client = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
         Self {
             addr,
             client,
             client_config,
+            resuming_config,
         }
     }
 
     async fn connect(&self) -> quinn::Connection {
+        self.connect_with(&self.client_config).await
+    }
+
+    async fn connect_with(&self, config: &quinn::ClientConfig) -> quinn::Connection {
         self.client
-            .connect_with(self.client_config.clone(), self.addr, "localhost")
+            .connect_with(config.clone(), self.addr, "localhost")
             .unwrap()
             .await
             .unwrap()
@@ -156,10 +185,18 @@ impl QuinnEcho {
         rate
     }
 
-    async fn setups_per_sec(&self, count: usize) -> f64 {
+    /// Setups per second; `resume` lets every one but the first resume.
+    async fn setups_per_sec(&self, count: usize, resume: bool) -> f64 {
+        let config = if resume {
+            let first = self.connect_with(&self.resuming_config).await;
+            first.close(0u32.into(), b"");
+            &self.resuming_config
+        } else {
+            &self.client_config
+        };
         let t = Instant::now();
         for _ in 0..count {
-            let conn = self.connect().await;
+            let conn = self.connect_with(config).await;
             let (mut send, mut recv) = conn.open_bi().await.unwrap();
             let mut back = [0u8; MESSAGE];
             send.write_all(&[1; MESSAGE]).await.unwrap();
@@ -211,7 +248,7 @@ impl WtEcho {
         });
         let config = wtransport::ClientConfig::builder()
             .with_bind_default()
-            .with_custom_tls(client_tls_config(client, None).unwrap())
+            .with_custom_tls(full_handshakes(client_tls_config(client, None).unwrap()))
             .build();
         Self {
             url,
@@ -315,14 +352,22 @@ async fn main() {
     let shutdown = CancellationToken::new();
     let server_task = tokio::spawn(server.run(shutdown.clone()));
     let connector = Connector::new(&client_material, None).unwrap();
+    let full_connector = Connector::from_rustls(full_handshakes(
+        client_tls_config(&client_material, None).unwrap(),
+    ))
+    .unwrap();
     let quinn = QuinnEcho::start(&server_material, &client_material);
     let wt = WtEcho::start(&server_material, &client_material);
+    let (_server_process, process_url) = binary::start_server(dir.path());
 
     let (mut ours_p50, mut ours_p99, mut quinn_p50, mut quinn_p99, mut udp_p50) =
         (vec![], vec![], vec![], vec![], vec![]);
     let (mut ours_rate, mut quinn_rate, mut ours_setup, mut quinn_setup) =
         (vec![], vec![], vec![], vec![]);
     let mut wt_setup = vec![];
+    let (mut resumed_setup, mut quinn_resumed_setup) = (vec![], vec![]);
+    let (mut bin_p50, mut bin_p99, mut bin_rate) = (vec![], vec![], vec![]);
+    let (mut bin_first_pong, mut bin_exit) = (vec![], vec![]);
     // Warm-up: first handshakes and allocations.
     let _ = sequential_rtts_us(&connector, &url, 200).await;
     let _ = quinn.rtts_us(200).await;
@@ -342,9 +387,26 @@ async fn main() {
         ours_rate.push(pingpong_pipelined_per_sec(&connector, &url, sizes.pipelined_pings).await);
         quinn_rate.push(quinn.pipelined_per_sec(sizes.pipelined_pings, 64).await);
 
-        ours_setup.push(pingpong_setups_per_sec(&connector, &url, sizes.setups).await);
-        quinn_setup.push(quinn.setups_per_sec(sizes.setups).await);
+        ours_setup.push(pingpong_setups_per_sec(&full_connector, &url, sizes.setups).await);
+        quinn_setup.push(quinn.setups_per_sec(sizes.setups, false).await);
         wt_setup.push(wt.setups_per_sec(sizes.setups).await);
+        resumed_setup.push(pingpong_setups_per_sec(&connector, &url, sizes.setups).await);
+        quinn_resumed_setup.push(quinn.setups_per_sec(sizes.setups, true).await);
+
+        let home = dir.path();
+        let (p50, p99) = binary::sequential_us(home, &process_url, sizes.rtt_pings);
+        bin_p50.push(p50);
+        bin_p99.push(p99);
+        bin_rate.push(binary::pipelined_per_sec(
+            home,
+            &process_url,
+            sizes.pipelined_pings,
+        ));
+        for _ in 0..SINGLE_PINGS {
+            let (pong, exit) = binary::single_ping_ms(home, &process_url);
+            bin_first_pong.push(pong);
+            bin_exit.push(exit);
+        }
     }
 
     println!();
@@ -361,21 +423,21 @@ async fn main() {
         "(a) sequential RTT p50",
         median(ours_p50.clone()),
         "quinn",
-        median(quinn_p50),
+        median(quinn_p50.clone()),
         "us",
         "<= 1.10x",
     );
     row(
         "(a) sequential RTT p99",
-        median(ours_p99),
+        median(ours_p99.clone()),
         "quinn",
-        median(quinn_p99),
+        median(quinn_p99.clone()),
         "us",
         "<= 1.10x",
     );
     row(
         "(a) sequential RTT p50",
-        median(ours_p50),
+        median(ours_p50.clone()),
         "udp",
         median(udp_p50),
         "us",
@@ -383,14 +445,14 @@ async fn main() {
     );
     row(
         "(b) pipelined pings, 64 in flight",
-        median(ours_rate),
+        median(ours_rate.clone()),
         "quinn",
-        median(quinn_rate),
+        median(quinn_rate.clone()),
         "/s",
         ">= 0.90x",
     );
     row(
-        "(c) mTLS session setups",
+        "(c) mTLS session setups, full",
         median(ours_setup.clone()),
         "quinn",
         median(quinn_setup),
@@ -398,12 +460,75 @@ async fn main() {
         ">= 0.80x",
     );
     row(
-        "(c) mTLS session setups",
-        median(ours_setup),
+        "(c) mTLS session setups, full",
+        median(ours_setup.clone()),
         "wt",
         median(wt_setup),
         "/s",
         "(context: bare WebTransport + 1 echo)",
+    );
+    row(
+        "(c) mTLS session setups, resumed",
+        median(resumed_setup.clone()),
+        "quinn",
+        median(quinn_resumed_setup),
+        "/s",
+        "(quinn resuming too)",
+    );
+    row(
+        "(c) setups: resumed vs full",
+        median(resumed_setup),
+        "full",
+        median(ours_setup),
+        "/s",
+        "(what a ticket saves)",
+    );
+    row(
+        "(d) binary: sequential RTT p50",
+        median(bin_p50.clone()),
+        "quinn",
+        median(quinn_p50.clone()),
+        "us",
+        "<= 1.10x",
+    );
+    row(
+        "(d) binary: sequential RTT p99",
+        median(bin_p99),
+        "quinn",
+        median(quinn_p99.clone()),
+        "us",
+        "(context)",
+    );
+    row(
+        "(d) binary: sequential RTT p50",
+        median(bin_p50),
+        "lib",
+        median(ours_p50.clone()),
+        "us",
+        "(binary vs library)",
+    );
+    row(
+        "(d) binary: pipelined, 64 in flight",
+        median(bin_rate.clone()),
+        "quinn",
+        median(quinn_rate.clone()),
+        "/s",
+        ">= 0.90x",
+    );
+    row(
+        "(d) binary: pipelined, 64 in flight",
+        median(bin_rate),
+        "lib",
+        median(ours_rate.clone()),
+        "/s",
+        "(binary vs library)",
+    );
+    println!(
+        "{:<34} {:>12.1} ms to its pong, {:.1} ms from pong to exit (target <= 15 ms), median of {}",
+        "(d) binary: client -c 1",
+        median(bin_first_pong),
+        median(bin_exit),
+        SINGLE_PINGS * sizes.rounds
     );
 
     shutdown.cancel();

@@ -13,12 +13,18 @@ use wtransport::VarInt;
 use super::handler::{run_control_stream, SessionContext, SessionEnd};
 use super::Shared;
 use crate::proto::{ErrorCode, ServerMessage};
+use crate::tls::inspect::CertInfo;
 use crate::tls::PeerIdentity;
 
 /// Application close code of a session that ended normally.
 pub(super) const CLOSE_OK: u32 = 0;
 /// Application close code sent to sessions when the server shuts down.
 pub(super) const CLOSE_SHUTDOWN: u32 = 0x10;
+/// Application close code of a session refused because its client certificate
+/// is no longer valid. Only a resumed session can get that far (a full
+/// handshake checks validity itself); the client's next attempt, with no
+/// ticket, gets the TLS refusal that says "expired".
+const CLOSE_CERT_INVALID: u32 = 0x11;
 /// How long the server waits for a refused client to read its `Error` frame and
 /// close, before closing the connection itself.
 const ERROR_LINGER: Duration = Duration::from_secs(1);
@@ -83,15 +89,28 @@ pub(super) async fn handle_incoming(
             return;
         }
     };
-    let client = connection.peer_identity().and_then(|chain| {
-        chain
-            .as_slice()
-            .first()
-            .and_then(|c| PeerIdentity::from_der(c.der()))
-    });
+    let leaf = connection
+        .peer_identity()
+        .and_then(|chain| chain.as_slice().first().map(|c| c.der().to_vec()));
+    let client = leaf.as_deref().and_then(PeerIdentity::from_der);
     let client_name = client
         .as_ref()
         .map_or_else(|| "unknown".to_string(), ToString::to_string);
+    // A session resumed from a ticket skipped the certificate check: the
+    // certificate it carries must still be valid now.
+    if let Some(info) = leaf.as_deref().and_then(CertInfo::from_der) {
+        let now = time::OffsetDateTime::now_utc();
+        if info.expired(now) || info.not_before > now {
+            warn!(%remote, client = %client_name, not_after = %crate::tls::inspect::date(info.not_after),
+                "session refused: the client certificate is not valid now (resumed from a session ticket)");
+            shared.metrics.refused("tls");
+            connection.close(
+                VarInt::from_u32(CLOSE_CERT_INVALID),
+                b"client certificate not valid",
+            );
+            return;
+        }
+    }
     info!(%remote, client = %client_name, "session opened");
 
     let stream = tokio::select! {

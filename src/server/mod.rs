@@ -46,6 +46,7 @@ use crate::discovery::mdns::{Advertisement, Advertiser};
 use crate::discovery::register::registrar::Identity;
 use crate::discovery::register::{RegisterError, Registrar};
 use crate::discovery::ServerTxt;
+use crate::tls::resumption::OnResume;
 use crate::tls::{server_tls_config_allowing, TlsError};
 
 /// Why a server could not start.
@@ -98,7 +99,13 @@ impl Server {
     /// Loads the certificates, binds the UDP socket and, when configured, starts
     /// advertising over mDNS. Must be called within a tokio runtime.
     pub fn bind(config: ServerConfig) -> Result<Self, ServerError> {
-        let tls = server_tls_config_allowing(&config.tls, &config.allowed_clients)?;
+        let mut metrics = Metrics::new(config.max_sessions);
+        let resumed = metrics.tls_resumptions_total.clone();
+        let on_resume: OnResume = Arc::new(move || {
+            resumed.inc();
+        });
+        let tls =
+            server_tls_config_allowing(&config.tls, &config.allowed_clients, on_resume.clone())?;
         let fingerprint = config.tls.leaf_fingerprint()?;
         let endpoint = endpoint::bind(config.listen, tls)?;
         let local_addr = endpoint.local_addr().map_err(|error| ServerError::Bind {
@@ -127,7 +134,6 @@ impl Server {
             })?),
             None => None,
         };
-        let mut metrics = Metrics::new(config.max_sessions);
         metrics.set_certificate(&config.tls.cert);
         let registrar = match config.register {
             Some(options) => {
@@ -156,7 +162,11 @@ impl Server {
             .transpose()?;
         Ok(Self {
             endpoint,
-            certs: reload::CertWatcher::new(config.tls.clone(), config.allowed_clients.clone()),
+            certs: reload::CertWatcher::new(
+                config.tls.clone(),
+                config.allowed_clients.clone(),
+                on_resume,
+            ),
             metrics_listener,
             advertiser,
             registrar,

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 
+use crate::tls::resumption::OnResume;
 use crate::tls::{server_tls_config_allowing, TlsError, TlsMaterial};
 
 /// How often the files are checked. Certificates rotate over hours or days; a
@@ -26,21 +27,32 @@ pub enum Reload {
 }
 
 /// Watches the three files of a server's material.
-#[derive(Debug)]
 pub struct CertWatcher {
     material: TlsMaterial,
     allowed_clients: Vec<String>,
+    on_resume: OnResume,
     seen: Option<[u8; 32]>,
+}
+
+impl std::fmt::Debug for CertWatcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertWatcher")
+            .field("material", &self.material)
+            .field("allowed_clients", &self.allowed_clients)
+            .finish_non_exhaustive()
+    }
 }
 
 impl CertWatcher {
     /// Starts from the files as they are now; reloaded configurations keep the
-    /// client allow-list.
-    pub fn new(material: TlsMaterial, allowed_clients: Vec<String>) -> Self {
+    /// client allow-list and report resumptions to `on_resume` (their session
+    /// tickets are new: those of the old files no longer open).
+    pub fn new(material: TlsMaterial, allowed_clients: Vec<String>, on_resume: OnResume) -> Self {
         let seen = digest(&material);
         Self {
             material,
             allowed_clients,
+            on_resume,
             seen,
         }
     }
@@ -57,8 +69,12 @@ impl CertWatcher {
             return Reload::Unchanged;
         }
         self.seen = now;
-        let loaded = server_tls_config_allowing(&self.material, &self.allowed_clients)
-            .and_then(|config| Ok((config, self.material.leaf_fingerprint()?)));
+        let loaded = server_tls_config_allowing(
+            &self.material,
+            &self.allowed_clients,
+            self.on_resume.clone(),
+        )
+        .and_then(|config| Ok((config, self.material.leaf_fingerprint()?)));
         match loaded {
             Ok((config, fingerprint)) => Reload::Changed(Box::new(config), fingerprint),
             Err(error) => Reload::Rejected(error),
@@ -86,7 +102,8 @@ mod tests {
         let paths = CertPaths::new(dir.path());
         store::init_single_host(&paths, "ca", 1).unwrap();
         let material = TlsMaterial::from_dir(&paths, LeafRole::Server);
-        let mut watcher = CertWatcher::new(material.clone(), Vec::new());
+        let mut watcher =
+            CertWatcher::new(material.clone(), Vec::new(), std::sync::Arc::new(|| {}));
         assert!(matches!(watcher.check(), Reload::Unchanged));
         // A new leaf from the same CA loads.
         store::issue(

@@ -13,6 +13,8 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
 
 use super::generate::LeafRole;
+use super::inspect::CertInfo;
+use super::resumption::{OnResume, Tickets};
 use super::server_verifier::{Rejections, ServerIdentity, ServerVerifier};
 use super::{load, CertPaths, PeerIdentity, TlsError};
 
@@ -101,15 +103,18 @@ fn root_store(material: &TlsMaterial) -> Result<Arc<RootCertStore>, TlsError> {
 
 /// A server config that requires a client certificate chaining to the CA.
 pub fn server_tls_config(material: &TlsMaterial) -> Result<rustls::ServerConfig, TlsError> {
-    server_tls_config_allowing(material, &[])
+    server_tls_config_allowing(material, &[], Arc::new(|| {}))
 }
 
 /// Like [`server_tls_config`]; with a non-empty `allowed_clients`, a client is
 /// also refused (TLS alert 49, access denied) unless its certificate's common
-/// name or one of its subject alternative names is on the list.
+/// name or one of its subject alternative names is on the list. Returning
+/// clients resume with this configuration's [`Tickets`], and `on_resume` is
+/// called for each.
 pub fn server_tls_config_allowing(
     material: &TlsMaterial,
     allowed_clients: &[String],
+    on_resume: OnResume,
 ) -> Result<rustls::ServerConfig, TlsError> {
     let provider = provider();
     let webpki =
@@ -127,14 +132,17 @@ pub fn server_tls_config_allowing(
             names: allowed_clients.to_vec(),
         })
     };
+    let chain = load::certificates(&material.cert)?;
+    let leaf = CertInfo::from_der(&chain[0]).ok_or_else(|| TlsError::BadPem {
+        path: material.cert.clone(),
+        what: "certificate",
+    })?;
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_client_cert_verifier(verifier)
-        .with_single_cert(
-            load::certificates(&material.cert)?,
-            load::private_key(&material.key)?,
-        )?;
+        .with_single_cert(chain, load::private_key(&material.key)?)?;
     config.alpn_protocols = vec![ALPN_H3.to_vec()];
+    config.ticketer = Arc::new(Tickets::new(leaf.not_after.into(), on_resume)?);
     Ok(config)
 }
 

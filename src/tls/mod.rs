@@ -9,6 +9,8 @@
 //! - [`config`]: TLS 1.3 rustls configs with ALPN `h3` on the ring provider.
 //! - [`server_verifier`]: how a client checks a server: the CA always, the name
 //!   unless the server was found over multicast DNS.
+//! - [`resumption`]: session tickets for returning clients, expiring with the
+//!   certificate.
 //! - [`identity`]: who a peer certificate names, and its fingerprint.
 //! - [`inspect`]: what a certificate file says, for people and safety checks.
 
@@ -19,6 +21,7 @@ pub mod identity;
 pub mod inspect;
 pub mod load;
 pub mod paths;
+pub mod resumption;
 pub mod server_verifier;
 pub mod store;
 

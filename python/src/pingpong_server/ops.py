@@ -48,6 +48,13 @@ class ServerCollector(Collector):
             "pingpong_sessions", "Sessions opened since start", value=shared.sessions_total
         )
         yield CounterMetricFamily("pingpong_pings", "Pings answered since start", value=shared.pings)
+        # This server issues no session tickets (a resumed aioquic session would
+        # skip the client certificate), so no session resumes: always 0.
+        yield CounterMetricFamily(
+            "pingpong_tls_resumptions",
+            "Sessions that resumed with a TLS session ticket (no certificate exchange) since start",
+            value=0,
+        )
         refused = CounterMetricFamily(
             "pingpong_refused", "Handshakes and sessions refused, by reason", labels=["reason"]
         )
