@@ -18,29 +18,24 @@
 //! neighbour hurts both sides alike. Run with `cargo bench --bench loopback`;
 //! `PINGPONG_BENCH_QUICK=1` shortens every phase.
 
+#[path = "common/baselines.rs"]
+mod baselines;
 #[path = "common/binary.rs"]
 mod binary;
 #[path = "common/rtt.rs"]
 mod rtt;
 
-use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use baselines::{full_handshakes, udp_rtts_us, QuinnEcho, WtEcho};
 use pingpong::client::{Connector, PingOptions};
 use pingpong::server::{Server, ServerConfig};
-use pingpong::tls::{
-    client_tls_config, server_tls_config, store, CertPaths, LeafRole, TlsMaterial,
-};
+use pingpong::tls::{client_tls_config, store, CertPaths, LeafRole, TlsMaterial};
 use rtt::{median, percentile, sequential_rtts_us};
 use tokio_util::sync::CancellationToken;
-use wtransport::quinn;
 
 /// `client -c 1` runs per round: process start, one pong, exit.
 const SINGLE_PINGS: usize = 5;
-
-/// Bytes per echo message: a 56-byte ping payload plus pingpong's framing (~8).
-const MESSAGE: usize = 64;
 
 struct Sizes {
     rounds: usize,
@@ -65,238 +60,6 @@ fn sizes() -> Sizes {
             setups: 300,
         }
     }
-}
-
-fn transport() -> Arc<quinn::TransportConfig> {
-    let mut t = quinn::TransportConfig::default();
-    t.keep_alive_interval(Some(pingpong::transport::KEEP_ALIVE_INTERVAL));
-    t.max_idle_timeout(Some(pingpong::transport::IDLE_TIMEOUT.try_into().unwrap()));
-    Arc::new(t)
-}
-
-// ---------- raw quinn baseline ----------
-
-struct QuinnEcho {
-    addr: SocketAddr,
-    client: quinn::Endpoint,
-    client_config: quinn::ClientConfig,
-    resuming_config: quinn::ClientConfig,
-}
-
-/// `tls` without session resumption: every handshake is a full one.
-fn full_handshakes(mut tls: rustls::ClientConfig) -> rustls::ClientConfig {
-    tls.resumption = rustls::client::Resumption::disabled();
-    tls
-}
-
-fn quinn_client_config(tls: rustls::ClientConfig) -> quinn::ClientConfig {
-    let mut config = quinn::ClientConfig::new(Arc::new(
-        quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap(),
-    ));
-    config.transport_config(transport());
-    config
-}
-
-impl QuinnEcho {
-    fn start(server: &TlsMaterial, client: &TlsMaterial) -> Self {
-        let tls = server_tls_config(server).unwrap();
-        let mut server_config = quinn::ServerConfig::with_crypto(Arc::new(
-            quinn::crypto::rustls::QuicServerConfig::try_from(tls).unwrap(),
-        ));
-        server_config.transport_config(transport());
-        let endpoint =
-            quinn::Endpoint::server(server_config, "127.0.0.1:0".parse().unwrap()).unwrap();
-        let addr = endpoint.local_addr().unwrap();
-        tokio::spawn(async move {
-            while let Some(incoming) = endpoint.accept().await {
-                tokio::spawn(async move {
-                    let Ok(conn) = incoming.await else { return };
-                    while let Ok((mut send, mut recv)) = conn.accept_bi().await {
-                        tokio::spawn(async move {
-                            let mut buf = vec![0u8; 64 * 1024];
-                            while let Ok(Some(n)) = recv.read(&mut buf).await {
-                                if send.write_all(&buf[..n]).await.is_err() {
-                                    return;
-                                }
-                            }
-                        });
-                    }
-                });
-            }
-        });
-        let tls = client_tls_config(client, None).unwrap();
-        let client_config = quinn_client_config(full_handshakes(tls.clone()));
-        let resuming_config = quinn_client_config(tls);
-        let client = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
-        Self {
-            addr,
-            client,
-            client_config,
-            resuming_config,
-        }
-    }
-
-    async fn connect(&self) -> quinn::Connection {
-        self.connect_with(&self.client_config).await
-    }
-
-    async fn connect_with(&self, config: &quinn::ClientConfig) -> quinn::Connection {
-        self.client
-            .connect_with(config.clone(), self.addr, "localhost")
-            .unwrap()
-            .await
-            .unwrap()
-    }
-
-    async fn rtts_us(&self, count: u64) -> Vec<f64> {
-        let conn = self.connect().await;
-        let (mut send, mut recv) = conn.open_bi().await.unwrap();
-        let msg = [0x5a; MESSAGE];
-        let mut back = [0u8; MESSAGE];
-        let mut out = Vec::with_capacity(count as usize);
-        for _ in 0..count {
-            let t = Instant::now();
-            send.write_all(&msg).await.unwrap();
-            recv.read_exact(&mut back).await.unwrap();
-            out.push(t.elapsed().as_secs_f64() * 1e6);
-        }
-        conn.close(0u32.into(), b"");
-        out
-    }
-
-    async fn pipelined_per_sec(&self, count: u64, window: u64) -> f64 {
-        let conn = self.connect().await;
-        let (mut send, mut recv) = conn.open_bi().await.unwrap();
-        let msg = [0x5a; MESSAGE];
-        let mut back = [0u8; MESSAGE];
-        let t = Instant::now();
-        let (mut sent, mut received) = (0u64, 0u64);
-        while received < count {
-            if sent < count && sent - received < window {
-                send.write_all(&msg).await.unwrap();
-                sent += 1;
-            } else {
-                recv.read_exact(&mut back).await.unwrap();
-                received += 1;
-            }
-        }
-        let rate = count as f64 / t.elapsed().as_secs_f64();
-        conn.close(0u32.into(), b"");
-        rate
-    }
-
-    /// Setups per second; `resume` lets every one but the first resume.
-    async fn setups_per_sec(&self, count: usize, resume: bool) -> f64 {
-        let config = if resume {
-            let first = self.connect_with(&self.resuming_config).await;
-            first.close(0u32.into(), b"");
-            &self.resuming_config
-        } else {
-            &self.client_config
-        };
-        let t = Instant::now();
-        for _ in 0..count {
-            let conn = self.connect_with(config).await;
-            let (mut send, mut recv) = conn.open_bi().await.unwrap();
-            let mut back = [0u8; MESSAGE];
-            send.write_all(&[1; MESSAGE]).await.unwrap();
-            recv.read_exact(&mut back).await.unwrap();
-            conn.close(0u32.into(), b"");
-        }
-        count as f64 / t.elapsed().as_secs_f64()
-    }
-}
-
-// ---------- raw wtransport baseline ----------
-
-/// A bare WebTransport echo: what the HTTP/3 + CONNECT layer costs by itself,
-/// to tell it apart from pingpong's own layers in (c).
-struct WtEcho {
-    url: String,
-    client: wtransport::Endpoint<wtransport::endpoint::endpoint_side::Client>,
-}
-
-impl WtEcho {
-    fn start(server: &TlsMaterial, client: &TlsMaterial) -> Self {
-        let config = wtransport::ServerConfig::builder()
-            .with_bind_address("127.0.0.1:0".parse().unwrap())
-            .with_custom_tls(server_tls_config(server).unwrap())
-            .build();
-        let endpoint = wtransport::Endpoint::server(config).unwrap();
-        let url = format!(
-            "https://127.0.0.1:{}/echo",
-            endpoint.local_addr().unwrap().port()
-        );
-        tokio::spawn(async move {
-            loop {
-                let incoming = endpoint.accept().await;
-                tokio::spawn(async move {
-                    let Ok(request) = incoming.await else { return };
-                    let Ok(conn) = request.accept().await else {
-                        return;
-                    };
-                    let Ok((mut send, mut recv)) = conn.accept_bi().await else {
-                        return;
-                    };
-                    let mut buf = [0u8; MESSAGE];
-                    if recv.read_exact(&mut buf).await.is_ok() {
-                        let _ = send.write_all(&buf).await;
-                    }
-                    let _ = conn.closed().await;
-                });
-            }
-        });
-        let config = wtransport::ClientConfig::builder()
-            .with_bind_default()
-            .with_custom_tls(full_handshakes(client_tls_config(client, None).unwrap()))
-            .build();
-        Self {
-            url,
-            client: wtransport::Endpoint::client(config).unwrap(),
-        }
-    }
-
-    async fn setups_per_sec(&self, count: usize) -> f64 {
-        let t = Instant::now();
-        for _ in 0..count {
-            let conn = self.client.connect(&self.url).await.unwrap();
-            let (mut send, mut recv) = conn.open_bi().await.unwrap().await.unwrap();
-            send.write_all(&[1; MESSAGE]).await.unwrap();
-            let mut back = [0u8; MESSAGE];
-            recv.read_exact(&mut back).await.unwrap();
-            conn.close(0u32.into(), b"");
-        }
-        count as f64 / t.elapsed().as_secs_f64()
-    }
-}
-
-// ---------- plain UDP baseline ----------
-
-async fn udp_rtts_us(count: u64) -> Vec<f64> {
-    let server = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    let addr = server.local_addr().unwrap();
-    let echo = tokio::spawn(async move {
-        let mut buf = [0u8; 2048];
-        loop {
-            let Ok((n, from)) = server.recv_from(&mut buf).await else {
-                return;
-            };
-            let _ = server.send_to(&buf[..n], from).await;
-        }
-    });
-    let client = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
-    client.connect(addr).await.unwrap();
-    let msg = [0x5a; MESSAGE];
-    let mut back = [0u8; 2048];
-    let mut out = Vec::with_capacity(count as usize);
-    for _ in 0..count {
-        let t = Instant::now();
-        client.send(&msg).await.unwrap();
-        client.recv(&mut back).await.unwrap();
-        out.push(t.elapsed().as_secs_f64() * 1e6);
-    }
-    echo.abort();
-    out
 }
 
 // ---------- pingpong ----------

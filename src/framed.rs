@@ -5,10 +5,27 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use crate::proto::{encode_frame, FrameDecoder, FrameError, WireMessage};
 
-/// Size of one read from the stream. Every session holds one such buffer, so it
-/// is kept small (4 KiB holds 64 pipelined 56-byte pings); larger frames simply
-/// take several reads.
+/// Largest read from the stream: 4 KiB holds 64 pipelined 56-byte pings;
+/// larger frames simply take several reads.
 const READ_CHUNK: usize = 4 * 1024;
+
+/// Smallest read, and where every reader starts: four pings' frames. Every
+/// session holds its read buffer while it waits, and most sessions are idle or
+/// ping once a second, so the buffer grows only while reads fill it.
+const IDLE_CHUNK: usize = 256;
+
+/// The read buffer's next size after a read of `read` bytes into `size`: twice
+/// as large when the read filled it (more was waiting), half as large when it
+/// used less than a quarter, within [`IDLE_CHUNK`]..=[`READ_CHUNK`].
+fn next_chunk_size(size: usize, read: usize) -> usize {
+    if read == size {
+        (size * 2).min(READ_CHUNK)
+    } else if read < size / 4 {
+        (size / 2).max(IDLE_CHUNK)
+    } else {
+        size
+    }
+}
 
 /// Why a frame could not be read or written.
 #[derive(Debug, thiserror::Error)]
@@ -45,7 +62,7 @@ impl<R: AsyncRead + Unpin> FramedReader<R> {
         Self {
             inner,
             decoder: FrameDecoder::new(),
-            chunk: vec![0; READ_CHUNK].into_boxed_slice(),
+            chunk: vec![0; IDLE_CHUNK].into_boxed_slice(),
             frame_timeout: None,
             partial_since: None,
         }
@@ -89,6 +106,10 @@ impl<R: AsyncRead + Unpin> FramedReader<R> {
                 return Ok(None);
             }
             self.decoder.push(&self.chunk[..n]);
+            let size = next_chunk_size(self.chunk.len(), n);
+            if size != self.chunk.len() {
+                self.chunk = vec![0; size].into_boxed_slice();
+            }
         }
     }
 
@@ -162,6 +183,35 @@ mod tests {
             reader.next::<ClientMessage>().await,
             Err(FramedError::Stalled { buffered: 2, .. })
         ));
+    }
+
+    #[test]
+    fn the_read_buffer_grows_while_reads_fill_it_and_shrinks_when_idle() {
+        let mut size = IDLE_CHUNK;
+        let mut sizes = vec![size];
+        while size < READ_CHUNK {
+            size = next_chunk_size(size, size);
+            sizes.push(size);
+        }
+        assert_eq!(sizes, [256, 512, 1024, 2048, 4096]);
+        assert_eq!(next_chunk_size(READ_CHUNK, READ_CHUNK), READ_CHUNK);
+        // Half full keeps its size; one ping at a time shrinks it back.
+        assert_eq!(next_chunk_size(READ_CHUNK, READ_CHUNK / 2), READ_CHUNK);
+        while size > IDLE_CHUNK {
+            size = next_chunk_size(size, 64);
+        }
+        assert_eq!(next_chunk_size(size, 0), IDLE_CHUNK);
+    }
+
+    #[tokio::test]
+    async fn a_frame_larger_than_every_read_arrives_whole() {
+        let big = ClientMessage::Ping {
+            seq: 1,
+            payload: vec![7; 3 * READ_CHUNK],
+        };
+        let frame = encode_frame(&big).unwrap();
+        let mut reader = FramedReader::new(&frame[..]);
+        assert_eq!(reader.next::<ClientMessage>().await.unwrap(), Some(big));
     }
 
     #[tokio::test]
