@@ -148,8 +148,9 @@ impl Figures {
 /// One worker's share of the sessions: opens them, reports how many, pings
 /// each once when told to, reports the pongs, closes them when told to.
 async fn pingpong_worker(paths: &CertPaths, port: u16, sessions: usize) {
+    let tls = client_tls_config(&TlsMaterial::from_dir(paths, LeafRole::Client), None).unwrap();
     let connector = Arc::new(
-        Connector::new(&TlsMaterial::from_dir(paths, LeafRole::Client), None)
+        Connector::from_rustls(full_handshakes(tls))
             .unwrap()
             .with_connect_timeout(Duration::from_secs(30)),
     );
@@ -215,6 +216,13 @@ async fn pingpong_worker(paths: &CertPaths, port: u16, sessions: usize) {
     connector.shutdown().await;
 }
 
+/// `tls` without session resumption: each session here stands for a client
+/// of its own, which has no ticket, so every handshake is a full one.
+fn full_handshakes(mut tls: rustls::ClientConfig) -> rustls::ClientConfig {
+    tls.resumption = rustls::client::Resumption::disabled();
+    tls
+}
+
 /// The raw quinn baseline runs with pingpong's own timers (500 ms keep-alive,
 /// 2 s idle timeout), so that both sides carry the same keep-alive load.
 fn transport() -> Arc<quinn::TransportConfig> {
@@ -228,7 +236,7 @@ fn transport() -> Arc<quinn::TransportConfig> {
 async fn quinn_worker(paths: &CertPaths, port: u16, sessions: usize) {
     let tls = client_tls_config(&TlsMaterial::from_dir(paths, LeafRole::Client), None).unwrap();
     let mut config = quinn::ClientConfig::new(Arc::new(
-        quinn::crypto::rustls::QuicClientConfig::try_from(tls).unwrap(),
+        quinn::crypto::rustls::QuicClientConfig::try_from(full_handshakes(tls)).unwrap(),
     ));
     config.transport_config(transport());
     let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();

@@ -11,3 +11,10 @@ pub const DEFAULT_PORT: u16 = 4433;
 
 /// The WebTransport path of the service; servers answer others with 404.
 pub const DEFAULT_PATH: &str = "/pingpong";
+
+/// Application close code of a session the server refused when it opened
+/// because the client certificate it carries no longer passes the server's
+/// check (expired, another CA, off the allow-list). Only a resumed session
+/// can get that far: a full handshake runs the same check and fails with a
+/// TLS alert instead.
+pub const CLOSE_CLIENT_CERT_INVALID: u32 = 0x12;

@@ -472,8 +472,8 @@ fn fifty_concurrent_clients_get_every_pong() {
             .unwrap()
             .to_string();
         let summary: serde_json::Value = serde_json::from_str(&last).unwrap();
-        assert_eq!(summary["lost"], 0);
-        assert_eq!(summary["duplicates"], 0);
+        assert_eq!(summary["lost"], 0, "{}", describe(&out));
+        assert_eq!(summary["duplicates"], 0, "{}", describe(&out));
         received += summary["received"].as_u64().unwrap();
     }
     assert_eq!(received, 50 * 200);

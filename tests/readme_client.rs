@@ -319,16 +319,22 @@ fn the_client_section_runs_as_written() {
                 site.serve(first, &["server"]);
             }
             ["client", "--standby", "1"] => {
+                let closed = |i: usize| site.server(i).logs().matches("closed by client").count();
+                let before = [closed(WEB1), closed(WEB2)];
                 let stdout = site.ok_on_laptop(args);
                 assert_all_answered(command, &stdout, 10);
-                // The standby is a session to the other server, held idle.
+                // The standby is a session to the other server, held idle
+                // and closed at the end.
                 let other = if stdout.contains("server \"web1\"") {
                     WEB2
                 } else {
                     WEB1
                 };
-                site.server(other)
-                    .wait_for_log("closed by client", Duration::from_secs(5));
+                site.server(other).wait_for_log_count(
+                    "closed by client",
+                    before[other] + 1,
+                    Duration::from_secs(5),
+                );
             }
             ["discover", "--probe"] => {
                 let stdout = site.ok_on_laptop(args);
@@ -341,22 +347,29 @@ fn the_client_section_runs_as_written() {
                 }
             }
             ["server", "--drain-timeout", "10"] => {
+                // On both machines; the one the client chose drains.
                 site.serve(WEB1, args);
+                site.serve(WEB2, args);
                 let mut client = Running::spawn(site.pingpong(
                     LAPTOP,
                     &["client", "web1.lan", "web2.lan", "-c", "0", "-i", "0.1"],
                 ));
                 client.until("seq=3 ");
-                let mut web1 = site.servers[WEB1].take().unwrap();
-                web1.signal(libc::SIGTERM);
+                let (first, other) = if client.seen[0].contains("server \"web1\"") {
+                    (WEB1, WEB2)
+                } else {
+                    (WEB2, WEB1)
+                };
+                let mut chosen = site.servers[first].take().unwrap();
+                chosen.signal(libc::SIGTERM);
                 // The session is told to move, so the drain ends well before 10 s.
-                assert_eq!(web1.wait_exit(Duration::from_secs(10)).code(), Some(0));
-                assert!(web1.logs().contains("draining"), "{}", web1.logs());
-                client.until("bytes from 10.77.0.2:4433");
+                assert_eq!(chosen.wait_exit(Duration::from_secs(10)).code(), Some(0));
+                assert!(chosen.logs().contains("draining"), "{}", chosen.logs());
+                client.until(&format!("bytes from 10.77.0.{}:4433", other + 1));
                 let (code, stdout) = client.finish(Some(libc::SIGINT));
                 assert_eq!(code, Some(0), "`{command}`: {stdout}");
                 assert!(stdout.contains("received, 0% loss"), "{stdout}");
-                site.serve(WEB1, &["server"]);
+                site.serve(first, &["server"]);
             }
             ["server", "--metrics", "0.0.0.0:9090"] => {
                 site.serve(WEB1, args);

@@ -1,8 +1,11 @@
 //! TLS 1.3 resumption against a real server process: a client that comes back
-//! in the same run resumes (the server's `pingpong_tls_resumptions_total`
-//! counts it), the resumed session still names its client in the server's log
-//! and passes the allow-list, a client without a ticket does a full handshake,
-//! and a certificate reload invalidates every ticket issued before.
+//! in the same run resumes (the server's `pingpong_tls_tickets_accepted_total`
+//! counts its ticket), the resumed session still names its client in the
+//! server's log and passes the allow-list, a client without a ticket does a
+//! full handshake, a certificate reload invalidates every ticket issued
+//! before, and a client certificate that expires is refused however the client
+//! comes back: with no ticket offered (the TLS refusal says "expired"), or
+//! with one (the server checks again as the session opens).
 
 mod common;
 
@@ -12,7 +15,11 @@ use common::http::{get, metric, metrics_addr};
 use common::*;
 use pingpong::client::Connector;
 use pingpong::tls::generate::{issue_leaf, Validity};
-use pingpong::tls::{store, LeafRole, TlsMaterial};
+use pingpong::tls::{client_tls_config, store, LeafRole, TlsMaterial};
+
+/// How long the short-lived client certificate lasts: one session, then it
+/// expires.
+const SHORT_LIFE: time::Duration = time::Duration::seconds(3);
 
 /// Opens a session (Hello, Welcome) and closes it.
 fn session(runtime: &tokio::runtime::Runtime, connector: &Connector, url: &str) {
@@ -39,7 +46,12 @@ fn a_returning_client_resumes_and_keeps_its_identity() {
     args.extend(tls_args(&paths, LeafRole::Server));
     let server = ServerProcess::start(&args, &[]);
     let ops = metrics_addr(&server);
-    let resumptions = || metric(&get(ops, "/metrics").1, "pingpong_tls_resumptions_total");
+    let resumptions = || {
+        metric(
+            &get(ops, "/metrics").1,
+            "pingpong_tls_tickets_accepted_total",
+        )
+    };
     let url = server.url();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let _in_runtime = runtime.enter();
@@ -95,4 +107,94 @@ fn a_returning_client_resumes_and_keeps_its_identity() {
     // The ticket of that full handshake is from the new keys, and opens.
     session(&runtime, &returning, &url);
     assert_eq!(resumptions(), 3.0);
+}
+
+/// A client certificate of the CA of `paths` that expires [`SHORT_LIFE`] from
+/// now (X.509 times have whole seconds).
+fn short_lived_client(paths: &pingpong::tls::CertPaths, dir: &std::path::Path) -> TlsMaterial {
+    let now = time::OffsetDateTime::now_utc();
+    let (cert, key) = extra_leaf(
+        paths,
+        dir,
+        "brief",
+        LeafRole::Client,
+        "brief",
+        &[],
+        Validity {
+            not_before: now - time::Duration::hours(1),
+            not_after: now + SHORT_LIFE,
+        },
+    );
+    TlsMaterial {
+        cert,
+        key,
+        ca: paths.ca_cert(),
+    }
+}
+
+/// Waits until the certificate's end has passed: the condition under test is
+/// the wall clock itself.
+fn outlive(started: time::OffsetDateTime) {
+    let end = started + SHORT_LIFE + time::Duration::seconds(1);
+    let left = end - time::OffsetDateTime::now_utc();
+    if left.is_positive() {
+        std::thread::sleep(left.unsigned_abs());
+    }
+}
+
+#[test]
+fn an_expired_client_certificate_is_refused_even_with_a_ticket() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = pki(dir.path(), "ca");
+    let mut args = strings(&["--metrics", "127.0.0.1:0"]);
+    args.extend(tls_args(&paths, LeafRole::Server));
+    let server = ServerProcess::start(&args, &[]);
+    let ops = metrics_addr(&server);
+    let tickets = || {
+        metric(
+            &get(ops, "/metrics").1,
+            "pingpong_tls_tickets_accepted_total",
+        )
+    };
+    let url = server.url();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let _in_runtime = runtime.enter();
+    let started = time::OffsetDateTime::now_utc();
+    let material = short_lived_client(&paths, dir.path());
+
+    // pingpong's own client: it offers no ticket once its certificate has
+    // expired, so the server's handshake refuses it and says why.
+    let ours = Connector::new(&material, None).unwrap();
+    // A client that offers its ticket whatever its certificate says: only the
+    // server's check as the session opens stands in its way.
+    let mut plain = client_tls_config(&material, None).unwrap();
+    plain.resumption = rustls::client::Resumption::in_memory_sessions(16);
+    let careless = Connector::from_rustls(plain).unwrap();
+    session(&runtime, &ours, &url);
+    session(&runtime, &careless, &url);
+    assert_eq!(tickets(), 0.0);
+
+    outlive(started);
+    let error = runtime
+        .block_on(ours.open(&url))
+        .err()
+        .expect("an expired client certificate was admitted")
+        .to_string();
+    assert!(error.contains("expired"), "{error}");
+    assert_eq!(tickets(), 0.0, "pingpong's client offered its ticket");
+
+    let error = runtime
+        .block_on(careless.open(&url))
+        .err()
+        .expect("a resumed session with an expired certificate was admitted")
+        .to_string();
+    assert_eq!(tickets(), 1.0, "the careless client did not resume");
+    assert!(
+        error.contains("checked it again as the session opened"),
+        "{error}"
+    );
+    server.wait_for_log(
+        "session refused: the client certificate no longer passes",
+        Duration::from_secs(10),
+    );
 }

@@ -63,7 +63,7 @@ def test_health_readiness_and_metrics_over_http() -> None:
         "pingpong_sessions_max": "4000.0",
         "pingpong_sessions_total": "5.0",
         "pingpong_pings_total": "42.0",
-        "pingpong_tls_resumptions_total": "0.0",
+        "pingpong_tls_tickets_accepted_total": "0.0",
         'pingpong_refused_total{reason="tls"}': "1.0",
         "pingpong_draining": "0.0",
         "pingpong_outbox_clients": "0.0",

@@ -7,7 +7,7 @@ use tokio_util::sync::CancellationToken;
 use wtransport::endpoint::endpoint_side;
 use wtransport::{Connection, Endpoint, RecvStream, SendStream, VarInt};
 
-use super::error::{classify_connecting, classify_connection, AttemptContext};
+use super::error::{classify_connecting, classify_connection, refused_as_opened, AttemptContext};
 use super::handshake::{handshake, Resume, Welcome};
 use super::lanes::{Lane, Lanes, Turn};
 use super::pinger::{run_lanes, PingEvent, PingRun};
@@ -32,6 +32,11 @@ const STRAGGLER_CLOSE: Duration = Duration::from_millis(5);
 /// next turn; the bound only matters on a dead path or a machine too busy to
 /// run the driver.
 const CLOSE_SENT: Duration = Duration::from_millis(50);
+
+/// How many times [`ClientSession::close`] yields to QUIC's driver before it
+/// waits by the timer: the driver's next turn comes within a few yields, and
+/// a bound keeps a close whose packet never leaves from spinning.
+const CLOSE_YIELDS: u32 = 64;
 
 /// One client endpoint (one UDP socket) and the TLS configuration it verifies
 /// servers with.
@@ -261,13 +266,18 @@ impl Connector {
                 .connect(url)
                 .await
                 .map_err(|e| classify_connecting(e, &ctx))?;
+            // The server may refuse a resumed session's certificate as it
+            // opens: that close explains whatever failed next.
+            let refused = |error| refused_as_opened(&connection).unwrap_or(error);
             let opening = connection
                 .open_bi()
                 .await
-                .map_err(|e| classify_connection(e, &ctx))?;
-            let (mut writer, recv) = opening.await.map_err(|e| ClientError::Connection {
-                target: url.to_string(),
-                reason: format!("cannot open the control stream: {e}"),
+                .map_err(|e| refused(classify_connection(e, &ctx)))?;
+            let (mut writer, recv) = opening.await.map_err(|e| {
+                refused(ClientError::Connection {
+                    target: url.to_string(),
+                    reason: format!("cannot open the control stream: {e}"),
+                })
             })?;
             let mut reader = FramedReader::new(recv);
             let welcome = handshake(
@@ -277,7 +287,8 @@ impl Connector {
                 resume.client_id,
                 resume.after,
             )
-            .await?;
+            .await
+            .map_err(refused)?;
             let server_identity = connection.peer_identity().and_then(|chain| {
                 chain
                     .as_slice()
@@ -447,10 +458,18 @@ impl ClientSession {
         // A closed connection sends nothing but its CONNECTION_CLOSE: the next
         // datagram out is it. QUIC's driver sends it on its next turn, within
         // microseconds: yielding to it is quicker than a timer, whose
-        // granularity (1 ms) would cost more than the whole close.
+        // granularity (1 ms) would cost more than the whole close. Should
+        // nothing go out (the peer closed first), the wait falls back to the
+        // timer rather than spinning.
         let sent = async {
+            let mut turns = 0;
             while quic.stats().udp_tx.datagrams == before {
-                tokio::task::yield_now().await;
+                if turns < CLOSE_YIELDS {
+                    turns += 1;
+                    tokio::task::yield_now().await;
+                } else {
+                    tokio::time::sleep(Duration::from_millis(1)).await;
+                }
             }
         };
         let _ = tokio::time::timeout(CLOSE_SENT, sent).await;

@@ -5,6 +5,7 @@ use std::time::Duration;
 use wtransport::error::{ConnectingError, ConnectionError};
 
 use crate::framed::FramedError;
+use crate::service::CLOSE_CLIENT_CERT_INVALID;
 use crate::tls::TlsError;
 
 /// Why a client could not connect or ping.
@@ -177,6 +178,11 @@ pub(crate) fn classify_connection(error: ConnectionError, ctx: &AttemptContext<'
             timeout: ctx.started.elapsed(),
         };
     }
+    if let ConnectionError::ApplicationClosed(close) = &error {
+        if close.code() == wtransport::VarInt::from_u32(CLOSE_CLIENT_CERT_INVALID) {
+            return certificate_refused_as_opened();
+        }
+    }
     // The server's TLS stack sent an alert: QUIC carries it as crypto error
     // 0x100 + alert, and the reason text is the server's own verdict.
     if let (ConnectionError::ConnectionClosed(_), Some(alert)) = (&error, tls_alert(&lower)) {
@@ -196,6 +202,29 @@ pub(crate) fn classify_connection(error: ConnectionError, ctx: &AttemptContext<'
     ClientError::Connection {
         target: ctx.target.to_string(),
         reason: text,
+    }
+}
+
+/// The server's refusal of our client certificate as the session opened
+/// ([`CLOSE_CLIENT_CERT_INVALID`]: it checks the certificate again, because a
+/// resumed session skipped the handshake's check), if that is how
+/// `connection` ended.
+pub(crate) fn refused_as_opened(connection: &wtransport::Connection) -> Option<ClientError> {
+    match connection.quic_connection().close_reason()? {
+        wtransport::quinn::ConnectionError::ApplicationClosed(close)
+            if close.error_code
+                == wtransport::quinn::VarInt::from_u32(CLOSE_CLIENT_CERT_INVALID) =>
+        {
+            Some(certificate_refused_as_opened())
+        }
+        _ => None,
+    }
+}
+
+fn certificate_refused_as_opened() -> ClientError {
+    ClientError::CertificateRejected {
+        reason: "the server checked it again as the session opened and refused it: it has expired, is not signed by a CA the server trusts now, or is not on the server's allow-list".into(),
+        fix: "see what the certificate says with `pingpong certs show`, and renew it with `pingpong certs issue client --force` on the CA machine if it has expired".into(),
     }
 }
 

@@ -5,6 +5,7 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use rustls::pki_types::{CertificateDer, UnixTime};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 use wtransport::endpoint::IncomingSession;
@@ -13,18 +14,14 @@ use wtransport::VarInt;
 use super::handler::{run_control_stream, SessionContext, SessionEnd};
 use super::Shared;
 use crate::proto::{ErrorCode, ServerMessage};
-use crate::tls::inspect::CertInfo;
+use crate::service::CLOSE_CLIENT_CERT_INVALID;
 use crate::tls::PeerIdentity;
 
 /// Application close code of a session that ended normally.
 pub(super) const CLOSE_OK: u32 = 0;
 /// Application close code sent to sessions when the server shuts down.
 pub(super) const CLOSE_SHUTDOWN: u32 = 0x10;
-/// Application close code of a session refused because its client certificate
-/// is no longer valid. Only a resumed session can get that far (a full
-/// handshake checks validity itself); the client's next attempt, with no
-/// ticket, gets the TLS refusal that says "expired".
-const CLOSE_CERT_INVALID: u32 = 0x11;
+
 /// How long the server waits for a refused client to read its `Error` frame and
 /// close, before closing the connection itself.
 const ERROR_LINGER: Duration = Duration::from_secs(1);
@@ -53,6 +50,28 @@ impl Drop for SessionSlot<'_> {
         let clients = self.0.outboxes.lock().map_or(0, |o| o.clients());
         self.0.metrics.outbox_clients.set(clients as i64);
     }
+}
+
+/// Runs the server's client-certificate check on the chain the session
+/// carries (the handshake's, or the one restored from a ticket).
+fn check_client(shared: &Shared, connection: &wtransport::Connection) -> Result<(), rustls::Error> {
+    let chain = connection
+        .peer_identity()
+        .ok_or(rustls::Error::NoCertificatesPresented)?;
+    let mut certs = chain
+        .as_slice()
+        .iter()
+        .map(|c| CertificateDer::from(c.der()));
+    let leaf = certs.next().ok_or(rustls::Error::NoCertificatesPresented)?;
+    let intermediates: Vec<CertificateDer<'_>> = certs.collect();
+    let verifier = shared
+        .client_verifier
+        .read()
+        .map_err(|_| rustls::Error::General("client verifier lock poisoned".into()))?
+        .clone();
+    verifier
+        .verify_client_cert(&leaf, &intermediates, UnixTime::now())
+        .map(drop)
 }
 
 /// One incoming connection: handshake, path check, control stream, close.
@@ -89,27 +108,26 @@ pub(super) async fn handle_incoming(
             return;
         }
     };
-    let leaf = connection
-        .peer_identity()
-        .and_then(|chain| chain.as_slice().first().map(|c| c.der().to_vec()));
-    let client = leaf.as_deref().and_then(PeerIdentity::from_der);
+    let client = connection.peer_identity().and_then(|chain| {
+        chain
+            .as_slice()
+            .first()
+            .and_then(|c| PeerIdentity::from_der(c.der()))
+    });
     let client_name = client
         .as_ref()
         .map_or_else(|| "unknown".to_string(), ToString::to_string);
-    // A session resumed from a ticket skipped the certificate check: the
-    // certificate it carries must still be valid now.
-    if let Some(info) = leaf.as_deref().and_then(CertInfo::from_der) {
-        let now = time::OffsetDateTime::now_utc();
-        if info.expired(now) || info.not_before > now {
-            warn!(%remote, client = %client_name, not_after = %crate::tls::inspect::date(info.not_after),
-                "session refused: the client certificate is not valid now (resumed from a session ticket)");
-            shared.metrics.refused("tls");
-            connection.close(
-                VarInt::from_u32(CLOSE_CERT_INVALID),
-                b"client certificate not valid",
-            );
-            return;
-        }
+    // A resumed session (TLS 1.3 ticket) skipped the handshake's check of the
+    // client certificate, and tickets renew on every resumption: check every
+    // session's certificate now, against the current CA and allow-list.
+    if let Err(reason) = check_client(shared, &connection) {
+        warn!(%remote, client = %client_name, %reason, "session refused: the client certificate no longer passes (resumed session)");
+        shared.metrics.refused("tls");
+        connection.close(
+            VarInt::from_u32(CLOSE_CLIENT_CERT_INVALID),
+            b"client certificate refused",
+        );
+        return;
     }
     info!(%remote, client = %client_name, "session opened");
 

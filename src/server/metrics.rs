@@ -41,8 +41,8 @@ pub struct Metrics {
     pub sessions_total: Counter,
     /// Pings answered since start.
     pub pings_total: Counter,
-    /// Sessions that resumed with a TLS session ticket since start.
-    pub tls_resumptions_total: Counter,
+    /// Returning clients' session tickets accepted since start.
+    pub tls_tickets_accepted_total: Counter,
     /// Handshakes and sessions refused, by reason.
     pub refused_total: Family<ReasonLabel, Counter>,
     /// 1 while draining.
@@ -73,7 +73,7 @@ impl Metrics {
         sessions_max.set(i64::try_from(max_sessions).unwrap_or(i64::MAX));
         let sessions_total = Counter::default();
         let pings_total = Counter::default();
-        let tls_resumptions_total = Counter::default();
+        let tls_tickets_accepted_total = Counter::default();
         let refused_total = Family::<ReasonLabel, Counter>::default();
         let draining = Gauge::default();
         let outbox_clients = Gauge::default();
@@ -97,9 +97,9 @@ impl Metrics {
         );
         registry.register("pings", "Pings answered since start", pings_total.clone());
         registry.register(
-            "tls_resumptions",
-            "Sessions that resumed with a TLS session ticket (no certificate exchange) since start",
-            tls_resumptions_total.clone(),
+            "tls_tickets_accepted",
+            "Session tickets of returning clients accepted (valid, unexpired): their handshakes resume without a certificate exchange",
+            tls_tickets_accepted_total.clone(),
         );
         registry.register(
             "refused",
@@ -123,7 +123,7 @@ impl Metrics {
             sessions_open,
             sessions_total,
             pings_total,
-            tls_resumptions_total,
+            tls_tickets_accepted_total,
             refused_total,
             draining,
             outbox_clients,

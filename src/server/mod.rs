@@ -27,9 +27,10 @@ pub mod session;
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+use rustls::server::danger::ClientCertVerifier;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
@@ -47,7 +48,7 @@ use crate::discovery::register::registrar::Identity;
 use crate::discovery::register::{RegisterError, Registrar};
 use crate::discovery::ServerTxt;
 use crate::tls::resumption::OnResume;
-use crate::tls::{server_tls_config_allowing, TlsError};
+use crate::tls::{client_verifier, server_tls_config_allowing, TlsError};
 
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -93,6 +94,9 @@ struct Shared {
     sessions: AtomicUsize,
     max_sessions: usize,
     metrics: Arc<Metrics>,
+    /// The handshake's client-certificate check, run again as each session
+    /// opens (a resumed one skipped it); replaced on a certificate reload.
+    client_verifier: RwLock<Arc<dyn ClientCertVerifier>>,
 }
 
 impl Server {
@@ -100,12 +104,13 @@ impl Server {
     /// advertising over mDNS. Must be called within a tokio runtime.
     pub fn bind(config: ServerConfig) -> Result<Self, ServerError> {
         let mut metrics = Metrics::new(config.max_sessions);
-        let resumed = metrics.tls_resumptions_total.clone();
+        let resumed = metrics.tls_tickets_accepted_total.clone();
         let on_resume: OnResume = Arc::new(move || {
             resumed.inc();
         });
         let tls =
             server_tls_config_allowing(&config.tls, &config.allowed_clients, on_resume.clone())?;
+        let verifier = client_verifier(&config.tls, &config.allowed_clients)?;
         let fingerprint = config.tls.leaf_fingerprint()?;
         let endpoint = endpoint::bind(config.listen, tls)?;
         let local_addr = endpoint.local_addr().map_err(|error| ServerError::Bind {
@@ -185,6 +190,7 @@ impl Server {
                 sessions: AtomicUsize::new(0),
                 max_sessions: config.max_sessions,
                 metrics,
+                client_verifier: RwLock::new(verifier),
             }),
         })
     }
@@ -358,7 +364,7 @@ impl Server {
             reload::Reload::Rejected(error) => {
                 warn!(%error, "new certificate files do not load; keeping the current ones");
             }
-            reload::Reload::Changed(tls, fingerprint) => {
+            reload::Reload::Changed(tls, verifier, fingerprint) => {
                 let config = endpoint::wt_config(
                     wtransport::ServerConfig::builder()
                         .with_bind_address(self.local_addr)
@@ -367,6 +373,9 @@ impl Server {
                 match self.endpoint.reload_config(config, false) {
                     Ok(()) => {
                         info!(fingerprint = %fingerprint, "certificates reloaded for new sessions");
+                        if let Ok(mut current) = self.shared.client_verifier.write() {
+                            *current = verifier;
+                        }
                         self.shared
                             .metrics
                             .set_certificate(&self.certs.material().cert);

@@ -14,7 +14,7 @@ use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureS
 
 use super::generate::LeafRole;
 use super::inspect::CertInfo;
-use super::resumption::{OnResume, Tickets};
+use super::resumption::{ClientTickets, OnResume, Tickets};
 use super::server_verifier::{Rejections, ServerIdentity, ServerVerifier};
 use super::{load, CertPaths, PeerIdentity, TlsError};
 
@@ -117,21 +117,7 @@ pub fn server_tls_config_allowing(
     on_resume: OnResume,
 ) -> Result<rustls::ServerConfig, TlsError> {
     let provider = provider();
-    let webpki =
-        WebPkiClientVerifier::builder_with_provider(root_store(material)?, provider.clone())
-            .build()
-            .map_err(|e| TlsError::BadCa {
-                path: material.ca.clone(),
-                reason: e.to_string(),
-            })?;
-    let verifier: Arc<dyn ClientCertVerifier> = if allowed_clients.is_empty() {
-        webpki
-    } else {
-        Arc::new(AllowListVerifier {
-            inner: webpki,
-            names: allowed_clients.to_vec(),
-        })
-    };
+    let verifier = client_verifier(material, allowed_clients)?;
     let chain = load::certificates(&material.cert)?;
     let leaf = CertInfo::from_der(&chain[0]).ok_or_else(|| TlsError::BadPem {
         path: material.cert.clone(),
@@ -144,6 +130,30 @@ pub fn server_tls_config_allowing(
     config.alpn_protocols = vec![ALPN_H3.to_vec()];
     config.ticketer = Arc::new(Tickets::new(leaf.not_after.into(), on_resume)?);
     Ok(config)
+}
+
+/// How a server checks client certificates: the chain to the CA, the clientAuth
+/// EKU and the validity period, then, with a non-empty `allowed_clients`, the
+/// allow-list. The handshake runs it; the server runs it again when a session
+/// opens, because a resumed session skipped it (see [`super::resumption`]).
+pub fn client_verifier(
+    material: &TlsMaterial,
+    allowed_clients: &[String],
+) -> Result<Arc<dyn ClientCertVerifier>, TlsError> {
+    let webpki = WebPkiClientVerifier::builder_with_provider(root_store(material)?, provider())
+        .build()
+        .map_err(|e| TlsError::BadCa {
+            path: material.ca.clone(),
+            reason: e.to_string(),
+        })?;
+    Ok(if allowed_clients.is_empty() {
+        webpki
+    } else {
+        Arc::new(AllowListVerifier {
+            inner: webpki,
+            names: allowed_clients.to_vec(),
+        })
+    })
 }
 
 /// A client config that verifies the server against the CA and presents the
@@ -194,15 +204,19 @@ pub fn client_tls_config_recording(
     if let Some(rejections) = rejections {
         verifier = verifier.recording(rejections);
     }
+    let chain = load::certificates(&material.cert)?;
+    let leaf = CertInfo::from_der(&chain[0]).ok_or_else(|| TlsError::BadPem {
+        path: material.cert.clone(),
+        what: "certificate",
+    })?;
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
-        .with_client_auth_cert(
-            load::certificates(&material.cert)?,
-            load::private_key(&material.key)?,
-        )?;
+        .with_client_auth_cert(chain, load::private_key(&material.key)?)?;
     config.alpn_protocols = vec![ALPN_H3.to_vec()];
+    config.resumption =
+        rustls::client::Resumption::store(Arc::new(ClientTickets::new(leaf.not_after.into())));
     Ok(config)
 }
 

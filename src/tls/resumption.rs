@@ -2,35 +2,48 @@
 //! reconnect, `discover --probe`, the dashboard's monitors) presents a ticket
 //! from its last session and skips the certificate exchange and signatures.
 //!
-//! The server's tickets are stateless (encrypted by rustls's rotating
-//! [`Ticketer`], no server memory per ticket), and [`Tickets`] adds what rustls
-//! leaves out: every ticket carries its own expiry, at most
-//! [`TICKET_LIFETIME`] and never past the server certificate's end, checked
-//! when it comes back. Each server configuration has its own keys, so a
-//! certificate or CA reload (a new configuration) invalidates every ticket
-//! issued before. The ticket carries the client's certificate chain: a resumed
-//! session knows its client as the full handshake did, and the server checks
-//! that certificate's validity again when the session opens.
+//! - [`Tickets`], the server's: stateless (encrypted by rustls's rotating
+//!   [`Ticketer`], no server memory per ticket), each carrying its own expiry,
+//!   at most [`TICKET_LIFETIME`] and never past the server certificate's end,
+//!   checked when it comes back. Each server configuration has its own keys,
+//!   so a certificate or CA reload (a new configuration) invalidates every
+//!   ticket issued before.
+//! - [`ClientTickets`], the client's: rustls's in-memory store, which offers
+//!   no ticket once the client's own certificate has expired, so that such a
+//!   client gets the server's plain "expired" refusal.
+//!
+//! A ticket carries the client's certificate chain, so a resumed session knows
+//! its client as the full handshake did. A resumed handshake hands out new
+//! tickets, so a chain of resumptions could go on for as long as the client
+//! comes back: the server therefore verifies every session's client
+//! certificate again when the session opens (CA, validity, allow-list; see
+//! `server::accept`).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use rustls::client::{
+    ClientSessionMemoryCache, ClientSessionStore, Tls12ClientSessionValue, Tls13ClientSessionValue,
+};
 use rustls::crypto::ring::Ticketer;
+use rustls::pki_types::ServerName;
 use rustls::server::ProducesTickets;
+use rustls::NamedGroup;
 
 use super::TlsError;
 
 /// How long a ticket may be used. Reconnections that gain from resumption come
 /// within seconds or minutes of the last session (a failover, a monitor's
-/// reconnect); an hour covers them while bounding how long a ticket, which
-/// stands in for a client certificate check, stays good.
+/// reconnect); an hour covers them while bounding how long a stolen ticket
+/// stays good.
 pub const TICKET_LIFETIME: Duration = Duration::from_secs(60 * 60);
 
 /// Bytes of the expiry (seconds since the epoch, big-endian) put in front of
 /// rustls's session state inside the encrypted ticket.
 const EXPIRY_BYTES: usize = 8;
 
-/// Called once per accepted ticket, that is per resumed session.
+/// Called once per ticket that opens and has not expired: a returning client
+/// resuming (unless the rest of its handshake then fails).
 pub type OnResume = Arc<dyn Fn() + Send + Sync>;
 
 /// A server configuration's session tickets: stateless, expiring with the
@@ -111,6 +124,74 @@ impl ProducesTickets for Tickets {
 
     fn decrypt(&self, cipher: &[u8]) -> Option<Vec<u8>> {
         self.decrypt_at(cipher, SystemTime::now())
+    }
+}
+
+/// Servers whose tickets a client keeps (rustls's default).
+const CLIENT_SERVERS: usize = 256;
+
+/// A client's tickets: rustls's in-memory store, offering none once the
+/// client's own certificate has expired.
+#[derive(Debug)]
+pub struct ClientTickets {
+    cache: ClientSessionMemoryCache,
+    /// The end of the client certificate's validity.
+    cert_not_after: SystemTime,
+}
+
+impl ClientTickets {
+    /// An empty store for a client whose certificate ends at `cert_not_after`.
+    pub fn new(cert_not_after: SystemTime) -> Self {
+        Self {
+            cache: ClientSessionMemoryCache::new(CLIENT_SERVERS),
+            cert_not_after,
+        }
+    }
+
+    fn take_at(
+        &self,
+        server_name: &ServerName<'static>,
+        now: SystemTime,
+    ) -> Option<Tls13ClientSessionValue> {
+        let ticket = self.cache.take_tls13_ticket(server_name)?;
+        (now < self.cert_not_after).then_some(ticket)
+    }
+}
+
+impl ClientSessionStore for ClientTickets {
+    fn set_kx_hint(&self, server_name: ServerName<'static>, group: NamedGroup) {
+        self.cache.set_kx_hint(server_name, group);
+    }
+
+    fn kx_hint(&self, server_name: &ServerName<'_>) -> Option<NamedGroup> {
+        self.cache.kx_hint(server_name)
+    }
+
+    fn set_tls12_session(&self, server_name: ServerName<'static>, value: Tls12ClientSessionValue) {
+        self.cache.set_tls12_session(server_name, value);
+    }
+
+    fn tls12_session(&self, server_name: &ServerName<'_>) -> Option<Tls12ClientSessionValue> {
+        self.cache.tls12_session(server_name)
+    }
+
+    fn remove_tls12_session(&self, server_name: &ServerName<'static>) {
+        self.cache.remove_tls12_session(server_name);
+    }
+
+    fn insert_tls13_ticket(
+        &self,
+        server_name: ServerName<'static>,
+        value: Tls13ClientSessionValue,
+    ) {
+        self.cache.insert_tls13_ticket(server_name, value);
+    }
+
+    fn take_tls13_ticket(
+        &self,
+        server_name: &ServerName<'static>,
+    ) -> Option<Tls13ClientSessionValue> {
+        self.take_at(server_name, SystemTime::now())
     }
 }
 

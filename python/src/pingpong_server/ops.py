@@ -49,10 +49,11 @@ class ServerCollector(Collector):
         )
         yield CounterMetricFamily("pingpong_pings", "Pings answered since start", value=shared.pings)
         # This server issues no session tickets (a resumed aioquic session would
-        # skip the client certificate), so no session resumes: always 0.
+        # skip the client certificate), so it accepts none: always 0.
         yield CounterMetricFamily(
-            "pingpong_tls_resumptions",
-            "Sessions that resumed with a TLS session ticket (no certificate exchange) since start",
+            "pingpong_tls_tickets_accepted",
+            "Session tickets of returning clients accepted (valid, unexpired): "
+            "their handshakes resume without a certificate exchange",
             value=0,
         )
         refused = CounterMetricFamily(
