@@ -13,8 +13,7 @@ pub const DEFAULT_PORT: u16 = 4433;
 pub const DEFAULT_PATH: &str = "/pingpong";
 
 /// Application close code of a session the server refused when it opened
-/// because the client certificate it carries no longer passes the server's
-/// check (expired, another CA, off the allow-list). Only a resumed session
-/// can get that far: a full handshake runs the same check and fails with a
-/// TLS alert instead.
+/// because the client certificate it carries, or the CA, has expired (or is
+/// not valid yet). Only a session resumed from a TLS ticket can get that far:
+/// a full handshake checks the dates itself and fails with a TLS alert.
 pub const CLOSE_CLIENT_CERT_INVALID: u32 = 0x12;

@@ -33,10 +33,11 @@ const STRAGGLER_CLOSE: Duration = Duration::from_millis(5);
 /// run the driver.
 const CLOSE_SENT: Duration = Duration::from_millis(50);
 
-/// How many times [`ClientSession::close`] yields to QUIC's driver before it
-/// waits by the timer: the driver's next turn comes within a few yields, and
-/// a bound keeps a close whose packet never leaves from spinning.
-const CLOSE_YIELDS: u32 = 64;
+/// How long [`ClientSession::close`] keeps yielding to QUIC's driver before
+/// it waits by the timer: the driver seals and sends the close within tens of
+/// microseconds on another worker, and the bound keeps a close whose packet
+/// never leaves (the peer closed first) from spinning.
+const CLOSE_SPIN: Duration = Duration::from_micros(500);
 
 /// One client endpoint (one UDP socket) and the TLS configuration it verifies
 /// servers with.
@@ -462,10 +463,9 @@ impl ClientSession {
         // nothing go out (the peer closed first), the wait falls back to the
         // timer rather than spinning.
         let sent = async {
-            let mut turns = 0;
+            let spin_until = std::time::Instant::now() + CLOSE_SPIN;
             while quic.stats().udp_tx.datagrams == before {
-                if turns < CLOSE_YIELDS {
-                    turns += 1;
+                if std::time::Instant::now() < spin_until {
                     tokio::task::yield_now().await;
                 } else {
                     tokio::time::sleep(Duration::from_millis(1)).await;

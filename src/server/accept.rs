@@ -5,7 +5,6 @@
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use rustls::pki_types::{CertificateDer, UnixTime};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 use wtransport::endpoint::IncomingSession;
@@ -52,26 +51,22 @@ impl Drop for SessionSlot<'_> {
     }
 }
 
-/// Runs the server's client-certificate check on the chain the session
-/// carries (the handshake's, or the one restored from a ticket).
-fn check_client(shared: &Shared, connection: &wtransport::Connection) -> Result<(), rustls::Error> {
+/// Checks the dates of the client chain the session carries (the handshake's,
+/// or the one restored from a ticket) and of the CA.
+fn check_client(
+    shared: &Shared,
+    connection: &wtransport::Connection,
+) -> Result<(), rustls::CertificateError> {
     let chain = connection
         .peer_identity()
-        .ok_or(rustls::Error::NoCertificatesPresented)?;
-    let mut certs = chain
-        .as_slice()
-        .iter()
-        .map(|c| CertificateDer::from(c.der()));
-    let leaf = certs.next().ok_or(rustls::Error::NoCertificatesPresented)?;
-    let intermediates: Vec<CertificateDer<'_>> = certs.collect();
-    let verifier = shared
-        .client_verifier
+        .ok_or(rustls::CertificateError::BadEncoding)?;
+    let ders: Vec<&[u8]> = chain.as_slice().iter().map(|c| c.der()).collect();
+    let check = shared
+        .resumed_check
         .read()
-        .map_err(|_| rustls::Error::General("client verifier lock poisoned".into()))?
+        .map_err(|_| rustls::CertificateError::BadEncoding)?
         .clone();
-    verifier
-        .verify_client_cert(&leaf, &intermediates, UnixTime::now())
-        .map(drop)
+    check.check(&ders, std::time::SystemTime::now())
 }
 
 /// One incoming connection: handshake, path check, control stream, close.
@@ -118,10 +113,11 @@ pub(super) async fn handle_incoming(
         .as_ref()
         .map_or_else(|| "unknown".to_string(), ToString::to_string);
     // A resumed session (TLS 1.3 ticket) skipped the handshake's check of the
-    // client certificate, and tickets renew on every resumption: check every
-    // session's certificate now, against the current CA and allow-list.
-    if let Err(reason) = check_client(shared, &connection) {
-        warn!(%remote, client = %client_name, %reason, "session refused: the client certificate no longer passes (resumed session)");
+    // client certificate, and tickets renew on every resumption: the dates
+    // may have run out since (the CA and allow-list cannot have changed: a
+    // reload invalidates every ticket).
+    if let Err(verdict) = check_client(shared, &connection) {
+        warn!(%remote, client = %client_name, ?verdict, "session refused: the client certificate no longer passes (resumed session)");
         shared.metrics.refused("tls");
         connection.close(
             VarInt::from_u32(CLOSE_CLIENT_CERT_INVALID),

@@ -30,7 +30,6 @@ use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use rustls::server::danger::ClientCertVerifier;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{info, warn};
@@ -48,7 +47,8 @@ use crate::discovery::register::registrar::Identity;
 use crate::discovery::register::{RegisterError, Registrar};
 use crate::discovery::ServerTxt;
 use crate::tls::resumption::OnResume;
-use crate::tls::{client_verifier, server_tls_config_allowing, TlsError};
+use crate::tls::resumption::ResumedCheck;
+use crate::tls::{server_tls_config_allowing, TlsError};
 
 /// Why a server could not start.
 #[derive(Debug, thiserror::Error)]
@@ -94,9 +94,9 @@ struct Shared {
     sessions: AtomicUsize,
     max_sessions: usize,
     metrics: Arc<Metrics>,
-    /// The handshake's client-certificate check, run again as each session
-    /// opens (a resumed one skipped it); replaced on a certificate reload.
-    client_verifier: RwLock<Arc<dyn ClientCertVerifier>>,
+    /// The dates each session's client chain is checked against as it opens
+    /// (a resumed one skipped the handshake's check); replaced on a reload.
+    resumed_check: RwLock<ResumedCheck>,
 }
 
 impl Server {
@@ -110,7 +110,7 @@ impl Server {
         });
         let tls =
             server_tls_config_allowing(&config.tls, &config.allowed_clients, on_resume.clone())?;
-        let verifier = client_verifier(&config.tls, &config.allowed_clients)?;
+        let resumed_check = ResumedCheck::new(&config.tls)?;
         let fingerprint = config.tls.leaf_fingerprint()?;
         let endpoint = endpoint::bind(config.listen, tls)?;
         let local_addr = endpoint.local_addr().map_err(|error| ServerError::Bind {
@@ -190,7 +190,7 @@ impl Server {
                 sessions: AtomicUsize::new(0),
                 max_sessions: config.max_sessions,
                 metrics,
-                client_verifier: RwLock::new(verifier),
+                resumed_check: RwLock::new(resumed_check),
             }),
         })
     }
@@ -364,7 +364,7 @@ impl Server {
             reload::Reload::Rejected(error) => {
                 warn!(%error, "new certificate files do not load; keeping the current ones");
             }
-            reload::Reload::Changed(tls, verifier, fingerprint) => {
+            reload::Reload::Changed(tls, check, fingerprint) => {
                 let config = endpoint::wt_config(
                     wtransport::ServerConfig::builder()
                         .with_bind_address(self.local_addr)
@@ -373,8 +373,8 @@ impl Server {
                 match self.endpoint.reload_config(config, false) {
                     Ok(()) => {
                         info!(fingerprint = %fingerprint, "certificates reloaded for new sessions");
-                        if let Ok(mut current) = self.shared.client_verifier.write() {
-                            *current = verifier;
+                        if let Ok(mut current) = self.shared.resumed_check.write() {
+                            *current = check;
                         }
                         self.shared
                             .metrics

@@ -3,15 +3,13 @@
 //! them for new sessions; open sessions keep theirs. A file that does not load
 //! (half-written, wrong key) is logged and the old material kept.
 
-use std::sync::Arc;
 use std::time::Duration;
-
-use rustls::server::danger::ClientCertVerifier;
 
 use sha2::{Digest, Sha256};
 
 use crate::tls::resumption::OnResume;
-use crate::tls::{client_verifier, server_tls_config_allowing, TlsError, TlsMaterial};
+use crate::tls::resumption::ResumedCheck;
+use crate::tls::{server_tls_config_allowing, TlsError, TlsMaterial};
 
 /// How often the files are checked. Certificates rotate over hours or days; a
 /// few seconds of delay is invisible, and reading three small files costs
@@ -23,13 +21,9 @@ pub const RELOAD_POLL: Duration = Duration::from_secs(2);
 pub enum Reload {
     /// The files are as they were.
     Unchanged,
-    /// New material that loads: its rustls configuration, its client
-    /// certificate check and its leaf fingerprint.
-    Changed(
-        Box<rustls::ServerConfig>,
-        Arc<dyn ClientCertVerifier>,
-        String,
-    ),
+    /// New material that loads: its rustls configuration, the dates its
+    /// sessions' clients are checked against, and its leaf fingerprint.
+    Changed(Box<rustls::ServerConfig>, ResumedCheck, String),
     /// The files changed but do not load; the old material stays.
     Rejected(TlsError),
 }
@@ -83,12 +77,12 @@ impl CertWatcher {
             self.on_resume.clone(),
         )
         .and_then(|config| {
-            let verifier = client_verifier(&self.material, &self.allowed_clients)?;
-            Ok((config, verifier, self.material.leaf_fingerprint()?))
+            let check = ResumedCheck::new(&self.material)?;
+            Ok((config, check, self.material.leaf_fingerprint()?))
         });
         match loaded {
-            Ok((config, verifier, fingerprint)) => {
-                Reload::Changed(Box::new(config), verifier, fingerprint)
+            Ok((config, check, fingerprint)) => {
+                Reload::Changed(Box::new(config), check, fingerprint)
             }
             Err(error) => Reload::Rejected(error),
         }
@@ -115,7 +109,8 @@ mod tests {
         let paths = CertPaths::new(dir.path());
         store::init_single_host(&paths, "ca", 1).unwrap();
         let material = TlsMaterial::from_dir(&paths, LeafRole::Server);
-        let mut watcher = CertWatcher::new(material.clone(), Vec::new(), Arc::new(|| {}));
+        let mut watcher =
+            CertWatcher::new(material.clone(), Vec::new(), std::sync::Arc::new(|| {}));
         assert!(matches!(watcher.check(), Reload::Unchanged));
         // A new leaf from the same CA loads.
         store::issue(

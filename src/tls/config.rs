@@ -132,11 +132,10 @@ pub fn server_tls_config_allowing(
     Ok(config)
 }
 
-/// How a server checks client certificates: the chain to the CA, the clientAuth
-/// EKU and the validity period, then, with a non-empty `allowed_clients`, the
-/// allow-list. The handshake runs it; the server runs it again when a session
-/// opens, because a resumed session skipped it (see [`super::resumption`]).
-pub fn client_verifier(
+/// How a server checks client certificates in the handshake: the chain to the
+/// CA, the clientAuth EKU and the validity period, then, with a non-empty
+/// `allowed_clients`, the allow-list.
+fn client_verifier(
     material: &TlsMaterial,
     allowed_clients: &[String],
 ) -> Result<Arc<dyn ClientCertVerifier>, TlsError> {

@@ -26,8 +26,8 @@ pub mod server_verifier;
 pub mod store;
 
 pub use config::{
-    client_tls_config, client_tls_config_for, client_tls_config_recording, client_verifier,
-    server_tls_config, server_tls_config_allowing, TlsMaterial,
+    client_tls_config, client_tls_config_for, client_tls_config_recording, server_tls_config,
+    server_tls_config_allowing, TlsMaterial,
 };
 pub use error::TlsError;
 pub use generate::{LeafRole, Pem};
