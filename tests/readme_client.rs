@@ -20,9 +20,8 @@ use std::time::Duration;
 
 use common::http::get_in;
 use common::readme;
+use common::routed::pki_named;
 use common::*;
-use pingpong::tls::generate::{issue_leaf, Validity};
-use pingpong::tls::{store, CertPaths, LeafRole};
 use serde_json::Value;
 
 const WEB1: usize = 0;
@@ -106,40 +105,24 @@ impl Site {
 /// One CA; web1's server certificate carries every name the section uses for
 /// it, web2's its own; each machine has a client certificate.
 fn pki(dir: &Path) -> Vec<PathBuf> {
-    let ca = CertPaths::new(dir.join("ca"));
-    store::init_ca(&ca, "client section CA", 30, false).unwrap();
-    let authority = store::load_ca(&ca).unwrap();
-    let server_names: [&[&str]; 3] = [
+    let names = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    pki_named(
+        dir,
         &[
-            "web1.lan",
-            "web1.local",
-            "localhost",
-            "127.0.0.1",
-            "pingpong.default.svc",
+            (
+                NAMES[WEB1],
+                names(&[
+                    "web1.lan",
+                    "web1.local",
+                    "localhost",
+                    "127.0.0.1",
+                    "pingpong.default.svc",
+                ]),
+            ),
+            (NAMES[WEB2], names(&["web2.lan", "web2.local"])),
+            (NAMES[LAPTOP], names(&["laptop.local"])),
         ],
-        &["web2.lan", "web2.local"],
-        &["laptop.local"],
-    ];
-    NAMES
-        .iter()
-        .zip(server_names)
-        .map(|(host, sans)| {
-            let home = dir.join(host);
-            std::fs::create_dir_all(&home).unwrap();
-            std::fs::copy(ca.ca_cert(), home.join("ca.pem")).unwrap();
-            let mine = CertPaths::new(&home);
-            let sans: Vec<String> = sans.iter().map(|s| s.to_string()).collect();
-            for (role, name, sans) in [
-                (LeafRole::Server, host.to_string(), sans),
-                (LeafRole::Client, format!("{host}-client"), vec![]),
-            ] {
-                let leaf = issue_leaf(&authority, role, &name, &sans, Validity::days(30)).unwrap();
-                store::write_file(&mine.leaf_cert(role), &leaf.cert, false, false).unwrap();
-                store::write_file(&mine.leaf_key(role), &leaf.key, true, false).unwrap();
-            }
-            home
-        })
-        .collect()
+    )
 }
 
 /// SIGTERM, and the clean exit the README promises (which frees port 4433).

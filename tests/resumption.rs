@@ -21,6 +21,28 @@ use pingpong::tls::{client_tls_config, store, LeafRole, TlsMaterial};
 /// expires.
 const SHORT_LIFE: time::Duration = time::Duration::seconds(3);
 
+/// A server on the certificates of `paths` with `extra` arguments and its
+/// metrics endpoint; that endpoint's address.
+fn server_with_metrics(
+    paths: &pingpong::tls::CertPaths,
+    extra: &[&str],
+) -> (ServerProcess, std::net::SocketAddr) {
+    let mut args = strings(&["--metrics", "127.0.0.1:0"]);
+    args.extend(strings(extra));
+    args.extend(tls_args(paths, LeafRole::Server));
+    let server = ServerProcess::start(&args, &[]);
+    let ops = metrics_addr(&server);
+    (server, ops)
+}
+
+/// The server's count of session tickets accepted.
+fn tickets_accepted(ops: std::net::SocketAddr) -> f64 {
+    metric(
+        &get(ops, "/metrics").1,
+        "pingpong_tls_tickets_accepted_total",
+    )
+}
+
 /// Opens a session (Hello, Welcome) and closes it.
 fn session(runtime: &tokio::runtime::Runtime, connector: &Connector, url: &str) {
     runtime.block_on(async {
@@ -42,16 +64,8 @@ fn a_returning_client_resumes_and_keeps_its_identity() {
         &[],
         Validity::days(2),
     );
-    let mut args = strings(&["--metrics", "127.0.0.1:0", "--allow-client", "alice"]);
-    args.extend(tls_args(&paths, LeafRole::Server));
-    let server = ServerProcess::start(&args, &[]);
-    let ops = metrics_addr(&server);
-    let resumptions = || {
-        metric(
-            &get(ops, "/metrics").1,
-            "pingpong_tls_tickets_accepted_total",
-        )
-    };
+    let (server, ops) = server_with_metrics(&paths, &["--allow-client", "alice"]);
+    let resumptions = || tickets_accepted(ops);
     let url = server.url();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let _in_runtime = runtime.enter();
@@ -146,16 +160,8 @@ fn outlive(started: time::OffsetDateTime) {
 fn an_expired_client_certificate_is_refused_even_with_a_ticket() {
     let dir = tempfile::tempdir().unwrap();
     let paths = pki(dir.path(), "ca");
-    let mut args = strings(&["--metrics", "127.0.0.1:0"]);
-    args.extend(tls_args(&paths, LeafRole::Server));
-    let server = ServerProcess::start(&args, &[]);
-    let ops = metrics_addr(&server);
-    let tickets = || {
-        metric(
-            &get(ops, "/metrics").1,
-            "pingpong_tls_tickets_accepted_total",
-        )
-    };
+    let (server, ops) = server_with_metrics(&paths, &[]);
+    let tickets = || tickets_accepted(ops);
     let url = server.url();
     let runtime = tokio::runtime::Runtime::new().unwrap();
     let _in_runtime = runtime.enter();

@@ -60,22 +60,34 @@ impl Routed {
 /// One CA; for each host a folder with the CA, a server certificate for
 /// `<host>.lab.test` (and `<host>.local`) and a client certificate.
 pub fn pki(dir: &Path, hosts: &[&str]) -> Vec<PathBuf> {
+    let named: Vec<(&str, Vec<String>)> = hosts
+        .iter()
+        .map(|host| {
+            (
+                *host,
+                vec![format!("{host}.local"), format!("{host}.{ZONE}")],
+            )
+        })
+        .collect();
+    pki_named(dir, &named)
+}
+
+/// One CA in `dir/ca`; for each host a folder `dir/<host>` with the CA, a
+/// server certificate named `<host>` carrying the given names, and a client
+/// certificate `<host>-client`.
+pub fn pki_named(dir: &Path, hosts: &[(&str, Vec<String>)]) -> Vec<PathBuf> {
     let ca = CertPaths::new(dir.join("ca"));
-    store::init_ca(&ca, "wide-area CA", 30, false).unwrap();
+    store::init_ca(&ca, "test CA", 30, false).unwrap();
     let authority = store::load_ca(&ca).unwrap();
     hosts
         .iter()
-        .map(|host| {
+        .map(|(host, server_names)| {
             let home = dir.join(host);
             std::fs::create_dir_all(&home).unwrap();
             std::fs::copy(ca.ca_cert(), home.join("ca.pem")).unwrap();
             let mine = CertPaths::new(&home);
             for (role, name, sans) in [
-                (
-                    LeafRole::Server,
-                    host.to_string(),
-                    vec![format!("{host}.local"), format!("{host}.{ZONE}")],
-                ),
+                (LeafRole::Server, host.to_string(), server_names.clone()),
                 (LeafRole::Client, format!("{host}-client"), vec![]),
             ] {
                 let leaf = issue_leaf(&authority, role, &name, &sans, Validity::days(30)).unwrap();
