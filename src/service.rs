@@ -13,7 +13,7 @@ pub const DEFAULT_PORT: u16 = 4433;
 pub const DEFAULT_PATH: &str = "/pingpong";
 
 /// Application close code of a session the server refused when it opened
-/// because the client certificate it carries, or the CA, has expired (or is
-/// not valid yet). Only a session resumed from a TLS ticket can get that far:
-/// a full handshake checks the dates itself and fails with a TLS alert.
+/// because the client certificate it carries has expired (or is not valid
+/// yet). Only a session resumed from a TLS ticket can get that far: a full
+/// handshake checks the dates itself and fails with a TLS alert.
 pub const CLOSE_CLIENT_CERT_INVALID: u32 = 0x12;

@@ -200,7 +200,7 @@ fn an_expired_client_certificate_is_refused_even_with_a_ticket() {
         "{error}"
     );
     server.wait_for_log(
-        "session refused: the client certificate no longer passes",
+        "session refused: the client certificate is not valid now",
         Duration::from_secs(10),
     );
 }

@@ -223,7 +223,7 @@ pub(crate) fn refused_as_opened(connection: &wtransport::Connection) -> Option<C
 
 fn certificate_refused_as_opened() -> ClientError {
     ClientError::CertificateRejected {
-        reason: "the server checked it again as the session opened and refused it: it, or the CA that signed it, has expired (or is not valid yet)".into(),
+        reason: "the server checked it again as the session opened and refused it: it has expired (or is not valid yet)".into(),
         fix: "see what the certificate says with `pingpong certs show`, and renew it with `pingpong certs issue client --force` on the CA machine if it has expired".into(),
     }
 }

@@ -14,6 +14,7 @@ use super::handler::{run_control_stream, SessionContext, SessionEnd};
 use super::Shared;
 use crate::proto::{ErrorCode, ServerMessage};
 use crate::service::CLOSE_CLIENT_CERT_INVALID;
+use crate::tls::resumption::check_client_dates;
 use crate::tls::PeerIdentity;
 
 /// Application close code of a session that ended normally.
@@ -51,22 +52,17 @@ impl Drop for SessionSlot<'_> {
     }
 }
 
-/// Checks the dates of the client chain the session carries (the handshake's,
-/// or the one restored from a ticket) and of the CA.
-fn check_client(
-    shared: &Shared,
-    connection: &wtransport::Connection,
-) -> Result<(), rustls::CertificateError> {
+/// Checks the dates of the client certificate the session carries (the
+/// handshake's, or the one restored from a ticket).
+fn check_client(connection: &wtransport::Connection) -> Result<(), rustls::CertificateError> {
     let chain = connection
         .peer_identity()
         .ok_or(rustls::CertificateError::BadEncoding)?;
-    let ders: Vec<&[u8]> = chain.as_slice().iter().map(|c| c.der()).collect();
-    let check = shared
-        .resumed_check
-        .read()
-        .map_err(|_| rustls::CertificateError::BadEncoding)?
-        .clone();
-    check.check(&ders, std::time::SystemTime::now())
+    let leaf = chain
+        .as_slice()
+        .first()
+        .ok_or(rustls::CertificateError::BadEncoding)?;
+    check_client_dates(leaf.der(), std::time::SystemTime::now())
 }
 
 /// One incoming connection: handshake, path check, control stream, close.
@@ -113,11 +109,11 @@ pub(super) async fn handle_incoming(
         .as_ref()
         .map_or_else(|| "unknown".to_string(), ToString::to_string);
     // A resumed session (TLS 1.3 ticket) skipped the handshake's check of the
-    // client certificate, and tickets renew on every resumption: the dates
-    // may have run out since (the CA and allow-list cannot have changed: a
-    // reload invalidates every ticket).
-    if let Err(verdict) = check_client(shared, &connection) {
-        warn!(%remote, client = %client_name, ?verdict, "session refused: the client certificate no longer passes (resumed session)");
+    // client certificate, and tickets renew on every resumption: its dates may
+    // have run out since (the CA and allow-list cannot have changed: see
+    // `tls::resumption`).
+    if let Err(verdict) = check_client(&connection) {
+        warn!(%remote, client = %client_name, ?verdict, "session refused: the client certificate is not valid now");
         shared.metrics.refused("tls");
         connection.close(
             VarInt::from_u32(CLOSE_CLIENT_CERT_INVALID),

@@ -27,7 +27,7 @@ pub mod session;
 
 use std::net::SocketAddr;
 use std::sync::atomic::AtomicUsize;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -47,7 +47,6 @@ use crate::discovery::register::registrar::Identity;
 use crate::discovery::register::{RegisterError, Registrar};
 use crate::discovery::ServerTxt;
 use crate::tls::resumption::OnResume;
-use crate::tls::resumption::ResumedCheck;
 use crate::tls::{server_tls_config_allowing, TlsError};
 
 /// Why a server could not start.
@@ -94,9 +93,6 @@ struct Shared {
     sessions: AtomicUsize,
     max_sessions: usize,
     metrics: Arc<Metrics>,
-    /// The dates each session's client chain is checked against as it opens
-    /// (a resumed one skipped the handshake's check); replaced on a reload.
-    resumed_check: RwLock<ResumedCheck>,
 }
 
 impl Server {
@@ -110,7 +106,6 @@ impl Server {
         });
         let tls =
             server_tls_config_allowing(&config.tls, &config.allowed_clients, on_resume.clone())?;
-        let resumed_check = ResumedCheck::new(&config.tls)?;
         let fingerprint = config.tls.leaf_fingerprint()?;
         let endpoint = endpoint::bind(config.listen, tls)?;
         let local_addr = endpoint.local_addr().map_err(|error| ServerError::Bind {
@@ -190,7 +185,6 @@ impl Server {
                 sessions: AtomicUsize::new(0),
                 max_sessions: config.max_sessions,
                 metrics,
-                resumed_check: RwLock::new(resumed_check),
             }),
         })
     }
@@ -364,7 +358,7 @@ impl Server {
             reload::Reload::Rejected(error) => {
                 warn!(%error, "new certificate files do not load; keeping the current ones");
             }
-            reload::Reload::Changed(tls, check, fingerprint) => {
+            reload::Reload::Changed(tls, fingerprint) => {
                 let config = endpoint::wt_config(
                     wtransport::ServerConfig::builder()
                         .with_bind_address(self.local_addr)
@@ -373,9 +367,6 @@ impl Server {
                 match self.endpoint.reload_config(config, false) {
                     Ok(()) => {
                         info!(fingerprint = %fingerprint, "certificates reloaded for new sessions");
-                        if let Ok(mut current) = self.shared.resumed_check.write() {
-                            *current = check;
-                        }
                         self.shared
                             .metrics
                             .set_certificate(&self.certs.material().cert);

@@ -8,7 +8,6 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 
 use crate::tls::resumption::OnResume;
-use crate::tls::resumption::ResumedCheck;
 use crate::tls::{server_tls_config_allowing, TlsError, TlsMaterial};
 
 /// How often the files are checked. Certificates rotate over hours or days; a
@@ -21,9 +20,8 @@ pub const RELOAD_POLL: Duration = Duration::from_secs(2);
 pub enum Reload {
     /// The files are as they were.
     Unchanged,
-    /// New material that loads: its rustls configuration, the dates its
-    /// sessions' clients are checked against, and its leaf fingerprint.
-    Changed(Box<rustls::ServerConfig>, ResumedCheck, String),
+    /// New material that loads: its rustls configuration and leaf fingerprint.
+    Changed(Box<rustls::ServerConfig>, String),
     /// The files changed but do not load; the old material stays.
     Rejected(TlsError),
 }
@@ -76,14 +74,9 @@ impl CertWatcher {
             &self.allowed_clients,
             self.on_resume.clone(),
         )
-        .and_then(|config| {
-            let check = ResumedCheck::new(&self.material)?;
-            Ok((config, check, self.material.leaf_fingerprint()?))
-        });
+        .and_then(|config| Ok((config, self.material.leaf_fingerprint()?)));
         match loaded {
-            Ok((config, check, fingerprint)) => {
-                Reload::Changed(Box::new(config), check, fingerprint)
-            }
+            Ok((config, fingerprint)) => Reload::Changed(Box::new(config), fingerprint),
             Err(error) => Reload::Rejected(error),
         }
     }

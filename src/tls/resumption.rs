@@ -13,12 +13,15 @@
 //!   client gets the server's plain "expired" refusal.
 //!
 //! A ticket carries the client's certificate chain, so a resumed session knows
-//! its client as the full handshake did. Within one server configuration the
-//! CA and the allow-list cannot change (a reload makes new ticket keys, so
-//! older tickets stop opening); only time passes. A resumed handshake hands out
-//! new tickets, so a chain of resumptions could outlast the client certificate
-//! or the CA: [`ResumedCheck`] checks their dates again when each session
-//! opens (`server::accept`).
+//! its client as the full handshake did. Under a ticket the CA and the
+//! allow-list cannot change: the allow-list is fixed for the server's life, and
+//! the CA changes only by a reload, whose new ticket keys make every older
+//! ticket stop opening. Only time passes, and a resumed handshake hands out new
+//! tickets, so a chain of resumptions could outlast the client certificate:
+//! [`check_client_dates`] checks it again as each session opens
+//! (`server::accept`). Trust anchors' own dates are not checked, by the
+//! handshake (webpki) nor here; `pingpong certs` never issues a leaf that
+//! outlives its CA.
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -32,7 +35,9 @@ use rustls::server::ProducesTickets;
 use rustls::NamedGroup;
 
 use super::inspect::CertInfo;
-use super::{load, TlsError, TlsMaterial};
+use super::TlsError;
+#[cfg(test)]
+use super::{load, TlsMaterial};
 
 /// How long a ticket may be used. Reconnections that gain from resumption come
 /// within seconds or minutes of the last session (a failover, a monitor's
@@ -197,44 +202,16 @@ impl ClientSessionStore for ClientTickets {
     }
 }
 
-/// The dates a session's client chain must still be within when the session
-/// opens: its own certificates' validity and the CA's.
-#[derive(Clone, Debug)]
-pub struct ResumedCheck {
-    /// The earliest end of validity among the configuration's CA certificates.
-    ca_not_after: SystemTime,
-}
-
-impl ResumedCheck {
-    /// The check for a server trusting the CA file of `material`.
-    pub fn new(material: &TlsMaterial) -> Result<Self, TlsError> {
-        let ca_not_after = load::certificates(&material.ca)?
-            .iter()
-            .filter_map(|der| CertInfo::from_der(der))
-            .map(|ca| SystemTime::from(ca.not_after))
-            .min()
-            .ok_or_else(|| TlsError::BadPem {
-                path: material.ca.clone(),
-                what: "certificate",
-            })?;
-        Ok(Self { ca_not_after })
-    }
-
-    /// Whether the chain `ders` (leaf first) and the CA are valid at `now`;
-    /// the verdict names what is not.
-    pub fn check(&self, ders: &[&[u8]], now: SystemTime) -> Result<(), rustls::CertificateError> {
-        if now >= self.ca_not_after {
-            return Err(rustls::CertificateError::Expired);
-        }
-        for der in ders {
-            let info = CertInfo::from_der(der).ok_or(rustls::CertificateError::BadEncoding)?;
-            if now >= SystemTime::from(info.not_after) {
-                return Err(rustls::CertificateError::Expired);
-            }
-            if now < SystemTime::from(info.not_before) {
-                return Err(rustls::CertificateError::NotValidYet);
-            }
-        }
+/// Whether the client certificate `leaf` (DER) is within its validity at
+/// `now`: the check a session resumed from a ticket skipped, run again as the
+/// session opens (see the module doc).
+pub fn check_client_dates(leaf: &[u8], now: SystemTime) -> Result<(), rustls::CertificateError> {
+    let info = CertInfo::from_der(leaf).ok_or(rustls::CertificateError::BadEncoding)?;
+    if now >= SystemTime::from(info.not_after) {
+        Err(rustls::CertificateError::Expired)
+    } else if now < SystemTime::from(info.not_before) {
+        Err(rustls::CertificateError::NotValidYet)
+    } else {
         Ok(())
     }
 }
@@ -290,31 +267,27 @@ mod tests {
     }
 
     #[test]
-    fn a_session_chain_is_checked_against_its_dates_and_the_cas() {
+    fn a_client_certificate_is_checked_against_its_dates() {
         let dir = tempfile::tempdir().unwrap();
         let paths = crate::tls::CertPaths::new(dir.path());
         crate::tls::store::init_single_host(&paths, "ca", 2).unwrap();
-        let material = crate::tls::TlsMaterial::from_dir(&paths, crate::tls::LeafRole::Client);
-        let check = ResumedCheck::new(&material).unwrap();
+        let material = TlsMaterial::from_dir(&paths, crate::tls::LeafRole::Client);
         let certs = load::certificates(&material.cert).unwrap();
         let leaf = CertInfo::from_der(&certs[0]).unwrap();
-        let chain = [certs[0].as_ref()];
-        let now = SystemTime::now();
-        assert_eq!(check.check(&chain, now), Ok(()));
-        let after_leaf = SystemTime::from(leaf.not_after) + Duration::from_secs(1);
+        assert_eq!(check_client_dates(&certs[0], SystemTime::now()), Ok(()));
+        let after = SystemTime::from(leaf.not_after) + Duration::from_secs(1);
         assert_eq!(
-            check.check(&chain, after_leaf),
+            check_client_dates(&certs[0], after),
             Err(rustls::CertificateError::Expired)
         );
-        let before_leaf = SystemTime::from(leaf.not_before) - Duration::from_secs(1);
+        let before = SystemTime::from(leaf.not_before) - Duration::from_secs(1);
         assert_eq!(
-            check.check(&chain, before_leaf),
+            check_client_dates(&certs[0], before),
             Err(rustls::CertificateError::NotValidYet)
         );
-        // Past the CA's end nothing passes, whatever the leaf says.
         assert_eq!(
-            check.check(&[], check.ca_not_after),
-            Err(rustls::CertificateError::Expired)
+            check_client_dates(b"not a certificate", SystemTime::now()),
+            Err(rustls::CertificateError::BadEncoding)
         );
     }
 
