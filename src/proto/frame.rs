@@ -12,6 +12,12 @@ pub const MAX_FRAME_LEN: usize = 64 * 1024;
 /// Longest LEB128 encoding of a `u64`.
 const MAX_VARINT_BYTES: usize = 10;
 
+/// Buffer capacity a decoder keeps once everything received is decoded. A
+/// large frame (up to [`MAX_FRAME_LEN`]) grows the buffer; an idle session
+/// should not hold that for the rest of its life, while pipelined small pings
+/// (64 in flight fit in 4 KiB) keep theirs without reallocating.
+const RETAINED_CAPACITY: usize = 4 * 1024;
+
 /// A message type that can travel in a frame.
 pub trait WireMessage: Serialize + DeserializeOwned + sealed::Sealed {
     /// How many variants (tags `0..TAGS`) this protocol version knows.
@@ -198,6 +204,7 @@ impl FrameDecoder {
         self.start += prefix + len;
         if self.start == self.buf.len() {
             self.buf.clear();
+            self.buf.shrink_to(RETAINED_CAPACITY);
             self.start = 0;
         }
         message.map(Some)
@@ -260,6 +267,22 @@ mod tests {
             seq,
             payload: payload.to_vec(),
         }
+    }
+
+    #[test]
+    fn a_large_frame_does_not_keep_its_buffer_once_decoded() {
+        let big = ClientMessage::Ping {
+            seq: 1,
+            payload: vec![1; 60_000],
+        };
+        let mut decoder = FrameDecoder::new();
+        decoder.push(&encode_frame(&big).unwrap());
+        assert_eq!(decoder.decode::<ClientMessage>().unwrap(), Some(big));
+        assert!(
+            decoder.buf.capacity() <= RETAINED_CAPACITY,
+            "{}",
+            decoder.buf.capacity()
+        );
     }
 
     #[test]
