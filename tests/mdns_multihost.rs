@@ -59,12 +59,7 @@ fn discovery_and_ping_cross_a_bridge_over_ipv4_and_ipv6_link_local() {
             .find(|c| c["instance"] == format!("srv-{name}"))
             .unwrap_or_else(|| panic!("srv-{name} not discovered: {found:?}"));
         assert_eq!(server["host"], format!("{name}.local"));
-        let addresses: Vec<&str> = server["addresses"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|a| a.as_str().unwrap())
-            .collect();
+        let addresses = listed_addresses(server);
         assert!(
             addresses
                 .iter()

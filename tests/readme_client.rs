@@ -19,7 +19,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use common::http::get_in;
-use common::readme;
+use common::readme::{self, assert_all_answered};
 use common::routed::pki_named;
 use common::*;
 use serde_json::Value;
@@ -79,26 +79,9 @@ impl Site {
         self.servers[i].as_ref().unwrap()
     }
 
-    /// A line as written on machine `i`: its exit code and stdout.
-    fn run(&self, i: usize, words: &[&str]) -> (Option<i32>, String) {
-        let out = self.pingpong(i, words).output().unwrap();
-        assert!(
-            out.status.code() == Some(0) || out.status.code() == Some(1),
-            "`pingpong {}`: {}",
-            words.join(" "),
-            describe(&out)
-        );
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-        )
-    }
-
-    /// A line as written on the laptop that must exit 0; its stdout.
-    fn ok_on_laptop(&self, words: &[&str]) -> String {
-        let (code, stdout) = self.run(LAPTOP, words);
-        assert_eq!(code, Some(0), "`pingpong {}`: {stdout}", words.join(" "));
-        stdout
+    /// A line as written on machine `i`, which must exit 0; its stdout.
+    fn succeeds(&self, i: usize, words: &[&str]) -> String {
+        readme::succeeds(&words.join(" "), self.pingpong(i, words))
     }
 }
 
@@ -186,12 +169,6 @@ impl Running {
     }
 }
 
-/// The summary's counts line says `count` sent and received, none lost.
-fn assert_all_answered(command: &str, stdout: &str, count: u64) {
-    let expected = format!("{count} pings transmitted, {count} received, 0% loss");
-    assert!(stdout.contains(&expected), "`{command}`: {stdout}");
-}
-
 #[test]
 fn the_client_section_runs_as_written() {
     let mut site = Site::new();
@@ -206,8 +183,7 @@ fn the_client_section_runs_as_written() {
         match args {
             ["client", "127.0.0.1:4433"] => {
                 // On web1, which serves on port 4433.
-                let (code, stdout) = site.run(WEB1, args);
-                assert_eq!(code, Some(0), "`{command}`: {stdout}");
+                let stdout = site.succeeds(WEB1, args);
                 assert!(
                     stdout.starts_with("PINGPONG https://127.0.0.1:4433/pingpong (127.0.0.1:4433)"),
                     "`{command}`: {stdout}"
@@ -227,12 +203,12 @@ fn the_client_section_runs_as_written() {
                 );
             }
             ["client", "web1.lan", "-c", "1000", "-i", "0", "-s", "1200"] => {
-                let stdout = site.ok_on_laptop(args);
+                let stdout = site.succeeds(LAPTOP, args);
                 assert!(stdout.contains("1200 bytes from 10.77.0.1:4433: seq=1000 "));
                 assert_all_answered(command, &stdout, 1000);
             }
             ["client", "web1.lan", "--json"] => {
-                let stdout = site.ok_on_laptop(args);
+                let stdout = site.succeeds(LAPTOP, args);
                 let objects: Vec<Value> = stdout
                     .lines()
                     .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
@@ -244,13 +220,13 @@ fn the_client_section_runs_as_written() {
                 assert_eq!(summary["received"], 10, "`{command}`: {stdout}");
             }
             ["client", "web1.lan", "-c", "100", "-q"] => {
-                let stdout = site.ok_on_laptop(args);
+                let stdout = site.succeeds(LAPTOP, args);
                 assert!(!stdout.contains("bytes from"), "`{command}`: {stdout}");
                 assert!(stdout.starts_with("PINGPONG "), "`{command}`: {stdout}");
                 assert_all_answered(command, &stdout, 100);
             }
             ["client", "web1.lan", "-c", "100000", "-f"] => {
-                let stdout = site.ok_on_laptop(args);
+                let stdout = site.succeeds(LAPTOP, args);
                 assert!(!stdout.contains("bytes from"), "`{command}`: {stdout}");
                 // Every dot was taken back by a backspace: nothing was lost.
                 let dots = stdout.matches('.').count();
@@ -261,7 +237,7 @@ fn the_client_section_runs_as_written() {
             }
             ["client", "10.0.0.7", "--server-name", name] => {
                 assert_eq!(*name, "pingpong.default.svc");
-                let stdout = site.ok_on_laptop(args);
+                let stdout = site.succeeds(LAPTOP, args);
                 assert!(
                     stdout.starts_with("PINGPONG https://10.0.0.7:4433/pingpong (10.0.0.7:4433)"),
                     "`{command}`: {stdout}"
@@ -270,7 +246,7 @@ fn the_client_section_runs_as_written() {
                 assert_all_answered(command, &stdout, 10);
             }
             ["client", "-6"] => {
-                let stdout = site.ok_on_laptop(args);
+                let stdout = site.succeeds(LAPTOP, args);
                 let header = stdout.lines().next().unwrap();
                 assert!(
                     header.contains("([fe80::") && header.contains("via mdns"),
@@ -304,7 +280,7 @@ fn the_client_section_runs_as_written() {
             ["client", "--standby", "1"] => {
                 let closed = |i: usize| site.server(i).logs().matches("closed by client").count();
                 let before = [closed(WEB1), closed(WEB2)];
-                let stdout = site.ok_on_laptop(args);
+                let stdout = site.succeeds(LAPTOP, args);
                 assert_all_answered(command, &stdout, 10);
                 // The standby is a session to the other server, held idle
                 // and closed at the end.
@@ -320,7 +296,7 @@ fn the_client_section_runs_as_written() {
                 );
             }
             ["discover", "--probe"] => {
-                let stdout = site.ok_on_laptop(args);
+                let stdout = site.succeeds(LAPTOP, args);
                 for name in ["web1", "web2"] {
                     let row = stdout
                         .lines()
@@ -370,7 +346,7 @@ fn the_client_section_runs_as_written() {
             }
             ["server", "--max-sessions", "5000"] => {
                 site.serve(WEB1, args);
-                let stdout = site.ok_on_laptop(&["client", "web1.lan", "-c", "1"]);
+                let stdout = site.succeeds(LAPTOP, &["client", "web1.lan", "-c", "1"]);
                 assert_all_answered(command, &stdout, 1);
             }
             _ => panic!("README line `{command}`: this test does not know it"),

@@ -92,19 +92,8 @@ fn the_dns_section_runs_as_written() {
         }
         match words.get(1) {
             Some(&"client") => {
-                let out = process.output().unwrap();
-                assert_eq!(
-                    out.status.code(),
-                    Some(0),
-                    "`{command}`: {}",
-                    describe(&out)
-                );
-                assert!(
-                    String::from_utf8_lossy(&out.stdout)
-                        .contains("10 pings transmitted, 10 received, 0% loss"),
-                    "`{command}`: {}",
-                    describe(&out)
-                );
+                let stdout = readme::succeeds(command, process);
+                readme::assert_all_answered(command, &stdout, 10);
             }
             Some(&"discover") if words.contains(&"--watch") => {
                 // It watches until stopped: both pods must appear first.

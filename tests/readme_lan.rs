@@ -43,18 +43,9 @@ fn the_lan_section_runs_as_written() {
     assert!(lines.len() >= 4, "{lines:?}");
     // A line as written on the laptop: exit 0, its stdout.
     let on_laptop = |args: &[&str]| -> String {
-        let out = on_host(&lan.hosts[2], "laptop", laptop)
-            .args(args)
-            .output()
-            .unwrap();
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "`pingpong {}`: {}",
-            args.join(" "),
-            describe(&out)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
+        let mut process = on_host(&lan.hosts[2], "laptop", laptop);
+        process.args(args);
+        readme::succeeds(&format!("pingpong {}", args.join(" ")), process)
     };
     let mut running: Vec<ServerProcess> = Vec::new();
     let mut servers_started = 0;
@@ -82,12 +73,7 @@ fn the_lan_section_runs_as_written() {
                     continue;
                 }
                 let web1 = web1.unwrap_or_else(|| panic!("`{command}`: web1 not found: {found:?}"));
-                let addresses: Vec<&str> = web1["addresses"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .map(|a| a.as_str().unwrap())
-                    .collect();
+                let addresses = listed_addresses(web1);
                 assert!(
                     addresses.contains(&"10.77.0.1:4433"),
                     "`{command}`: {addresses:?}"
@@ -106,10 +92,7 @@ fn the_lan_section_runs_as_written() {
             }
             Some(["pingpong", "client"]) => {
                 let stdout = on_laptop(&words[1..]);
-                assert!(
-                    stdout.contains("10 pings transmitted, 10 received, 0% loss"),
-                    "`{command}`: {stdout}"
-                );
+                readme::assert_all_answered(command, &stdout, 10);
             }
             Some(["pingpong", "discover"]) => {
                 let stdout = on_laptop(&words[1..]);

@@ -977,29 +977,11 @@ fn the_readme_across_subnets_lines_run_as_written() {
                 server = Some(started);
             }
             Some(["client", ..]) | None => {
-                let out = on_web1(&words[1..]).output().unwrap();
-                assert_eq!(
-                    out.status.code(),
-                    Some(0),
-                    "`{command}`: {}",
-                    describe(&out)
-                );
-                assert!(
-                    String::from_utf8_lossy(&out.stdout)
-                        .contains("10 pings transmitted, 10 received, 0% loss"),
-                    "`{command}`: {}",
-                    describe(&out)
-                );
+                let stdout = common::readme::succeeds(command, on_web1(&words[1..]));
+                common::readme::assert_all_answered(command, &stdout, 10);
             }
             Some(["dns", "prune"]) => {
-                let out = on_web1(&words[1..]).output().unwrap();
-                assert_eq!(
-                    out.status.code(),
-                    Some(0),
-                    "`{command}`: {}",
-                    describe(&out)
-                );
-                let stdout = String::from_utf8_lossy(&out.stdout);
+                let stdout = common::readme::succeeds(command, on_web1(&words[1..]));
                 assert!(stdout.contains("web1"), "`{command}`: {stdout}");
                 assert!(!stdout.contains("would delete"), "`{command}`: {stdout}");
             }

@@ -179,8 +179,8 @@ pub(crate) fn classify_connection(error: ConnectionError, ctx: &AttemptContext<'
         };
     }
     if let ConnectionError::ApplicationClosed(close) = &error {
-        if close.code() == wtransport::VarInt::from_u32(CLOSE_CLIENT_CERT_INVALID) {
-            return certificate_refused_as_opened();
+        if let Some(refused) = refused_by_code(close.code().into_inner()) {
+            return refused;
         }
     }
     // The server's TLS stack sent an alert: QUIC carries it as crypto error
@@ -211,21 +211,20 @@ pub(crate) fn classify_connection(error: ConnectionError, ctx: &AttemptContext<'
 /// `connection` ended.
 pub(crate) fn refused_as_opened(connection: &wtransport::Connection) -> Option<ClientError> {
     match connection.quic_connection().close_reason()? {
-        wtransport::quinn::ConnectionError::ApplicationClosed(close)
-            if close.error_code
-                == wtransport::quinn::VarInt::from_u32(CLOSE_CLIENT_CERT_INVALID) =>
-        {
-            Some(certificate_refused_as_opened())
+        wtransport::quinn::ConnectionError::ApplicationClosed(close) => {
+            refused_by_code(close.error_code.into_inner())
         }
         _ => None,
     }
 }
 
-fn certificate_refused_as_opened() -> ClientError {
-    ClientError::CertificateRejected {
+/// The refusal an application close `code` stands for, if it is
+/// [`CLOSE_CLIENT_CERT_INVALID`].
+fn refused_by_code(code: u64) -> Option<ClientError> {
+    (code == u64::from(CLOSE_CLIENT_CERT_INVALID)).then(|| ClientError::CertificateRejected {
         reason: "the server checked it again as the session opened and refused it: it has expired (or is not valid yet)".into(),
         fix: "see what the certificate says with `pingpong certs show`, and renew it with `pingpong certs issue client --force` on the CA machine if it has expired".into(),
-    }
+    })
 }
 
 /// The host of an `https://` URL, as rustls saw it (the name the server

@@ -21,7 +21,6 @@ use crate::tls::PeerIdentity;
 pub(super) const CLOSE_OK: u32 = 0;
 /// Application close code sent to sessions when the server shuts down.
 pub(super) const CLOSE_SHUTDOWN: u32 = 0x10;
-
 /// How long the server waits for a refused client to read its `Error` frame and
 /// close, before closing the connection itself.
 const ERROR_LINGER: Duration = Duration::from_secs(1);
@@ -50,19 +49,6 @@ impl Drop for SessionSlot<'_> {
         let clients = self.0.outboxes.lock().map_or(0, |o| o.clients());
         self.0.metrics.outbox_clients.set(clients as i64);
     }
-}
-
-/// Checks the dates of the client certificate the session carries (the
-/// handshake's, or the one restored from a ticket).
-fn check_client(connection: &wtransport::Connection) -> Result<(), rustls::CertificateError> {
-    let chain = connection
-        .peer_identity()
-        .ok_or(rustls::CertificateError::BadEncoding)?;
-    let leaf = chain
-        .as_slice()
-        .first()
-        .ok_or(rustls::CertificateError::BadEncoding)?;
-    check_client_dates(leaf.der(), std::time::SystemTime::now())
 }
 
 /// One incoming connection: handshake, path check, control stream, close.
@@ -99,12 +85,10 @@ pub(super) async fn handle_incoming(
             return;
         }
     };
-    let client = connection.peer_identity().and_then(|chain| {
-        chain
-            .as_slice()
-            .first()
-            .and_then(|c| PeerIdentity::from_der(c.der()))
-    });
+    // The client chain: the handshake's, or the one restored from a ticket.
+    let chain = connection.peer_identity();
+    let leaf = chain.as_ref().and_then(|c| c.as_slice().first());
+    let client = leaf.and_then(|c| PeerIdentity::from_der(c.der()));
     let client_name = client
         .as_ref()
         .map_or_else(|| "unknown".to_string(), ToString::to_string);
@@ -112,7 +96,10 @@ pub(super) async fn handle_incoming(
     // client certificate, and tickets renew on every resumption: its dates may
     // have run out since (the CA and allow-list cannot have changed: see
     // `tls::resumption`).
-    if let Err(verdict) = check_client(&connection) {
+    let dates = leaf.map_or(Err(rustls::CertificateError::BadEncoding), |c| {
+        check_client_dates(c.der(), std::time::SystemTime::now())
+    });
+    if let Err(verdict) = dates {
         warn!(%remote, client = %client_name, ?verdict, "session refused: the client certificate is not valid now");
         shared.metrics.refused("tls");
         connection.close(

@@ -13,7 +13,7 @@ use rustls::server::WebPkiClientVerifier;
 use rustls::{DigitallySignedStruct, DistinguishedName, RootCertStore, SignatureScheme};
 
 use super::generate::LeafRole;
-use super::inspect::CertInfo;
+use super::inspect::validity;
 use super::resumption::{ClientTickets, OnResume, Tickets};
 use super::server_verifier::{Rejections, ServerIdentity, ServerVerifier};
 use super::{load, CertPaths, PeerIdentity, TlsError};
@@ -119,17 +119,29 @@ pub fn server_tls_config_allowing(
     let provider = provider();
     let verifier = client_verifier(material, allowed_clients)?;
     let chain = load::certificates(&material.cert)?;
-    let leaf = CertInfo::from_der(&chain[0]).ok_or_else(|| TlsError::BadPem {
-        path: material.cert.clone(),
-        what: "certificate",
-    })?;
+    let not_after = leaf_not_after(material, &chain)?;
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .with_client_cert_verifier(verifier)
         .with_single_cert(chain, load::private_key(&material.key)?)?;
     config.alpn_protocols = vec![ALPN_H3.to_vec()];
-    config.ticketer = Arc::new(Tickets::new(leaf.not_after.into(), on_resume)?);
+    config.ticketer = Arc::new(Tickets::new(not_after, on_resume)?);
     Ok(config)
+}
+
+/// When the leaf of `chain`, read from `material`'s certificate file, expires.
+fn leaf_not_after(
+    material: &TlsMaterial,
+    chain: &[CertificateDer<'_>],
+) -> Result<std::time::SystemTime, TlsError> {
+    chain
+        .first()
+        .and_then(|leaf| validity(leaf))
+        .map(|(_, not_after)| not_after)
+        .ok_or_else(|| TlsError::BadPem {
+            path: material.cert.clone(),
+            what: "certificate",
+        })
 }
 
 /// How a server checks client certificates in the handshake: the chain to the
@@ -204,18 +216,14 @@ pub fn client_tls_config_recording(
         verifier = verifier.recording(rejections);
     }
     let chain = load::certificates(&material.cert)?;
-    let leaf = CertInfo::from_der(&chain[0]).ok_or_else(|| TlsError::BadPem {
-        path: material.cert.clone(),
-        what: "certificate",
-    })?;
+    let not_after = leaf_not_after(material, &chain)?;
     let mut config = rustls::ClientConfig::builder_with_provider(provider)
         .with_protocol_versions(&[&rustls::version::TLS13])?
         .dangerous()
         .with_custom_certificate_verifier(Arc::new(verifier))
         .with_client_auth_cert(chain, load::private_key(&material.key)?)?;
     config.alpn_protocols = vec![ALPN_H3.to_vec()];
-    config.resumption =
-        rustls::client::Resumption::store(Arc::new(ClientTickets::new(leaf.not_after.into())));
+    config.resumption = rustls::client::Resumption::store(Arc::new(ClientTickets::new(not_after)));
     Ok(config)
 }
 

@@ -4,6 +4,7 @@
 //! safety checks of `certs` and by the start-up expiry checks.
 
 use std::path::Path;
+use std::time::SystemTime;
 
 use time::OffsetDateTime;
 use x509_parser::prelude::{FromDer, X509Certificate};
@@ -99,6 +100,18 @@ impl CertInfo {
             .map(|(_, cert)| cert.public_key().subject_public_key.data.to_vec())
             .unwrap_or_default()
     }
+}
+
+/// The validity period (not before, not after) of the certificate `der`, read
+/// with one parse and nothing else: for checks on every session. `None` when
+/// it is not an X.509 certificate.
+pub fn validity(der: &[u8]) -> Option<(SystemTime, SystemTime)> {
+    let (_, cert) = X509Certificate::from_der(der).ok()?;
+    let validity = cert.validity();
+    Some((
+        validity.not_before.to_datetime().into(),
+        validity.not_after.to_datetime().into(),
+    ))
 }
 
 /// Whether the private key in `key` belongs to the certificate in `cert`.

@@ -34,7 +34,7 @@ use rustls::pki_types::ServerName;
 use rustls::server::ProducesTickets;
 use rustls::NamedGroup;
 
-use super::inspect::CertInfo;
+use super::inspect::validity;
 use super::TlsError;
 #[cfg(test)]
 use super::{load, TlsMaterial};
@@ -206,10 +206,10 @@ impl ClientSessionStore for ClientTickets {
 /// `now`: the check a session resumed from a ticket skipped, run again as the
 /// session opens (see the module doc).
 pub fn check_client_dates(leaf: &[u8], now: SystemTime) -> Result<(), rustls::CertificateError> {
-    let info = CertInfo::from_der(leaf).ok_or(rustls::CertificateError::BadEncoding)?;
-    if now >= SystemTime::from(info.not_after) {
+    let (not_before, not_after) = validity(leaf).ok_or(rustls::CertificateError::BadEncoding)?;
+    if now >= not_after {
         Err(rustls::CertificateError::Expired)
-    } else if now < SystemTime::from(info.not_before) {
+    } else if now < not_before {
         Err(rustls::CertificateError::NotValidYet)
     } else {
         Ok(())
@@ -273,7 +273,7 @@ mod tests {
         crate::tls::store::init_single_host(&paths, "ca", 2).unwrap();
         let material = TlsMaterial::from_dir(&paths, crate::tls::LeafRole::Client);
         let certs = load::certificates(&material.cert).unwrap();
-        let leaf = CertInfo::from_der(&certs[0]).unwrap();
+        let leaf = super::super::inspect::CertInfo::from_der(&certs[0]).unwrap();
         assert_eq!(check_client_dates(&certs[0], SystemTime::now()), Ok(()));
         let after = SystemTime::from(leaf.not_after) + Duration::from_secs(1);
         assert_eq!(

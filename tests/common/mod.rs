@@ -122,6 +122,16 @@ pub fn json_array(out: &Output) -> Vec<serde_json::Value> {
     }
 }
 
+/// The addresses a `discover --json` entry lists.
+pub fn listed_addresses(server: &serde_json::Value) -> Vec<&str> {
+    server["addresses"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no addresses in {server}"))
+        .iter()
+        .map(|a| a.as_str().unwrap())
+        .collect()
+}
+
 /// A network namespace made for one test, deleted when dropped. mDNS only ever
 /// runs inside one of these: its loopback has multicast turned on, and nothing
 /// in it can reach the machine's real network.

@@ -37,3 +37,21 @@ pub fn commands(title: &str) -> Vec<String> {
         .filter(|command| !command.is_empty() && !command.starts_with('#'))
         .collect()
 }
+
+/// Runs `process`, the README line `command`: it must exit 0. Its stdout.
+pub fn succeeds(command: &str, mut process: std::process::Command) -> String {
+    let out = process.output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "`{command}`: {}",
+        super::describe(&out)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The run's summary says all `count` pings were answered, none lost.
+pub fn assert_all_answered(command: &str, stdout: &str, count: u64) {
+    let expected = format!("{count} pings transmitted, {count} received, 0% loss");
+    assert!(stdout.contains(&expected), "`{command}`: {stdout}");
+}
