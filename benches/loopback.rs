@@ -127,13 +127,14 @@ async fn main() {
         (vec![], vec![], vec![], vec![], vec![]);
     let (mut ours_rate, mut quinn_rate, mut ours_setup, mut quinn_setup) =
         (vec![], vec![], vec![], vec![]);
-    let mut wt_setup = vec![];
+    let (mut wt_setup, mut wt_p50) = (vec![], vec![]);
     let (mut resumed_setup, mut quinn_resumed_setup) = (vec![], vec![]);
     let (mut bin_p50, mut bin_p99, mut bin_rate) = (vec![], vec![], vec![]);
     let (mut bin_first_pong, mut bin_exit) = (vec![], vec![]);
     // Warm-up: first handshakes and allocations.
     let _ = sequential_rtts_us(&connector, &url, 200).await;
     let _ = quinn.rtts_us(200).await;
+    let _ = wt.rtts_us(200).await;
     for _ in 0..sizes.rounds {
         let mut s = sequential_rtts_us(&connector, &url, sizes.rtt_pings).await;
         s.sort_by(f64::total_cmp);
@@ -143,6 +144,9 @@ async fn main() {
         s.sort_by(f64::total_cmp);
         quinn_p50.push(percentile(&s, 50.0));
         quinn_p99.push(percentile(&s, 99.0));
+        let mut s = wt.rtts_us(sizes.rtt_pings).await;
+        s.sort_by(f64::total_cmp);
+        wt_p50.push(percentile(&s, 50.0));
         let mut s = udp_rtts_us(sizes.rtt_pings).await;
         s.sort_by(f64::total_cmp);
         udp_p50.push(percentile(&s, 50.0));
@@ -197,6 +201,22 @@ async fn main() {
         median(quinn_p99.clone()),
         "us",
         "<= 1.10x",
+    );
+    row(
+        "(a) sequential RTT p50",
+        median(ours_p50.clone()),
+        "wt",
+        median(wt_p50.clone()),
+        "us",
+        "(context: bare WebTransport echo)",
+    );
+    row(
+        "(a) WebTransport echo RTT p50",
+        median(wt_p50),
+        "quinn",
+        median(quinn_p50.clone()),
+        "us",
+        "(context: what wtransport adds)",
     );
     row(
         "(a) sequential RTT p50",
