@@ -25,6 +25,8 @@
 mod baselines;
 #[path = "common/binary.rs"]
 mod binary;
+#[path = "common/process.rs"]
+mod process;
 #[path = "common/quinn_processes.rs"]
 mod quinn_processes;
 #[path = "common/rtt.rs"]

@@ -9,10 +9,7 @@ use std::time::Instant;
 
 use serde_json::Value;
 
-#[path = "process.rs"]
-mod process;
-
-pub use process::Server;
+use crate::process::{self, Server};
 
 /// The release binary cargo built for this benchmark.
 const BINARY: &str = env!("CARGO_BIN_EXE_pingpong");

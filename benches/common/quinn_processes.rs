@@ -12,10 +12,7 @@ use pingpong::tls::{CertPaths, LeafRole, TlsMaterial};
 use crate::baselines::{quinn_echo_server, QuinnEcho};
 use crate::rtt::percentile;
 
-#[path = "process.rs"]
-mod process;
-
-pub use process::Server;
+use crate::process::{self, Server};
 
 /// Set in a child process: the role it plays (`echo` or `client`).
 const ROLE: &str = "PINGPONG_BENCH_QUINN_ROLE";
