@@ -56,6 +56,19 @@ def test_server_material_loads_and_reports_bad_files(pki: Pki, tmp_path: Path) -
         load_server_material(cert, garbage, ca)
 
 
+def test_a_key_of_another_certificate_is_refused_on_load(pki: Pki, tmp_path: Path) -> None:
+    cert, key, ca = write_material(pki, tmp_path)
+    (tmp_path / "client").mkdir()
+    _, client_key, _ = write_material(pki, tmp_path / "client", server=pki.client)
+    with pytest.raises(CertificateError) as refused:
+        load_server_material(cert, client_key, ca)
+    message = str(refused.value)
+    assert f"{client_key} is not the key of {cert}" in message
+    assert "Fix:" in message
+    # Its own key still loads.
+    load_server_material(cert, key, ca)
+
+
 def test_an_allow_list_admits_only_its_names(pki: Pki) -> None:
     ClientVerifier([pki.ca.cert], ["alice"]).verify(pki.client.cert, [])
     with pytest.raises(ClientRejected, match="not on the allow-list") as refused:

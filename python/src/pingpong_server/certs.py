@@ -13,8 +13,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
-from cryptography.hazmat.primitives.serialization import Encoding, load_pem_private_key
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    PublicFormat,
+    load_pem_private_key,
+)
 from cryptography.x509.oid import NameOID
 from cryptography.x509.verification import PolicyBuilder, Store, VerificationError
 
@@ -81,7 +85,19 @@ def load_server_material(cert: Path, key: Path, ca: Path) -> ServerMaterial:
         private_key = load_pem_private_key(read(key, "key", "key"), password=None)
     except (ValueError, TypeError) as error:
         raise CertificateError(f"key file {key} holds no usable PEM private key: {error}") from None
+    if _public_der(private_key.public_key()) != _public_der(chain[0].public_key()):
+        # Caught here, not by the first client's failed handshake.
+        raise CertificateError(
+            f"{key} is not the key of {cert} (their public keys differ). Fix: use the key "
+            "that was written with that certificate, or issue a new pair with "
+            "`pingpong certs issue server --name NAME --force`"
+        )
     return ServerMaterial(chain=chain, key=private_key, ca=authorities)
+
+
+def _public_der(public_key: PublicKeyTypes) -> bytes:
+    """A public key as DER SubjectPublicKeyInfo, for comparing two keys."""
+    return public_key.public_bytes(Encoding.DER, PublicFormat.SubjectPublicKeyInfo)
 
 
 class ClientRejected(Exception):
