@@ -22,6 +22,16 @@ pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
 /// second of the cause going away, and the log gets one line a second at most.
 pub const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
 
+/// Connections served at once. A Prometheus scraper, a probe or two and a
+/// person with curl need a handful; the bound stops a flood of connections
+/// from taking a task and a file descriptor each without end. A connection over
+/// it is closed at once.
+pub const MAX_CONNECTIONS: usize = 64;
+/// A request's head must arrive within this (and an idle kept-alive connection
+/// is closed after it): a scraper sends its request at once, so only a peer
+/// that holds a slot open (slowloris) is cut off.
+pub const REQUEST_HEAD_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The content type of Prometheus' text exposition (OpenMetrics).
 pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
@@ -51,8 +61,8 @@ pub fn next_backoff(current: Duration) -> Duration {
 }
 
 /// Serves `listener` until `stop` is cancelled: each connection from a peer
-/// that `admit` allows gets a task answering its requests with `respond`.
-/// `what` names the endpoint in logs.
+/// that `admit` allows gets a task answering its requests with `respond`, up
+/// to [`MAX_CONNECTIONS`] at once. `what` names the endpoint in logs.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     what: &'static str,
@@ -61,6 +71,7 @@ pub async fn serve(
     stop: CancellationToken,
 ) {
     let mut backoff = ACCEPT_BACKOFF;
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
         let (stream, peer) = tokio::select! {
             _ = stop.cancelled() => return,
@@ -84,8 +95,13 @@ pub async fn serve(
             debug!(%peer, what, "connection refused: not an allowed peer");
             continue;
         }
+        let Ok(slot) = slots.clone().try_acquire_owned() else {
+            debug!(%peer, what, limit = MAX_CONNECTIONS, "connection refused: too many open");
+            continue;
+        };
         let respond = respond.clone();
         tokio::spawn(async move {
+            let _slot = slot;
             let service =
                 hyper::service::service_fn(move |request: Request<hyper::body::Incoming>| {
                     let response = respond(&request);
@@ -93,6 +109,8 @@ pub async fn serve(
                 });
             let io = hyper_util::rt::TokioIo::new(stream);
             if let Err(error) = hyper::server::conn::http1::Builder::new()
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(REQUEST_HEAD_TIMEOUT)
                 .serve_connection(io, service)
                 .await
             {
@@ -140,6 +158,50 @@ mod tests {
         let mut reply = String::new();
         stream.read_to_string(&mut reply).await.unwrap();
         assert!(reply.ends_with("you asked /hello"), "{reply}");
+        stop.cancel();
+        server.await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn connections_over_the_limit_are_closed_and_a_slot_frees_for_the_next() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = CancellationToken::new();
+        let respond: Responder = Arc::new(|_| Response::new(Full::new(Bytes::from("ok"))));
+        let server = tokio::spawn(serve(listener, "test", |_| true, respond, stop.clone()));
+        // Connections that send nothing hold every slot.
+        let mut held = Vec::new();
+        for _ in 0..MAX_CONNECTIONS {
+            let stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+            held.push(stream);
+        }
+        let request = b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+        // One more is closed without an answer (accepts are in order, so the
+        // held ones were counted first).
+        let mut over = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let _ = over.write_all(request).await;
+        let mut reply = Vec::new();
+        let _ = over.read_to_end(&mut reply).await;
+        assert!(reply.is_empty(), "{}", String::from_utf8_lossy(&reply));
+        // One held connection goes: its slot serves the next one.
+        drop(held.pop());
+        let answered = async {
+            loop {
+                let mut next = tokio::net::TcpStream::connect(addr).await.unwrap();
+                next.write_all(request).await.unwrap();
+                let mut reply = String::new();
+                let _ = next.read_to_string(&mut reply).await;
+                if reply.ends_with("ok") {
+                    return;
+                }
+                // The freed slot is seen once the server reads the close.
+                tokio::task::yield_now().await;
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), answered)
+            .await
+            .expect("a freed slot serves a new connection");
         stop.cancel();
         server.await.unwrap();
     }

@@ -10,7 +10,7 @@ from conftest import make_ca
 
 from pingpong_server import __version__
 from pingpong_server.certs import ClientVerifier
-from pingpong_server.ops import OpsEndpoint
+from pingpong_server.ops import MAX_CONNECTIONS, OpsEndpoint
 from pingpong_server.session import ServerInfo
 from pingpong_server.state import Shared
 
@@ -87,3 +87,36 @@ def test_a_slow_request_is_dropped_and_the_endpoint_keeps_serving() -> None:
         return status
 
     assert asyncio.run(scenario()) == 200
+
+
+def test_connections_over_the_limit_are_closed_and_a_freed_slot_serves() -> None:
+    async def scenario() -> tuple[bytes, int]:
+        endpoint = OpsEndpoint(shared())
+        server, (_, port) = await endpoint.start("127.0.0.1", 0)
+        held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(MAX_CONNECTIONS)]
+        # Each held connection has been taken up by the server once it answers
+        # nothing to a byte: wait until all are counted.
+        while endpoint.open_connections() < MAX_CONNECTIONS:
+            await asyncio.sleep(0)
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        try:
+            refused = await reader.read()
+        except ConnectionResetError:  # closed with our request unread
+            refused = b""
+        writer.close()
+        _, last = held.pop()
+        last.close()
+        while endpoint.open_connections() >= MAX_CONNECTIONS:
+            await asyncio.sleep(0)
+        status, _ = await get(port, "/healthz")
+        for _, held_writer in held:
+            held_writer.close()
+        while endpoint.open_connections() > 0:
+            await asyncio.sleep(0)
+        server.close()
+        return refused, status
+
+    refused, status = asyncio.run(asyncio.wait_for(scenario(), 10))
+    assert refused == b""
+    assert status == 200

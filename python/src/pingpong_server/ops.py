@@ -27,6 +27,9 @@ log = logging.getLogger("pingpong_server")
 MAX_REQUEST = 8192
 #: A client gets this long to send its request.
 REQUEST_TIMEOUT = 5.0
+#: Connections served at once (as the Rust server's `http_serve::MAX_CONNECTIONS`):
+#: a scraper and a few probes need a handful; one over it is closed at once.
+MAX_CONNECTIONS = 64
 
 
 class ServerCollector(Collector):
@@ -102,6 +105,11 @@ class OpsEndpoint:
         self._registration = registration
         self._registry = CollectorRegistry(auto_describe=False)
         self._registry.register(ServerCollector(shared, registration))
+        self._open = 0
+
+    def open_connections(self) -> int:
+        """Connections being served now."""
+        return self._open
 
     def respond(self, path: str) -> Response:
         """The answer to a GET of `path`."""
@@ -119,6 +127,17 @@ class OpsEndpoint:
         return Response(404, "Not Found", "text/plain", b"not found\n")
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._open >= MAX_CONNECTIONS:
+            log.debug("ops connection refused: %d open", self._open)
+            writer.close()
+            return
+        self._open += 1
+        try:
+            await self._answer(reader, writer)
+        finally:
+            self._open -= 1
+
+    async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), REQUEST_TIMEOUT)
             parts = head.split(b" ", 2)
