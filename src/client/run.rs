@@ -29,6 +29,13 @@ const LOST_MEMORY: usize = 4096;
 /// sixteen cover seconds, far longer than a straggling pong.
 const HEDGE_MEMORY: usize = 16;
 
+/// How many resent seqs are remembered to tell the second answer to a resend
+/// from a duplicate. A server the client comes back to replays the pongs the
+/// lost session missed and then answers the resent pings too, so a resent seq
+/// is answered twice by design. A resend holds at most a window of pings, and
+/// reconnections are seconds apart.
+const RESENT_MEMORY: usize = 4096;
+
 /// How to ping.
 #[derive(Debug, Clone)]
 pub struct PingOptions {
@@ -135,6 +142,9 @@ pub struct PingRun {
     /// Seq ranges sent on two sessions at once: a second pong for one of them
     /// is the other session's answer, not a duplicate.
     hedged_ranges: VecDeque<(u64, u64)>,
+    /// Seqs sent again on a new session: the server may answer them twice
+    /// (its replay of what the lost session missed, then the resend).
+    resent: VecDeque<u64>,
     hedging: bool,
     hedged: u64,
     last_pong_at: Option<Instant>,
@@ -165,6 +175,7 @@ impl PingRun {
             outstanding: InFlight::default(),
             lost_seqs: VecDeque::new(),
             hedged_ranges: VecDeque::new(),
+            resent: VecDeque::new(),
             hedging: false,
             hedged: 0,
             last_pong_at: None,
@@ -218,6 +229,10 @@ impl PingRun {
         let seqs = self.outstanding.restart_all(now);
         for &seq in &seqs {
             self.encode_ping(seq, out)?;
+            if self.resent.len() == RESENT_MEMORY {
+                self.resent.pop_front();
+            }
+            self.resent.push_back(seq);
         }
         Ok(seqs)
     }
@@ -397,8 +412,9 @@ impl PingRun {
                     self.lost_seqs.remove(pos);
                     self.late += 1;
                     emit(&PingEvent::Late { seq });
-                } else if self.was_hedged(seq) {
-                    // The other session's answer came first: nothing to report.
+                } else if self.was_hedged(seq) || self.resent.contains(&seq) {
+                    // The other session's answer, or the second answer to a
+                    // ping sent twice, came first: nothing to report.
                 } else if (1..=self.sent).contains(&seq) {
                     self.duplicates += 1;
                     emit(&PingEvent::Duplicate { seq });
@@ -462,6 +478,45 @@ mod tests {
         assert!(
             matches!(&error, ClientError::Protocol(text) if text.contains("not its ping's 56")),
             "{error}"
+        );
+    }
+
+    #[test]
+    fn a_resent_pings_second_answer_is_not_a_duplicate() {
+        let mut run = PingRun::new(&PingOptions {
+            count: Some(3),
+            interval: Duration::ZERO,
+            ..PingOptions::default()
+        });
+        let now = Instant::now();
+        let mut out = Vec::new();
+        run.fill(now, &mut out).unwrap();
+        let pong = |seq| ServerMessage::Pong {
+            seq,
+            payload: vec![0x5a; 56],
+        };
+        let mut events = Vec::new();
+        run.on_message(pong(1), now, &mut |e| events.push(e.clone()))
+            .unwrap();
+        // The session is lost with 2 and 3 unanswered; on the new one they go
+        // again, and the server (the same one) replays its answers to them
+        // and then answers the resends.
+        assert_eq!(run.resend(now, &mut out).unwrap(), vec![2, 3]);
+        for seq in [2, 3, 2, 3] {
+            run.on_message(pong(seq), now, &mut |e| events.push(e.clone()))
+                .unwrap();
+        }
+        // A second answer to a ping sent once is still a duplicate.
+        run.on_message(pong(1), now, &mut |e| events.push(e.clone()))
+            .unwrap();
+        let summary = run.summary();
+        assert_eq!((summary.received, summary.duplicates), (3, 1));
+        assert_eq!(
+            events
+                .iter()
+                .filter(|e| matches!(e, PingEvent::Duplicate { .. }))
+                .collect::<Vec<_>>(),
+            vec![&PingEvent::Duplicate { seq: 1 }]
         );
     }
 
