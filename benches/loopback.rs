@@ -1,7 +1,8 @@
 //! Loopback benchmark: pingpong next to baselines measured in the same run.
 //!
 //! (a) sequential ping RTT on one session, against a raw quinn bidirectional-
-//!     stream echo and a plain UDP echo;
+//!     stream echo, a bare WebTransport stream echo (what wtransport adds to
+//!     quinn) and a plain UDP echo;
 //! (b) pipelined pings per second with 64 in flight, against raw quinn;
 //! (c) mTLS session setups per second of setup time (closes are not timed:
 //!     pingpong's waits for its Goodbye to be acknowledged, the baselines'
@@ -330,7 +331,7 @@ async fn main() {
         "lib",
         median(ours_p50.clone()),
         "us",
-        "(context: the server binary's share)",
+        "(context: crosses processes, as quinn processes)",
     );
     row(
         "(d) client process, library server",
@@ -338,7 +339,7 @@ async fn main() {
         "lib",
         median(ours_p50.clone()),
         "us",
-        "(context: the client binary's share)",
+        "(context: crosses processes, as quinn processes)",
     );
     row(
         "(d) binary: pipelined, 64 in flight",

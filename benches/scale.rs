@@ -371,8 +371,15 @@ fn worker(kind: &str) {
     let sessions: usize = var(WORKER_SESSIONS).parse().unwrap();
     // The client processes stand in for thousands of other machines: they
     // yield the CPU to the server, which would have its cores to itself.
-    // SAFETY: setpriority has no memory effects; it lowers this process only.
-    unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, CLIENT_NICENESS) };
+    // On Linux this sets the calling thread's niceness; it is the process's
+    // because no other thread exists yet (the runtime's inherit it).
+    // SAFETY: setpriority takes no pointers and changes only a priority.
+    if unsafe { libc::setpriority(libc::PRIO_PROCESS, 0, CLIENT_NICENESS) } != 0 {
+        eprintln!(
+            "cannot lower the client process's priority: {}",
+            std::io::Error::last_os_error()
+        );
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -146,7 +146,9 @@ impl QuinnEcho {
     }
 
     /// Setups (handshake and one echo) per second of setting up, the close
-    /// not timed; `resume` lets every one but the first resume.
+    /// not timed and not waited for (waiting for the endpoint to go idle made
+    /// the next setup slower, so not waiting is the baseline's advantage);
+    /// `resume` lets every one but the first resume.
     pub async fn setups_per_sec(&self, count: usize, resume: bool) -> f64 {
         let config = if resume {
             let first = self.connect_with(&self.resuming_config).await;

@@ -13,12 +13,18 @@ use crate::process::{self, Server};
 
 /// The release binary cargo built for this benchmark.
 const BINARY: &str = env!("CARGO_BIN_EXE_pingpong");
+/// Worker threads of the binary's runtime: as many as the benchmark's own and
+/// the raw quinn processes' (`#[tokio::main(worker_threads = 2)]`), whatever
+/// the machine's core count.
+const WORKER_THREADS: &str = "2";
 
 /// `pingpong server --no-mdns --listen 127.0.0.1:0` with the certificates of
 /// `home`; its URL.
 pub fn start_server(home: &Path) -> (Server, String) {
     let (server, port) = process::spawn_server(
-        Command::new(BINARY).args(["server", "--no-mdns", "--listen", "127.0.0.1:0"]),
+        Command::new(BINARY)
+            .args(["server", "--no-mdns", "--listen", "127.0.0.1:0"])
+            .env("TOKIO_WORKER_THREADS", WORKER_THREADS),
         home,
     );
     (server, format!("https://127.0.0.1:{port}/pingpong"))
@@ -31,6 +37,7 @@ fn client(home: &Path, url: &str, args: &[&str]) -> Command {
         .arg(url)
         .args(args)
         .env("PINGPONG_HOME", home)
+        .env("TOKIO_WORKER_THREADS", WORKER_THREADS)
         .stderr(Stdio::inherit());
     command
 }

@@ -16,8 +16,9 @@ use crate::process::{self, Server};
 
 /// Set in a child process: the role it plays (`echo` or `client`).
 const ROLE: &str = "PINGPONG_BENCH_QUINN_ROLE";
-/// The client's target and ping count.
+/// The client's target (the echo server's address).
 const TARGET: &str = "PINGPONG_BENCH_QUINN_TARGET";
+/// The client's number of sequential echoes.
 const COUNT: &str = "PINGPONG_BENCH_QUINN_COUNT";
 
 fn material(role: LeafRole) -> TlsMaterial {

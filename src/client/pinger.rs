@@ -85,11 +85,7 @@ pub async fn run_lanes<L: Lane>(
         {
             wake = wake.min(at + limit + Duration::from_millis(1));
         }
-        // Only ever brought forward: every ping moves the deadline a little
-        // later, and re-registering the timer on each one costs a trip to the
-        // timer wheel on the round trip's path. A timer left earlier fires
-        // once, the loop finds nothing due, and sets the real deadline then.
-        if wake < timer.deadline() || timer.is_elapsed() {
+        if timer.deadline() != wake {
             timer.as_mut().reset(wake);
         }
         let Lanes {

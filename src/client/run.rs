@@ -2,7 +2,7 @@
 //! timed out, what a reconnection resends, and the figures. Time comes in as
 //! arguments; [`pinger`](super::pinger) drives it over a session.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::time::Duration;
 
 use tokio::time::Instant;
@@ -32,9 +32,10 @@ const HEDGE_MEMORY: usize = 16;
 /// How many resent seqs are remembered to tell the second answer to a resend
 /// from a duplicate. A server the client comes back to replays the pongs the
 /// lost session missed and then answers the resent pings too, so a resent seq
-/// is answered twice by design. A resend holds at most a window of pings, and
-/// reconnections are seconds apart.
-const RESENT_MEMORY: usize = 4096;
+/// may be answered twice by design. A resend holds at most a window of pings,
+/// and the window is at most this many (the smallest ping takes 16 bytes of
+/// [`MAX_IN_FLIGHT_BYTES`]); a seq is forgotten once its second answer came.
+const RESENT_MEMORY: usize = MAX_IN_FLIGHT_BYTES / 16;
 
 /// How to ping.
 #[derive(Debug, Clone)]
@@ -142,9 +143,10 @@ pub struct PingRun {
     /// Seq ranges sent on two sessions at once: a second pong for one of them
     /// is the other session's answer, not a duplicate.
     hedged_ranges: VecDeque<(u64, u64)>,
-    /// Seqs sent again on a new session: the server may answer them twice
-    /// (its replay of what the lost session missed, then the resend).
-    resent: VecDeque<u64>,
+    /// Seqs sent again on a new session and answered once so far: the server
+    /// may answer them a second time (its replay of what the lost session
+    /// missed, then the resend).
+    resent: BTreeSet<u64>,
     hedging: bool,
     hedged: u64,
     last_pong_at: Option<Instant>,
@@ -175,7 +177,7 @@ impl PingRun {
             outstanding: InFlight::default(),
             lost_seqs: VecDeque::new(),
             hedged_ranges: VecDeque::new(),
-            resent: VecDeque::new(),
+            resent: BTreeSet::new(),
             hedging: false,
             hedged: 0,
             last_pong_at: None,
@@ -229,10 +231,10 @@ impl PingRun {
         let seqs = self.outstanding.restart_all(now);
         for &seq in &seqs {
             self.encode_ping(seq, out)?;
-            if self.resent.len() == RESENT_MEMORY {
-                self.resent.pop_front();
+            self.resent.insert(seq);
+            if self.resent.len() > RESENT_MEMORY {
+                self.resent.pop_first();
             }
-            self.resent.push_back(seq);
         }
         Ok(seqs)
     }
@@ -412,9 +414,9 @@ impl PingRun {
                     self.lost_seqs.remove(pos);
                     self.late += 1;
                     emit(&PingEvent::Late { seq });
-                } else if self.was_hedged(seq) || self.resent.contains(&seq) {
-                    // The other session's answer, or the second answer to a
-                    // ping sent twice, came first: nothing to report.
+                } else if self.was_hedged(seq) || self.resent.remove(&seq) {
+                    // The other session's answer to a hedged ping, or the
+                    // second answer to a resent one: expected, nothing to report.
                 } else if (1..=self.sent).contains(&seq) {
                     self.duplicates += 1;
                     emit(&PingEvent::Duplicate { seq });
@@ -506,17 +508,23 @@ mod tests {
             run.on_message(pong(seq), now, &mut |e| events.push(e.clone()))
                 .unwrap();
         }
-        // A second answer to a ping sent once is still a duplicate.
-        run.on_message(pong(1), now, &mut |e| events.push(e.clone()))
-            .unwrap();
+        // Beyond those: a second answer to a ping sent once, and a third to a
+        // resent one, are duplicates.
+        for seq in [1, 2] {
+            run.on_message(pong(seq), now, &mut |e| events.push(e.clone()))
+                .unwrap();
+        }
         let summary = run.summary();
-        assert_eq!((summary.received, summary.duplicates), (3, 1));
+        assert_eq!((summary.received, summary.duplicates), (3, 2));
         assert_eq!(
             events
                 .iter()
                 .filter(|e| matches!(e, PingEvent::Duplicate { .. }))
                 .collect::<Vec<_>>(),
-            vec![&PingEvent::Duplicate { seq: 1 }]
+            vec![
+                &PingEvent::Duplicate { seq: 1 },
+                &PingEvent::Duplicate { seq: 2 }
+            ]
         );
     }
 

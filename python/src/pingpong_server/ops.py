@@ -27,9 +27,42 @@ log = logging.getLogger("pingpong_server")
 MAX_REQUEST = 8192
 #: A client gets this long to send its request.
 REQUEST_TIMEOUT = 5.0
-#: Connections served at once (as the Rust server's `http_serve::MAX_CONNECTIONS`):
-#: a scraper and a few probes need a handful; one over it is closed at once.
+#: Connections served at once, and from one address (the Rust server's
+#: `http_serve::ConnectionLimits`): a scraper, the kubelet's probes and a person
+#: with curl need a handful, each from its own address; one peer cannot take
+#: every place and lock the probes out. One over either is closed at once.
 MAX_CONNECTIONS = 64
+MAX_CONNECTIONS_PER_PEER = 8
+
+
+class Slots:
+    """The connections being served, counted against both limits. Pure
+    bookkeeping: `take` a place for a peer, `give_back` it when done."""
+
+    def __init__(self, total: int = MAX_CONNECTIONS, per_peer: int = MAX_CONNECTIONS_PER_PEER) -> None:
+        self._total = total
+        self._per_peer = per_peer
+        self._by_peer: dict[str, int] = {}
+
+    def open(self) -> int:
+        """Connections being served."""
+        return sum(self._by_peer.values())
+
+    def take(self, peer: str) -> bool:
+        """Whether a connection from `peer` may be served (and is now counted)."""
+        from_peer = self._by_peer.get(peer, 0)
+        if self.open() >= self._total or from_peer >= self._per_peer:
+            return False
+        self._by_peer[peer] = from_peer + 1
+        return True
+
+    def give_back(self, peer: str) -> None:
+        """A connection from `peer` is done."""
+        left = self._by_peer.get(peer, 0) - 1
+        if left > 0:
+            self._by_peer[peer] = left
+        else:
+            self._by_peer.pop(peer, None)
 
 
 class ServerCollector(Collector):
@@ -105,11 +138,7 @@ class OpsEndpoint:
         self._registration = registration
         self._registry = CollectorRegistry(auto_describe=False)
         self._registry.register(ServerCollector(shared, registration))
-        self._open = 0
-
-    def open_connections(self) -> int:
-        """Connections being served now."""
-        return self._open
+        self.slots = Slots()
 
     def respond(self, path: str) -> Response:
         """The answer to a GET of `path`."""
@@ -127,15 +156,16 @@ class OpsEndpoint:
         return Response(404, "Not Found", "text/plain", b"not found\n")
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        if self._open >= MAX_CONNECTIONS:
-            log.debug("ops connection refused: %d open", self._open)
+        peername = writer.get_extra_info("peername")
+        peer = str(peername[0]) if peername else "?"
+        if not self.slots.take(peer):
+            log.debug("ops connection from %s refused: %d open", peer, self.slots.open())
             writer.close()
             return
-        self._open += 1
         try:
             await self._answer(reader, writer)
         finally:
-            self._open -= 1
+            self.slots.give_back(peer)
 
     async def _answer(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
