@@ -19,6 +19,25 @@ fn transport() -> Arc<quinn::TransportConfig> {
     Arc::new(t)
 }
 
+/// `count` sequential echoes of [`MESSAGE`] bytes over one stream, µs each.
+async fn timed_echoes(
+    mut send: impl tokio::io::AsyncWrite + Unpin,
+    mut recv: impl tokio::io::AsyncRead + Unpin,
+    count: u64,
+) -> Vec<f64> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let msg = [0x5a; MESSAGE];
+    let mut back = [0u8; MESSAGE];
+    let mut out = Vec::with_capacity(count as usize);
+    for _ in 0..count {
+        let t = Instant::now();
+        send.write_all(&msg).await.unwrap();
+        recv.read_exact(&mut back).await.unwrap();
+        out.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    out
+}
+
 // ---------- raw quinn baseline ----------
 
 /// A raw quinn mTLS echo server on loopback (each bidirectional stream echoes
@@ -109,16 +128,8 @@ impl QuinnEcho {
     /// `count` sequential echoes of [`MESSAGE`] bytes on one connection, µs each.
     pub async fn rtts_us(&self, count: u64) -> Vec<f64> {
         let conn = self.connect().await;
-        let (mut send, mut recv) = conn.open_bi().await.unwrap();
-        let msg = [0x5a; MESSAGE];
-        let mut back = [0u8; MESSAGE];
-        let mut out = Vec::with_capacity(count as usize);
-        for _ in 0..count {
-            let t = Instant::now();
-            send.write_all(&msg).await.unwrap();
-            recv.read_exact(&mut back).await.unwrap();
-            out.push(t.elapsed().as_secs_f64() * 1e6);
-        }
+        let (send, recv) = conn.open_bi().await.unwrap();
+        let out = timed_echoes(send, recv, count).await;
         conn.close(0u32.into(), b"");
         out
     }
@@ -228,16 +239,8 @@ impl WtEcho {
     /// stream, µs each: what the WebTransport layer adds to a round trip.
     pub async fn rtts_us(&self, count: u64) -> Vec<f64> {
         let conn = self.client.connect(&self.url).await.unwrap();
-        let (mut send, mut recv) = conn.open_bi().await.unwrap().await.unwrap();
-        let msg = [0x5a; MESSAGE];
-        let mut back = [0u8; MESSAGE];
-        let mut out = Vec::with_capacity(count as usize);
-        for _ in 0..count {
-            let t = Instant::now();
-            send.write_all(&msg).await.unwrap();
-            recv.read_exact(&mut back).await.unwrap();
-            out.push(t.elapsed().as_secs_f64() * 1e6);
-        }
+        let (send, recv) = conn.open_bi().await.unwrap().await.unwrap();
+        let out = timed_echoes(send, recv, count).await;
         conn.close(0u32.into(), b"");
         out
     }
