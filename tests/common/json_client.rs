@@ -90,11 +90,15 @@ impl JsonClient {
     }
 }
 
-/// The summary counts exactly `count` pings sent and answered, none lost.
+/// The summary counts exactly `count` pings sent and answered, none lost and
+/// none answered twice.
 pub fn assert_nothing_lost(summary: &Value, count: u64) {
     assert_eq!(summary["transmitted"], count, "{summary}");
     assert_eq!(summary["received"], count, "{summary}");
     assert_eq!(summary["lost"], 0, "{summary}");
+    // Nothing here duplicates packets: a duplicate is an accounting error
+    // (a hedge's or a resend's expected second answer counted).
+    assert_eq!(summary["duplicates"], 0, "{summary}");
 }
 
 /// The pong events plus `seen` (pongs read earlier) cover 1..=count exactly once.
