@@ -63,12 +63,11 @@ pub(super) async fn handle_incoming(
         Err(error) => {
             // TLS rejections (no client certificate, unknown CA, expired) land here.
             info!(%remote, %error, "connection refused during handshake");
-            let tls = error
-                .to_string()
-                .to_ascii_lowercase()
-                .contains("certificate")
-                || error.to_string().contains("handshake");
-            shared.metrics.refused(if tls { "tls" } else { "other" });
+            shared.metrics.refused(if refused_by_tls(&error) {
+                "tls"
+            } else {
+                "other"
+            });
             return;
         }
     };
@@ -196,4 +195,19 @@ pub(super) async fn handle_incoming(
             }
         }
     }
+}
+
+/// Whether a handshake that failed with `error` was refused by TLS, on either
+/// side: a QUIC transport error of ours (our TLS stack refused the client's
+/// certificate, or none came: crypto error 0x100 + alert), or the client
+/// closing with one (its TLS refused ours). Told by the variant:
+/// wtransport 0.7.2 keeps the code itself private, and during a handshake the
+/// other transport errors are protocol violations a pingpong client does not
+/// commit.
+fn refused_by_tls(error: &wtransport::error::ConnectionError) -> bool {
+    matches!(
+        error,
+        wtransport::error::ConnectionError::QuicProto(_)
+            | wtransport::error::ConnectionError::ConnectionClosed(_)
+    )
 }
