@@ -1,5 +1,6 @@
 //! Scale: many concurrent idle mTLS sessions against one server process on
-//! loopback, held by several client processes, then one ping on each; next to
+//! loopback, held by several client processes (at lower priority: they stand
+//! in for other machines), then one ping on each; next to
 //! the same number of raw quinn mTLS connections (one stream echo each) against
 //! a quinn server process, measured in the same run. Prints sessions
 //! established, handshakes retried (a lost one is tried again, up to three
