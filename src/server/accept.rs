@@ -14,8 +14,7 @@ use super::handler::{run_control_stream, SessionContext, SessionEnd};
 use super::Shared;
 use crate::proto::{ErrorCode, ServerMessage};
 use crate::service::CLOSE_CLIENT_CERT_INVALID;
-use crate::tls::resumption::check_client_dates;
-use crate::tls::PeerIdentity;
+use crate::tls::resumption::session_client;
 
 /// Application close code of a session that ended normally.
 pub(super) const CLOSE_OK: u32 = 0;
@@ -87,17 +86,16 @@ pub(super) async fn handle_incoming(
     // The client chain: the handshake's, or the one restored from a ticket.
     let chain = connection.peer_identity();
     let leaf = chain.as_ref().and_then(|c| c.as_slice().first());
-    let client = leaf.and_then(|c| PeerIdentity::from_der(c.der()));
-    let client_name = client
-        .as_ref()
-        .map_or_else(|| "unknown".to_string(), ToString::to_string);
     // A resumed session (TLS 1.3 ticket) skipped the handshake's check of the
     // client certificate, and tickets renew on every resumption: its dates may
     // have run out since (the CA and allow-list cannot have changed: see
     // `tls::resumption`).
-    let dates = leaf.map_or(Err(rustls::CertificateError::BadEncoding), |c| {
-        check_client_dates(c.der(), std::time::SystemTime::now())
+    let (client, dates) = leaf.map_or((None, Err(rustls::CertificateError::BadEncoding)), |c| {
+        session_client(c.der(), std::time::SystemTime::now())
     });
+    let client_name = client
+        .as_ref()
+        .map_or_else(|| "unknown".to_string(), ToString::to_string);
     if let Err(verdict) = dates {
         warn!(%remote, client = %client_name, ?verdict, "session refused: the client certificate is not valid now");
         shared.metrics.refused("tls");

@@ -18,6 +18,11 @@ impl PeerIdentity {
     /// Parses the end-entity certificate `der`. Returns `None` for undecodable input.
     pub fn from_der(der: &[u8]) -> Option<Self> {
         let (_, cert) = X509Certificate::from_der(der).ok()?;
+        Some(Self::from_parsed(&cert, der))
+    }
+
+    /// The identity `cert`, already parsed from `der`, claims.
+    pub(crate) fn from_parsed(cert: &X509Certificate<'_>, der: &[u8]) -> Self {
         let common_name = cert
             .subject()
             .iter_common_name()
@@ -41,11 +46,11 @@ impl PeerIdentity {
                     .collect()
             })
             .unwrap_or_default();
-        Some(Self {
+        Self {
             common_name,
             sans,
             fingerprint: fingerprint_sha256(der),
-        })
+        }
     }
 
     /// A short human form: the CN, else the first SAN, else the fingerprint's start.

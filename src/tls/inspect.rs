@@ -51,7 +51,7 @@ impl CertInfo {
     pub fn from_der(der: &[u8]) -> Option<Self> {
         let (_, cert) = X509Certificate::from_der(der).ok()?;
         // Subject and names as the peer-identity code reads them.
-        let identity = PeerIdentity::from_der(der)?;
+        let identity = PeerIdentity::from_parsed(&cert, der);
         let issuer = cert
             .issuer()
             .iter_common_name()
@@ -102,16 +102,20 @@ impl CertInfo {
     }
 }
 
-/// The validity period (not before, not after) of the certificate `der`, read
-/// with one parse and nothing else: for checks on every session. `None` when
-/// it is not an X.509 certificate.
+/// The validity period (not before, not after) of the certificate `der`.
+/// `None` when it is not an X.509 certificate.
 pub fn validity(der: &[u8]) -> Option<(SystemTime, SystemTime)> {
     let (_, cert) = X509Certificate::from_der(der).ok()?;
+    Some(validity_of(&cert))
+}
+
+/// The validity period (not before, not after) of a parsed certificate.
+pub(crate) fn validity_of(cert: &X509Certificate<'_>) -> (SystemTime, SystemTime) {
     let validity = cert.validity();
-    Some((
+    (
         validity.not_before.to_datetime().into(),
         validity.not_after.to_datetime().into(),
-    ))
+    )
 }
 
 /// Whether the private key in `key` belongs to the certificate in `cert`.

@@ -34,10 +34,12 @@ use rustls::pki_types::ServerName;
 use rustls::server::ProducesTickets;
 use rustls::NamedGroup;
 
-use super::inspect::validity;
-use super::TlsError;
+use x509_parser::prelude::{FromDer, X509Certificate};
+
+use super::inspect::validity_of;
 #[cfg(test)]
 use super::{load, TlsMaterial};
+use super::{PeerIdentity, TlsError};
 
 /// How long a ticket may be used. Reconnections that gain from resumption come
 /// within seconds or minutes of the last session (a failover, a monitor's
@@ -202,18 +204,26 @@ impl ClientSessionStore for ClientTickets {
     }
 }
 
-/// Whether the client certificate `leaf` (DER) is within its validity at
-/// `now`: the check a session resumed from a ticket skipped, run again as the
-/// session opens (see the module doc).
-pub fn check_client_dates(leaf: &[u8], now: SystemTime) -> Result<(), rustls::CertificateError> {
-    let (not_before, not_after) = validity(leaf).ok_or(rustls::CertificateError::BadEncoding)?;
-    if now >= not_after {
+/// What a session learns of its client certificate `leaf` (DER) as it opens,
+/// from one parse: who it names, and whether it is within its validity at
+/// `now`, the check a session resumed from a ticket skipped (see the module
+/// doc). Undecodable, it names nobody and fails as `BadEncoding`.
+pub fn session_client(
+    leaf: &[u8],
+    now: SystemTime,
+) -> (Option<PeerIdentity>, Result<(), rustls::CertificateError>) {
+    let Ok((_, cert)) = X509Certificate::from_der(leaf) else {
+        return (None, Err(rustls::CertificateError::BadEncoding));
+    };
+    let (not_before, not_after) = validity_of(&cert);
+    let dates = if now >= not_after {
         Err(rustls::CertificateError::Expired)
     } else if now < not_before {
         Err(rustls::CertificateError::NotValidYet)
     } else {
         Ok(())
-    }
+    };
+    (Some(PeerIdentity::from_parsed(&cert, leaf)), dates)
 }
 
 fn unix_seconds(at: SystemTime) -> u64 {
@@ -274,20 +284,26 @@ mod tests {
         let material = TlsMaterial::from_dir(&paths, crate::tls::LeafRole::Client);
         let certs = load::certificates(&material.cert).unwrap();
         let leaf = super::super::inspect::CertInfo::from_der(&certs[0]).unwrap();
-        assert_eq!(check_client_dates(&certs[0], SystemTime::now()), Ok(()));
+        let dates = |der: &[u8], at| session_client(der, at).1;
+        assert_eq!(dates(&certs[0], SystemTime::now()), Ok(()));
         let after = SystemTime::from(leaf.not_after) + Duration::from_secs(1);
         assert_eq!(
-            check_client_dates(&certs[0], after),
+            dates(&certs[0], after),
             Err(rustls::CertificateError::Expired)
         );
         let before = SystemTime::from(leaf.not_before) - Duration::from_secs(1);
         assert_eq!(
-            check_client_dates(&certs[0], before),
+            dates(&certs[0], before),
             Err(rustls::CertificateError::NotValidYet)
         );
         assert_eq!(
-            check_client_dates(b"not a certificate", SystemTime::now()),
-            Err(rustls::CertificateError::BadEncoding)
+            session_client(b"not a certificate", SystemTime::now()),
+            (None, Err(rustls::CertificateError::BadEncoding))
+        );
+        // The identity comes from the same parse.
+        assert_eq!(
+            session_client(&certs[0], SystemTime::now()).0,
+            crate::tls::PeerIdentity::from_der(&certs[0])
         );
     }
 
