@@ -26,6 +26,8 @@
 mod baselines;
 #[path = "common/binary.rs"]
 mod binary;
+#[path = "common/echo.rs"]
+mod echo;
 #[path = "common/process.rs"]
 mod process;
 #[path = "common/quinn_processes.rs"]
@@ -35,7 +37,8 @@ mod rtt;
 
 use std::time::{Duration, Instant};
 
-use baselines::{full_handshakes, udp_rtts_us, QuinnEcho, WtEcho};
+use baselines::{udp_rtts_us, QuinnEcho, WtEcho};
+use echo::full_handshakes;
 use pingpong::client::{Connector, PingOptions};
 use pingpong::server::{Server, ServerConfig};
 use pingpong::tls::{client_tls_config, store, CertPaths, LeafRole, TlsMaterial};

@@ -10,6 +10,8 @@
 //! after `scripts/test` has installed the venv (`PINGPONG_BENCH_QUICK=1` for a
 //! short run).
 
+#[path = "common/echo.rs"]
+mod echo;
 #[path = "common/process.rs"]
 mod process;
 #[path = "common/rtt.rs"]
@@ -17,7 +19,6 @@ mod rtt;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::Instant;
 
 use pingpong::client::Connector;
 use pingpong::tls::{client_tls_config, store, CertPaths, LeafRole, TlsMaterial};
@@ -59,16 +60,8 @@ async fn echo_rtts(
     count: u64,
 ) -> (f64, f64) {
     let connection = client.connect(url).await.expect("echo session setup");
-    let (mut send, mut recv) = connection.open_bi().await.unwrap().await.unwrap();
-    let message = [0x5a; MESSAGE];
-    let mut back = [0u8; MESSAGE];
-    let mut rtts = Vec::with_capacity(count as usize);
-    for _ in 0..count {
-        let t = Instant::now();
-        send.write_all(&message).await.unwrap();
-        recv.read_exact(&mut back).await.unwrap();
-        rtts.push(t.elapsed().as_secs_f64() * 1e6);
-    }
+    let (send, recv) = connection.open_bi().await.unwrap().await.unwrap();
+    let mut rtts = echo::timed_echoes(send, recv, MESSAGE, count).await;
     connection.close(0u32.into(), b"");
     rtts.sort_by(f64::total_cmp);
     (percentile(&rtts, 50.0), percentile(&rtts, 99.0))

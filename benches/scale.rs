@@ -10,6 +10,8 @@
 //! `cargo bench --bench scale` (10,000 sessions; `PINGPONG_BENCH_SESSIONS=N` to
 //! change, `PINGPONG_BENCH_QUICK=1` for 1,000).
 
+#[path = "common/echo.rs"]
+mod echo;
 #[path = "common/process.rs"]
 mod process;
 
@@ -18,6 +20,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use echo::{full_handshakes, transport};
 use futures::stream::{self, StreamExt};
 use pingpong::client::{Connector, PingOptions, PingRun};
 use pingpong::tls::{
@@ -221,22 +224,6 @@ async fn pingpong_worker(paths: &CertPaths, port: u16, sessions: usize) {
         session.close().await;
     }
     connector.shutdown().await;
-}
-
-/// `tls` without session resumption: each session here stands for a client
-/// of its own, which has no ticket, so every handshake is a full one.
-fn full_handshakes(mut tls: rustls::ClientConfig) -> rustls::ClientConfig {
-    tls.resumption = rustls::client::Resumption::disabled();
-    tls
-}
-
-/// The raw quinn baseline runs with pingpong's own timers (500 ms keep-alive,
-/// 2 s idle timeout), so that both sides carry the same keep-alive load.
-fn transport() -> Arc<quinn::TransportConfig> {
-    let mut t = quinn::TransportConfig::default();
-    t.keep_alive_interval(Some(pingpong::transport::KEEP_ALIVE_INTERVAL));
-    t.max_idle_timeout(Some(pingpong::transport::IDLE_TIMEOUT.try_into().unwrap()));
-    Arc::new(t)
 }
 
 /// Like [`pingpong_worker`], with raw quinn connections and one stream echo.

@@ -9,34 +9,10 @@ use std::time::{Duration, Instant};
 use pingpong::tls::{client_tls_config, server_tls_config, TlsMaterial};
 use wtransport::quinn;
 
+use crate::echo::{full_handshakes, timed_echoes, transport};
+
 /// Bytes per echo message: a 56-byte ping payload plus pingpong's framing (~8).
 const MESSAGE: usize = 64;
-
-fn transport() -> Arc<quinn::TransportConfig> {
-    let mut t = quinn::TransportConfig::default();
-    t.keep_alive_interval(Some(pingpong::transport::KEEP_ALIVE_INTERVAL));
-    t.max_idle_timeout(Some(pingpong::transport::IDLE_TIMEOUT.try_into().unwrap()));
-    Arc::new(t)
-}
-
-/// `count` sequential echoes of [`MESSAGE`] bytes over one stream, µs each.
-async fn timed_echoes(
-    mut send: impl tokio::io::AsyncWrite + Unpin,
-    mut recv: impl tokio::io::AsyncRead + Unpin,
-    count: u64,
-) -> Vec<f64> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let msg = [0x5a; MESSAGE];
-    let mut back = [0u8; MESSAGE];
-    let mut out = Vec::with_capacity(count as usize);
-    for _ in 0..count {
-        let t = Instant::now();
-        send.write_all(&msg).await.unwrap();
-        recv.read_exact(&mut back).await.unwrap();
-        out.push(t.elapsed().as_secs_f64() * 1e6);
-    }
-    out
-}
 
 // ---------- raw quinn baseline ----------
 
@@ -76,12 +52,6 @@ pub struct QuinnEcho {
     client: quinn::Endpoint,
     client_config: quinn::ClientConfig,
     resuming_config: quinn::ClientConfig,
-}
-
-/// `tls` without session resumption: every handshake is a full one.
-pub fn full_handshakes(mut tls: rustls::ClientConfig) -> rustls::ClientConfig {
-    tls.resumption = rustls::client::Resumption::disabled();
-    tls
 }
 
 fn quinn_client_config(tls: rustls::ClientConfig) -> quinn::ClientConfig {
@@ -129,7 +99,7 @@ impl QuinnEcho {
     pub async fn rtts_us(&self, count: u64) -> Vec<f64> {
         let conn = self.connect().await;
         let (send, recv) = conn.open_bi().await.unwrap();
-        let out = timed_echoes(send, recv, count).await;
+        let out = timed_echoes(send, recv, MESSAGE, count).await;
         conn.close(0u32.into(), b"");
         out
     }
@@ -240,7 +210,7 @@ impl WtEcho {
     pub async fn rtts_us(&self, count: u64) -> Vec<f64> {
         let conn = self.client.connect(&self.url).await.unwrap();
         let (send, recv) = conn.open_bi().await.unwrap().await.unwrap();
-        let out = timed_echoes(send, recv, count).await;
+        let out = timed_echoes(send, recv, MESSAGE, count).await;
         conn.close(0u32.into(), b"");
         out
     }
