@@ -18,7 +18,7 @@
 //! the CA changes only by a reload, whose new ticket keys make every older
 //! ticket stop opening. Only time passes, and a resumed handshake hands out new
 //! tickets, so a chain of resumptions could outlast the client certificate:
-//! [`check_client_dates`] checks it again as each session opens
+//! [`session_client`] checks it again as each session opens
 //! (`server::accept`). Trust anchors' own dates are not checked, by the
 //! handshake (webpki) nor here; `pingpong certs` never issues a leaf that
 //! outlives its CA.
