@@ -15,10 +15,7 @@ fn main() -> ExitCode {
     // `cli::output::say`.
     let cli = Cli::parse();
     init_logging(matches!(cli.command, Command::Server(_) | Command::Web(_)));
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match cli.command.runtime().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             return fail(

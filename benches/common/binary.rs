@@ -13,20 +13,16 @@ use crate::process::{self, Server};
 
 /// The release binary cargo built for this benchmark.
 const BINARY: &str = env!("CARGO_BIN_EXE_pingpong");
-/// Worker threads of the binary's runtime: as many as the benchmark's own and
-/// the raw quinn processes' (`#[tokio::main(worker_threads = 2)]`), whatever
-/// the machine's core count.
-const WORKER_THREADS: &str = "2";
 
 /// `pingpong server --no-mdns --listen 127.0.0.1:0` with the certificates of
-/// `home`; its URL.
-pub fn start_server(home: &Path) -> (Server, String) {
-    let (server, port) = process::spawn_server(
-        Command::new(BINARY)
-            .args(["server", "--no-mdns", "--listen", "127.0.0.1:0"])
-            .env("TOKIO_WORKER_THREADS", WORKER_THREADS),
-        home,
-    );
+/// `home`, on CPU `cpu` if given; its URL.
+pub fn start_server(home: &Path, cpu: Option<usize>) -> (Server, String) {
+    let mut command = Command::new(BINARY);
+    command.args(["server", "--no-mdns", "--listen", "127.0.0.1:0"]);
+    if let Some(cpu) = cpu {
+        process::pin(&mut command, cpu);
+    }
+    let (server, port) = process::spawn_server(&mut command, home);
     (server, format!("https://127.0.0.1:{port}/pingpong"))
 }
 
@@ -37,18 +33,20 @@ fn client(home: &Path, url: &str, args: &[&str]) -> Command {
         .arg(url)
         .args(args)
         .env("PINGPONG_HOME", home)
-        .env("TOKIO_WORKER_THREADS", WORKER_THREADS)
         .stderr(Stdio::inherit());
     command
 }
 
-/// Runs `pingpong client URL ARGS -q --json`; its summary object, after
-/// checking that every ping was answered.
-fn summary(home: &Path, url: &str, args: &[&str]) -> Value {
-    let out = client(home, url, args)
-        .args(["-q", "--json"])
-        .output()
-        .unwrap();
+/// `pingpong client URL ARGS -q --json`.
+fn quiet_client(home: &Path, url: &str, args: &[&str]) -> Command {
+    let mut command = client(home, url, args);
+    command.args(["-q", "--json"]);
+    command
+}
+
+/// The client's summary object from its output, after checking that every
+/// ping was answered.
+pub fn summary(out: &std::process::Output) -> Value {
     let last = String::from_utf8_lossy(&out.stdout)
         .lines()
         .last()
@@ -56,17 +54,26 @@ fn summary(home: &Path, url: &str, args: &[&str]) -> Value {
         .to_string();
     let summary: Value = serde_json::from_str(&last).unwrap_or_else(|e| panic!("{last:?}: {e}"));
     assert!(
-        out.status.success() && summary["lost"] == 0,
-        "pingpong client {args:?}: {last}"
+        out.status.success() && summary["lost"] == 0 && summary["duplicates"] == 0,
+        "pingpong client: {last}"
     );
     summary
 }
 
-/// `-c COUNT -i 0 --in-flight 1`: RTT p50 and p99 in µs, from the client's
-/// summary.
-pub fn sequential_us(home: &Path, url: &str, count: u64) -> (f64, f64) {
+/// `pingpong client URL -c COUNT -i 0 --in-flight 1 -q --json`: sequential pings.
+pub fn sequential_command(home: &Path, url: &str, count: u64) -> Command {
     let count = count.to_string();
-    let summary = summary(home, url, &["-c", &count, "-i", "0", "--in-flight", "1"]);
+    quiet_client(home, url, &["-c", &count, "-i", "0", "--in-flight", "1"])
+}
+
+/// `pingpong client URL -c COUNT -i 0 -q --json`: 64 in flight (the default).
+pub fn pipelined_command(home: &Path, url: &str, count: u64) -> Command {
+    let count = count.to_string();
+    quiet_client(home, url, &["-c", &count, "-i", "0"])
+}
+
+/// RTT p50 and p99 in µs, from a client's summary.
+pub fn rtt_us(summary: &Value) -> (f64, f64) {
     let rtt = &summary["rtt_ms"];
     (
         rtt["p50"].as_f64().unwrap() * 1e3,
@@ -74,12 +81,16 @@ pub fn sequential_us(home: &Path, url: &str, count: u64) -> (f64, f64) {
     )
 }
 
-/// `-c COUNT -i 0` (64 in flight): pongs per second over the run the client
-/// timed.
-pub fn pipelined_per_sec(home: &Path, url: &str, count: u64) -> f64 {
-    let count_text = count.to_string();
-    let summary = summary(home, url, &["-c", &count_text, "-i", "0"]);
-    count as f64 / (summary["elapsed_ms"].as_f64().unwrap() / 1e3)
+/// Pongs per second over the run the client timed, from its summary.
+pub fn per_sec(summary: &Value) -> f64 {
+    summary["received"].as_f64().unwrap() / (summary["elapsed_ms"].as_f64().unwrap() / 1e3)
+}
+
+/// `count` sequential pings: RTT p50 and p99 in µs, from the client's summary.
+pub fn sequential_us(home: &Path, url: &str, count: u64) -> (f64, f64) {
+    rtt_us(&summary(
+        &sequential_command(home, url, count).output().unwrap(),
+    ))
 }
 
 /// `pingpong client URL -c 1 --json` from the outside: milliseconds from the

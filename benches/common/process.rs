@@ -131,3 +131,23 @@ pub fn report(line: &str) {
 pub fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
+
+/// Makes `command`'s process run on CPU `cpu` alone (and every thread it
+/// starts): on a machine whose idle cores wake slowly (a virtual machine), a
+/// round trip between processes on two cores costs several times one on the
+/// same core, and which one the scheduler picks changes from run to run.
+pub fn pin(command: &mut Command, cpu: usize) -> &mut Command {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: the closure runs in the child between fork and exec and calls
+    // only sched_setaffinity, which is async-signal-safe.
+    unsafe {
+        command.pre_exec(move || {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut set);
+            if libc::sched_setaffinity(0, std::mem::size_of::<libc::cpu_set_t>(), &set) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        })
+    }
+}

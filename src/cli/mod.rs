@@ -52,6 +52,33 @@ pub(crate) enum Command {
     Dns(dns::DnsCommand),
 }
 
+impl Command {
+    /// The async runtime this command runs on.
+    ///
+    /// A client is one conversation at a time, as ping(8) is: on a
+    /// `current_thread` runtime its ping loop, quinn's connection driver and
+    /// the UDP socket share one thread, so a round trip wakes one thread in the
+    /// process. On a multi-thread runtime the loop (in `block_on`, on the main
+    /// thread) and the driver (on a worker) are on different threads, and every
+    /// ping crossed between them several times: 86 µs a sequential round trip
+    /// on loopback against 16 µs, and half the pipelined rate (see
+    /// docs/performance.md). `discover`, the demo (one server, one client) and
+    /// the command-line tools are as light. The server and the dashboard serve
+    /// many sessions at once, whose handshakes use every core: they keep a
+    /// worker per core (a server on a `current_thread` runtime measured the
+    /// same per ping, so this costs a ping nothing).
+    pub(crate) fn runtime(&self) -> tokio::runtime::Builder {
+        match self {
+            Command::Server(_) | Command::Web(_) => tokio::runtime::Builder::new_multi_thread(),
+            Command::Client(_)
+            | Command::Discover(_)
+            | Command::Demo(_)
+            | Command::Certs(_)
+            | Command::Dns(_) => tokio::runtime::Builder::new_current_thread(),
+        }
+    }
+}
+
 /// Runs the command.
 pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {

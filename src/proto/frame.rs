@@ -84,10 +84,12 @@ pub fn encode_frame_into<M: WireMessage>(message: &M, out: &mut Vec<u8>) -> Resu
             max: MAX_FRAME_LEN,
         });
     }
-    let mut prefix = Vec::with_capacity(PREFIX_ROOM);
-    write_varint(&mut prefix, body_len as u64);
-    let shift = PREFIX_ROOM - prefix.len();
-    buffer[start + shift..start + PREFIX_ROOM].copy_from_slice(&prefix);
+    // On the stack: a frame is encoded per ping, and a heap prefix cost an
+    // allocation each time.
+    let mut prefix = [0u8; PREFIX_ROOM];
+    let prefix_len = varint_into(&mut prefix, body_len as u64);
+    let shift = PREFIX_ROOM - prefix_len;
+    buffer[start + shift..start + PREFIX_ROOM].copy_from_slice(&prefix[..prefix_len]);
     if shift > 0 {
         buffer.copy_within(start + shift.., start);
         buffer.truncate(buffer.len() - shift);
@@ -96,12 +98,17 @@ pub fn encode_frame_into<M: WireMessage>(message: &M, out: &mut Vec<u8>) -> Resu
     Ok(())
 }
 
-fn write_varint(out: &mut Vec<u8>, mut value: u64) {
+/// Writes `value` as LEB128 at the start of `out`, which must be long enough
+/// (a frame length needs at most 3 bytes); the bytes written.
+fn varint_into(out: &mut [u8], mut value: u64) -> usize {
+    let mut i = 0;
     while value >= 0x80 {
-        out.push((value as u8) | 0x80);
+        out[i] = (value as u8) | 0x80;
         value >>= 7;
+        i += 1;
     }
-    out.push(value as u8);
+    out[i] = value as u8;
+    i + 1
 }
 
 /// Outcome of reading a varint from the front of a buffer.
