@@ -54,6 +54,11 @@ pub struct FramedReader<R> {
     chunk: Box<[u8]>,
     frame_timeout: Option<std::time::Duration>,
     partial_since: Option<tokio::time::Instant>,
+    /// The stall deadline's timer, made once a frame is first left unfinished
+    /// and then only moved when it fires: pipelined pings leave a frame
+    /// unfinished at most reads (a QUIC packet ends mid-frame), and arming a
+    /// fresh timer each time cost more than decoding the frames.
+    stall_timer: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
 }
 
 impl<R: AsyncRead + Unpin> FramedReader<R> {
@@ -65,6 +70,7 @@ impl<R: AsyncRead + Unpin> FramedReader<R> {
             chunk: vec![0; IDLE_CHUNK].into_boxed_slice(),
             frame_timeout: None,
             partial_since: None,
+            stall_timer: None,
         }
     }
 
@@ -89,11 +95,23 @@ impl<R: AsyncRead + Unpin> FramedReader<R> {
                     let since = *self
                         .partial_since
                         .get_or_insert_with(tokio::time::Instant::now);
-                    match tokio::time::timeout_at(since + after, self.inner.read(&mut self.chunk))
-                        .await
-                    {
-                        Ok(read) => read?,
-                        Err(_) => return Err(FramedError::Stalled { buffered, after }),
+                    let deadline = since + after;
+                    let timer = self
+                        .stall_timer
+                        .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                    // Left armed by an earlier frame, the timer fires no later
+                    // than this deadline (frames begin in order): when it
+                    // fires early it is moved here, and only then.
+                    tokio::select! {
+                        biased;
+                        read = self.inner.read(&mut self.chunk) => read?,
+                        () = timer.as_mut() => {
+                            if tokio::time::Instant::now() >= deadline {
+                                return Err(FramedError::Stalled { buffered, after });
+                            }
+                            timer.as_mut().reset(deadline);
+                            continue;
+                        }
                     }
                 }
                 _ => {
@@ -183,6 +201,44 @@ mod tests {
             reader.next::<ClientMessage>().await,
             Err(FramedError::Stalled { buffered: 2, .. })
         ));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_later_frame_gets_its_own_full_timeout() {
+        let (a, b) = tokio::io::duplex(64);
+        let (_, mut w) = tokio::io::split(a);
+        let (r, _) = tokio::io::split(b);
+        let after = std::time::Duration::from_secs(10);
+        let mut reader = FramedReader::new(r).with_frame_timeout(after);
+        let frame = encode_frame(&ClientMessage::Ping {
+            seq: 1,
+            payload: vec![7; 4],
+        })
+        .unwrap();
+        // The first frame is left unfinished for 6 s, then completed: the
+        // timer it armed is still set for t = 10 s.
+        let (head, tail) = frame.split_at(2);
+        w.write_all(head).await.unwrap();
+        let writer = async {
+            tokio::time::sleep(std::time::Duration::from_secs(6)).await;
+            w.write_all(tail).await.unwrap();
+            w.write_all(head).await.unwrap(); // the second frame begins at t = 6 s
+            w
+        };
+        let (first, mut w) = tokio::join!(reader.next::<ClientMessage>(), writer);
+        assert!(matches!(
+            first,
+            Ok(Some(ClientMessage::Ping { seq: 1, .. }))
+        ));
+        let started = tokio::time::Instant::now();
+        // The second frame stalls at t = 16 s, not at the old timer's 10 s.
+        let second = reader.next::<ClientMessage>().await;
+        assert!(matches!(
+            second,
+            Err(FramedError::Stalled { buffered: 2, .. })
+        ));
+        assert_eq!(started.elapsed(), after);
+        w.write_all(tail).await.unwrap();
     }
 
     #[test]
