@@ -61,41 +61,46 @@ pub fn encode_frame<M: WireMessage>(message: &M) -> Result<Vec<u8>, FrameError> 
 /// Appends `message` as one frame to `out`, so that many frames can share one
 /// buffer and one write. On error `out` is left as it was.
 pub fn encode_frame_into<M: WireMessage>(message: &M, out: &mut Vec<u8>) -> Result<(), FrameError> {
-    // Room for the longest prefix a legal frame needs (3 bytes for 64 KiB); the
-    // body is shifted left afterwards if its prefix is shorter.
-    const PREFIX_ROOM: usize = 3;
+    // One byte is kept for the length prefix: a body under 128 bytes (a ping
+    // or pong with a payload of up to 110 bytes, the client's default being
+    // 56) needs no more, so the encoded body is never moved. A longer body is
+    // moved right to make room.
     let start = out.len();
-    out.extend_from_slice(&[0; PREFIX_ROOM]);
-    let buffer = std::mem::take(out);
-    let mut buffer = match postcard::to_extend(message, buffer) {
-        Ok(buffer) => buffer,
-        Err(e) => {
-            return Err(FrameError::Garbage {
-                reason: e.to_string(),
-            })
-        }
-    };
-    let body_len = buffer.len() - start - PREFIX_ROOM;
+    out.push(0);
+    if let Err(e) = postcard::to_extend(message, AppendTo(out)) {
+        out.truncate(start);
+        return Err(FrameError::Garbage {
+            reason: e.to_string(),
+        });
+    }
+    let body_len = out.len() - start - 1;
     if body_len > MAX_FRAME_LEN {
-        buffer.truncate(start);
-        *out = buffer;
+        out.truncate(start);
         return Err(FrameError::Oversized {
             len: body_len as u64,
             max: MAX_FRAME_LEN,
         });
     }
-    // On the stack: a frame is encoded per ping, and a heap prefix cost an
-    // allocation each time.
-    let mut prefix = [0u8; PREFIX_ROOM];
+    // The longest prefix a legal frame needs: 3 bytes for 64 KiB.
+    let mut prefix = [0u8; 3];
     let prefix_len = varint_into(&mut prefix, body_len as u64);
-    let shift = PREFIX_ROOM - prefix_len;
-    buffer[start + shift..start + PREFIX_ROOM].copy_from_slice(&prefix[..prefix_len]);
-    if shift > 0 {
-        buffer.copy_within(start + shift.., start);
-        buffer.truncate(buffer.len() - shift);
+    if prefix_len > 1 {
+        let end = out.len();
+        out.resize(end + prefix_len - 1, 0);
+        out.copy_within(start + 1..end, start + prefix_len);
     }
-    *out = buffer;
+    out[start..start + prefix_len].copy_from_slice(&prefix[..prefix_len]);
     Ok(())
+}
+
+/// Lets postcard append to a borrowed buffer, so that the buffer is still the
+/// caller's when encoding fails.
+struct AppendTo<'a>(&'a mut Vec<u8>);
+
+impl Extend<u8> for AppendTo<'_> {
+    fn extend<I: IntoIterator<Item = u8>>(&mut self, bytes: I) {
+        self.0.extend(bytes);
+    }
 }
 
 /// Writes `value` as LEB128 at the start of `out`, which must be long enough
