@@ -275,8 +275,10 @@ impl Server {
         // is told to move (`shutdown` is what they watch), new connections are
         // refused, and the server waits a bounded time for the sessions to go.
         tracker.close();
-        info!(sessions = tracker.len(), "draining");
+        // Readiness first, then the log line: whoever acts on "draining" in
+        // the log finds /readyz already answering 503.
         self.shared.metrics.set_draining();
+        info!(sessions = tracker.len(), "draining");
         if let Some(advertiser) = &self.advertiser {
             let mut draining = self.txt.clone();
             draining.state = crate::proto::ServerState::Draining;

@@ -354,6 +354,9 @@ async def run(args: argparse.Namespace) -> int:
     await stop.wait()
     # Drain: discovery says "draining", sessions are told to move and keep
     # being answered until they go (or the drain timeout), new ones are refused.
+    # Readiness first, then the log line: whoever acts on "draining" in the log
+    # finds /readyz already answering 503.
+    shared.draining = True
     log.info("draining sessions=%d", len(shared.sessions))
     # Nothing may publish `state=serving` again: no reload, no load updates.
     for task in (reloading, publishing):
