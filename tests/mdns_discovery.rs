@@ -228,10 +228,18 @@ fn instance_name_conflicts_get_a_unique_name() {
 fn no_mdns_server_is_not_advertised() {
     let netns = Netns::new();
     let home = home();
+    let env = [("PINGPONG_HOME", home.path())];
     let mut args = server_args("hidden");
     args.push("--no-mdns".into());
-    let _server = ServerProcess::start_in(&netns, &args, &[("PINGPONG_HOME", home.path())]);
-    assert!(discover_json(&netns, &home).is_empty());
+    let _hidden = ServerProcess::start_in(&netns, &args, &env);
+    // The control: an advertised server beside it is seen by the same
+    // discover, so an empty result would not pass for a blind one.
+    let _shown = ServerProcess::start_in(&netns, &server_args("shown"), &env);
+    let instances: Vec<String> = discover_json(&netns, &home)
+        .iter()
+        .map(|c| c["instance"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(instances, ["shown"], "only the advertised server is listed");
 }
 
 #[test]

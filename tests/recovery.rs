@@ -38,11 +38,16 @@ fn failover_test(signal: i32) -> (Value, Vec<Value>) {
         .args(["discover", "--timeout", "2"])
         .env("PINGPONG_HOME", home.path());
     let out = command.output().unwrap();
-    assert!(
-        String::from_utf8_lossy(&out.stdout).lines().count() >= 3,
-        "{}",
-        describe(&out)
-    );
+    let listed = String::from_utf8_lossy(&out.stdout).into_owned();
+    for name in ["alpha", "beta"] {
+        assert!(
+            listed
+                .lines()
+                .any(|row| row.split_whitespace().next() == Some(name)),
+            "{name} is not listed: {}",
+            describe(&out)
+        );
+    }
 
     let count = 300;
     let mut command = netns.command(bin());

@@ -41,10 +41,13 @@ class FakeQuic:
         self.ended = False
         self.unacknowledged = 0
         self._streams: dict[int, SimpleNamespace] = {}
+        #: Set on every write, for tests that wait for one.
+        self.wrote = asyncio.Event()
 
     def send_stream_data(self, stream_id: int, data: bytes, end_stream: bool = False) -> None:
         assert stream_id == STREAM
         self.sent += data
+        self.wrote.set()
         self.ended = self.ended or end_stream
         self._streams[STREAM] = SimpleNamespace(sender=SimpleNamespace(_buffer=bytes(self.unacknowledged)))
 
@@ -62,6 +65,8 @@ class FakeConnection:
         self.welcomed = 0
         self.ended: tuple[str, int, str] | None = None
         self.closed_with: tuple[int, str] | None = None
+        #: Set when the connection is closed.
+        self.closed = asyncio.Event()
 
     def transmit(self) -> None:
         pass
@@ -74,6 +79,23 @@ class FakeConnection:
 
     def close(self, error_code: int = CLOSE_SHUTDOWN, reason_phrase: str = "") -> None:
         self.closed_with = (error_code, reason_phrase)
+        self.closed.set()
+
+
+async def replies_reach(connection: FakeConnection, count: int, timeout: float = 5.0) -> int:
+    """Waits, write by write, until `count` replies were sent (at most
+    `timeout` seconds); how many there are."""
+
+    async def writes() -> None:
+        while len(replies(connection)) < count:
+            connection.quic.wrote.clear()
+            await connection.quic.wrote.wait()
+
+    try:
+        await asyncio.wait_for(writes(), timeout)
+    except TimeoutError:
+        pass
+    return len(replies(connection))
 
 
 def shared(drain_timeout: float = 5.0) -> Shared:
@@ -136,8 +158,7 @@ def test_a_client_that_does_not_read_its_pongs_is_answered_once_it_does() -> Non
         control.receive(b"".join(encode_frame(Ping(seq, b"x")) for seq in range(1, 4)), stream_ended=False)
         paused = len(replies(connection))
         connection.quic.acknowledge()
-        await asyncio.sleep(0.2)
-        return paused, len(replies(connection))
+        return paused, await replies_reach(connection, 4)
 
     paused, resumed = asyncio.run(scenario())
     assert paused == 1  # the Welcome only
@@ -169,7 +190,7 @@ def test_a_drain_says_drain_and_closes_after_the_drain_timeout() -> None:
         control.receive(hello(), stream_ended=False)
         control.drain()
         control.receive(encode_frame(Ping(1, b"still")), stream_ended=False)
-        await asyncio.sleep(0.2)
+        await asyncio.wait_for(connection.closed.wait(), 5)
         return connection
 
     connection = asyncio.run(scenario())

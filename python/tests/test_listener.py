@@ -49,7 +49,9 @@ def test_the_wildcard_listener_takes_ipv4_too() -> None:
     sock = bind_socket("[::]", 0)
     try:
         port = sock.getsockname()[1]
-        assert sock.family in (socket.AF_INET6, socket.AF_INET)
+        # One IPv6 socket that also takes IPv4 (not an IPv4 fallback).
+        assert sock.family == socket.AF_INET6
+        assert sock.getsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY) == 0
         sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         sender.sendto(b"x", ("127.0.0.1", port))
         sender.close()

@@ -105,9 +105,16 @@ mod tests {
     }
 
     #[test]
-    fn each_start_gets_a_new_one() {
+    fn each_start_gets_a_new_key_and_certificate() {
+        // The same arguments twice: only a new key (and serial) can tell them apart.
         let a = BrowserCert::generate(None).unwrap();
-        let b = BrowserCert::generate(Some("10.0.0.1".parse().unwrap())).unwrap();
+        let b = BrowserCert::generate(None).unwrap();
+        let public_key = |cert: &BrowserCert| {
+            let (_, parsed) = X509Certificate::from_der(&cert.cert).unwrap();
+            parsed.public_key().subject_public_key.data.to_vec()
+        };
+        assert_ne!(public_key(&a), public_key(&b), "the key did not change");
+        assert_ne!(a.key.secret_pkcs8_der(), b.key.secret_pkcs8_der());
         assert_ne!(a.sha256, b.sha256);
     }
 }
