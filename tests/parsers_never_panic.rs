@@ -53,8 +53,16 @@ proptest! {
         prop_assert_eq!(given, got);
         // ...lowest priority first.
         prop_assert!(ordered.windows(2).all(|w| w[0].priority <= w[1].priority));
-        if let Some(i) = pick(&infos, |s| *s, &mut rng) {
-            prop_assert!(i < infos.len());
+        // The first pick is from the lowest priority and, when that tier has
+        // a weighted record, never a zero-weight one (RFC 2782).
+        match (pick(&infos, |s| *s, &mut rng), infos.iter().map(|s| s.priority).min()) {
+            (Some(i), Some(best)) => {
+                prop_assert_eq!(infos[i].priority, best);
+                let weighted = infos.iter().any(|s| s.priority == best && s.weight > 0);
+                prop_assert!(!weighted || infos[i].weight > 0, "{:?} picked from {:?}", infos[i], infos);
+            }
+            (None, None) => {}
+            (picked, best) => prop_assert!(false, "picked {:?} with lowest priority {:?}", picked, best),
         }
     }
 }
