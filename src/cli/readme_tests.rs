@@ -8,57 +8,24 @@ use super::Cli;
 
 const README: &str = include_str!("../../README.md");
 
-/// The words of `line` as a shell splits them (quotes, a trailing `# comment`),
-/// without leading `VAR=value` assignments.
-fn shell_words(line: &str) -> Vec<String> {
-    let mut words = Vec::new();
-    let mut word = String::new();
-    let mut quote: Option<char> = None;
-    let mut in_word = false;
-    for c in line.chars() {
-        match (quote, c) {
-            (Some(q), c) if c == q => quote = None,
-            (Some(_), c) => word.push(c),
-            (None, '\'' | '"') => {
-                quote = Some(c);
-                in_word = true;
-            }
-            (None, '#') if !in_word => break,
-            (None, c) if c.is_whitespace() => {
-                if in_word {
-                    words.push(std::mem::take(&mut word));
-                    in_word = false;
-                }
-            }
-            (None, c) => {
-                word.push(c);
-                in_word = true;
-            }
-        }
-    }
-    if in_word {
-        words.push(word);
-    }
-    let assignments = words
-        .iter()
-        .take_while(|w| w.contains('=') && !w.starts_with('-'))
-        .count();
-    words.split_off(assignments)
-}
+/// The README's one parser, shared with the integration tests.
+#[path = "../../tests/common/readme_blocks.rs"]
+mod readme_blocks;
 
-/// The `pingpong` commands of the README's shell blocks.
+use readme_blocks::{sh_lines, shell_words};
+
+/// The `pingpong` commands of the README's shell blocks, as their words
+/// (leading `VAR=value` assignments left out; `cargo run --release -- ARGS`
+/// read as `pingpong ARGS`).
 fn readme_commands() -> Vec<Vec<String>> {
     let mut commands = Vec::new();
-    let mut in_shell = false;
-    for line in README.lines() {
-        if line.starts_with("```") {
-            in_shell = line == "```sh";
-            continue;
-        }
-        if !in_shell {
-            continue;
-        }
-        let mut words = shell_words(line);
+    for line in sh_lines(README, None) {
+        let mut words = shell_words(&line);
+        let assignments = words
+            .iter()
+            .take_while(|w| w.contains('=') && !w.starts_with('-'))
+            .count();
+        words.drain(..assignments);
         if words.starts_with(&["cargo".into(), "run".into()]) {
             match words.iter().position(|w| w == "--") {
                 Some(dashes) => {
@@ -100,6 +67,7 @@ fn shell_words_split_like_a_shell() {
             r#"PINGPONG_DNS=x pingpong server --instance "Living Room" --listen '[::]:0'  # note"#
         ),
         [
+            "PINGPONG_DNS=x",
             "pingpong",
             "server",
             "--instance",

@@ -18,6 +18,7 @@ pub mod lan_lab;
 pub mod named;
 pub mod peers;
 pub mod readme;
+pub mod readme_blocks;
 pub mod routed;
 #[allow(unused_imports)] // only the tests that watch a client use it
 pub use json_client::*;

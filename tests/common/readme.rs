@@ -6,35 +6,17 @@ const README: &str = include_str!("../../README.md");
 /// The lines of the ```sh blocks in the README section titled `title` (a
 /// `## ` or `### ` heading, up to the next of either), trimmed, comments kept.
 pub fn shell_lines(title: &str) -> Vec<String> {
-    let start = ["\n## ", "\n### "]
-        .iter()
-        .find_map(|level| README.find(&format!("{level}{title}\n")))
-        .unwrap_or_else(|| panic!("the README has no section {title:?}"));
-    let section = &README[start + 1..];
-    let end = ["\n## ", "\n### "]
-        .iter()
-        .filter_map(|level| section.find(level))
-        .min();
-    let section = &section[..end.unwrap_or(section.len())];
-    let mut lines = Vec::new();
-    let mut in_shell = false;
-    for line in section.lines() {
-        if line.starts_with("```") {
-            in_shell = line == "```sh";
-        } else if in_shell {
-            lines.push(line.trim().to_string());
-        }
-    }
-    lines
+    super::readme_blocks::sh_lines(README, Some(title))
 }
 
-/// The commands of those blocks: each line without its `# comment`, comment
+/// The commands of those blocks, as a shell reads each line (quotes removed,
+/// the `# comment` left out), their words joined by single spaces; comment
 /// and empty lines left out.
 pub fn commands(title: &str) -> Vec<String> {
     shell_lines(title)
         .iter()
-        .map(|line| line.split(" #").next().unwrap().trim().to_string())
-        .filter(|command| !command.is_empty() && !command.starts_with('#'))
+        .map(|line| super::readme_blocks::shell_words(line).join(" "))
+        .filter(|command| !command.is_empty())
         .collect()
 }
 
