@@ -210,7 +210,7 @@ fn binary_round(
     let [quinn, wt] = lean;
     let (n, m) = (sizes.rtt_pings, sizes.pipelined_pings);
     let pinned =
-        |mut command: std::process::Command| command_output(process::pin(&mut command, cpu));
+        |mut command: std::process::Command| process::pin(&mut command, cpu).output().unwrap();
     let run = quinn.run(home, n, 1, PAYLOAD, cpu);
     out.quinn_p50.push(run.p50_us);
     out.quinn_p99.push(run.p99_us);
@@ -246,10 +246,6 @@ fn binary_round(
         lean::parse_run(&o);
         out.costs.push([ours_seq, ours_pipe, lean_seq, lean_pipe]);
     }
-}
-
-fn command_output(command: &mut std::process::Command) -> std::process::Output {
-    command.output().unwrap()
 }
 
 fn print_binary(placement: Placement, b: &Binary) {

@@ -88,44 +88,33 @@ where
     tokio::pin!(cancelled);
     let hello_timer = tokio::time::sleep(timing.hello_timeout);
     tokio::pin!(hello_timer);
-    // Once the server drains: the session was told to move, and has until then.
-    let mut drain_deadline: Option<tokio::time::Instant> = None;
+    // Once the server drains: the session was told to move, and has this long.
     let drain_timer = tokio::time::sleep(Duration::MAX / 4);
     tokio::pin!(drain_timer);
+    let mut draining = false;
     loop {
         let awaiting_hello = session.version().is_none();
-        // Shutdown and the drain deadline are checked here, on every turn, and
-        // waited for below only when there is nothing to read: polling the
-        // token's future takes a lock shared by every session, which a read
-        // that is ready (most of them, under load) does not need.
-        if let Some(deadline) = drain_deadline {
-            if tokio::time::Instant::now() >= deadline {
-                return Ok((SessionEnd::Shutdown, session));
-            }
-        } else if shutdown.is_cancelled() {
-            if awaiting_hello {
-                return Ok((SessionEnd::Shutdown, session));
-            }
-            // Tell the client to move; keep answering until it has gone.
-            let drain = ServerMessage::Drain {
-                reason: "server shutting down".into(),
-                reconnect_after_ms: 0,
-            };
-            encode_frame_into(&drain, &mut out)?;
-            writer.write_all(&out).await?;
-            out.clear();
-            let deadline = tokio::time::Instant::now() + timing.drain_timeout;
-            drain_deadline = Some(deadline);
-            drain_timer.as_mut().reset(deadline);
-            continue;
-        }
-        let draining = drain_deadline.is_some();
         let next = tokio::select! {
             biased;
-            read = reader.next::<ClientMessage>() => Some(read),
-            _ = &mut cancelled, if !draining => continue,
-            _ = &mut drain_timer, if draining => continue,
+            _ = &mut cancelled, if !draining => {
+                if awaiting_hello {
+                    return Ok((SessionEnd::Shutdown, session));
+                }
+                // Tell the client to move; keep answering until it has gone.
+                let drain = ServerMessage::Drain {
+                    reason: "server shutting down".into(),
+                    reconnect_after_ms: 0,
+                };
+                encode_frame_into(&drain, &mut out)?;
+                writer.write_all(&out).await?;
+                out.clear();
+                draining = true;
+                drain_timer.as_mut().reset(tokio::time::Instant::now() + timing.drain_timeout);
+                continue;
+            }
+            _ = &mut drain_timer, if draining => return Ok((SessionEnd::Shutdown, session)),
             _ = &mut hello_timer, if awaiting_hello => None,
+            read = reader.next::<ClientMessage>() => Some(read),
         };
         // One clock reading per batch of messages: the outbox's ages need no more.
         let batch_time = Instant::now();

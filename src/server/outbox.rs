@@ -93,7 +93,7 @@ impl Outbox {
     pub fn prune(&mut self, now: Instant, limits: &OutboxLimits) {
         while let Some((_, payload, at)) = self.pongs.front() {
             // The counts first: a full outbox (the steady state of a busy
-            // client) drops its oldest without reading a clock.
+            // client) drops its oldest without comparing ages.
             let over = self.pongs.len() > limits.max_pongs || self.bytes > limits.max_bytes;
             if !over && now.saturating_duration_since(*at) <= limits.max_age {
                 break;

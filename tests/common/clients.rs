@@ -1,17 +1,11 @@
 //! `pingpong client` and `discover` runs: to completion, endless, expected to
 //! fail; and what their JSON output lists.
-#![allow(unused_imports)] // each part uses a different subset
 
 use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
 
-use pingpong::tls::generate::{self, Validity};
-use pingpong::tls::{store, CertPaths, LeafRole};
+use pingpong::tls::{CertPaths, LeafRole};
 
 use super::*;
 

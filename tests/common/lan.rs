@@ -1,17 +1,8 @@
 //! A LAN of namespaces on one bridge, and commands run on one of its hosts
 //! under its own host name.
-#![allow(unused_imports)] // each part uses a different subset
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
-
-use pingpong::tls::generate::{self, Validity};
-use pingpong::tls::{store, CertPaths, LeafRole};
+use std::path::Path;
+use std::process::{Command, Stdio};
 
 use super::*;
 

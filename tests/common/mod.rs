@@ -5,7 +5,7 @@
 //! - [`clients`]: `pingpong client` and `discover` runs;
 //! - [`scenarios`]: checks several binaries run against a server;
 //! - the rest: DNS servers, HTTP, labs, peers and the README's lines.
-#![allow(dead_code, unused_imports)] // each test binary uses a different subset
+#![allow(dead_code)] // each test binary uses a different subset
 
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -28,12 +28,19 @@ mod pki;
 mod scenarios;
 mod server_process;
 
+#[allow(unused_imports)] // each test binary uses a different subset
 pub use clients::*;
+#[allow(unused_imports)] // each test binary uses a different subset
 pub use json_client::*;
+#[allow(unused_imports)] // each test binary uses a different subset
 pub use lan::*;
+#[allow(unused_imports)] // each test binary uses a different subset
 pub use netns::*;
+#[allow(unused_imports)] // each test binary uses a different subset
 pub use pki::*;
+#[allow(unused_imports)] // each test binary uses a different subset
 pub use scenarios::*;
+#[allow(unused_imports)] // each test binary uses a different subset
 pub use server_process::*;
 
 /// The binary under test.

@@ -1,17 +1,8 @@
 //! Network namespaces made for one test (where mDNS may run), and re-running a
 //! test inside one.
-#![allow(unused_imports)] // each part uses a different subset
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
-
-use pingpong::tls::generate::{self, Validity};
-use pingpong::tls::{store, CertPaths, LeafRole};
+use std::path::Path;
+use std::process::Command;
 
 use super::*;
 

@@ -1,19 +1,10 @@
 //! Certificate folders for tests: a CA with loopback and named-host leaves,
 //! extra and expired leaves, and the `--cert --key --ca` arguments.
-#![allow(unused_imports)] // each part uses a different subset
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Condvar, Mutex};
-use std::time::Duration;
 
 use pingpong::tls::generate::{self, Validity};
 use pingpong::tls::{store, CertPaths, LeafRole};
-
-use super::*;
 
 /// A certificate folder with a CA, a server leaf for loopback and a client leaf.
 pub fn pki(dir: &Path, ca_name: &str) -> CertPaths {

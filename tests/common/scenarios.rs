@@ -1,17 +1,11 @@
 //! Checks that several test binaries run against a server (Rust or Python):
 //! the allow-list, a client without a certificate.
-#![allow(unused_imports)] // each part uses a different subset
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
-use std::sync::{Arc, Condvar, Mutex};
+use std::path::Path;
 use std::time::Duration;
 
-use pingpong::tls::generate::{self, Validity};
-use pingpong::tls::{store, CertPaths, LeafRole};
+use pingpong::tls::generate::Validity;
+use pingpong::tls::{CertPaths, LeafRole};
 
 use super::*;
 

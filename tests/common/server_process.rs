@@ -1,16 +1,14 @@
 //! A real `pingpong server` process: started, read, signalled, killed on drop.
-#![allow(unused_imports)] // each part uses a different subset
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
 
-use pingpong::tls::generate::{self, Validity};
-use pingpong::tls::{store, CertPaths, LeafRole};
+use pingpong::tls::{CertPaths, LeafRole};
 
 use super::*;
 
