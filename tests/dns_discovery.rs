@@ -309,9 +309,11 @@ fn a_pod_removed_from_dns_disappears_after_the_ttl() {
     }
     let removed = removed.unwrap();
     assert_eq!(removed["host"], format!("pod-1.{SVC}"));
-    // TTL 5 s: gone within the TTL plus one refresh, not minutes.
+    // TTL 5 s: gone within the TTL plus one refresh (about 6 s), not at the
+    // 300 s ceiling of a refresh that ignored the TTL. The bound sits far from
+    // both, so a loaded machine cannot fail it and a TTL ignored still does.
     assert!(
-        removed_at.elapsed() < Duration::from_secs(12),
+        removed_at.elapsed() < Duration::from_secs(60),
         "took {:?}",
         removed_at.elapsed()
     );
@@ -537,7 +539,9 @@ fn each_dns_failure_is_one_clear_line() {
         assert_eq!(errors.len(), 1, "{name}: {stderr}");
         assert!(errors[0].contains(want), "{name}: {stderr}");
         assert!(!stderr.contains("panicked"), "{stderr}");
-        assert!(took < Duration::from_secs(8), "{name} took {took:?}");
+        // An answer ends it at once; the bound only tells a hang from an
+        // exit, and is loose enough that load cannot fail it.
+        assert!(took < Duration::from_secs(30), "{name} took {took:?}");
     }
     // A silent DNS server (a socket that never answers): the same message, after
     // the timeout, not a hang.
@@ -565,7 +569,7 @@ fn each_dns_failure_is_one_clear_line() {
         "{}",
         describe(&out)
     );
-    assert!(took < Duration::from_secs(8), "took {took:?}");
+    assert!(took < Duration::from_secs(30), "took {took:?}");
     let _ = silent.kill();
     let _ = silent.wait();
     // A malformed TXT is a warning; the server behind it is still reached.

@@ -175,7 +175,8 @@ fn an_advertised_address_nothing_answers_on_costs_one_attempt_delay() {
     let found = discover(&lan, 1, &viewer, &[]);
     assert_eq!(addresses(&found[0]).len(), 2, "{found:?}");
     // With a 30 s connect timeout, every run reaches the good address: the dead
-    // one costs one attempt delay (100 ms on a LAN), not the timeout.
+    // one costs one attempt delay (100 ms on a LAN), not the timeout. The 20 s
+    // bound is far from both: only the timeout being waited out fails it.
     for run in 0..20 {
         let started = Instant::now();
         let out = on_host(&lan.hosts[1], "viewer", &viewer)
@@ -195,7 +196,7 @@ fn an_advertised_address_nothing_answers_on_costs_one_attempt_delay() {
         assert!(out.status.success(), "run {run}: {}", describe(&out));
         assert!(stdout.contains("from 10.77.0.50"), "run {run}: {stdout}");
         assert!(
-            took < Duration::from_secs(10),
+            took < Duration::from_secs(20),
             "run {run} waited {took:?}: the dead address cost the connect timeout"
         );
     }
@@ -235,7 +236,7 @@ fn cloned_hosts_with_one_host_name_are_both_usable_and_another_ca_is_not() {
     })
     .collect();
     let viewer = dir.path().join("viewer");
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + Duration::from_secs(60);
     let found = loop {
         let found = discover(&lan, 3, &viewer, &["--probe"]);
         if found.len() == 3 || Instant::now() > deadline {
@@ -328,7 +329,7 @@ fn two_servers_on_one_host_one_stops_and_the_other_never_leaves_the_watch() {
     both.env("PINGPONG_HOME", &home);
     let mut leaving = ServerProcess::spawn(both);
     let mut seen = std::collections::HashMap::new();
-    let deadline = Instant::now() + Duration::from_secs(15);
+    let deadline = Instant::now() + Duration::from_secs(60);
     while seen.len() < 2 {
         let event = events
             .recv_timeout(deadline.saturating_duration_since(Instant::now()))
@@ -345,12 +346,21 @@ fn two_servers_on_one_host_one_stops_and_the_other_never_leaves_the_watch() {
     );
     leaving.signal(libc::SIGTERM);
     assert_eq!(leaving.wait_exit(Duration::from_secs(10)).code(), Some(0));
-    // Watch for 8 s: "leaves" goes, "stays" keeps every address throughout.
-    let until = Instant::now() + Duration::from_secs(8);
+    // "leaves" goes (its goodbye, or at worst within 60 s, half the TTL: a
+    // bound load cannot reach), and "stays" keeps every address throughout:
+    // from the stop until 8 s after it and at least 5 s after the goodbye
+    // was seen, when a goodbye that took the host's addresses would show.
+    let stopped = Instant::now();
+    let mut until = stopped + Duration::from_secs(60);
     let mut left = false;
     while let Ok(event) = events.recv_timeout(until.saturating_duration_since(Instant::now())) {
         match event["instance"].as_str().unwrap() {
-            "leaves" => left |= event["event"] == "removed",
+            "leaves" if event["event"] == "removed" && !left => {
+                left = true;
+                until =
+                    (stopped + Duration::from_secs(8)).max(Instant::now() + Duration::from_secs(5));
+            }
+            "leaves" => {}
             _ => {
                 assert_ne!(event["event"], "removed", "the survivor left: {event}");
                 assert_eq!(addresses(&event), stays, "the survivor changed: {event}");
@@ -389,7 +399,7 @@ fn a_replaced_address_is_advertised_and_the_old_one_withdrawn() {
     let wanted = [format!("10.77.0.50:{port}")];
     loop {
         let event = events
-            .recv_timeout(Duration::from_secs(15).saturating_sub(changed.elapsed()))
+            .recv_timeout(Duration::from_secs(60).saturating_sub(changed.elapsed()))
             .unwrap_or_else(|_| {
                 panic!(
                     "the new address was not advertised with the old one withdrawn; server log:\n{}",

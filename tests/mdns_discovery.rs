@@ -119,7 +119,9 @@ fn client_with_no_address_and_no_server_says_what_to_do() {
         "{stderr}"
     );
     assert!(stderr.contains("pingpong client HOST[:PORT]"), "{stderr}");
-    assert!(started.elapsed() < Duration::from_secs(10));
+    // It gives up and says so rather than waiting on: the bound is generous
+    // (a loaded machine must not fail it), the message above shows the 1 s.
+    assert!(started.elapsed() < Duration::from_secs(30));
 }
 
 /// `discover --watch --json` in `netns`, its stdout and stderr piped.
@@ -149,7 +151,8 @@ fn watch_reports_arrival_and_goodbye() {
     assert_eq!(added["event"], "added");
     assert_eq!(added["instance"], "comes-and-goes");
     // SIGTERM: the server sends an mDNS goodbye, and the watcher sees it leave
-    // well before the record's 120 s TTL.
+    // well before the record's 120 s TTL (the bound is half of it: far from
+    // the goodbye's second or so, so load cannot fail it).
     let stopped = std::time::Instant::now();
     server.signal(libc::SIGTERM);
     assert_eq!(server.wait_exit(Duration::from_secs(10)).code(), Some(0));
@@ -162,7 +165,7 @@ fn watch_reports_arrival_and_goodbye() {
     };
     assert_eq!(removed["instance"], "comes-and-goes");
     assert!(
-        stopped.elapsed() < Duration::from_secs(10),
+        stopped.elapsed() < Duration::from_secs(60),
         "goodbye took {:?}",
         stopped.elapsed()
     );

@@ -55,7 +55,10 @@ fn dead_server_drops_out_after_a_failed_connection() {
         assert_eq!(removed.instance, "doomed");
         let took = asked.elapsed();
         println!("verify removed the dead server after {took:?}");
-        assert!(took < Duration::from_secs(5), "took {took:?}");
+        // The record's TTL is 120 s: a removal well inside it came from the
+        // reconfirmation, not from expiry. Its speed (seconds) is a benchmark
+        // figure; a bound that tight would fail by load, not by a fault.
+        assert!(took < Duration::from_secs(60), "took {took:?}");
         browser.shutdown();
     });
 }

@@ -340,7 +340,6 @@ fn unsupported_protocol_version_gets_an_error_not_a_hang() {
     let server = ServerProcess::start(&tls_args(&paths, LeafRole::Server), &[]);
     let mut args = strings(&[&server.url(), "-c", "1", "--protocol-version", "0"]);
     args.extend(tls_args(&paths, LeafRole::Client));
-    let started = std::time::Instant::now();
     let out = client(&args);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
@@ -350,12 +349,9 @@ fn unsupported_protocol_version_gets_an_error_not_a_hang() {
         ),
         "{stderr}"
     );
-    // Closed cleanly by the server, not by a timeout on our side.
-    assert!(
-        started.elapsed() < pingpong::transport::CONNECT_TIMEOUT,
-        "took {:?}",
-        started.elapsed()
-    );
+    // Closed cleanly by the server, not by a timeout on our side: the reason
+    // above is the server's own, which no timeout could have produced.
+    assert!(!stderr.contains("timed out"), "{stderr}");
     server.wait_for_log("session refused", Duration::from_secs(10));
     assert_good_client_served(&server, &paths);
 }
