@@ -4,19 +4,25 @@
 //! - [`output`]: what a ping run prints as it goes (ping(8)-style or JSON);
 //! - [`register`]: the flags of wide-area registration (server, `dns`);
 //! - [`server`], [`client`], [`discover`], [`demo`], [`web`], [`certs`],
-//!   [`dns`]: each command's flags and what it does, through the library.
+//!   [`dns`]: each command's flags and what it does, through the library;
+//! - [`systemd`]: readiness, stopping and watchdog for a `Type=notify` unit;
+//! - [`completions`], [`man`]: shell completions and manual pages, generated
+//!   from these definitions.
 
 pub(crate) mod args;
 pub(crate) mod certs;
 pub(crate) mod client;
+pub(crate) mod completions;
 pub(crate) mod demo;
 pub(crate) mod discover;
 pub(crate) mod dns;
+pub(crate) mod man;
 pub(crate) mod output;
 #[cfg(test)]
 mod readme_tests;
 pub(crate) mod register;
 pub(crate) mod server;
+pub(crate) mod systemd;
 pub(crate) mod web;
 
 use std::process::ExitCode;
@@ -50,6 +56,10 @@ pub(crate) enum Command {
     /// Look after the DNS zone servers register in (`server --register-dns`).
     #[command(subcommand)]
     Dns(dns::DnsCommand),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(completions::CompletionsArgs),
+    /// Write the manual pages (pingpong.1 and one per command) to a folder.
+    Man(man::ManArgs),
 }
 
 impl Command {
@@ -74,7 +84,9 @@ impl Command {
             | Command::Discover(_)
             | Command::Demo(_)
             | Command::Certs(_)
-            | Command::Dns(_) => tokio::runtime::Builder::new_current_thread(),
+            | Command::Dns(_)
+            | Command::Completions(_)
+            | Command::Man(_) => tokio::runtime::Builder::new_current_thread(),
         }
     }
 }
@@ -89,5 +101,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Web(args) => web::run(args).await,
         Command::Certs(cmd) => certs::run(cmd),
         Command::Dns(cmd) => dns::run(cmd).await,
+        Command::Completions(args) => completions::run(args),
+        Command::Man(args) => man::run(args),
     }
 }

@@ -26,6 +26,15 @@ fn readme_commands() -> Vec<Vec<String>> {
             .take_while(|w| w.contains('=') && !w.starts_with('-'))
             .count();
         words.drain(..assignments);
+        // `sudo [-u USER] pingpong ...` is the same command, run as someone else.
+        if words.first().map(String::as_str) == Some("sudo") {
+            let user = usize::from(words.get(1).map(String::as_str) == Some("-u")) * 2;
+            words.drain(..1 + user);
+        }
+        // Output redirected or piped: the command ends there.
+        if let Some(end) = words.iter().position(|w| w.starts_with('>') || w == "|") {
+            words.truncate(end);
+        }
         if words.starts_with(&["cargo".into(), "run".into()]) {
             match words.iter().position(|w| w == "--") {
                 Some(dashes) => {

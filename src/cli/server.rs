@@ -14,6 +14,7 @@ use pingpong::tls::LeafRole;
 use super::args::{parse_listen, parse_path, parse_seconds, MdnsArgs, TlsArgs};
 use super::output::say;
 use super::register::RegisterArgs;
+use super::systemd;
 
 #[derive(Args)]
 pub(crate) struct ServerArgs {
@@ -55,6 +56,7 @@ pub(crate) struct ServerArgs {
 /// Runs `pingpong server`.
 pub(crate) async fn run(args: ServerArgs) -> Result<ExitCode> {
     let mut config = ServerConfig::new(args.tls.material(LeafRole::Server)?);
+    let drain_timeout = args.drain_timeout;
     config.listen = args.listen;
     config.path = args.path;
     if let Some(instance) = args.instance {
@@ -87,6 +89,12 @@ pub(crate) async fn run(args: ServerArgs) -> Result<ExitCode> {
         say!("pingpong server metrics on http://{addr}/metrics (and /healthz, /readyz)");
     }
     std::io::stdout().flush().ok();
+    systemd::ready(&format!(
+        "serving on {} as {:?}",
+        server.local_addr(),
+        server.info().instance
+    ));
+    systemd::watch(shutdown.clone(), drain_timeout);
     server.run(shutdown).await;
     say!("pingpong server stopped");
     Ok(ExitCode::SUCCESS)

@@ -123,6 +123,25 @@ pub enum TlsError {
         /// Why.
         reason: String,
     },
+    /// The folder lacks this machine's certificates and cannot be written, so no
+    /// development CA can be made there (a read-only mount, a service's
+    /// configuration folder).
+    #[error(
+        "{dir} has no {missing} and cannot be written ({error}), so no development CA can be made \
+         there. Fix: put this machine's certificates in it (`pingpong certs request {role}` there, \
+         signed with `pingpong certs sign` where the CA is), or point PINGPONG_HOME (or --dir) at a \
+         writable folder"
+    )]
+    ReadOnlyFolder {
+        /// The certificate folder.
+        dir: PathBuf,
+        /// The files it lacks ("ca.pem and server.pem").
+        missing: String,
+        /// `server` or `client`.
+        role: &'static str,
+        /// Why it cannot be written (in the message, not a source: said once).
+        error: std::io::Error,
+    },
     /// The certificate folder is something else.
     #[error("{path} is not a folder. Fix: point PINGPONG_HOME (or --dir) at a folder for the certificates")]
     NotAFolder {

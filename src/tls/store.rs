@@ -277,7 +277,22 @@ pub fn ensure_development_pki(
         });
     }
     // Two servers started at once on an empty folder must not both create a CA.
-    let _lock = FolderLock::acquire(paths.dir())?;
+    let _lock = FolderLock::acquire(paths.dir()).map_err(|error| match error {
+        TlsError::Io { error, .. }
+            if matches!(
+                error.kind(),
+                std::io::ErrorKind::ReadOnlyFilesystem | std::io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            TlsError::ReadOnlyFolder {
+                dir: paths.dir.clone(),
+                missing: missing_files(paths, role),
+                role: role.file_stem(),
+                error,
+            }
+        }
+        other => other,
+    })?;
     let mut created = Vec::new();
     if !paths.ca_cert().exists() && !paths.ca_key().exists() {
         init_ca(paths, DEV_CA_NAME, generate::CA_DAYS, false)?;
@@ -318,6 +333,19 @@ pub fn ensure_development_pki(
 }
 
 /// An exclusive advisory lock (flock) on `<dir>/.lock`, released on drop.
+/// The files of `role`'s material that `paths` lacks, for a message.
+fn missing_files(paths: &CertPaths, role: LeafRole) -> String {
+    let wanted = [paths.ca_cert(), paths.leaf_cert(role), paths.leaf_key(role)];
+    let names: Vec<String> = wanted
+        .iter()
+        .filter(|path| !path.exists())
+        .filter_map(|path| path.file_name())
+        .map(|name| name.to_string_lossy().into_owned())
+        .collect();
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    join_and(&names)
+}
+
 struct FolderLock {
     file: std::fs::File,
 }

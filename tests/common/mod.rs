@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::Output;
 
 pub mod cluster;
+pub mod container;
 pub mod dnsmasq;
 pub mod http;
 pub mod lan_lab;

@@ -1,0 +1,35 @@
+//! `pingpong man DIR`: the manual pages, one for `pingpong` and one per
+//! command (`pingpong-server.1`, `pingpong-certs-init.1`, ...), generated from
+//! the command-line definitions (clap_mangen).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, Result};
+use clap::{Args, CommandFactory};
+
+use super::output::say;
+use super::Cli;
+
+#[derive(Args)]
+pub(crate) struct ManArgs {
+    /// Folder to write the pages to (created if missing). Read one with
+    /// `man -l DIR/pingpong-server.1`, or install them under
+    /// /usr/local/share/man/man1.
+    dir: PathBuf,
+}
+
+/// Runs `pingpong man`: writes every page and names the folder.
+pub(crate) fn run(args: ManArgs) -> Result<ExitCode> {
+    std::fs::create_dir_all(&args.dir)
+        .with_context(|| format!("cannot create {}", args.dir.display()))?;
+    clap_mangen::generate_to(Cli::command(), &args.dir)
+        .with_context(|| format!("cannot write the manual pages to {}", args.dir.display()))?;
+    let pages = std::fs::read_dir(&args.dir)
+        .with_context(|| format!("cannot read {}", args.dir.display()))?
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.path().extension().is_some_and(|e| e == "1"))
+        .count();
+    say!("{pages} manual pages in {}", args.dir.display());
+    Ok(ExitCode::SUCCESS)
+}
