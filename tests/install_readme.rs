@@ -224,6 +224,29 @@ fn the_package_installs_a_hardened_service_that_serves_the_lan() {
         "{stdout}"
     );
 
+    // The watchdog is fed: with a 1 s period (pings every 0.5 s), the same
+    // process is still serving after four periods, never restarted.
+    container.ok(
+        "mkdir -p /etc/systemd/system/pingpong.service.d && \
+         printf '[Service]\\nWatchdogSec=1s\\n' > /etc/systemd/system/pingpong.service.d/watchdog.conf && \
+         systemctl daemon-reload && systemctl restart pingpong",
+    );
+    let pid = container.ok("systemctl show --property MainPID --value pingpong");
+    // Time passing is what is tested here: the watchdog fires only after it.
+    std::thread::sleep(Duration::from_secs(4));
+    assert_eq!(
+        container.ok("systemctl show --property MainPID --value pingpong"),
+        pid
+    );
+    assert_eq!(
+        container
+            .ok("systemctl show --property NRestarts --value pingpong")
+            .trim(),
+        "0"
+    );
+    container
+        .ok("rm /etc/systemd/system/pingpong.service.d/watchdog.conf && systemctl daemon-reload");
+
     // Address following (netlink) through the hardening: a new address is advertised.
     lan.hosts[0].ip(&["addr", "add", "10.77.0.50/24", "dev", "eth0"]);
     event_where(&events, "the new address", |e| {
