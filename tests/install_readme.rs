@@ -164,7 +164,18 @@ fn the_package_installs_a_hardened_service_that_serves_the_lan() {
             }
             continue;
         }
-        let out = container.ok(&format!("{SUDO}; {line}"));
+        let run = container.sh(&format!("{SUDO}; {line}"));
+        assert!(
+            run.status.success(),
+            "`{line}` in the container: {}\nthe service's journal:\n{}",
+            describe(&run),
+            String::from_utf8_lossy(
+                &container
+                    .sh("journalctl -u pingpong --no-pager -o cat -n 20")
+                    .stdout
+            )
+        );
+        let out = String::from_utf8_lossy(&run.stdout);
         if line.starts_with("sudo systemctl enable --now") {
             // Type=notify: started means READY=1 arrived, with its status line.
             assert_eq!(

@@ -96,7 +96,15 @@ impl Container {
     /// with a clean environment.
     pub fn sh(&self, script: &str) -> Output {
         Command::new("nsenter")
-            .args(["--target", &self.leader.to_string(), "--all"])
+            // --root: the container's root, which is its init's even where
+            // nspawn could only chroot into it (itself run in a chroot).
+            .args([
+                "--target",
+                &self.leader.to_string(),
+                "--all",
+                "--root",
+                "--wd",
+            ])
             .args([
                 "env",
                 "-i",
