@@ -31,11 +31,12 @@ fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The README's `scripts/deb`, in the dev profile (the build the tests already
-/// made; a release build would take minutes), its package copied to `work`.
+/// The README's `scripts/deb`, packaging the binary the tests already built
+/// (a release build would take minutes, and any build here would replace the
+/// binary other tests are running), its package copied to `work`.
 fn build_package(work: &Path) {
     let out = Command::new(repo().join("scripts/deb"))
-        .args(["--profile", "dev", "--fast"])
+        .args(["--profile", "dev", "--no-build", "--fast"])
         .current_dir(repo())
         .output()
         .unwrap();
