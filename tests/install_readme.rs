@@ -71,26 +71,6 @@ fn build_package(work: &Path) {
     assert!(lintian.status.success(), "lintian: {}", describe(&lintian));
 }
 
-/// `discover --watch --json` on the viewer's host, its events as they come.
-fn watch(lan: &Lan, home: &Path) -> (std::process::Child, mpsc::Receiver<Value>) {
-    let mut child = on_host(&lan.hosts[1], "viewer", home)
-        .args(["discover", "--watch", "--json", "--mdns-interface", "eth0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(serde_json::from_str(&line).unwrap()).is_err() {
-                break;
-            }
-        }
-    });
-    (child, rx)
-}
-
 /// Waits for the first event about `web3` that `check` accepts.
 fn event_where(
     events: &mpsc::Receiver<Value>,
@@ -106,13 +86,6 @@ fn event_where(
             return event;
         }
     }
-}
-
-fn addresses(event: &Value) -> Vec<String> {
-    event["addresses"]
-        .as_array()
-        .map(|a| a.iter().map(|v| v.as_str().unwrap().to_string()).collect())
-        .unwrap_or_default()
 }
 
 /// The unit's status line, as `systemctl status` shows it.
@@ -140,7 +113,7 @@ fn the_package_installs_a_hardened_service_that_serves_the_lan() {
     let ca = pingpong::tls::CertPaths::new(&ca_home);
     let viewer = dir.path().join("viewer");
     host_pki(&ca, &viewer, "viewer");
-    let (mut watcher, events) = watch(&lan, &viewer);
+    let (mut watcher, events) = watch(&lan, 1, &viewer);
 
     let container = Container::boot(&lan.hosts[0], "web3", &work);
     let lines = readme::shell_lines("As a service on Debian");
@@ -287,7 +260,7 @@ fn the_package_installs_a_hardened_service_that_serves_the_lan() {
     // Stopping with a session open: systemd shows the drain, the goodbye
     // reaches the viewer, and the records leave the zone. (A new watch: the
     // first saw the restarts' goodbyes too.)
-    let (mut watcher, events) = watch(&lan, &viewer);
+    let (mut watcher, events) = watch(&lan, 1, &viewer);
     event_where(&events, "web3 arrive again", |e| e["event"] == "added");
     let mut client = on_host(&lan.hosts[1], "viewer", &viewer)
         .args(["client", "-i", "0.2", "--mdns-interface", "eth0"])

@@ -5,10 +5,8 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Stdio};
-use std::sync::mpsc;
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -62,17 +60,6 @@ fn discover(lan: &Lan, i: usize, home: &Path, extra: &[&str]) -> Vec<Value> {
         .output()
         .unwrap();
     json_array(&out)
-}
-
-fn addresses(candidate: &Value) -> Vec<String> {
-    let mut list: Vec<String> = candidate["addresses"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| a.as_str().unwrap().to_string())
-        .collect();
-    list.sort();
-    list
 }
 
 /// `client -c 1` from host `i`, `runs` times in a row: every run must get its pong.
@@ -289,26 +276,6 @@ fn cloned_hosts_with_one_host_name_are_both_usable_and_another_ca_is_not() {
     assert!(ok.status.success(), "{}", describe(&ok));
     let refused = pinned("elsewhere.example");
     assert!(!refused.status.success(), "{}", describe(&refused));
-}
-
-/// `discover --watch --json` on host `i`, its events on a channel.
-fn watch(lan: &Lan, i: usize, home: &Path) -> (Child, mpsc::Receiver<Value>) {
-    let mut child = on_host(&lan.hosts[i], "viewer", home)
-        .args(["discover", "--watch", "--json", "--mdns-interface", "eth0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let (tx, rx) = mpsc::channel();
-    let stdout = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(serde_json::from_str(&line).unwrap()).is_err() {
-                break;
-            }
-        }
-    });
-    (child, rx)
 }
 
 #[test]

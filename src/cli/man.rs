@@ -25,11 +25,20 @@ pub(crate) fn run(args: ManArgs) -> Result<ExitCode> {
         .with_context(|| format!("cannot create {}", args.dir.display()))?;
     clap_mangen::generate_to(Cli::command(), &args.dir)
         .with_context(|| format!("cannot write the manual pages to {}", args.dir.display()))?;
-    let pages = std::fs::read_dir(&args.dir)
-        .with_context(|| format!("cannot read {}", args.dir.display()))?
-        .filter_map(|entry| entry.ok())
-        .filter(|entry| entry.path().extension().is_some_and(|e| e == "1"))
-        .count();
-    say!("{pages} manual pages in {}", args.dir.display());
+    say!(
+        "{} manual pages in {}",
+        pages(&Cli::command()),
+        args.dir.display()
+    );
     Ok(ExitCode::SUCCESS)
+}
+
+/// The pages clap_mangen writes for `command`: its own and one per visible
+/// subcommand, at every level.
+fn pages(command: &clap::Command) -> usize {
+    1 + command
+        .get_subcommands()
+        .filter(|sub| !sub.is_hide_set())
+        .map(pages)
+        .sum::<usize>()
 }

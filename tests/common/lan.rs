@@ -1,8 +1,12 @@
 //! A LAN of namespaces on one bridge, and commands run on one of its hosts
 //! under its own host name.
 
+use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+
+use serde_json::Value;
 
 use super::*;
 
@@ -123,4 +127,36 @@ impl Lan {
         drop(child.stdin.take());
         assert!(child.wait().unwrap().success(), "nft rejected {rules}");
     }
+}
+
+/// `discover --watch --json` on host `i` (as `viewer`, on its `eth0`), its
+/// events on a channel as they come.
+pub fn watch(lan: &Lan, i: usize, home: &Path) -> (Child, mpsc::Receiver<Value>) {
+    let mut child = on_host(&lan.hosts[i], "viewer", home)
+        .args(["discover", "--watch", "--json", "--mdns-interface", "eth0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(serde_json::from_str(&line).unwrap()).is_err() {
+                break;
+            }
+        }
+    });
+    (child, rx)
+}
+
+/// The addresses of a discovered candidate (a `discover --json` line), sorted;
+/// none for an event that carries none.
+pub fn addresses(candidate: &Value) -> Vec<String> {
+    let mut list: Vec<String> = candidate["addresses"]
+        .as_array()
+        .map(|a| a.iter().map(|v| v.as_str().unwrap().to_string()).collect())
+        .unwrap_or_default();
+    list.sort();
+    list
 }
