@@ -1,8 +1,10 @@
 //! Scale: many concurrent idle mTLS sessions against one server process on
 //! loopback, held by several client processes (at lower priority: they stand
-//! in for other machines), then one ping on each; next to
-//! the same number of raw quinn mTLS connections (one stream echo each) against
-//! a quinn server process, measured in the same run. Prints sessions
+//! in for other machines), then one ping on each; next to the same number of
+//! bare WebTransport sessions against a wtransport echo server (what
+//! WebTransport itself costs) and of raw quinn mTLS connections against a
+//! quinn echo server (the limit), one stream echo each, measured in the same
+//! run. Prints sessions
 //! established, handshakes retried (a lost one is tried again, up to three
 //! times, as a real client would), pongs, server RSS, memory per session and
 //! server CPU time.
@@ -32,6 +34,7 @@ use wtransport::quinn;
 
 const PINGPONG: &str = env!("CARGO_BIN_EXE_pingpong");
 const QUINN_SERVER: &str = "PINGPONG_BENCH_QUINN_SERVER";
+const WT_SERVER: &str = "PINGPONG_BENCH_WT_SERVER";
 /// Handshakes in flight at once per client process while establishing sessions
 /// (four processes: 64 in all).
 const CONCURRENCY: usize = 16;
@@ -42,7 +45,8 @@ const CLIENT_PROCESSES: usize = 4;
 const ATTEMPTS: usize = 3;
 /// Niceness of the client processes (see `worker`).
 const CLIENT_NICENESS: libc::c_int = 10;
-/// Set in a worker process: which client it runs (`pingpong` or `quinn`).
+/// Set in a worker process: which client it runs (`pingpong`, `wtransport` or
+/// `quinn`).
 const WORKER: &str = "PINGPONG_BENCH_SCALE_WORKER";
 const WORKER_HOME: &str = "PINGPONG_BENCH_SCALE_HOME";
 const WORKER_PORT: &str = "PINGPONG_BENCH_SCALE_PORT";
@@ -51,6 +55,10 @@ const WORKER_SESSIONS: &str = "PINGPONG_BENCH_SCALE_SESSIONS";
 fn main() {
     if let Some(home) = std::env::var_os(QUINN_SERVER) {
         quinn_server(std::path::Path::new(&home));
+        return;
+    }
+    if let Some(home) = std::env::var_os(WT_SERVER) {
+        wt_server(std::path::Path::new(&home));
         return;
     }
     if let Ok(kind) = std::env::var(WORKER) {
@@ -83,6 +91,13 @@ fn main() {
     drop(server);
 
     let (server, port) = spawn_server(
+        Command::new(std::env::current_exe().unwrap()).env(WT_SERVER, dir.path()),
+        dir.path(),
+    );
+    let bare = measure("wtransport", dir.path(), port, sessions, &server);
+    drop(server);
+
+    let (server, port) = spawn_server(
         Command::new(std::env::current_exe().unwrap()).env(QUINN_SERVER, dir.path()),
         dir.path(),
     );
@@ -94,44 +109,32 @@ fn main() {
         "{sessions} concurrent mTLS sessions on loopback, {CLIENT_PROCESSES} client processes, {} cores",
         cores()
     );
-    println!("{:<28} {:>12} {:>12}", "", "pingpong", "raw quinn");
     println!(
-        "{:<28} {:>12} {:>12}",
-        "sessions established", ours.established, raw.established
+        "{:<28} {:>12} {:>12} {:>12}   pingpong / bare wt, / raw quinn",
+        "", "pingpong", "bare wt", "raw quinn"
     );
-    println!(
-        "{:<28} {:>12} {:>12}",
-        "handshakes retried", ours.retried, raw.retried
-    );
-    println!(
-        "{:<28} {:>12} {:>12}",
-        "pings answered", ours.answered, raw.answered
-    );
-    println!(
-        "{:<28} {:>9.1} s {:>9.1} s",
-        "time to establish",
-        ours.setup.as_secs_f64(),
-        raw.setup.as_secs_f64()
-    );
-    println!(
-        "{:<28} {:>9} MiB {:>9} MiB",
-        "server RSS, idle sessions",
-        ours.rss_kib / 1024,
-        raw.rss_kib / 1024
-    );
-    println!(
-        "{:<28} {:>9.1} KiB {:>9.1} KiB   ratio {:.2}x",
-        "server memory per session",
-        ours.per_session_kib(),
-        raw.per_session_kib(),
-        ours.per_session_kib() / raw.per_session_kib()
-    );
-    println!(
-        "{:<28} {:>9.1} s {:>9.1} s",
-        "server CPU time",
-        ours.cpu.as_secs_f64(),
-        raw.cpu.as_secs_f64()
-    );
+    let sides = [&ours, &bare, &raw];
+    let count = |label: &str, value: fn(&Figures) -> usize| {
+        let [a, b, c] = sides.map(value);
+        println!("{label:<28} {a:>12} {b:>12} {c:>12}");
+    };
+    let measured = |label: &str, unit: &str, value: fn(&Figures) -> f64| {
+        let [a, b, c] = sides.map(value);
+        println!(
+            "{label:<28} {a:>8.1} {unit:<3} {b:>8.1} {unit:<3} {c:>8.1} {unit:<3}   {:.2}x, {:.2}x",
+            a / b,
+            a / c
+        );
+    };
+    count("sessions established", |f| f.established);
+    count("handshakes retried", |f| f.retried);
+    count("pings answered", |f| f.answered);
+    measured("time to establish", "s", |f| f.setup.as_secs_f64());
+    measured("server RSS, idle sessions", "MiB", |f| {
+        f.rss_kib as f64 / 1024.0
+    });
+    measured("server memory per session", "KiB", Figures::per_session_kib);
+    measured("server CPU time", "s", |f| f.cpu.as_secs_f64());
 }
 
 struct Figures {
@@ -295,6 +298,73 @@ async fn quinn_worker(paths: &CertPaths, port: u16, sessions: usize) {
     endpoint.wait_idle().await;
 }
 
+/// Like [`quinn_worker`], over bare WebTransport sessions (wtransport, the
+/// same timers as pingpong's): one stream each, one byte each way at setup.
+async fn wt_worker(paths: &CertPaths, port: u16, sessions: usize) {
+    let tls = client_tls_config(&TlsMaterial::from_dir(paths, LeafRole::Client), None).unwrap();
+    let config = wtransport::ClientConfig::builder()
+        .with_bind_address("127.0.0.1:0".parse().unwrap())
+        .with_custom_tls(full_handshakes(tls))
+        .keep_alive_interval(Some(pingpong::transport::KEEP_ALIVE_INTERVAL))
+        .max_idle_timeout(Some(Duration::from_secs(30)))
+        .unwrap()
+        .build();
+    let endpoint = wtransport::Endpoint::client(config).unwrap();
+    let url = format!("https://127.0.0.1:{port}/");
+    let retries = AtomicUsize::new(0);
+    let open: Vec<_> = stream::iter(0..sessions)
+        .map(|_| {
+            let endpoint = &endpoint;
+            let url = url.clone();
+            let retries = &retries;
+            async move {
+                let mut attempt = 1;
+                let conn = loop {
+                    match endpoint.connect(&url).await {
+                        Ok(conn) => break conn,
+                        Err(_) if attempt < ATTEMPTS => {
+                            retries.fetch_add(1, Ordering::Relaxed);
+                            attempt += 1;
+                        }
+                        Err(_) => return None,
+                    }
+                };
+                let (mut send, mut recv) = conn.open_bi().await.ok()?.await.ok()?;
+                send.write_all(&[0]).await.ok()?;
+                recv.read_exact(&mut [0u8; 1]).await.ok()?;
+                Some((conn, (send, recv)))
+            }
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect()
+        .await;
+    let mut open: Vec<_> = open.into_iter().flatten().collect();
+    report(&format!(
+        "{} {}",
+        open.len(),
+        retries.load(Ordering::Relaxed)
+    ));
+    assert_eq!(order(), "ping");
+    let answered: usize = stream::iter(open.iter_mut())
+        .map(|(_, (send, recv))| async move {
+            let mut back = [0u8; 64];
+            let ok =
+                send.write_all(&[1; 64]).await.is_ok() && recv.read_exact(&mut back).await.is_ok();
+            usize::from(ok)
+        })
+        .buffer_unordered(CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .sum();
+    report(&answered.to_string());
+    assert_eq!(order(), "close");
+    for (conn, _) in &open {
+        conn.close(0u32.into(), b"");
+    }
+    endpoint.wait_idle().await;
+}
+
 /// Runs `sessions` over [`CLIENT_PROCESSES`] workers of `kind` against the
 /// server on `port`, and reads the server's figures.
 fn measure(
@@ -374,6 +444,7 @@ fn worker(kind: &str) {
         .unwrap();
     match kind {
         "pingpong" => runtime.block_on(pingpong_worker(&paths, port, sessions)),
+        "wtransport" => runtime.block_on(wt_worker(&paths, port, sessions)),
         _ => runtime.block_on(quinn_worker(&paths, port, sessions)),
     }
 }
@@ -399,6 +470,53 @@ fn quinn_server(home: &std::path::Path) {
         while let Some(incoming) = endpoint.accept().await {
             tokio::spawn(async move {
                 let Ok(conn) = incoming.await else { return };
+                while let Ok((mut send, mut recv)) = conn.accept_bi().await {
+                    tokio::spawn(async move {
+                        let mut buf = vec![0u8; 4096];
+                        while let Ok(Some(n)) = recv.read(&mut buf).await {
+                            if send.write_all(&buf[..n]).await.is_err() {
+                                return;
+                            }
+                        }
+                    });
+                }
+            });
+        }
+    });
+}
+
+/// The bare WebTransport echo server (wtransport, the same timers as
+/// pingpong's server), in its own process so that its memory can be read.
+fn wt_server(home: &std::path::Path) {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let tls = server_tls_config(&TlsMaterial::from_dir(
+            &CertPaths::new(home),
+            LeafRole::Server,
+        ))
+        .unwrap();
+        let config = wtransport::ServerConfig::builder()
+            .with_bind_address("127.0.0.1:0".parse().unwrap())
+            .with_custom_tls(tls)
+            .keep_alive_interval(Some(pingpong::transport::KEEP_ALIVE_INTERVAL))
+            .max_idle_timeout(Some(pingpong::transport::IDLE_TIMEOUT))
+            .unwrap()
+            .build();
+        let endpoint = wtransport::Endpoint::server(config).unwrap();
+        println!(
+            "wtransport echo listening on {}",
+            endpoint.local_addr().unwrap()
+        );
+        loop {
+            let incoming = endpoint.accept().await;
+            tokio::spawn(async move {
+                let Ok(request) = incoming.await else { return };
+                let Ok(conn) = request.accept().await else {
+                    return;
+                };
                 while let Ok((mut send, mut recv)) = conn.accept_bi().await {
                     tokio::spawn(async move {
                         let mut buf = vec![0u8; 4096];
