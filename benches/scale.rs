@@ -245,21 +245,14 @@ async fn quinn_worker(paths: &CertPaths, port: u16, sessions: usize) {
             let config = config.clone();
             let retries = &retries;
             async move {
-                let mut attempt = 1;
-                let conn = loop {
-                    match endpoint
+                let conn = with_retries(retries, || async {
+                    endpoint
                         .connect_with(config.clone(), addr, "localhost")
                         .ok()?
                         .await
-                    {
-                        Ok(conn) => break conn,
-                        Err(_) if attempt < ATTEMPTS => {
-                            retries.fetch_add(1, Ordering::Relaxed);
-                            attempt += 1;
-                        }
-                        Err(_) => return None,
-                    }
-                };
+                        .ok()
+                })
+                .await?;
                 // One byte each way at setup, so that the server holds the
                 // stream of an idle connection, as pingpong's does.
                 let (mut send, mut recv) = conn.open_bi().await.ok()?;
@@ -272,26 +265,7 @@ async fn quinn_worker(paths: &CertPaths, port: u16, sessions: usize) {
         .collect()
         .await;
     let mut open: Vec<_> = open.into_iter().flatten().collect();
-    report(&format!(
-        "{} {}",
-        open.len(),
-        retries.load(Ordering::Relaxed)
-    ));
-    assert_eq!(order(), "ping");
-    let answered: usize = stream::iter(open.iter_mut())
-        .map(|(_, (send, recv))| async move {
-            let mut back = [0u8; 64];
-            let ok =
-                send.write_all(&[1; 64]).await.is_ok() && recv.read_exact(&mut back).await.is_ok();
-            usize::from(ok)
-        })
-        .buffer_unordered(CONCURRENCY)
-        .collect::<Vec<_>>()
-        .await
-        .into_iter()
-        .sum();
-    report(&answered.to_string());
-    assert_eq!(order(), "close");
+    echo_once_each(&mut open, retries.load(Ordering::Relaxed)).await;
     for (conn, _) in &open {
         conn.close(0u32.into(), b"");
     }
@@ -318,17 +292,8 @@ async fn wt_worker(paths: &CertPaths, port: u16, sessions: usize) {
             let url = url.clone();
             let retries = &retries;
             async move {
-                let mut attempt = 1;
-                let conn = loop {
-                    match endpoint.connect(&url).await {
-                        Ok(conn) => break conn,
-                        Err(_) if attempt < ATTEMPTS => {
-                            retries.fetch_add(1, Ordering::Relaxed);
-                            attempt += 1;
-                        }
-                        Err(_) => return None,
-                    }
-                };
+                let conn =
+                    with_retries(retries, || async { endpoint.connect(&url).await.ok() }).await?;
                 let (mut send, mut recv) = conn.open_bi().await.ok()?.await.ok()?;
                 send.write_all(&[0]).await.ok()?;
                 recv.read_exact(&mut [0u8; 1]).await.ok()?;
@@ -339,11 +304,41 @@ async fn wt_worker(paths: &CertPaths, port: u16, sessions: usize) {
         .collect()
         .await;
     let mut open: Vec<_> = open.into_iter().flatten().collect();
-    report(&format!(
-        "{} {}",
-        open.len(),
-        retries.load(Ordering::Relaxed)
-    ));
+    echo_once_each(&mut open, retries.load(Ordering::Relaxed)).await;
+    for (conn, _) in &open {
+        conn.close(0u32.into(), b"");
+    }
+    endpoint.wait_idle().await;
+}
+
+/// `connect` up to [`ATTEMPTS`] times, each failure but the last counted in
+/// `retries`, as a real client would try a lost handshake again.
+async fn with_retries<T, F, Fut>(retries: &AtomicUsize, connect: F) -> Option<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    for attempt in 1..=ATTEMPTS {
+        if let Some(conn) = connect().await {
+            return Some(conn);
+        }
+        if attempt < ATTEMPTS {
+            retries.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+    None
+}
+
+/// The idle part of an echo worker: reports the sessions `open` and the
+/// handshakes `retried`, waits for "ping", echoes 64 bytes once on each
+/// session's stream, reports how many came back, and waits for "close".
+async fn echo_once_each<C, S, R>(open: &mut [(C, (S, R))], retried: usize)
+where
+    S: tokio::io::AsyncWrite + Unpin,
+    R: tokio::io::AsyncRead + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    report(&format!("{} {retried}", open.len()));
     assert_eq!(order(), "ping");
     let answered: usize = stream::iter(open.iter_mut())
         .map(|(_, (send, recv))| async move {
@@ -359,10 +354,6 @@ async fn wt_worker(paths: &CertPaths, port: u16, sessions: usize) {
         .sum();
     report(&answered.to_string());
     assert_eq!(order(), "close");
-    for (conn, _) in &open {
-        conn.close(0u32.into(), b"");
-    }
-    endpoint.wait_idle().await;
 }
 
 /// Runs `sessions` over [`CLIENT_PROCESSES`] workers of `kind` against the
