@@ -22,7 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use echo::{full_handshakes, transport};
+use echo::{full_handshakes, serve_wt_sessions, transport};
 use futures::stream::{self, StreamExt};
 use pingpong::client::{Connector, PingOptions, PingRun};
 use pingpong::tls::{
@@ -501,24 +501,18 @@ fn wt_server(home: &std::path::Path) {
             "wtransport echo listening on {}",
             endpoint.local_addr().unwrap()
         );
-        loop {
-            let incoming = endpoint.accept().await;
-            tokio::spawn(async move {
-                let Ok(request) = incoming.await else { return };
-                let Ok(conn) = request.accept().await else {
-                    return;
-                };
-                while let Ok((mut send, mut recv)) = conn.accept_bi().await {
-                    tokio::spawn(async move {
-                        let mut buf = vec![0u8; 4096];
-                        while let Ok(Some(n)) = recv.read(&mut buf).await {
-                            if send.write_all(&buf[..n]).await.is_err() {
-                                return;
-                            }
+        serve_wt_sessions(endpoint, |conn| async move {
+            while let Ok((mut send, mut recv)) = conn.accept_bi().await {
+                tokio::spawn(async move {
+                    let mut buf = vec![0u8; 4096];
+                    while let Ok(Some(n)) = recv.read(&mut buf).await {
+                        if send.write_all(&buf[..n]).await.is_err() {
+                            return;
                         }
-                    });
-                }
-            });
-        }
+                    }
+                });
+            }
+        })
+        .await;
     });
 }

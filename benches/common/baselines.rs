@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use pingpong::tls::{client_tls_config, server_tls_config, TlsMaterial};
 use wtransport::quinn;
 
-use crate::echo::{full_handshakes, timed_echoes, transport};
+use crate::echo::{full_handshakes, serve_wt_sessions, timed_echoes, transport};
 
 /// Bytes per echo message: a 56-byte ping payload plus pingpong's framing (~8).
 const MESSAGE: usize = 64;
@@ -174,27 +174,18 @@ impl WtEcho {
             "https://127.0.0.1:{}/echo",
             endpoint.local_addr().unwrap().port()
         );
-        tokio::spawn(async move {
-            loop {
-                let incoming = endpoint.accept().await;
-                tokio::spawn(async move {
-                    let Ok(request) = incoming.await else { return };
-                    let Ok(conn) = request.accept().await else {
-                        return;
-                    };
-                    let Ok((mut send, mut recv)) = conn.accept_bi().await else {
-                        return;
-                    };
-                    let mut buf = vec![0u8; 64 * 1024];
-                    while let Ok(Some(n)) = recv.read(&mut buf).await {
-                        if send.write_all(&buf[..n]).await.is_err() {
-                            break;
-                        }
-                    }
-                    let _ = conn.closed().await;
-                });
+        tokio::spawn(serve_wt_sessions(endpoint, |conn| async move {
+            let Ok((mut send, mut recv)) = conn.accept_bi().await else {
+                return;
+            };
+            let mut buf = vec![0u8; 64 * 1024];
+            while let Ok(Some(n)) = recv.read(&mut buf).await {
+                if send.write_all(&buf[..n]).await.is_err() {
+                    break;
+                }
             }
-        });
+            let _ = conn.closed().await;
+        }));
         let config = wtransport::ClientConfig::builder()
             .with_bind_default()
             .with_custom_tls(full_handshakes(client_tls_config(client, None).unwrap()))

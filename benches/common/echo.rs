@@ -42,3 +42,25 @@ pub async fn timed_echoes(
     }
     out
 }
+
+/// Accepts WebTransport sessions on `endpoint` for ever, whatever their path,
+/// and hands each to `serve` on a task of its own.
+pub async fn serve_wt_sessions<F, Fut>(
+    endpoint: wtransport::Endpoint<wtransport::endpoint::endpoint_side::Server>,
+    serve: F,
+) where
+    F: Fn(wtransport::Connection) -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    loop {
+        let incoming = endpoint.accept().await;
+        let serve = serve.clone();
+        tokio::spawn(async move {
+            let Ok(request) = incoming.await else { return };
+            let Ok(conn) = request.accept().await else {
+                return;
+            };
+            serve(conn).await;
+        });
+    }
+}

@@ -212,18 +212,12 @@ async fn wt_echo() {
         .build();
     let endpoint = wtransport::Endpoint::server(config).unwrap();
     println!("listening on {}", endpoint.local_addr().unwrap());
-    loop {
-        let incoming = endpoint.accept().await;
-        tokio::spawn(async move {
-            let Ok(request) = incoming.await else { return };
-            let Ok(conn) = request.accept().await else {
-                return;
-            };
-            while let Ok((send, recv)) = conn.accept_bi().await {
-                tokio::spawn(echo_messages(recv, send));
-            }
-        });
-    }
+    crate::echo::serve_wt_sessions(endpoint, |conn| async move {
+        while let Ok((send, recv)) = conn.accept_bi().await {
+            tokio::spawn(echo_messages(recv, send));
+        }
+    })
+    .await;
 }
 
 /// Echoes every complete message read, all of a read's messages in one write.

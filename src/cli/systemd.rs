@@ -16,8 +16,8 @@ use tracing::warn;
 /// (at most 1 s).
 const STOP_MARGIN: Duration = Duration::from_secs(5);
 
-/// Tells systemd the server is ready: it listens on `listen` and, when it
-/// advertises, its mDNS advertisement is up.
+/// Tells systemd the server is ready (it listens and, when it advertises,
+/// its mDNS advertisement is up), with `status` as its status line.
 pub(crate) fn ready(status: &str) {
     send(&[NotifyState::Ready, NotifyState::Status(status)]);
 }
