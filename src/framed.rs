@@ -3,9 +3,10 @@
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::proto::{encode_frame, FrameDecoder, FrameError, WireMessage};
+use crate::proto::{encode_frame, ClientMessageView, FrameDecoder, FrameError, WireMessage};
 
-/// Largest read from the stream: 4 KiB holds 64 pipelined 56-byte pings;
+/// Largest read from the stream (straight into the decoder's buffer): 4 KiB
+/// holds 64 pipelined 56-byte pings;
 /// larger frames simply take several reads.
 const READ_CHUNK: usize = 4 * 1024;
 
@@ -51,7 +52,8 @@ pub enum FramedError {
 pub struct FramedReader<R> {
     inner: R,
     decoder: FrameDecoder,
-    chunk: Box<[u8]>,
+    /// Bytes asked for by the next read (see [`next_chunk_size`]).
+    chunk: usize,
     frame_timeout: Option<std::time::Duration>,
     partial_since: Option<tokio::time::Instant>,
     /// The stall deadline's timer, made once a frame is first left unfinished
@@ -67,7 +69,7 @@ impl<R: AsyncRead + Unpin> FramedReader<R> {
         Self {
             inner,
             decoder: FrameDecoder::new(),
-            chunk: vec![0; IDLE_CHUNK].into_boxed_slice(),
+            chunk: IDLE_CHUNK,
             frame_timeout: None,
             partial_since: None,
             stall_timer: None,
@@ -87,8 +89,24 @@ impl<R: AsyncRead + Unpin> FramedReader<R> {
     pub async fn next<M: WireMessage>(&mut self) -> Result<Option<M>, FramedError> {
         loop {
             if let Some(message) = self.decoder.decode()? {
-                self.partial_since = None;
                 return Ok(Some(message));
+            }
+            if !self.ready().await? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Waits until a whole frame (or one the limits refuse) is buffered, so
+    /// that the next `try_next*` returns it: true; false when the stream ended
+    /// cleanly between frames.
+    ///
+    /// Cancel-safe: bytes already read stay buffered for the next call.
+    pub async fn ready(&mut self) -> Result<bool, FramedError> {
+        loop {
+            if self.decoder.has_frame() {
+                self.partial_since = None;
+                return Ok(true);
             }
             let n = match (self.frame_timeout, self.decoder.buffered()) {
                 (Some(after), buffered) if buffered > 0 => {
@@ -102,9 +120,10 @@ impl<R: AsyncRead + Unpin> FramedReader<R> {
                     // Left armed by an earlier frame, the timer fires no later
                     // than this deadline (frames begin in order): when it
                     // fires early it is moved here, and only then.
+                    let mut buffer = self.decoder.read_buffer(self.chunk);
                     tokio::select! {
                         biased;
-                        read = self.inner.read(&mut self.chunk) => read?,
+                        read = self.inner.read_buf(&mut buffer) => read?,
                         () = timer.as_mut() => {
                             if tokio::time::Instant::now() >= deadline {
                                 return Err(FramedError::Stalled { buffered, after });
@@ -116,24 +135,29 @@ impl<R: AsyncRead + Unpin> FramedReader<R> {
                 }
                 _ => {
                     self.partial_since = None;
-                    self.inner.read(&mut self.chunk).await?
+                    self.inner
+                        .read_buf(&mut self.decoder.read_buffer(self.chunk))
+                        .await?
                 }
             };
             if n == 0 {
                 self.decoder.finish()?;
-                return Ok(None);
+                return Ok(false);
             }
-            self.decoder.push(&self.chunk[..n]);
-            let size = next_chunk_size(self.chunk.len(), n);
-            if size != self.chunk.len() {
-                self.chunk = vec![0; size].into_boxed_slice();
-            }
+            self.chunk = next_chunk_size(self.chunk, n);
         }
     }
 
     /// The next message if one is already buffered, without reading the stream.
     pub fn try_next<M: WireMessage>(&mut self) -> Result<Option<M>, FramedError> {
         Ok(self.decoder.decode()?)
+    }
+
+    /// The next client message if one is already buffered, decoded in place
+    /// (a ping's payload borrowed, not copied), without reading the stream.
+    #[inline(always)] // on a server's per-ping path: its result is not moved
+    pub fn try_next_client_view(&mut self) -> Result<Option<ClientMessageView<'_>>, FramedError> {
+        Ok(self.decoder.decode_client_view()?)
     }
 
     /// Bytes received but not yet decoded.

@@ -1,10 +1,10 @@
 //! Framing: an unsigned LEB128 length followed by one postcard-encoded message.
 
 use serde::de::DeserializeOwned;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use super::error::FrameError;
-use super::message::{ClientMessage, ServerMessage};
+use super::message::{ClientMessage, ClientMessageView, PongView, ServerMessage};
 
 /// Largest frame body the protocol allows (64 KiB).
 pub const MAX_FRAME_LEN: usize = 64 * 1024;
@@ -15,8 +15,9 @@ const MAX_VARINT_BYTES: usize = 10;
 /// Buffer capacity a decoder keeps once everything received is decoded. A
 /// large frame (up to [`MAX_FRAME_LEN`]) grows the buffer; an idle session
 /// should not hold that for the rest of its life, while pipelined small pings
-/// (64 in flight fit in 4 KiB) keep theirs without reallocating.
-const RETAINED_CAPACITY: usize = 4 * 1024;
+/// keep theirs without reallocating: a 4 KiB read (64 pings in flight) behind
+/// a frame left unfinished by the last read grows the buffer to 8 KiB.
+const RETAINED_CAPACITY: usize = 8 * 1024;
 
 /// A message type that can travel in a frame.
 pub trait WireMessage: Serialize + DeserializeOwned + sealed::Sealed {
@@ -61,13 +62,25 @@ pub fn encode_frame<M: WireMessage>(message: &M) -> Result<Vec<u8>, FrameError> 
 /// Appends `message` as one frame to `out`, so that many frames can share one
 /// buffer and one write. On error `out` is left as it was.
 pub fn encode_frame_into<M: WireMessage>(message: &M, out: &mut Vec<u8>) -> Result<(), FrameError> {
+    encode_body_into(message, out)
+}
+
+/// Appends a `Pong` frame answering `seq` with `payload` to `out`: the same
+/// bytes as encoding [`ServerMessage::Pong`], without the payload being copied
+/// into a message first (a server answers a ping from its receive buffer).
+pub fn encode_pong_into(seq: u64, payload: &[u8], out: &mut Vec<u8>) -> Result<(), FrameError> {
+    encode_body_into(&PongView { seq, payload }, out)
+}
+
+/// Appends `body` as one frame to `out`; on error `out` is left as it was.
+fn encode_body_into<T: Serialize + ?Sized>(body: &T, out: &mut Vec<u8>) -> Result<(), FrameError> {
     // One byte is kept for the length prefix: a body under 128 bytes (a ping
     // or pong with a payload of up to 110 bytes, the client's default being
     // 56) needs no more, so the encoded body is never moved. A longer body is
     // moved right to make room.
     let start = out.len();
     out.push(0);
-    if let Err(e) = postcard::to_extend(message, AppendTo(out)) {
+    if let Err(e) = postcard::to_extend(body, AppendTo(out)) {
         out.truncate(start);
         return Err(FrameError::Garbage {
             reason: e.to_string(),
@@ -182,6 +195,7 @@ impl FrameDecoder {
 
     /// Appends bytes received from the stream.
     pub fn push(&mut self, bytes: &[u8]) {
+        self.release_decoded();
         if self.start > 0 {
             self.buf.drain(..self.start);
             self.start = 0;
@@ -199,6 +213,55 @@ impl FrameDecoder {
     /// An oversized length is reported as soon as the prefix shows it, without
     /// waiting for the body.
     pub fn decode<M: WireMessage>(&mut self) -> Result<Option<M>, FrameError> {
+        let Some(body) = self.next_body()? else {
+            return Ok(None);
+        };
+        let message = decode_body::<M>(body, M::TAGS);
+        self.release_decoded();
+        message.map(Some)
+    }
+
+    /// Decodes the next complete client frame in place: a ping's payload is
+    /// borrowed from the buffer rather than copied (what a server answering
+    /// pipelined pings needs). The buffer is released on the next call.
+    #[inline(always)] // on a server's per-ping path: its result is not moved
+    pub fn decode_client_view(&mut self) -> Result<Option<ClientMessageView<'_>>, FrameError> {
+        match self.next_body()? {
+            Some(body) => decode_body(body, ClientMessage::TAGS).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Whether a whole frame, or a length the limit refuses, is buffered:
+    /// the next [`decode`](Self::decode) will not return `Ok(None)`.
+    pub fn has_frame(&self) -> bool {
+        let pending = &self.buf[self.start..];
+        match read_varint(pending) {
+            Varint::Complete(len, prefix) => {
+                len > self.max_len as u64 || pending.len() >= prefix + len as usize
+            }
+            Varint::Incomplete(lower_bound) => lower_bound > self.max_len as u64,
+            Varint::Invalid => true,
+        }
+    }
+
+    /// The buffer to read the stream into, for at most `additional` bytes:
+    /// received bytes go straight where frames are decoded, with no copy in
+    /// between. Append only (it is a [`bytes::BufMut`]).
+    pub fn read_buffer(&mut self, additional: usize) -> bytes::buf::Limit<&mut Vec<u8>> {
+        self.release_decoded();
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        self.buf.reserve(additional);
+        bytes::BufMut::limit(&mut self.buf, additional)
+    }
+
+    /// The body of the next complete frame, which is then counted as decoded.
+    #[inline(always)] // on the per-ping path
+    fn next_body(&mut self) -> Result<Option<&[u8]>, FrameError> {
+        self.release_decoded();
         let pending = &self.buf[self.start..];
         let (len, prefix) = match read_varint(pending) {
             Varint::Complete(len, prefix) => (len, prefix),
@@ -212,14 +275,19 @@ impl FrameDecoder {
         if pending.len() < prefix + len {
             return Ok(None);
         }
-        let message = decode_body::<M>(&pending[prefix..prefix + len]);
-        self.start += prefix + len;
-        if self.start == self.buf.len() {
+        let body = self.start + prefix..self.start + prefix + len;
+        self.start = body.end;
+        Ok(Some(&self.buf[body]))
+    }
+
+    /// Once everything received is decoded, empties the buffer and gives back
+    /// what a large frame made it grow to.
+    fn release_decoded(&mut self) {
+        if self.start > 0 && self.start == self.buf.len() {
             self.buf.clear();
             self.buf.shrink_to(RETAINED_CAPACITY);
             self.start = 0;
         }
-        message.map(Some)
     }
 
     /// Checks that the stream did not end inside a frame.
@@ -243,9 +311,9 @@ impl FrameDecoder {
 }
 
 /// Decodes one frame body (no length prefix).
-fn decode_body<M: WireMessage>(body: &[u8]) -> Result<M, FrameError> {
+fn decode_body<'a, M: Deserialize<'a>>(body: &'a [u8], tags: u32) -> Result<M, FrameError> {
     match read_varint(body) {
-        Varint::Complete(tag, _) if tag >= u64::from(M::TAGS) => {
+        Varint::Complete(tag, _) if tag >= u64::from(tags) => {
             return Err(FrameError::UnknownTag {
                 tag: u32::try_from(tag).unwrap_or(u32::MAX),
             })
@@ -279,6 +347,61 @@ mod tests {
             seq,
             payload: payload.to_vec(),
         }
+    }
+
+    #[test]
+    fn a_frame_decoded_in_place_gives_its_buffer_back_at_the_next_read() {
+        let big = ClientMessage::Ping {
+            seq: 1,
+            payload: vec![1; 60_000],
+        };
+        let mut decoder = FrameDecoder::new();
+        decoder.push(&encode_frame(&big).unwrap());
+        let view = decoder.decode_client_view().unwrap().unwrap();
+        assert_eq!(view.to_message(), big);
+        let next_read = decoder.read_buffer(256);
+        assert!(
+            next_read.get_ref().capacity() <= RETAINED_CAPACITY,
+            "{}",
+            next_read.get_ref().capacity()
+        );
+    }
+
+    #[test]
+    fn has_frame_tells_a_whole_frame_or_a_refused_length_from_a_partial_one() {
+        let frame = encode_frame(&ping(7, b"abc")).unwrap();
+        let mut decoder = FrameDecoder::new();
+        assert!(!decoder.has_frame());
+        decoder.push(&frame[..3]);
+        assert!(!decoder.has_frame());
+        decoder.push(&frame[3..]);
+        assert!(decoder.has_frame());
+        decoder.decode::<ClientMessage>().unwrap().unwrap();
+        assert!(!decoder.has_frame());
+        // A length over the limit is ready to be refused without its body.
+        decoder.push(&[0x80, 0x80, 0x08]);
+        assert!(decoder.has_frame());
+        assert!(decoder.decode::<ClientMessage>().is_err());
+    }
+
+    #[test]
+    fn bytes_read_into_the_read_buffer_are_decoded() {
+        let frame = encode_frame(&ping(9, b"xyz")).unwrap();
+        let mut decoder = FrameDecoder::new();
+        let mut buffer = decoder.read_buffer(4);
+        bytes::BufMut::put_slice(&mut buffer, &frame[..4]);
+        assert_eq!(
+            bytes::BufMut::remaining_mut(&buffer),
+            0,
+            "no more than asked for"
+        );
+        assert_eq!(decoder.decode::<ClientMessage>().unwrap(), None);
+        let mut buffer = decoder.read_buffer(64);
+        bytes::BufMut::put_slice(&mut buffer, &frame[4..]);
+        assert_eq!(
+            decoder.decode::<ClientMessage>().unwrap(),
+            Some(ping(9, b"xyz"))
+        );
     }
 
     #[test]

@@ -26,6 +26,52 @@ pub enum ClientMessage {
     Goodbye,
 }
 
+/// A [`ClientMessage`] decoded in place: a ping's payload is borrowed from the
+/// receive buffer. Same wire format, variant for variant (a test checks it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+pub enum ClientMessageView<'a> {
+    /// As [`ClientMessage::Hello`].
+    Hello {
+        /// Highest protocol version the client speaks.
+        version: u16,
+        /// Stable identity of the client across reconnects.
+        client_id: [u8; 16],
+        /// The client already has every pong up to and including this seq.
+        resume_after: u64,
+    },
+    /// As [`ClientMessage::Ping`].
+    Ping {
+        /// Sequence number chosen by the client.
+        seq: u64,
+        /// Opaque bytes echoed back, still in the receive buffer.
+        payload: &'a [u8],
+    },
+    /// As [`ClientMessage::Goodbye`].
+    Goodbye,
+}
+
+impl ClientMessageView<'_> {
+    /// The owned message.
+    pub fn to_message(&self) -> ClientMessage {
+        match *self {
+            ClientMessageView::Hello {
+                version,
+                client_id,
+                resume_after,
+            } => ClientMessage::Hello {
+                version,
+                client_id,
+                resume_after,
+            },
+            ClientMessageView::Ping { seq, payload } => ClientMessage::Ping {
+                seq,
+                payload: payload.to_vec(),
+            },
+            ClientMessageView::Goodbye => ClientMessage::Goodbye,
+        }
+    }
+}
+
 /// State a server advertises about itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ServerState {
@@ -71,4 +117,26 @@ pub enum ServerMessage {
         /// Human-readable detail.
         message: String,
     },
+}
+
+/// The tag of [`ServerMessage::Pong`] (its place in the enum).
+const PONG_TAG: u32 = 1;
+
+/// A [`ServerMessage::Pong`] whose payload is borrowed: encodes to the same
+/// bytes (a test checks it), without copying the payload into a message.
+pub(crate) struct PongView<'a> {
+    /// The seq of the ping being answered.
+    pub(crate) seq: u64,
+    /// The ping's payload, unchanged.
+    pub(crate) payload: &'a [u8],
+}
+
+impl Serialize for PongView<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStructVariant;
+        let mut pong = serializer.serialize_struct_variant("ServerMessage", PONG_TAG, "Pong", 2)?;
+        pong.serialize_field("seq", &self.seq)?;
+        pong.serialize_field("payload", serde_bytes::Bytes::new(self.payload))?;
+        pong.end()
+    }
 }

@@ -10,6 +10,8 @@ mod message;
 mod version;
 
 pub use error::{ErrorCode, FrameError};
-pub use frame::{encode_frame, encode_frame_into, FrameDecoder, WireMessage, MAX_FRAME_LEN};
-pub use message::{ClientMessage, ServerMessage, ServerState};
+pub use frame::{
+    encode_frame, encode_frame_into, encode_pong_into, FrameDecoder, WireMessage, MAX_FRAME_LEN,
+};
+pub use message::{ClientMessage, ClientMessageView, ServerMessage, ServerState};
 pub use version::{negotiate_version, MAX_VERSION, MIN_VERSION};

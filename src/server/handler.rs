@@ -13,7 +13,8 @@ use std::time::Instant;
 use super::outbox::{Outbox, OutboxLimits, Outboxes};
 use super::session::{Action, ServerInfo, Session};
 use crate::framed::{FramedError, FramedReader};
-use crate::proto::{encode_frame_into, ClientMessage, ServerMessage};
+use crate::proto::{encode_frame_into, encode_pong_into, ClientMessageView, ServerMessage};
+use std::sync::MutexGuard;
 
 /// A frame that has begun must be complete within this time: a slow peer on a
 /// bad link sends a 64 KiB frame in well under a second, so ten seconds only
@@ -114,114 +115,150 @@ where
             }
             _ = &mut drain_timer, if draining => return Ok((SessionEnd::Shutdown, session)),
             _ = &mut hello_timer, if awaiting_hello => None,
-            read = reader.next::<ClientMessage>() => Some(read),
+            read = reader.ready() => Some(read),
         };
-        // One clock reading per batch of messages: the outbox's ages need no more.
-        let batch_time = Instant::now();
-        let mut action = match next {
+        let ending = match next {
             None => session.on_hello_timeout(),
-            Some(Ok(Some(message))) => respond(&mut session, &mut outbox, ctx, message, batch_time),
-            Some(Ok(None)) => return Ok((SessionEnd::ClientLeft, session)),
+            Some(Ok(true)) => {
+                // One clock reading per batch of messages: the outbox's ages
+                // need no more.
+                let now = Instant::now();
+                let batch = loop {
+                    match answer_buffered(
+                        &mut reader,
+                        &mut session,
+                        &mut outbox,
+                        ctx,
+                        now,
+                        &mut out,
+                    )? {
+                        Batch::Welcomed => continue,
+                        batch => break batch,
+                    }
+                };
+                match batch {
+                    Batch::Ends(action) => action,
+                    _ => {
+                        writer.write_all(&out).await?;
+                        out.clear();
+                        continue;
+                    }
+                }
+            }
+            Some(Ok(false)) => return Ok((SessionEnd::ClientLeft, session)),
             Some(Err(FramedError::Frame(error))) => session.on_frame_error(&error),
             Some(Err(error @ FramedError::Stalled { .. })) => session.on_stall(&error.to_string()),
             Some(Err(error)) => return Err(error),
         };
-        // Answer everything already received with one write.
-        loop {
-            match action {
-                Action::Reply(reply) => {
-                    encode_frame_into(&reply, &mut out)?;
-                    if let (ServerMessage::Welcome { .. }, Some(outbox)) = (&reply, &outbox) {
-                        // A returning client gets the pongs it missed.
-                        let outbox = outbox.lock().expect("outbox lock");
-                        for (seq, payload) in outbox.after(session.resume_after()) {
-                            let pong = ServerMessage::Pong {
-                                seq,
-                                payload: payload.to_vec(),
-                            };
-                            encode_frame_into(&pong, &mut out)?;
-                        }
-                    }
-                }
-                Action::ReplyAndClose(reply) => {
-                    encode_frame_into(&reply, &mut out)?;
-                    writer.write_all(&out).await?;
-                    writer.shutdown().await?;
-                    let end = match reply {
-                        ServerMessage::Error { code, message } => {
-                            SessionEnd::Refused { code, message }
-                        }
-                        _ => SessionEnd::ClientLeft,
-                    };
-                    return Ok((end, session));
-                }
-                Action::Close => {
-                    if let Some(id) = session.client_id() {
-                        ctx.outboxes.lock().expect("outboxes lock").forget(&id);
-                    }
-                    writer.write_all(&out).await?;
-                    writer.shutdown().await?;
-                    return Ok((SessionEnd::ClientLeft, session));
+        // What is already answered goes out before the session ends.
+        let end = match ending {
+            Action::ReplyAndClose(reply) => {
+                encode_frame_into(&reply, &mut out)?;
+                match reply {
+                    ServerMessage::Error { code, message } => SessionEnd::Refused { code, message },
+                    _ => SessionEnd::ClientLeft,
                 }
             }
-            if out.len() >= WRITE_BATCH {
-                break;
+            _ => {
+                if let Some(id) = session.client_id() {
+                    ctx.outboxes.lock().expect("outboxes lock").forget(&id);
+                }
+                SessionEnd::ClientLeft
             }
-            action = match reader.try_next::<ClientMessage>() {
-                Ok(Some(message)) => respond(&mut session, &mut outbox, ctx, message, batch_time),
-                Ok(None) => break,
-                Err(FramedError::Frame(error)) => session.on_frame_error(&error),
-                Err(error) => return Err(error),
-            };
-        }
+        };
         writer.write_all(&out).await?;
-        out.clear();
+        writer.shutdown().await?;
+        return Ok((end, session));
     }
 }
 
-/// The session's answer to `message`, with the outbox in the loop: a ping
-/// answered before is answered from the outbox, a new pong is kept there.
-fn respond(
+/// How a batch of buffered messages ended.
+enum Batch {
+    /// Every buffered message is answered in `out` (or `out` is full).
+    Answered,
+    /// The client said Hello: its outbox is known from here on.
+    Welcomed,
+    /// The session ends with this action, after what is in `out`.
+    Ends(Action),
+}
+
+/// Answers the messages already buffered in `reader` into `out`, decoding each
+/// in place: a ping's payload goes from the receive buffer to the pong (and to
+/// the outbox) without a copy in between. The client's outbox is locked once
+/// for the batch, not once per ping.
+fn answer_buffered<R: AsyncRead + Unpin>(
+    reader: &mut FramedReader<R>,
     session: &mut Session,
     outbox: &mut Option<Arc<Mutex<Outbox>>>,
     ctx: &SessionContext<'_>,
-    message: ClientMessage,
     now: Instant,
-) -> Action {
-    // Pings of an established session: one lock for the lookup and the record.
-    if let (ClientMessage::Ping { seq, .. }, Some(shared), Some(_)) =
-        (&message, outbox.as_ref(), session.version())
-    {
-        let seq = *seq;
-        let mut kept = shared.lock().expect("outbox lock");
-        if let Some(payload) = kept.find(seq) {
-            return Action::Reply(ServerMessage::Pong {
-                seq,
-                payload: payload.to_vec(),
-            });
-        }
-        let action = session.on_message(ctx.info, message);
-        if let Action::Reply(ServerMessage::Pong { seq, payload }) = &action {
-            kept.record(*seq, payload, now, &ctx.outbox_limits);
-            if let Some(metrics) = ctx.metrics {
-                metrics.pings_total.inc();
+    out: &mut Vec<u8>,
+) -> Result<Batch, FramedError> {
+    let mut kept: Option<MutexGuard<'_, Outbox>> = None;
+    while out.len() < WRITE_BATCH {
+        let message = match reader.try_next_client_view() {
+            Ok(Some(message)) => message,
+            Ok(None) => break,
+            Err(FramedError::Frame(error)) => {
+                return Ok(Batch::Ends(session.on_frame_error(&error)))
             }
+            Err(error) => return Err(error),
+        };
+        match session.on_message(ctx.info, &message) {
+            Action::Pong { seq } => {
+                let ClientMessageView::Ping { payload, .. } = message else {
+                    unreachable!("the session answers pings only with pongs")
+                };
+                let Some(shared) = outbox.as_ref() else {
+                    encode_pong_into(seq, payload, out)?;
+                    continue;
+                };
+                let kept = kept.get_or_insert_with(|| {
+                    let mut kept = shared.lock().expect("outbox lock");
+                    kept.expire(now, &ctx.outbox_limits);
+                    kept
+                });
+                // A ping answered before is answered from the outbox, with the
+                // payload it had then; a new pong is kept there.
+                match kept.find(seq) {
+                    Some(earlier) => encode_pong_into(seq, earlier, out)?,
+                    None => {
+                        kept.record(seq, payload, now, &ctx.outbox_limits);
+                        if let Some(metrics) = ctx.metrics {
+                            metrics.pings_total.inc();
+                        }
+                        encode_pong_into(seq, payload, out)?;
+                    }
+                }
+            }
+            Action::Reply(reply) => {
+                encode_frame_into(&reply, out)?;
+                if let ServerMessage::Welcome { .. } = reply {
+                    if let Some(id) = session.client_id() {
+                        let shared = ctx.outboxes.lock().expect("outboxes lock").for_client(id);
+                        // A returning client gets the pongs it missed.
+                        let mut missed = shared.lock().expect("outbox lock");
+                        missed.expire(now, &ctx.outbox_limits);
+                        for (seq, payload) in missed.after(session.resume_after()) {
+                            encode_pong_into(seq, payload, out)?;
+                        }
+                        drop(missed);
+                        drop(kept);
+                        *outbox = Some(shared);
+                        return Ok(Batch::Welcomed);
+                    }
+                }
+            }
+            ends => return Ok(Batch::Ends(ends)),
         }
-        return action;
     }
-    let action = session.on_message(ctx.info, message);
-    if let Action::Reply(ServerMessage::Welcome { .. }) = &action {
-        if let Some(id) = session.client_id() {
-            *outbox = Some(ctx.outboxes.lock().expect("outboxes lock").for_client(id));
-        }
-    }
-    action
+    Ok(Batch::Answered)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::proto::{encode_frame, ErrorCode};
+    use crate::proto::{encode_frame, ClientMessage, ErrorCode};
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn info() -> ServerInfo {

@@ -48,7 +48,8 @@ const SPARE_BUFFERS: usize = 8;
 
 impl Outbox {
     /// Keeps the pong for `seq` (seqs arrive in increasing order; an older one
-    /// is ignored).
+    /// is ignored), within the count and byte bounds. Ages are checked by
+    /// [`expire`](Self::expire), once per batch of pings rather than per pong.
     pub fn record(&mut self, seq: u64, payload: &[u8], now: Instant, limits: &OutboxLimits) {
         if self.pongs.back().is_some_and(|(last, _, _)| *last >= seq) {
             return;
@@ -58,7 +59,10 @@ impl Outbox {
         buffer.extend_from_slice(payload);
         self.pongs.push_back((seq, buffer, now));
         self.bytes += payload.len();
-        self.prune(now, limits);
+        // Over a bound, the oldest go (the steady state of a busy client).
+        while self.pongs.len() > limits.max_pongs || self.bytes > limits.max_bytes {
+            self.drop_oldest();
+        }
     }
 
     /// The payload answered for `seq`, if it is still kept.
@@ -89,20 +93,22 @@ impl Outbox {
         self.pongs.is_empty()
     }
 
-    /// Drops what is too old or over the count and byte limits.
-    pub fn prune(&mut self, now: Instant, limits: &OutboxLimits) {
-        while let Some((_, payload, at)) = self.pongs.front() {
-            // The counts first: a full outbox (the steady state of a busy
-            // client) drops its oldest without comparing ages.
-            let over = self.pongs.len() > limits.max_pongs || self.bytes > limits.max_bytes;
-            if !over && now.saturating_duration_since(*at) <= limits.max_age {
-                break;
-            }
-            self.bytes -= payload.len();
-            if let Some((_, buffer, _)) = self.pongs.pop_front() {
-                if self.spare.len() < SPARE_BUFFERS {
-                    self.spare.push(buffer);
-                }
+    /// Drops pongs older than the age bound.
+    pub fn expire(&mut self, now: Instant, limits: &OutboxLimits) {
+        while self
+            .pongs
+            .front()
+            .is_some_and(|(_, _, at)| now.saturating_duration_since(*at) > limits.max_age)
+        {
+            self.drop_oldest();
+        }
+    }
+
+    fn drop_oldest(&mut self) {
+        if let Some((_, buffer, _)) = self.pongs.pop_front() {
+            self.bytes -= buffer.len();
+            if self.spare.len() < SPARE_BUFFERS {
+                self.spare.push(buffer);
             }
         }
     }
@@ -202,7 +208,9 @@ mod tests {
         let now = Instant::now();
         let mut o = Outbox::default();
         o.record(1, &[0; 10], now, &limits());
-        o.prune(now + Duration::from_secs(11), &limits());
+        o.expire(now + Duration::from_secs(10), &limits());
+        assert_eq!(o.len(), 1, "kept for exactly its age bound");
+        o.expire(now + Duration::from_secs(11), &limits());
         assert!(o.is_empty());
         o.record(2, &[0; 600], now, &limits());
         o.record(3, &[0; 600], now, &limits());

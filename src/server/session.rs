@@ -2,7 +2,7 @@
 //! actions out. No sockets, no clocks; the handler drives it.
 
 use crate::proto::{
-    negotiate_version, ClientMessage, ErrorCode, FrameError, ServerMessage, ServerState,
+    negotiate_version, ClientMessageView, ErrorCode, FrameError, ServerMessage, ServerState,
 };
 
 /// Who this server is, as told in `Welcome`.
@@ -19,6 +19,12 @@ pub struct ServerInfo {
 pub enum Action {
     /// Send this message and keep going.
     Reply(ServerMessage),
+    /// Answer ping `seq` with a `Pong` carrying its payload unchanged (the
+    /// handler still holds the payload where it was received).
+    Pong {
+        /// The ping's seq.
+        seq: u64,
+    },
     /// Send this message, then end the session.
     ReplyAndClose(ServerMessage),
     /// End the session without a word (the client said Goodbye).
@@ -74,11 +80,11 @@ impl Session {
     }
 
     /// Handles one message from the client.
-    pub fn on_message(&mut self, info: &ServerInfo, message: ClientMessage) -> Action {
-        match (self.phase, message) {
+    pub fn on_message(&mut self, info: &ServerInfo, message: &ClientMessageView<'_>) -> Action {
+        match (self.phase, *message) {
             (
                 Phase::AwaitingHello,
-                ClientMessage::Hello {
+                ClientMessageView::Hello {
                     version,
                     client_id,
                     resume_after,
@@ -104,15 +110,15 @@ impl Session {
                     ),
                 ),
             },
-            (Phase::Established { .. }, ClientMessage::Ping { seq, payload }) => {
-                Action::Reply(ServerMessage::Pong { seq, payload })
+            (Phase::Established { .. }, ClientMessageView::Ping { seq, .. }) => {
+                Action::Pong { seq }
             }
-            (_, ClientMessage::Goodbye) => Action::Close,
-            (Phase::AwaitingHello, ClientMessage::Ping { .. }) => close_with(
+            (_, ClientMessageView::Goodbye) => Action::Close,
+            (Phase::AwaitingHello, ClientMessageView::Ping { .. }) => close_with(
                 ErrorCode::UnexpectedMessage,
                 "Ping before Hello: a session starts with Hello".into(),
             ),
-            (Phase::Established { .. }, ClientMessage::Hello { .. }) => close_with(
+            (Phase::Established { .. }, ClientMessageView::Hello { .. }) => close_with(
                 ErrorCode::UnexpectedMessage,
                 "Hello sent twice in one session".into(),
             ),
@@ -157,8 +163,8 @@ mod tests {
         }
     }
 
-    fn hello(version: u16) -> ClientMessage {
-        ClientMessage::Hello {
+    fn hello(version: u16) -> ClientMessageView<'static> {
+        ClientMessageView::Hello {
             version,
             client_id: [1; 16],
             resume_after: 0,
@@ -175,7 +181,7 @@ mod tests {
     #[test]
     fn hello_then_pings_get_welcome_then_pongs() {
         let mut s = Session::new();
-        match s.on_message(&info(), hello(1)) {
+        match s.on_message(&info(), &hello(1)) {
             Action::Reply(ServerMessage::Welcome {
                 version: 1,
                 server_id,
@@ -188,25 +194,19 @@ mod tests {
         assert_eq!(s.client_id(), Some([1; 16]));
         let pong = s.on_message(
             &info(),
-            ClientMessage::Ping {
+            &ClientMessageView::Ping {
                 seq: 7,
-                payload: b"x".to_vec(),
+                payload: b"x",
             },
         );
-        assert_eq!(
-            pong,
-            Action::Reply(ServerMessage::Pong {
-                seq: 7,
-                payload: b"x".to_vec()
-            })
-        );
+        assert_eq!(pong, Action::Pong { seq: 7 });
     }
 
     #[test]
     fn newer_client_is_served_at_our_version() {
         let mut s = Session::new();
         assert!(matches!(
-            s.on_message(&info(), hello(42)),
+            s.on_message(&info(), &hello(42)),
             Action::Reply(ServerMessage::Welcome { version: 1, .. })
         ));
         assert_eq!(s.version(), Some(1));
@@ -215,7 +215,7 @@ mod tests {
     #[test]
     fn unsupported_version_is_an_error_and_a_close() {
         let mut s = Session::new();
-        let action = s.on_message(&info(), hello(0));
+        let action = s.on_message(&info(), &hello(0));
         assert_eq!(
             error_code(&action),
             Some(ErrorCode::UnsupportedVersion.as_u16())
@@ -227,9 +227,9 @@ mod tests {
         let mut s = Session::new();
         let action = s.on_message(
             &info(),
-            ClientMessage::Ping {
+            &ClientMessageView::Ping {
                 seq: 1,
-                payload: vec![],
+                payload: &[],
             },
         );
         assert_eq!(
@@ -237,8 +237,8 @@ mod tests {
             Some(ErrorCode::UnexpectedMessage.as_u16())
         );
         let mut s = Session::new();
-        s.on_message(&info(), hello(1));
-        let action = s.on_message(&info(), hello(1));
+        s.on_message(&info(), &hello(1));
+        let action = s.on_message(&info(), &hello(1));
         assert_eq!(
             error_code(&action),
             Some(ErrorCode::UnexpectedMessage.as_u16())
@@ -248,8 +248,11 @@ mod tests {
     #[test]
     fn goodbye_closes_quietly() {
         let mut s = Session::new();
-        s.on_message(&info(), hello(1));
-        assert_eq!(s.on_message(&info(), ClientMessage::Goodbye), Action::Close);
+        s.on_message(&info(), &hello(1));
+        assert_eq!(
+            s.on_message(&info(), &ClientMessageView::Goodbye),
+            Action::Close
+        );
     }
 
     #[test]
