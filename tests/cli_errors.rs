@@ -53,6 +53,67 @@ fn an_address_given_to_dns_points_to_dns_server() {
 }
 
 #[test]
+fn a_zone_too_long_for_its_names_is_refused_where_it_is_given() {
+    // 3 labels of 60: 184 bytes in DNS, and an instance name under it would
+    // pass 255. Refused by the parser, before the key is read or a socket made.
+    let zone = ["a".repeat(60), "b".repeat(60), "c".repeat(60)].join(".");
+    for args in [
+        vec![
+            "server",
+            "--register-dns",
+            &zone,
+            "--tsig-key",
+            "/nonexistent",
+        ],
+        vec!["dns", "prune", &zone],
+    ] {
+        let (code, stderr) = run(&args);
+        assert_eq!(code, Some(2), "{stderr}");
+        let line = error_line(&stderr);
+        assert!(
+            line.starts_with(&format!("error: invalid value '{zone}' for '"))
+                && line.ends_with("it takes 184 bytes in DNS, and `<instance>._pingpong._udp.` in front of it would pass DNS's 255-byte limit: use a zone of at most 176 bytes"),
+            "{line}"
+        );
+    }
+}
+
+#[test]
+fn a_registration_that_cannot_work_is_said_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k.key");
+    std::fs::write(
+        &key,
+        "key \"k\" {\n\talgorithm hmac-sha256;\n\tsecret \"c2VjcmV0c2VjcmV0c2VjcmV0c2VjcmV0\";\n};\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&key, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
+    let host = "h".repeat(70);
+    let (code, stderr) = run(&[
+        "server",
+        "--no-mdns",
+        "--listen",
+        "127.0.0.1:0",
+        "--register-dns",
+        "lab.test",
+        "--register-host",
+        &host,
+        "--register-server",
+        "127.0.0.1:9",
+        "--tsig-key",
+        key.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(2), "{stderr}");
+    let line = error_line(&stderr);
+    assert!(
+        line.starts_with(
+            "pingpong: error: cannot register in DNS: cannot register in lab.test: host name"
+        ) && line.matches(&host).count() == 1,
+        "{line}"
+    );
+}
+
+#[test]
 fn a_port_in_use_is_said_once_with_the_fix() {
     let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
     let addr = taken.local_addr().unwrap();

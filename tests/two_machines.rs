@@ -153,6 +153,23 @@ fn a_ca_machine_a_server_bundle_and_a_signed_client_request_ping_from_read_only_
         !bare.join("ca.key").exists(),
         "a development CA was made beside ca.pem"
     );
+
+    // Issuing there is not advised to make a CA of its own.
+    let (line, code) = failure(&pingpong(
+        &bare,
+        &["certs", "issue", "client", "--name", "bob"],
+    ));
+    assert_eq!(code, Some(2));
+    assert!(
+        line.starts_with(&format!(
+            "pingpong: error: {} has ca.pem but not ca.key: the CA's key stays on the machine where the CA was made",
+            bare.display()
+        )) && line.contains("certs issue client --name NAME --out BUNDLE")
+            && line.contains("`pingpong certs request client --name NAME` here, `pingpong certs sign client client.csr` there")
+            && !line.contains("run `pingpong certs init` first"),
+        "{line}"
+    );
+    assert!(!bare.join("client.pem").exists() && !bare.join("ca.key").exists());
 }
 
 #[test]

@@ -13,8 +13,9 @@ use pingpong::client::{report, Connector};
 use pingpong::discovery::register::{find_primary, prune, zone_name};
 use pingpong::tls::LeafRole;
 
-use super::args::{parse_dns_name, TlsArgs};
+use super::args::TlsArgs;
 use super::output::say;
+use super::register::parse_zone;
 use super::register::UpdateServerArgs;
 
 /// How long each probe may take: a live server answers in milliseconds;
@@ -30,7 +31,7 @@ pub(crate) enum DnsCommand {
 #[derive(Args)]
 pub(crate) struct PruneArgs {
     /// The zone the servers register in (`server --register-dns ZONE`).
-    #[arg(value_parser = parse_dns_name)]
+    #[arg(value_parser = parse_zone)]
     zone: String,
     /// Delete what failed its probe (without it, only say what would go).
     #[arg(long)]

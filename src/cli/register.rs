@@ -12,6 +12,17 @@ use pingpong::discovery::register::{RegistrationOptions, TsigKey, DEFAULT_REFRES
 
 use super::args::{parse_dns_name, parse_dns_server, parse_positive_seconds};
 
+/// A zone to register in (or prune): a DNS name with room under it for every
+/// instance name, checked where it is given.
+pub(crate) fn parse_zone(s: &str) -> Result<String, String> {
+    let zone = parse_dns_name(s)?;
+    match pingpong::discovery::register::zone_name(&zone) {
+        Ok(_) => Ok(zone),
+        Err(pingpong::discovery::register::RegisterError::BadName { reason, .. }) => Err(reason),
+        Err(other) => Err(other.to_string()),
+    }
+}
+
 /// Where updates go and how they are signed.
 #[derive(Args, Clone)]
 pub(crate) struct UpdateServerArgs {
@@ -41,7 +52,7 @@ impl UpdateServerArgs {
 pub(crate) struct RegisterArgs {
     /// Register this server in DNS zone ZONE (DNS-SD over unicast DNS, RFC 2136
     /// dynamic update), so clients on other subnets find it with --dns-sd ZONE.
-    #[arg(long = "register-dns", value_name = "ZONE", value_parser = parse_dns_name)]
+    #[arg(long = "register-dns", value_name = "ZONE", value_parser = parse_zone)]
     register_dns: Option<String>,
     #[command(flatten)]
     update: UpdateServerArgs,

@@ -36,6 +36,21 @@ pub enum TlsError {
         /// The certificate folder.
         dir: PathBuf,
     },
+    /// The folder trusts a CA (ca.pem) whose key is on another machine: a
+    /// certificate is issued there, and a new CA here would be trusted by no one.
+    #[error(
+        "{dir} has ca.pem but not ca.key: the CA's key stays on the machine where the CA was made, \
+         and `pingpong certs init` here would make a second CA that nobody trusts. \
+         Fix: on the machine that holds ca.key, run `pingpong certs issue {role} --name NAME --out BUNDLE` \
+         and copy BUNDLE's files into {dir}; or run `pingpong certs request {role} --name NAME` here, \
+         `pingpong certs sign {role} {role}.csr` there, and copy the {role}.pem it writes back here"
+    )]
+    CaKeyElsewhere {
+        /// The certificate folder.
+        dir: PathBuf,
+        /// `server` or `client`: what was to be issued.
+        role: &'static str,
+    },
     /// A name cannot be put in a certificate.
     #[error("invalid name {name:?}: {reason}")]
     InvalidName {

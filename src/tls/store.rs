@@ -108,7 +108,13 @@ pub fn check_folder(dir: &Path) -> Result<(), TlsError> {
 /// certificate's, and a leaf valid for `validity` must not outlive it. A leaf
 /// asked to live as long as its CA (the same `--days`, made a moment later)
 /// ends with it: `validity` is clamped by up to a day; beyond that, refused.
-fn signing_ca(paths: &CertPaths, validity: &mut Validity) -> Result<Pem, TlsError> {
+fn signing_ca(paths: &CertPaths, role: LeafRole, validity: &mut Validity) -> Result<Pem, TlsError> {
+    if paths.ca_cert().exists() && !paths.ca_key().exists() {
+        return Err(TlsError::CaKeyElsewhere {
+            dir: paths.dir.clone(),
+            role: role.file_stem(),
+        });
+    }
     let ca = load_ca(paths)?;
     if !inspect::key_matches(&paths.ca_cert(), &paths.ca_key())? {
         return Err(TlsError::CaKeyMismatch {
@@ -144,7 +150,7 @@ pub fn issue(
     mut validity: Validity,
     force: bool,
 ) -> Result<(), TlsError> {
-    let ca = signing_ca(paths, &mut validity)?;
+    let ca = signing_ca(paths, role, &mut validity)?;
     let leaf = generate::issue_leaf(&ca, role, name, sans, validity)?;
     write_pair(&paths.leaf_cert(role), &paths.leaf_key(role), &leaf, force)
 }
@@ -160,7 +166,7 @@ pub fn issue_bundle(
     mut validity: Validity,
     force: bool,
 ) -> Result<(), TlsError> {
-    let ca = signing_ca(paths, &mut validity)?;
+    let ca = signing_ca(paths, role, &mut validity)?;
     let leaf = generate::issue_leaf(&ca, role, name, sans, validity)?;
     write_pair(&out.leaf_cert(role), &out.leaf_key(role), &leaf, force)?;
     write_file(&out.ca_cert(), &ca.cert, false, force)
@@ -201,7 +207,7 @@ pub fn sign(
     out: &CertPaths,
     force: bool,
 ) -> Result<PathBuf, TlsError> {
-    let ca = signing_ca(paths, &mut validity)?;
+    let ca = signing_ca(paths, role, &mut validity)?;
     let text = fs::read_to_string(csr).map_err(|e| TlsError::io(csr, e))?;
     let cert = generate::sign_request(&ca, &text, role, validity).map_err(|e| match e {
         TlsError::Generate(error) => TlsError::BadRequest {

@@ -165,7 +165,14 @@ pub enum RegisterError {
     },
 }
 
-/// `zone` as an absolute DNS name, lowercase.
+/// The longest zone, in DNS wire bytes, under which every registered name
+/// fits DNS's 255: an instance name is `<instance>._pingpong._udp.ZONE`, whose
+/// labels before the zone take up to 64 + 10 + 5 bytes (a length byte each,
+/// an instance of at most 63 bytes, `_pingpong`, `_udp`).
+pub const MAX_ZONE_WIRE_LEN: usize = 255 - (1 + 63) - (1 + 9) - (1 + 4);
+
+/// `zone` as an absolute DNS name, lowercase, short enough for every name
+/// registered under it (see [`MAX_ZONE_WIRE_LEN`]).
 pub fn zone_name(zone: &str) -> Result<hickory_proto::rr::Name, RegisterError> {
     let mut name = hickory_proto::rr::Name::from_utf8(zone)
         .map_err(|e| RegisterError::BadName {
@@ -174,6 +181,15 @@ pub fn zone_name(zone: &str) -> Result<hickory_proto::rr::Name, RegisterError> {
         })?
         .to_lowercase();
     name.set_fqdn(true);
+    let wire_len = name.iter().map(|label| label.len() + 1).sum::<usize>() + 1;
+    if wire_len > MAX_ZONE_WIRE_LEN {
+        return Err(RegisterError::BadName {
+            zone: zone.to_string(),
+            reason: format!(
+                "it takes {wire_len} bytes in DNS, and `<instance>._pingpong._udp.` in front of it would pass DNS's 255-byte limit: use a zone of at most {MAX_ZONE_WIRE_LEN} bytes"
+            ),
+        });
+    }
     Ok(name)
 }
 
@@ -287,7 +303,20 @@ mod tests {
 
     #[test]
     fn zone_names_are_absolute_and_lowercase() {
+        use crate::discovery::mdns::MAX_INSTANCE_LEN;
         assert_eq!(zone_name("Lab.Test").unwrap().to_string(), "lab.test.");
         assert!(zone_name("a..b").is_err());
+        // The longest zone still fits the longest instance name under it.
+        let longest = [&"z".repeat(63), &"y".repeat(63), &"x".repeat(46)]
+            .map(|l| l.as_str())
+            .join(".");
+        let zone = zone_name(&longest).unwrap();
+        let name = records::instance_name(&zone, &"i".repeat(MAX_INSTANCE_LEN)).unwrap();
+        assert_eq!(name.len() + 1, 255, "{name}");
+        let error = zone_name(&format!("w.{longest}")).unwrap_err().to_string();
+        assert!(
+            error.contains(&format!("use a zone of at most {MAX_ZONE_WIRE_LEN} bytes")),
+            "{error}"
+        );
     }
 }

@@ -186,11 +186,12 @@ impl Registration {
     }
 }
 
-/// `_pingpong._udp.ZONE`.
+/// `_pingpong._udp.ZONE`, for a zone made by [`super::zone_name`] (which
+/// leaves room for these labels and an instance's).
 pub fn browse_name(zone: &Name) -> Name {
     Name::from_ascii(SERVICE)
         .and_then(|service| service.append_domain(zone))
-        .expect("the service labels are valid")
+        .expect("zone_name bounds the zone so that the service labels fit")
 }
 
 /// `<instance>._pingpong._udp.ZONE`, the instance as one raw label.
