@@ -15,13 +15,18 @@ use hyper::{Request, Response};
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, warn};
 
-/// First pause after a failed accept. EMFILE and ENFILE clear as connections
-/// close, within milliseconds to seconds; 10 ms costs nothing when the error
-/// was a one-off.
-pub const ACCEPT_BACKOFF: Duration = Duration::from_millis(10);
-/// Longest pause while accepting keeps failing: the endpoint is back within a
-/// second of the cause going away, and the log gets one line a second at most.
-pub const MAX_ACCEPT_BACKOFF: Duration = Duration::from_secs(1);
+use crate::backoff::Schedule;
+
+/// Pauses while accepting fails. EMFILE and ENFILE clear as connections
+/// close, within milliseconds to seconds: 10 ms first costs nothing when the
+/// error was a one-off; doubled per failure; at most a second, so that the
+/// endpoint is back within a second of the cause going away and the log gets
+/// one line a second at most.
+pub const ACCEPT_BACKOFF: Schedule = Schedule {
+    first: Duration::from_millis(10),
+    factor: 2.0,
+    max: Duration::from_secs(1),
+};
 
 /// What an endpoint serves at once, and how long a request may take to come.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -134,11 +139,6 @@ pub fn text_response(
 pub type Responder =
     Arc<dyn Fn(&Request<hyper::body::Incoming>) -> Response<Full<Bytes>> + Send + Sync>;
 
-/// The pause after `current` when accepting fails again.
-pub fn next_backoff(current: Duration) -> Duration {
-    (current * 2).min(MAX_ACCEPT_BACKOFF)
-}
-
 /// Serves `listener` until `stop` is cancelled: each connection from a peer
 /// that `admit` allows gets a task answering its requests with `respond`,
 /// within the default [`ConnectionLimits`]. `what` names the endpoint in logs.
@@ -162,23 +162,24 @@ pub async fn serve_within(
     limits: ConnectionLimits,
     stop: CancellationToken,
 ) {
-    let mut backoff = ACCEPT_BACKOFF;
+    let mut failures = 0u32;
     let slots = Slots::new(limits);
     loop {
         let (stream, peer) = tokio::select! {
             _ = stop.cancelled() => return,
             accepted = listener.accept() => match accepted {
                 Ok(accepted) => {
-                    backoff = ACCEPT_BACKOFF;
+                    failures = 0;
                     accepted
                 }
                 Err(error) => {
-                    warn!(%error, what, pause = ?backoff, "cannot accept a connection; pausing");
+                    failures = failures.saturating_add(1);
+                    let pause = ACCEPT_BACKOFF.after(failures);
+                    warn!(%error, what, ?pause, "cannot accept a connection; pausing");
                     tokio::select! {
                         _ = stop.cancelled() => return,
-                        _ = tokio::time::sleep(backoff) => {}
+                        _ = tokio::time::sleep(pause) => {}
                     }
-                    backoff = next_backoff(backoff);
                     continue;
                 }
             },
@@ -215,19 +216,6 @@ pub async fn serve_within(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_backoff_doubles_up_to_its_bound() {
-        let mut pause = ACCEPT_BACKOFF;
-        let mut seen = vec![pause];
-        for _ in 0..10 {
-            pause = next_backoff(pause);
-            seen.push(pause);
-        }
-        assert_eq!(seen[1], Duration::from_millis(20));
-        assert!(seen.windows(2).all(|w| w[0] <= w[1]));
-        assert_eq!(*seen.last().unwrap(), MAX_ACCEPT_BACKOFF);
-    }
 
     #[tokio::test]
     async fn it_answers_admitted_peers_and_stops_when_cancelled() {

@@ -47,6 +47,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod backoff;
 pub mod client;
 pub mod deadline;
 pub mod discovery;

@@ -23,11 +23,11 @@ use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::backoff::Backoff;
 use super::lanes::{Lane, Lanes, Opening, Turn};
 use super::pinger::run_lanes;
 use super::recover::{count_session, recoverable, Home, Leg, Recovery, RecoveryObserver, Target};
 use super::{rebalance, ClientError, Connector, PingRun};
+use crate::backoff::Backoff;
 use crate::framed::FramedError;
 
 /// Pings over `lanes` until the run is finished (`Ok`) or the primary is lost

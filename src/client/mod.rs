@@ -19,7 +19,6 @@
 //! - [`stats`]: RTT statistics and the run summary.
 //! - [`error`]: failures phrased as cause and fix.
 
-pub mod backoff;
 pub mod connect;
 pub mod error;
 mod failover;

@@ -14,12 +14,12 @@ use std::time::Duration;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::backoff::Backoff;
 use super::find::Finder;
 use super::handshake::Resume;
 use super::lanes::{Lane, Lanes};
 use super::suspicion::SessionClock;
 use super::{ClientError, ClientSession, Connector, PingEvent, PingRun};
+use crate::backoff::Backoff;
 use crate::discovery::Candidate;
 use crate::framed::FramedReader;
 use wtransport::{RecvStream, SendStream};

@@ -17,13 +17,17 @@ use rand::Rng;
 use super::set::is_usable;
 use super::srv::{self, SrvInfo};
 use super::Candidate;
+use crate::backoff::Schedule;
 
-/// Ejection after the first failure; doubles with each consecutive one. A
-/// second is about what a server restart or one step of a rollout takes.
-pub const BASE_EJECTION: Duration = Duration::from_secs(1);
-/// Longest ejection: a server that keeps failing is retried twice a minute,
-/// matching the reconnection back-off's cap.
-pub const MAX_EJECTION: Duration = Duration::from_secs(30);
+/// How long a failing server is ejected: a second after the first failure
+/// (about what a server restart or one step of a rollout takes), doubled with
+/// each consecutive one, at most 30 s (a server that keeps failing is retried
+/// twice a minute, matching the reconnection back-off's cap).
+pub const EJECTION: Schedule = Schedule {
+    first: Duration::from_secs(1),
+    factor: 2.0,
+    max: Duration::from_secs(30),
+};
 /// Weight of a new RTT sample in the moving average (the rest is history).
 /// 0.2 follows a change within a handful of samples without jumping at one
 /// outlier.
@@ -90,9 +94,7 @@ impl HealthTable {
     pub fn record_failure(&mut self, key: &str, now: Instant) -> Duration {
         let health = self.entry(key, now);
         health.failures = health.failures.saturating_add(1);
-        let time = BASE_EJECTION
-            .saturating_mul(1 << (health.failures - 1).min(5))
-            .min(MAX_EJECTION);
+        let time = EJECTION.after(health.failures);
         health.ejected_until = Some(now + time);
         time
     }
@@ -209,7 +211,7 @@ mod tests {
         for _ in 0..10 {
             t.record_failure("a", now);
         }
-        assert_eq!(t.get("a").unwrap().ejected_until, Some(now + MAX_EJECTION));
+        assert_eq!(t.get("a").unwrap().ejected_until, Some(now + EJECTION.max));
         let cands = [candidate("a", 0, None), candidate("b", 0, None)];
         assert!(picks(&t, &cands, now).iter().all(|k| k == "b"));
         // Both ejected: the one that comes back first is still offered.

@@ -10,7 +10,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::model::MonitorEvent;
-use crate::client::backoff::Backoff;
+use crate::backoff::Backoff;
 use crate::client::run::Liveness;
 use crate::client::{ClientError, Connector, PingEvent, PingOptions, PingRun};
 use crate::discovery::Candidate;

@@ -24,6 +24,7 @@ use super::exchange::{self, Failure};
 use super::naming::{choose_host, registered_addresses};
 use super::records::{is_ours, Registration};
 use super::{primary, RegisterError, RegistrationOptions};
+use crate::backoff::Schedule;
 use crate::discovery::mdns::addresses::{InterfaceAddress, ADDRESS_POLL_INTERVAL};
 
 /// Conflict names tried before giving up: `NAME (2)` to `NAME (99)`.
@@ -34,12 +35,15 @@ const STOP_GRACE: Duration = Duration::from_secs(1);
 /// Rewrites lost to concurrent changes of the same records before giving up
 /// for this round.
 const MAX_RACES: u32 = 5;
-/// First wait after a failed attempt; doubled per failure up to
-/// [`MAX_BACKOFF`]. A second lets a DNS server that is starting come up.
-const FIRST_BACKOFF: Duration = Duration::from_secs(1);
-/// Longest wait between failed attempts: a fixed server is noticed within a
-/// minute, and a broken one is asked at most once a minute per server.
-const MAX_BACKOFF: Duration = Duration::from_secs(60);
+/// Waits after failed attempts: a second first (a DNS server that is
+/// starting comes up), doubled per failure, at most a minute (a fixed server
+/// is noticed within a minute, and a broken one is asked at most once a
+/// minute per server).
+const RETRY: Schedule = Schedule {
+    first: Duration::from_secs(1),
+    factor: 2.0,
+    max: Duration::from_secs(60),
+};
 /// How long the removal at shutdown may take: one exchange's attempts, so a
 /// stopping server never hangs on an unreachable DNS server.
 const REMOVE_TIMEOUT: Duration = Duration::from_secs(4);
@@ -208,11 +212,8 @@ impl Worker {
                     self.report(RegistrationStatus::Failing {
                         error: error.to_string(),
                     });
-                    let wait = FIRST_BACKOFF
-                        .saturating_mul(1 << failures.min(6))
-                        .min(MAX_BACKOFF);
-                    failures += 1;
-                    wait
+                    failures = failures.saturating_add(1);
+                    RETRY.after(failures)
                 }
             };
             let next = tokio::time::Instant::now() + wait;
