@@ -2,22 +2,19 @@
 //! sessions; 503 while draining) and `/metrics` (Prometheus text exposition),
 //! served over plain HTTP on a separate TCP port (`--metrics ADDR`).
 
-use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::{Response, StatusCode};
+use hyper::StatusCode;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use tokio_util::sync::CancellationToken;
 
 use crate::discovery::register::registrar::StatusSink;
 use crate::discovery::register::RegistrationStatus;
+use crate::http_serve::metrics::MetricsEndpoint;
 
 /// Label of a refused handshake or session.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -196,97 +193,29 @@ impl Metrics {
 
     /// The Prometheus text exposition.
     pub fn encode(&self) -> String {
-        let mut out = String::new();
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
-        out
+        crate::http_serve::metrics::encode(&self.registry)
+    }
+}
+
+impl MetricsEndpoint for Metrics {
+    fn registry(&self) -> &Registry {
+        &self.registry
     }
 
-    fn respond(&self, path: &str) -> Response<Full<Bytes>> {
-        let (status, body, content_type) = match path {
-            "/healthz" => (StatusCode::OK, "ok\n".to_string(), "text/plain"),
-            "/readyz" if self.ready.load(Ordering::Acquire) => (
+    /// `/healthz` (alive), `/readyz` (ready, or draining: 503), each with the
+    /// DNS registration's state.
+    fn answer(&self, path: &str) -> Option<(StatusCode, String)> {
+        match path {
+            "/healthz" => Some((StatusCode::OK, "ok\n".to_string())),
+            "/readyz" if self.ready.load(Ordering::Acquire) => Some((
                 StatusCode::OK,
                 format!("ready\n{}", self.registration_line()),
-                "text/plain",
-            ),
-            "/readyz" => (
+            )),
+            "/readyz" => Some((
                 StatusCode::SERVICE_UNAVAILABLE,
                 format!("draining\n{}", self.registration_line()),
-                "text/plain",
-            ),
-            "/metrics" => (
-                StatusCode::OK,
-                self.encode(),
-                crate::http_serve::OPENMETRICS,
-            ),
-            _ => (StatusCode::NOT_FOUND, "not found\n".into(), "text/plain"),
-        };
-        crate::http_serve::text_response(status, content_type, body)
-    }
-}
-
-/// Serves the endpoint on `listener` until `shutdown` is cancelled.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    metrics: Arc<Metrics>,
-    shutdown: CancellationToken,
-) {
-    let respond: crate::http_serve::Responder =
-        Arc::new(move |request| metrics.respond(request.uri().path()));
-    crate::http_serve::serve(listener, "metrics", |_| true, respond, shutdown).await;
-}
-
-/// Binds the endpoint's socket (so that port 0 gets its real port at once).
-/// `[::]` is dual-stack (IPv6 and IPv4, whatever the system's
-/// `bindv6only`), like the QUIC listener, and falls back to `0.0.0.0` where
-/// IPv6 is unavailable: one `--metrics=[::]:9090` fits IPv4, IPv6 and
-/// dual-stack clusters.
-pub fn bind(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
-    let listener = match addr {
-        SocketAddr::V6(v6) if v6.ip().is_unspecified() => match bind_dual_stack(addr) {
-            Ok(listener) => listener,
-            Err(error) => {
-                let v4 = SocketAddr::from((std::net::Ipv4Addr::UNSPECIFIED, v6.port()));
-                tracing::warn!(%error, "IPv6 unavailable, serving metrics on {v4}");
-                std::net::TcpListener::bind(v4)?
-            }
-        },
-        addr => std::net::TcpListener::bind(addr)?,
-    };
-    listener.set_nonblocking(true)?;
-    Ok(listener)
-}
-
-/// A listening TCP socket on `[::]:port` that accepts IPv4 too.
-fn bind_dual_stack(addr: SocketAddr) -> std::io::Result<std::net::TcpListener> {
-    use socket2::{Domain, Socket, Type};
-    let socket = Socket::new(Domain::IPV6, Type::STREAM, None)?;
-    socket.set_only_v6(false)?;
-    socket.set_reuse_address(true)?;
-    socket.bind(&addr.into())?;
-    // The standard library's backlog.
-    socket.listen(128)?;
-    Ok(socket.into())
-}
-
-#[cfg(test)]
-mod tests {
-    use std::io::{Read, Write};
-
-    #[test]
-    fn unspecified_ipv6_serves_ipv4_too() {
-        let listener = super::bind("[::]:0".parse().unwrap()).unwrap();
-        let port = listener.local_addr().unwrap().port();
-        listener.set_nonblocking(false).unwrap();
-        let client = std::thread::spawn(move || {
-            let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
-            stream.write_all(b"v4").unwrap();
-        });
-        let (mut accepted, from) = listener.accept().unwrap();
-        let mut got = [0; 2];
-        accepted.read_exact(&mut got).unwrap();
-        client.join().unwrap();
-        assert_eq!(&got, b"v4");
-        assert_eq!(from.ip().to_canonical(), std::net::Ipv4Addr::LOCALHOST);
+            )),
+            _ => None,
+        }
     }
 }

@@ -172,7 +172,10 @@ impl Server {
         let metrics = Arc::new(metrics);
         let metrics_listener = config
             .metrics
-            .map(|addr| metrics::bind(addr).map_err(|error| ServerError::Bind { addr, error }))
+            .map(|addr| {
+                crate::http_serve::metrics::bind(addr)
+                    .map_err(|error| ServerError::Bind { addr, error })
+            })
             .transpose()?;
         Ok(Self {
             endpoint,
@@ -252,8 +255,9 @@ impl Server {
             .take()
             .map(tokio::net::TcpListener::from_std)
         {
-            Some(Ok(listener)) => Some(tokio::spawn(metrics::serve(
+            Some(Ok(listener)) => Some(tokio::spawn(crate::http_serve::metrics::serve_metrics(
                 listener,
+                "metrics",
                 self.shared.metrics.clone(),
                 ops_stop.clone(),
             ))),

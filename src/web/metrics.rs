@@ -5,19 +5,15 @@
 //! (`/metrics` only).
 
 use std::sync::atomic::AtomicU64;
-use std::sync::Arc;
 
-use bytes::Bytes;
-use http_body_util::Full;
-use hyper::{Response, StatusCode};
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use tokio_util::sync::CancellationToken;
 
 use super::model::MonitorEvent;
+use crate::http_serve::metrics::MetricsEndpoint;
 
 /// Which server a series is about.
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -122,33 +118,14 @@ impl WebMetrics {
 
     /// The Prometheus text exposition.
     pub fn encode(&self) -> String {
-        let mut out = String::new();
-        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
-        out
-    }
-
-    fn respond(&self, path: &str) -> Response<Full<Bytes>> {
-        let (status, body, content_type) = match path {
-            "/metrics" => (
-                StatusCode::OK,
-                self.encode(),
-                crate::http_serve::OPENMETRICS,
-            ),
-            _ => (StatusCode::NOT_FOUND, "not found\n".into(), "text/plain"),
-        };
-        crate::http_serve::text_response(status, content_type, body)
+        crate::http_serve::metrics::encode(&self.registry)
     }
 }
 
-/// Serves `/metrics` on `listener` until `stop` is cancelled.
-pub async fn serve(
-    listener: tokio::net::TcpListener,
-    metrics: Arc<WebMetrics>,
-    stop: CancellationToken,
-) {
-    let respond: crate::http_serve::Responder =
-        Arc::new(move |request| metrics.respond(request.uri().path()));
-    crate::http_serve::serve(listener, "web metrics", |_| true, respond, stop).await;
+impl MetricsEndpoint for WebMetrics {
+    fn registry(&self) -> &Registry {
+        &self.registry
+    }
 }
 
 #[cfg(test)]

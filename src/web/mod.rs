@@ -115,7 +115,7 @@ impl WebAgent {
             .metrics
             .map(|addr| {
                 let listener =
-                    crate::server::metrics::bind(addr).map_err(|e| bind_error(addr, e))?;
+                    crate::http_serve::metrics::bind(addr).map_err(|e| bind_error(addr, e))?;
                 let local = listener.local_addr().map_err(|e| bind_error(addr, e))?;
                 Ok::<_, WebError>((listener, local))
             })
@@ -178,7 +178,12 @@ impl WebAgent {
                 let listener = tokio::net::TcpListener::from_std(listener)
                     .map_err(|error| WebError::Bind { addr, error })?;
                 let metrics = Arc::new(metrics::WebMetrics::new());
-                tokio::spawn(metrics::serve(listener, metrics.clone(), stop.clone()));
+                tokio::spawn(crate::http_serve::metrics::serve_metrics(
+                    listener,
+                    "web metrics",
+                    metrics.clone(),
+                    stop.clone(),
+                ));
                 Some(metrics)
             }
             None => None,

@@ -1,7 +1,10 @@
 //! The small HTTP/1 endpoints (the server's `/metrics`, `/healthz` and
 //! `/readyz`; the dashboard's page) share one serve loop: accept, back off
 //! while accepting fails (a process out of file descriptors must not spin a
-//! core), one task per connection, stop when cancelled.
+//! core), one task per connection, stop when cancelled. [`metrics`] serves a
+//! Prometheus registry on it, the same way for the server and the dashboard.
+
+pub mod metrics;
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -115,9 +118,6 @@ impl Drop for Slot {
         }
     }
 }
-
-/// The content type of Prometheus' text exposition (OpenMetrics).
-pub const OPENMETRICS: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
 
 /// A response with `status`, `content_type` and `body`.
 pub fn text_response(
