@@ -1,4 +1,4 @@
-//! The names both sides of the service share (DESIGN.md §4): what servers
+//! The names both sides of the service share (docs/discovery.md, "mDNS records"): what servers
 //! advertise and listen on, and what clients look for. Discovery and the server
 //! both use them; neither depends on the other for them.
 

@@ -1,4 +1,4 @@
-//! Happy Eyeballs over addresses (RFC 8305 §5, DESIGN.md §5): every address of
+//! Happy Eyeballs over addresses (RFC 8305 §5; docs/discovery.md, "Connecting"): every address of
 //! every candidate is one attempt. The caller starts the best attempt, then the
 //! next whenever the one before has not finished within the attempt delay (or
 //! has failed); the first session to complete mTLS and Hello/Welcome wins and

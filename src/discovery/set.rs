@@ -11,7 +11,7 @@ pub const MAX_CANDIDATES: usize = 4096;
 
 /// Known candidates, in the order they were first seen. A candidate keeps the
 /// last address a session was had over, even when its source stops listing it,
-/// until an attempt there fails (DESIGN.md §5).
+/// until an attempt there fails (docs/discovery.md, "Connecting").
 #[derive(Debug, Default, Clone)]
 pub struct CandidateSet {
     candidates: Vec<Candidate>,

@@ -1,7 +1,8 @@
-//! How a client verifies a server (DESIGN.md §7, revised): the chain to the
-//! deployment CA, the validity period and the serverAuth EKU always; then the
-//! name, when the name is one the user gave or DNS gave (the URL host, an SRV or
-//! DNS-SD target, or `--server-name`, which pins one name for every server).
+//! How a client verifies a server (docs/security.md, "Which name the client
+//! checks"): the chain to the deployment CA, the validity period and the
+//! serverAuth EKU always; then the name, when the name is one the user gave or
+//! DNS gave (the URL host, an SRV or DNS-SD target, or `--server-name`, which
+//! pins one name for every server).
 //!
 //! A host name learnt from multicast DNS is not an identity: any machine on the
 //! link may claim it, and mdns-sd renames clashing hosts (`clone.local` becomes

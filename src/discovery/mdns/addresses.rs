@@ -1,6 +1,6 @@
 //! Which addresses a server advertises: only those it can be reached at.
 //!
-//! The listening socket decides (DESIGN.md §4): `0.0.0.0` → the IPv4 addresses
+//! The listening socket decides (docs/discovery.md, "mDNS records"): `0.0.0.0` → the IPv4 addresses
 //! of the chosen interfaces, `[::]` (dual-stack) → their IPv4 and IPv6
 //! addresses, one IP → that IP alone, always limited to `--mdns-interface`.
 //! [`advertised`] is the pure rule; [`InterfaceAddress::current`] reads the
