@@ -1,7 +1,7 @@
 //! The README's `sh` blocks, read the way a shell reads them: the one parser
 //! of the README's commands, shared by the integration tests that run them
 //! (`tests/common/readme.rs`) and by the binary's unit test that parses every
-//! `pingpong` line with the real command line (`src/cli/readme_tests.rs`).
+//! `pingpong` line with the real command line (`src/bin/pingpong/cli/readme_tests.rs`).
 //! Pure: text in, lines and words out.
 
 /// The lines of the ```sh blocks in `readme`, trimmed: all of them, or those of

@@ -6,10 +6,10 @@ use clap::Parser;
 
 use super::Cli;
 
-const README: &str = include_str!("../../README.md");
+const README: &str = include_str!("../../../../README.md");
 
 /// The README's one parser, shared with the integration tests.
-#[path = "../../tests/common/readme_blocks.rs"]
+#[path = "../../../../tests/common/readme_blocks.rs"]
 mod readme_blocks;
 
 use readme_blocks::{sh_lines, shell_words};
