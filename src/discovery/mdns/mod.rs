@@ -4,7 +4,9 @@
 //! - [`browse`]: a client browses, and turns resolved services into candidates;
 //! - [`oneshot`]: a legacy-unicast query at browse start, for a fast first answer;
 //! - [`resolved`]: a resolved service, validated and bounded into a candidate;
-//! - [`records`]: per-record bookkeeping between mdns-sd's events and ours.
+//! - [`records`]: per-record bookkeeping between mdns-sd's events and ours;
+//! - `daemon.rs`: the mdns-sd daemon on the interfaces asked for;
+//! - `names.rs`: service types, instance labels, limits on what is accepted.
 //!
 //! Where it may run: the mdns-sd daemon joins the multicast groups on every
 //! interface that is up, so tests run it only inside network namespaces they
@@ -13,112 +15,17 @@
 pub mod addresses;
 pub mod advertise;
 pub mod browse;
+mod daemon;
+mod names;
 pub mod oneshot;
 pub mod records;
 pub mod resolved;
 
-use std::time::Duration;
-
-use mdns_sd::{IfKind, ServiceDaemon};
-
 pub use advertise::{Advertisement, Advertiser};
 pub use browse::Browser;
-
-use super::DiscoveryError;
+pub use daemon::VERIFY_TIMEOUT;
+pub(crate) use daemon::{daemon, mdns_error};
+pub(crate) use names::instance_label;
+pub use names::{check_service_type, raw_pairs, MAX_HOST_LEN, MAX_INSTANCE_LEN, MAX_TXT_PAIRS};
 
 pub use crate::service::SERVICE_TYPE;
-
-/// Longest instance name accepted (one DNS label, RFC 6763 section 4.1.1).
-pub const MAX_INSTANCE_LEN: usize = 63;
-/// Longest host name accepted (RFC 1035).
-pub const MAX_HOST_LEN: usize = 253;
-
-/// How long a record may stay silent after a failed connection before it is
-/// dropped: RFC 6762 section 10.4 queries twice within a second, so a dead
-/// server disappears in about a second instead of after its 120 s TTL.
-pub const VERIFY_TIMEOUT: Duration = Duration::from_secs(1);
-
-pub(crate) fn mdns_error(e: impl std::fmt::Display) -> DiscoveryError {
-    DiscoveryError::Mdns(e.to_string())
-}
-
-/// A daemon limited to `interfaces` (all interfaces when empty).
-pub(crate) fn daemon(interfaces: &[String]) -> Result<ServiceDaemon, DiscoveryError> {
-    let daemon = ServiceDaemon::new().map_err(mdns_error)?;
-    if !interfaces.is_empty() {
-        daemon.disable_interface(IfKind::All).map_err(mdns_error)?;
-        for name in interfaces {
-            daemon
-                .enable_interface(IfKind::Name(name.clone()))
-                .map_err(mdns_error)?;
-        }
-    }
-    Ok(daemon)
-}
-
-/// Checks `_name._udp.local.`-style service types.
-pub fn check_service_type(service_type: &str) -> Result<(), DiscoveryError> {
-    let bad = || DiscoveryError::ServiceType(service_type.to_string());
-    let rest = service_type.strip_suffix(".local.").ok_or_else(bad)?;
-    let (name, proto) = rest.split_once('.').ok_or_else(bad)?;
-    let valid_name = name.len() >= 2
-        && name.len() <= 16
-        && name.starts_with('_')
-        && name[1..]
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-');
-    if valid_name && (proto == "_udp" || proto == "_tcp") {
-        Ok(())
-    } else {
-        Err(bad())
-    }
-}
-
-/// The instance label of `fullname` (`label.<type>`): for a name mdns-sd
-/// received, the raw label (it does not escape received names).
-pub(crate) fn instance_label<'a>(fullname: &'a str, service_type: &str) -> &'a str {
-    fullname
-        .strip_suffix(service_type)
-        .and_then(|s| s.strip_suffix('.'))
-        .unwrap_or(fullname)
-}
-
-/// TXT pairs as received, bounded: at most [`MAX_TXT_PAIRS`] pairs, keys
-/// lowercased and at most 64 bytes, values at most 255 bytes (one TXT string).
-pub fn raw_pairs(pairs: impl Iterator<Item = (String, String)>) -> Vec<(String, String)> {
-    pairs
-        .filter(|(k, v)| !k.is_empty() && k.len() <= 64 && v.len() <= 255)
-        .map(|(k, v)| (k.to_ascii_lowercase(), v))
-        .take(MAX_TXT_PAIRS)
-        .collect()
-}
-
-/// Most TXT pairs kept per record.
-pub const MAX_TXT_PAIRS: usize = 32;
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn service_types() {
-        check_service_type(SERVICE_TYPE).unwrap();
-        check_service_type("_http._tcp.local.").unwrap();
-        for bad in [
-            "_pingpong._udp",
-            "pingpong._udp.local.",
-            "_x._sctp.local.",
-            "_a b._udp.local.",
-        ] {
-            assert!(check_service_type(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn instance_labels() {
-        assert_eq!(
-            instance_label("web1._pingpong._udp.local.", SERVICE_TYPE),
-            "web1"
-        );
-    }
-}
