@@ -2,7 +2,8 @@
 //! check, the session limit (a slot per session), the control stream, and the
 //! close code that tells the client how it ended.
 
-use std::sync::atomic::Ordering;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use tokio_util::sync::CancellationToken;
@@ -10,11 +11,24 @@ use tracing::{debug, info, warn};
 use wtransport::endpoint::IncomingSession;
 use wtransport::VarInt;
 
-use super::handler::{run_control_stream, SessionContext, SessionEnd};
-use super::Shared;
+use super::handler::{run_control_stream, SessionContext, SessionEnd, SessionTiming};
+use super::metrics::Metrics;
+use super::outbox::Outboxes;
+use super::session::ServerInfo;
 use crate::proto::{ErrorCode, ServerMessage};
 use crate::service::CLOSE_CLIENT_CERT_INVALID;
 use crate::tls::resumption::session_client;
+
+/// What every session of a server shares.
+pub(super) struct Shared {
+    pub(super) info: ServerInfo,
+    pub(super) path: String,
+    pub(super) timing: SessionTiming,
+    pub(super) outboxes: Mutex<Outboxes>,
+    pub(super) sessions: AtomicUsize,
+    pub(super) max_sessions: usize,
+    pub(super) metrics: Arc<Metrics>,
+}
 
 /// Application close code of a session that ended normally.
 pub(super) const CLOSE_OK: u32 = 0;

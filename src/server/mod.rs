@@ -18,6 +18,7 @@
 mod accept;
 pub mod config;
 mod endpoint;
+mod error;
 pub mod handler;
 pub mod load;
 pub mod metrics;
@@ -36,7 +37,9 @@ use tracing::{info, warn};
 use wtransport::endpoint::endpoint_side;
 use wtransport::{Endpoint, VarInt};
 
+use accept::Shared;
 pub use config::{MdnsOptions, ServerConfig};
+pub use error::ServerError;
 use handler::SessionTiming;
 use metrics::Metrics;
 use outbox::Outboxes;
@@ -44,46 +47,10 @@ pub use session::ServerInfo;
 
 use crate::discovery::mdns::{Advertisement, Advertiser};
 use crate::discovery::register::registrar::Identity;
-use crate::discovery::register::{RegisterError, Registrar};
+use crate::discovery::register::Registrar;
 use crate::discovery::ServerTxt;
 use crate::tls::resumption::OnResume;
-use crate::tls::{server_tls_config_allowing, TlsError};
-
-/// Why a server could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum ServerError {
-    /// Certificate material is missing or invalid.
-    #[error(transparent)]
-    Tls(#[from] TlsError),
-    /// mDNS advertising could not start (the cause in the message, not a
-    /// source: said once).
-    #[error("cannot advertise over mDNS: {0} (use --no-mdns to run without it)")]
-    Mdns(crate::discovery::DiscoveryError),
-    /// Wide-area registration is configured in a way that cannot work (the
-    /// cause in the message, not a source: said once).
-    #[error("cannot register in DNS: {0}")]
-    Register(RegisterError),
-    /// The UDP socket could not be bound.
-    #[error("cannot listen on {addr}: {error}. Fix: {}", crate::text::bind_fix(.error))]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// The OS error (in the message, not a source: said once).
-        error: std::io::Error,
-    },
-}
-
-impl From<crate::discovery::DiscoveryError> for ServerError {
-    fn from(error: crate::discovery::DiscoveryError) -> Self {
-        ServerError::Mdns(error)
-    }
-}
-
-impl From<RegisterError> for ServerError {
-    fn from(error: RegisterError) -> Self {
-        ServerError::Register(error)
-    }
-}
+use crate::tls::server_tls_config_allowing;
 
 /// A bound server, ready to [`run`](Server::run).
 pub struct Server {
@@ -97,16 +64,6 @@ pub struct Server {
     shared: Arc<Shared>,
     fingerprint: String,
     load: load::LoadReport,
-}
-
-struct Shared {
-    info: ServerInfo,
-    path: String,
-    timing: SessionTiming,
-    outboxes: Mutex<Outboxes>,
-    sessions: AtomicUsize,
-    max_sessions: usize,
-    metrics: Arc<Metrics>,
 }
 
 impl Server {

@@ -80,6 +80,18 @@ impl BrowserCert {
     }
 }
 
+/// The wtransport configuration of the page endpoint with `cert`.
+pub(crate) fn endpoint_config(
+    bind: std::net::SocketAddr,
+    cert: &BrowserCert,
+) -> Result<wtransport::ServerConfig, WebError> {
+    Ok(wtransport::ServerConfig::builder()
+        .with_bind_address(bind)
+        .with_custom_tls(cert.tls_config()?)
+        .keep_alive_interval(Some(std::time::Duration::from_secs(3)))
+        .build())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

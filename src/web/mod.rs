@@ -13,6 +13,7 @@
 
 pub mod access;
 pub mod cert;
+mod error;
 pub mod http;
 pub mod metrics;
 pub mod model;
@@ -33,6 +34,8 @@ use wtransport::Endpoint;
 use crate::client::Connector;
 use crate::discovery::{Candidate, Discovery, DiscoveryConfig, DiscoveryEvent, SourceEvent};
 use access::Access;
+use cert::endpoint_config;
+pub use error::WebError;
 use http::PageConfig;
 use metrics::ServerLabels;
 use model::Board;
@@ -45,28 +48,6 @@ const PUBLISH_EVERY: Duration = Duration::from_millis(250);
 /// Servers shown at most: a LAN peer flooding fake mDNS records must not make
 /// the agent open unbounded sessions or the page draw unbounded rows.
 const MAX_SERVERS: usize = 256;
-
-/// Why the agent could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum WebError {
-    /// A socket could not be bound.
-    #[error("cannot listen on {addr}: {error}. Fix: {}", crate::text::bind_fix(.error))]
-    Bind {
-        /// The address.
-        addr: SocketAddr,
-        /// The OS error (in the message, not a source: said once).
-        error: std::io::Error,
-    },
-    /// The listen address is not loopback and remote access was not allowed.
-    #[error("{0} is not a loopback address: the dashboard serves only this machine unless --allow-remote is given")]
-    NotLoopback(SocketAddr),
-    /// The browser certificate could not be made.
-    #[error("cannot make the dashboard's certificate: {0}")]
-    Certificate(String),
-    /// Discovery could not start.
-    #[error(transparent)]
-    Discovery(#[from] crate::discovery::DiscoveryError),
-}
 
 /// Settings of the agent.
 pub struct WebConfig {
@@ -278,18 +259,6 @@ impl WebAgent {
         self.connector.shutdown().await;
         Ok(())
     }
-}
-
-/// The wtransport configuration of the page endpoint with `cert`.
-pub(crate) fn endpoint_config(
-    bind: SocketAddr,
-    cert: &cert::BrowserCert,
-) -> Result<wtransport::ServerConfig, WebError> {
-    Ok(wtransport::ServerConfig::builder()
-        .with_bind_address(bind)
-        .with_custom_tls(cert.tls_config()?)
-        .keep_alive_interval(Some(Duration::from_secs(3)))
-        .build())
 }
 
 /// Whether a rediscovered server is somewhere else now.

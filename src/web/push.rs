@@ -14,9 +14,9 @@ use wtransport::endpoint::IncomingSession;
 use wtransport::Endpoint;
 
 use super::access::Access;
-use super::cert::BrowserCert;
+use super::cert::{endpoint_config, BrowserCert};
 use super::http::PageConfig;
-use super::{endpoint_config, WebError};
+use super::WebError;
 
 /// Path of the update stream.
 pub const UPDATES_PATH: &str = "/updates";
