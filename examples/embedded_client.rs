@@ -8,7 +8,7 @@
 use std::time::Duration;
 
 use pingpong::client::find::Finder;
-use pingpong::client::recover::{ping_with_recovery, Recovery, RecoveryObserver, Target};
+use pingpong::client::recovery::{ping_with_recovery, Recovery, RecoveryObserver, Target};
 use pingpong::client::run::Liveness;
 use pingpong::client::{ClientError, ClientSession, Connector, PingEvent, PingOptions, PingRun};
 use pingpong::discovery::mdns::SERVICE_TYPE;

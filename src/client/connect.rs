@@ -11,7 +11,7 @@ use super::error::{classify_connecting, classify_connection, refused_as_opened, 
 use super::handshake::{handshake, Resume, Welcome};
 use super::lanes::{Lane, Lanes, Turn};
 use super::pinger::{run_lanes, PingEvent, PingRun};
-use super::race::race_candidate;
+use super::race::{race_candidate, Dial};
 use super::resolver::{dialling, KnownAddresses};
 use super::suspicion::SessionClock;
 use super::ClientError;
@@ -96,6 +96,27 @@ pub struct Connector {
     family: AddressFamily,
     /// Why our verifier refused each server it refused, by name.
     rejections: Arc<Rejections>,
+}
+
+impl Dial for Connector {
+    type Session = ClientSession;
+
+    fn family(&self) -> AddressFamily {
+        self.family
+    }
+
+    fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    fn open_at<'a>(
+        &'a self,
+        candidate: &'a Candidate,
+        address: Option<std::net::SocketAddr>,
+        resume: Resume,
+    ) -> impl std::future::Future<Output = Result<ClientSession, ClientError>> + Send + 'a {
+        Connector::open_at(self, candidate, address, resume)
+    }
 }
 
 impl Connector {

@@ -180,7 +180,7 @@ impl Finder {
     /// those with an address not tried in this race, at that address.
     fn choose(
         &self,
-        race: &Race<'_>,
+        race: &Race<'_, Connector>,
         avoid: Option<(&str, bool)>,
     ) -> Option<(Candidate, Option<std::net::SocketAddr>)> {
         let pick = |skip: Option<&str>| {

@@ -4,11 +4,10 @@
 //!   completes Hello/Welcome, giving a [`ClientSession`].
 //! - [`find`]: choose a discovered server, skip and eject the failing ones.
 //! - [`race`]: Happy Eyeballs over every address of every candidate.
-//! - [`recover`]: ping through failures: reconnect, fail over, resend.
+//! - [`recovery`]: ping through failures: reconnect, fail over
+//!   (make-before-break with a standby session), resend.
 //! - [`rebalance`]: when a server joins, move to it with probability 1/N.
-//! - `failover`: make-before-break: a standby session beside a suspect one.
 //! - [`suspicion`]: when a session is suspect or stalled, from its own RTTs.
-//! - [`backoff`]: the reconnection schedule.
 //! - [`handshake`]: the Hello/Welcome exchange over any byte stream.
 //! - [`run`]: a ping run's state, pure (schedule, matching, timeouts, resend).
 //! - [`pinger`]: the ping loop that drives a run over any byte stream.
@@ -21,7 +20,6 @@
 
 pub mod connect;
 pub mod error;
-mod failover;
 pub mod find;
 pub mod handshake;
 mod in_flight;
@@ -30,7 +28,7 @@ pub mod pinger;
 pub mod probe;
 pub mod race;
 pub mod rebalance;
-pub mod recover;
+pub mod recovery;
 pub mod report;
 pub mod resolver;
 pub mod run;

@@ -4,7 +4,7 @@
 //! session clock and returns a [`Turn`] whenever the caller has something
 //! to decide: open a standby, switch, close one. The policy (when a session is
 //! suspect or stalled) is [`suspicion`](super::suspicion); acting on it is
-//! [`recover`](super::recover).
+//! [`recovery`](super::recovery).
 
 use std::time::Duration;
 

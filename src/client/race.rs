@@ -17,7 +17,7 @@ use futures::stream::{FuturesUnordered, StreamExt};
 use tokio::time::Instant;
 
 use super::handshake::Resume;
-use super::{ClientError, ClientSession, Connector};
+use super::ClientError;
 pub use crate::deadline::sleep_until;
 use crate::discovery::{AddressFamily, Candidate};
 
@@ -42,8 +42,30 @@ pub fn attempt_delay(address: Option<SocketAddr>) -> Duration {
     }
 }
 
+/// What a race dials with: in the client, the [`Connector`](super::Connector).
+/// A trait, so that racing does not depend on how a session is opened.
+pub trait Dial: Sync {
+    /// What a won attempt yields.
+    type Session: Send;
+
+    /// The IP versions that may be dialled.
+    fn family(&self) -> AddressFamily;
+
+    /// The budget of one candidate's addresses, from its first attempt.
+    fn connect_timeout(&self) -> Duration;
+
+    /// Opens a session with `candidate` at `address` (`None`: its host name,
+    /// resolved).
+    fn open_at<'a>(
+        &'a self,
+        candidate: &'a Candidate,
+        address: Option<SocketAddr>,
+        resume: Resume,
+    ) -> impl std::future::Future<Output = Result<Self::Session, ClientError>> + Send + 'a;
+}
+
 /// What one attempt ended with.
-pub enum Outcome {
+pub enum Outcome<S> {
     /// A session is up: the race is won.
     Won {
         /// The candidate it belongs to.
@@ -51,7 +73,7 @@ pub enum Outcome {
         /// The address that answered (`None`: the host name, resolved).
         address: Option<SocketAddr>,
         /// The session (boxed: it is large, failures are common).
-        session: Box<ClientSession>,
+        session: Box<S>,
         /// Handshake plus Hello/Welcome.
         took: Duration,
     },
@@ -66,13 +88,13 @@ pub enum Outcome {
     },
 }
 
-type Running<'c> = FuturesUnordered<BoxFuture<'c, Outcome>>;
+type Running<'c, S> = FuturesUnordered<BoxFuture<'c, Outcome<S>>>;
 
 /// Attempts in flight and those already made.
-pub struct Race<'c> {
-    connector: &'c Connector,
+pub struct Race<'c, D: Dial> {
+    connector: &'c D,
     resume: Resume,
-    running: Running<'c>,
+    running: Running<'c, D::Session>,
     tried: HashSet<(String, Option<SocketAddr>)>,
     in_flight: HashMap<String, usize>,
     next_start: Instant,
@@ -81,9 +103,9 @@ pub struct Race<'c> {
     deadlines: HashMap<String, Instant>,
 }
 
-impl<'c> Race<'c> {
+impl<'c, D: Dial> Race<'c, D> {
     /// A race of `connector`'s attempts, as the client `resume` says.
-    pub fn new(connector: &'c Connector, resume: Resume) -> Self {
+    pub fn new(connector: &'c D, resume: Resume) -> Self {
         Self {
             connector,
             resume,
@@ -171,7 +193,7 @@ impl<'c> Race<'c> {
 
     /// The next attempt to finish; `None` when none runs. A failure lets the
     /// next attempt start at once.
-    pub async fn next(&mut self) -> Option<Outcome> {
+    pub async fn next(&mut self) -> Option<Outcome<D::Session>> {
         let outcome = self.running.next().await?;
         if let Outcome::Failed { candidate, .. } = &outcome {
             if let Some(n) = self.in_flight.get_mut(&candidate.key) {
@@ -185,11 +207,11 @@ impl<'c> Race<'c> {
 
 /// Connects to one candidate, racing its addresses; the error of its last
 /// address when all fail.
-pub async fn race_candidate(
-    connector: &Connector,
+pub async fn race_candidate<D: Dial>(
+    connector: &D,
     candidate: &Candidate,
     resume: Resume,
-) -> Result<ClientSession, ClientError> {
+) -> Result<D::Session, ClientError> {
     let mut race = Race::new(connector, resume);
     if race.untried(candidate).is_none() {
         let family: AddressFamily = connector.family();

@@ -1,7 +1,7 @@
 //! When a session is suspect, and when it is dead: pure, per session, from
 //! that session's own round trips (RFC 6298, the way QUIC derives its probe
 //! timeout). Time comes in as arguments; the [`pinger`](super::pinger) drives
-//! it, [`recover`](super::recover) acts on its verdicts.
+//! it, [`recovery`](super::recovery) acts on its verdicts.
 //!
 //! - **Suspect**: a ping this session was sent has waited longer than
 //!   SRTT + 4·RTTVAR (clamped to [`MIN_SUSPECT`]..[`MAX_SUSPECT`]). The client

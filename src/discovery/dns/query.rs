@@ -71,7 +71,7 @@ pub enum DnsQuery {
     /// DNS-SD: PTR records at this name, each an instance with SRV + TXT.
     Browse(String),
     /// DNS-SD in every browse domain the network announces (see
-    /// [`domains`]).
+    /// [`domains`](super::domains)).
     Learnt,
 }
 

@@ -27,7 +27,7 @@ pub struct RegistrationOptions {
     /// The TSIG key updates are signed with.
     pub key: TsigKey,
     /// SRV target host name (`web1`, relative to the zone, or a full name);
-    /// `None`: chosen from the certificate's names (see [`naming`]).
+    /// `None`: chosen from the certificate's names (see [`naming`](super::naming)).
     pub host: Option<String>,
     /// Addresses to register instead of the ones the server listens on (NAT).
     pub addresses: Vec<IpAddr>,

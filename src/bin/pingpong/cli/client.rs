@@ -8,7 +8,7 @@ use clap::Args;
 use tokio_util::sync::CancellationToken;
 
 use pingpong::client::find::Finder;
-use pingpong::client::recover::{ping_with_recovery, Recovery, Target};
+use pingpong::client::recovery::{ping_with_recovery, Recovery, Target};
 use pingpong::client::report;
 use pingpong::client::run::Liveness;
 use pingpong::client::{ClientError, Connector, PingRun, PingSummary};

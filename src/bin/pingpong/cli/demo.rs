@@ -6,7 +6,7 @@ use std::time::Duration;
 use anyhow::Result;
 use clap::Args;
 
-use pingpong::client::recover::Target;
+use pingpong::client::recovery::Target;
 use pingpong::client::Connector;
 use pingpong::discovery::mdns::{Browser, SERVICE_TYPE};
 use pingpong::discovery::{parse_target, DiscoveryEvent};
@@ -16,7 +16,7 @@ use pingpong::tls::{store, CertPaths, LeafRole, TlsMaterial};
 use super::args::{parse_seconds, PingArgs};
 use super::client::{exit_code, ping_target};
 use super::output::say;
-use pingpong::client::recover::Recovery;
+use pingpong::client::recovery::Recovery;
 
 #[derive(Args)]
 pub(crate) struct DemoArgs {

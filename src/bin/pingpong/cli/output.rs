@@ -4,7 +4,7 @@
 use std::io::Write;
 use std::net::SocketAddr;
 
-use pingpong::client::recover::{Leg, RecoveryObserver};
+use pingpong::client::recovery::{Leg, RecoveryObserver};
 use pingpong::client::report::{self, SessionFacts};
 use pingpong::client::{ClientError, ClientSession, PingEvent};
 use pingpong::discovery::Candidate;

@@ -7,15 +7,15 @@
 //!   closed (or kept idle with `--standby 1`); nothing counts as a failover;
 //! - the primary **stalls or fails** → the standby becomes the primary (a
 //!   reconnection, and a failover when it is another server); without a
-//!   standby, [`recover`](super::recover) reconnects.
+//!   standby, the outer loop (`reconnect.rs`) reconnects.
 //!
 //! - nothing else is being opened and the server that drained the run answers
 //!   again, or a new server joins and draws the run with probability 1/N
-//!   ([`rebalance`](super::rebalance)) → a session to it becomes the primary,
+//!   ([`rebalance`](crate::client::rebalance)) → a session to it becomes the primary,
 //!   is sent the unanswered pings, and the old one is closed.
 //!
-//! The decisions come from [`suspicion`](super::suspicion), the pinging from
-//! [`pinger`](super::pinger).
+//! The decisions come from [`suspicion`](crate::client::suspicion), the pinging from
+//! [`pinger`](crate::client::pinger).
 
 use std::time::Duration;
 
@@ -23,11 +23,14 @@ use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::lanes::{Lane, Lanes, Opening, Turn};
-use super::pinger::run_lanes;
-use super::recover::{count_session, recoverable, Home, Leg, Recovery, RecoveryObserver, Target};
-use super::{rebalance, ClientError, Connector, PingRun};
+use super::leg::Leg;
+use super::observer::RecoveryObserver;
+use super::policy::{count_session, recoverable, Recovery};
+use super::target::{Home, Target};
 use crate::backoff::Backoff;
+use crate::client::lanes::{Lane, Lanes, Opening, Turn};
+use crate::client::pinger::run_lanes;
+use crate::client::{rebalance, ClientError, Connector, PingRun};
 use crate::framed::FramedError;
 
 /// Pings over `lanes` until the run is finished (`Ok`) or the primary is lost
