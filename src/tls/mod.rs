@@ -6,6 +6,8 @@
 //! - [`store`]: writing them (keys 0600, no silent overwrite) and the zero-config
 //!   development CA.
 //! - [`load`]: reading PEM files with errors that name the file.
+//! - `material.rs`: the three files a peer needs ([`TlsMaterial`]), checked
+//!   before use.
 //! - [`config`]: TLS 1.3 rustls configs with ALPN `h3` on the ring provider.
 //! - [`server_verifier`]: how a client checks a server: the CA always, the name
 //!   unless the server was found over multicast DNS.
@@ -20,6 +22,7 @@ pub mod generate;
 pub mod identity;
 pub mod inspect;
 pub mod load;
+mod material;
 pub mod paths;
 pub mod resumption;
 pub mod server_verifier;
@@ -27,10 +30,11 @@ pub mod store;
 
 pub use config::{
     client_tls_config, client_tls_config_for, client_tls_config_recording, server_tls_config,
-    server_tls_config_allowing, TlsMaterial,
+    server_tls_config_allowing,
 };
 pub use error::TlsError;
 pub use generate::{LeafRole, Pem};
 pub use identity::{fingerprint_sha256, PeerIdentity};
+pub use material::TlsMaterial;
 pub use paths::{default_home, CertPaths};
 pub use server_verifier::{Rejections, ServerIdentity};

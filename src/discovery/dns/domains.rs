@@ -106,6 +106,17 @@ fn reverse_subnet(ip: IpAddr) -> Option<(Name, String)> {
 }
 
 impl DnsResolver {
+    /// DNS-SD in every browse domain the network announces: the seeds are the
+    /// search list and this machine's subnets.
+    pub(super) async fn resolve_learnt(&self) -> Resolution {
+        let addresses: Vec<IpAddr> = crate::discovery::mdns::addresses::InterfaceAddress::current()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|a| a.ip)
+            .collect();
+        self.resolve_learned(&seeds(&self.search, &addresses)).await
+    }
+
     /// The domains the PTR records at `name` (`b._dns-sd._udp.<seed>`)
     /// name, with their TTLs.
     async fn browse_domains_at(

@@ -8,6 +8,7 @@
 //! - [`resolver`]: asking, with hickory-resolver, and turning answers into
 //!   candidates;
 //! - [`domains`]: the browse domains the network announces (RFC 6763 §11);
+//! - `lookup.rs`: what a query resolves to ([`DnsResolver::resolve`]);
 //! - [`watch`]: keeping a query's candidates up to date (TTL, refresh on failure).
 //!
 //! Everything in an answer is untrusted input and is validated like mDNS
@@ -15,6 +16,7 @@
 
 pub mod domains;
 mod error;
+mod lookup;
 mod query;
 pub mod records;
 pub mod resolver;

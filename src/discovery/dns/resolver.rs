@@ -23,7 +23,7 @@ use super::records::{
     addresses_by_name, check_name, instance_of, parse_txt_string, ptr_targets, srv_targets,
     SrvTarget,
 };
-use super::{DnsConfig, DnsLookupError, DnsQuery, Resolution, MAX_REFRESH};
+use super::{DnsConfig, DnsLookupError, Resolution, MAX_REFRESH};
 
 /// Most instances one DNS-SD browse looks up: a zone with more is a
 /// misconfiguration or an attack; the rest are reported as skipped.
@@ -39,7 +39,7 @@ pub struct DnsResolver {
     config: DnsConfig,
     /// The system's search list (`search`/`domain`), where browse domains
     /// are learnt.
-    search: Arc<Vec<Name>>,
+    pub(super) search: Arc<Vec<Name>>,
 }
 
 impl std::fmt::Debug for DnsResolver {
@@ -154,38 +154,22 @@ impl DnsResolver {
         }
     }
 
-    /// Resolves `query` into candidates, in no particular order (the connector
-    /// applies RFC 2782).
-    pub async fn resolve(&self, query: &DnsQuery) -> Result<Resolution, DnsLookupError> {
-        match query {
-            DnsQuery::Srv(name) => self.resolve_srv(name, None).await,
-            DnsQuery::Browse(name) => {
-                let mut found = self.browse(name).await?;
-                let domain = name
-                    .trim_end_matches('.')
-                    .strip_prefix(super::SERVICE_PREFIX)
-                    .unwrap_or(name);
-                let browsed = std::sync::Arc::new(DnsSdDomain {
-                    domain: domain.to_string(),
-                    learnt: "--dns-sd".into(),
-                });
-                for candidate in &mut found.candidates {
-                    candidate.browsed = Some(browsed.clone());
-                }
-                Ok(found)
-            }
-            DnsQuery::Learnt => {
-                let addresses: Vec<IpAddr> =
-                    crate::discovery::mdns::addresses::InterfaceAddress::current()
-                        .unwrap_or_default()
-                        .into_iter()
-                        .map(|a| a.ip)
-                        .collect();
-                Ok(self
-                    .resolve_learned(&super::domains::seeds(&self.search, &addresses))
-                    .await)
-            }
+    /// DNS-SD in one domain (`--dns-sd`): the instances its PTR records at
+    /// `name` list, each tagged with the domain.
+    pub(super) async fn resolve_browse(&self, name: &str) -> Result<Resolution, DnsLookupError> {
+        let mut found = self.browse(name).await?;
+        let domain = name
+            .trim_end_matches('.')
+            .strip_prefix(super::SERVICE_PREFIX)
+            .unwrap_or(name);
+        let browsed = std::sync::Arc::new(DnsSdDomain {
+            domain: domain.to_string(),
+            learnt: "--dns-sd".into(),
+        });
+        for candidate in &mut found.candidates {
+            candidate.browsed = Some(browsed.clone());
         }
+        Ok(found)
     }
 
     /// DNS-SD: the instances PTR records at `name` list, each resolved.
@@ -293,7 +277,7 @@ impl DnsResolver {
 
     /// SRV at `name`, the targets' addresses (from the additional section when
     /// present) and TXT at the same name.
-    async fn resolve_srv(
+    pub(super) async fn resolve_srv(
         &self,
         name: &str,
         instance: Option<String>,
