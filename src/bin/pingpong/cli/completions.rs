@@ -4,10 +4,8 @@
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::{Args, CommandFactory};
+use clap::Args;
 use clap_complete::Shell;
-
-use super::Cli;
 
 #[derive(Args)]
 pub(crate) struct CompletionsArgs {
@@ -20,9 +18,10 @@ pub(crate) struct CompletionsArgs {
     shell: Shell,
 }
 
-/// Runs `pingpong completions`: prints the script to stdout.
-pub(crate) fn run(args: CompletionsArgs) -> Result<ExitCode> {
-    let mut command = Cli::command();
+/// Runs `pingpong completions`: prints the script for `args.shell` of
+/// `command` (the whole command line's definition, given by the caller: this
+/// file is part of it) to stdout.
+pub(crate) fn run(args: CompletionsArgs, mut command: clap::Command) -> Result<ExitCode> {
     clap_complete::generate(args.shell, &mut command, "pingpong", &mut std::io::stdout());
     Ok(ExitCode::SUCCESS)
 }

@@ -6,10 +6,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
-use clap::{Args, CommandFactory};
+use clap::Args;
 
 use super::output::say;
-use super::Cli;
 
 #[derive(Args)]
 pub(crate) struct ManArgs {
@@ -20,16 +19,14 @@ pub(crate) struct ManArgs {
 }
 
 /// Runs `pingpong man`: writes every page and names the folder.
-pub(crate) fn run(args: ManArgs) -> Result<ExitCode> {
+/// Writes the pages of `command` (the whole command line's definition, given
+/// by the caller: this file is part of it).
+pub(crate) fn run(args: ManArgs, command: clap::Command) -> Result<ExitCode> {
     std::fs::create_dir_all(&args.dir)
         .with_context(|| format!("cannot create {}", args.dir.display()))?;
-    clap_mangen::generate_to(Cli::command(), &args.dir)
+    clap_mangen::generate_to(command.clone(), &args.dir)
         .with_context(|| format!("cannot write the manual pages to {}", args.dir.display()))?;
-    say!(
-        "{} manual pages in {}",
-        pages(&Cli::command()),
-        args.dir.display()
-    );
+    say!("{} manual pages in {}", pages(&command), args.dir.display());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -28,7 +28,7 @@ pub(crate) mod web;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 
 /// Zero-config peer discovery with a mutually-authenticated WebTransport ping-pong.
 #[derive(Parser)]
@@ -101,7 +101,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Web(args) => web::run(args).await,
         Command::Certs(cmd) => certs::run(cmd),
         Command::Dns(cmd) => dns::run(cmd).await,
-        Command::Completions(args) => completions::run(args),
-        Command::Man(args) => man::run(args),
+        Command::Completions(args) => completions::run(args, Cli::command()),
+        Command::Man(args) => man::run(args, Cli::command()),
     }
 }
