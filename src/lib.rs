@@ -54,6 +54,7 @@ pub mod discovery;
 pub mod framed;
 pub mod http_serve;
 pub mod proto;
+pub mod quic_close;
 pub mod server;
 pub mod service;
 pub mod shutdown;

@@ -497,6 +497,7 @@ fn the_library_parts_depend_on_each_other_only_downwards() {
             "framed",
             "http_serve",
             "proto",
+            "quic_close",
             "service",
             "shutdown",
             "text",

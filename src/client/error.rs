@@ -5,6 +5,7 @@ use std::time::Duration;
 use wtransport::error::{ConnectingError, ConnectionError};
 
 use crate::framed::FramedError;
+use crate::quic_close::{tls_refusal, RefusedBy};
 use crate::service::CLOSE_CLIENT_CERT_INVALID;
 use crate::tls::TlsError;
 
@@ -171,7 +172,6 @@ pub(crate) fn classify_connecting(error: ConnectingError, ctx: &AttemptContext<'
 /// Turns a connection-level failure into a [`ClientError`].
 pub(crate) fn classify_connection(error: ConnectionError, ctx: &AttemptContext<'_>) -> ClientError {
     let text = error.to_string();
-    let lower = text.to_ascii_lowercase();
     if matches!(error, ConnectionError::TimedOut) {
         return ClientError::Timeout {
             target: ctx.target.to_string(),
@@ -183,10 +183,9 @@ pub(crate) fn classify_connection(error: ConnectionError, ctx: &AttemptContext<'
             return refused;
         }
     }
-    // The server's TLS stack sent an alert: QUIC carries it as crypto error
-    // 0x100 + alert, and the reason text is the server's own verdict.
-    if let (ConnectionError::ConnectionClosed(_), Some(alert)) = (&error, tls_alert(&lower)) {
-        let (reason, fix) = describe_alert(alert, &lower);
+    // The server's TLS stack sent an alert, with its own verdict as reason.
+    if let Some(refusal) = tls_refusal(&error).filter(|r| r.by == RefusedBy::Peer) {
+        let (reason, fix) = describe_alert(refusal.alert, &refusal.reason.to_ascii_lowercase());
         return ClientError::CertificateRejected {
             reason,
             fix: fix.into(),
@@ -299,15 +298,8 @@ fn presented_names(presented: &[String]) -> String {
         .join(", ")
 }
 
-/// The TLS alert number in "the cryptographic handshake failed: error N".
-fn tls_alert(lower: &str) -> Option<u8> {
-    let rest = lower.split("handshake failed: error ").nth(1)?;
-    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
-    digits.parse().ok()
-}
-
-/// The server's verdict on our certificate (its TLS alert, RFC 8446 §6.2),
-/// and what to do about it.
+/// The server's verdict on our certificate (its TLS alert, RFC 8446 §6.2,
+/// and its reason text, lowercase), and what to do about it.
 fn describe_alert(alert: u8, lower: &str) -> (String, &'static str) {
     const RENEW: &str =
         "renew it where the CA is (`pingpong certs issue client --name NAME --force`, \
@@ -352,15 +344,6 @@ mod tests {
             server_name: None,
             rejections: NONE.get_or_init(Default::default),
         }
-    }
-
-    #[test]
-    fn reads_alert_numbers() {
-        assert_eq!(
-            tls_alert("the cryptographic handshake failed: error 116: peer sent no certificates"),
-            Some(116)
-        );
-        assert_eq!(tls_alert("something else"), None);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use super::metrics::Metrics;
 use super::outbox::Outboxes;
 use super::session::ServerInfo;
 use crate::proto::{ErrorCode, ServerMessage};
+use crate::quic_close::tls_refusal;
 use crate::service::CLOSE_CLIENT_CERT_INVALID;
 use crate::tls::resumption::session_client;
 
@@ -210,16 +211,8 @@ pub(super) async fn handle_incoming(
 }
 
 /// Whether a handshake that failed with `error` was refused by TLS, on either
-/// side: a QUIC transport error of ours (our TLS stack refused the client's
-/// certificate, or none came: crypto error 0x100 + alert), or the client
-/// closing with one (its TLS refused ours). Told by the variant:
-/// wtransport 0.7.2 keeps the code itself private, and during a handshake the
-/// other transport errors are protocol violations a pingpong client does not
-/// commit.
+/// side: ours refused the client's certificate (or none came), or the client's
+/// refused ours. Read by [`tls_refusal`] from the close's crypto error code.
 fn refused_by_tls(error: &wtransport::error::ConnectionError) -> bool {
-    matches!(
-        error,
-        wtransport::error::ConnectionError::QuicProto(_)
-            | wtransport::error::ConnectionError::ConnectionClosed(_)
-    )
+    tls_refusal(error).is_some()
 }
