@@ -11,6 +11,11 @@
 //! The benchmark re-runs itself inside a network namespace it creates (root
 //! needed), where dnsmasq owns 127.0.0.1:53. `cargo bench --bench dns`.
 
+// Linux only (network namespaces, perf, /proc, CPU pinning): on other
+// systems the crate is empty and only builds (README, "What is tested where").
+#![cfg_attr(not(unix), no_main)]
+#![cfg(unix)]
+
 #[path = "common/netns.rs"]
 mod netns;
 

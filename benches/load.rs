@@ -6,6 +6,11 @@
 //!
 //! `cargo bench --bench load` (`PINGPONG_BENCH_QUICK=1`: 50 clients × 200 pings).
 
+// Linux only (network namespaces, perf, /proc, CPU pinning): on other
+// systems the crate is empty and only builds (README, "What is tested where").
+#![cfg_attr(not(unix), no_main)]
+#![cfg(unix)]
+
 #[path = "common/process.rs"]
 mod process;
 

@@ -20,6 +20,11 @@
 //! process start-up. Medians of several rounds; `PINGPONG_BENCH_QUICK=1` for
 //! fewer. Run with `cargo bench --bench mdns`.
 
+// Linux only (network namespaces, perf, /proc, CPU pinning): on other
+// systems the crate is empty and only builds (README, "What is tested where").
+#![cfg_attr(not(unix), no_main)]
+#![cfg(unix)]
+
 #[path = "../tests/common/named.rs"]
 #[allow(dead_code)] // the tests use the rest
 mod named;

@@ -10,6 +10,11 @@
 //! after `scripts/test` has installed the venv (`PINGPONG_BENCH_QUICK=1` for a
 //! short run).
 
+// Linux only (network namespaces, perf, /proc, CPU pinning): on other
+// systems the crate is empty and only builds (README, "What is tested where").
+#![cfg_attr(not(unix), no_main)]
+#![cfg(unix)]
+
 #[path = "common/echo.rs"]
 mod echo;
 #[path = "common/process.rs"]

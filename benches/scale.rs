@@ -12,6 +12,11 @@
 //! `cargo bench --bench scale` (10,000 sessions; `PINGPONG_BENCH_SESSIONS=N` to
 //! change, `PINGPONG_BENCH_QUICK=1` for 1,000).
 
+// Linux only (network namespaces, perf, /proc, CPU pinning): on other
+// systems the crate is empty and only builds (README, "What is tested where").
+#![cfg_attr(not(unix), no_main)]
+#![cfg(unix)]
+
 #[path = "common/echo.rs"]
 mod echo;
 #[path = "common/process.rs"]

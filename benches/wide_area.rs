@@ -11,6 +11,11 @@
 //! where named owns 127.0.0.1:53. `sudo cargo bench --bench wide_area`
 //! (`PINGPONG_BENCH_QUICK=1` for a short run).
 
+// Linux only (network namespaces, perf, /proc, CPU pinning): on other
+// systems the crate is empty and only builds (README, "What is tested where").
+#![cfg_attr(not(unix), no_main)]
+#![cfg(unix)]
+
 #[path = "../tests/common/named.rs"]
 #[allow(dead_code)] // the tests use the rest
 mod named;

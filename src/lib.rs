@@ -53,6 +53,7 @@ pub mod deadline;
 pub mod discovery;
 pub mod framed;
 pub mod http_serve;
+pub mod platform;
 pub mod proto;
 pub mod quic_close;
 pub mod server;

@@ -1,19 +1,17 @@
-//! Turning SIGINT/SIGTERM into a cancellation token.
+//! Turning SIGINT/SIGTERM (Ctrl-C and console close on Windows) into a
+//! cancellation token.
 
 use tokio_util::sync::CancellationToken;
 
-/// A token cancelled on the first SIGINT or SIGTERM.
+/// A token cancelled on the first SIGINT or SIGTERM (Ctrl-C, Ctrl-Break or
+/// the console closing on Windows).
 pub fn on_signals() -> std::io::Result<CancellationToken> {
-    use tokio::signal::unix::{signal, SignalKind};
     let token = CancellationToken::new();
-    let mut interrupt = signal(SignalKind::interrupt())?;
-    let mut terminate = signal(SignalKind::terminate())?;
+    let requested = crate::platform::shutdown_requested()?;
     let cancel = token.clone();
     tokio::spawn(async move {
-        tokio::select! {
-            _ = interrupt.recv() => tracing::info!("SIGINT received"),
-            _ = terminate.recv() => tracing::info!("SIGTERM received"),
-        }
+        let signal = requested.await;
+        tracing::info!("{signal} received");
         cancel.cancel();
     });
     Ok(token)

@@ -496,6 +496,7 @@ fn the_library_parts_depend_on_each_other_only_downwards() {
             "deadline",
             "framed",
             "http_serve",
+            "platform",
             "proto",
             "quic_close",
             "service",

@@ -5,6 +5,10 @@
 //! there, across a router that mDNS does not cross. Real BIND 9; each
 //! client host has its own resolv.conf.
 
+// Linux only (network namespaces, signals, the lab's tools): on other
+// systems this test crate is empty (README, "What is tested where").
+#![cfg(unix)]
+
 mod common;
 
 use std::time::Duration;

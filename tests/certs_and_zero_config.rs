@@ -1,5 +1,9 @@
 //! `pingpong certs` and the zero-config development CA.
 
+// Linux only (network namespaces, signals, the lab's tools): on other
+// systems this test crate is empty (README, "What is tested where").
+#![cfg(unix)]
+
 mod common;
 
 use std::os::unix::fs::PermissionsExt;

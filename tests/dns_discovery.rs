@@ -5,6 +5,10 @@
 //! runs in a network namespace, so dnsmasq can own 127.0.0.1:53 and the client
 //! can be given a Kubernetes-like /etc/resolv.conf.
 
+// Linux only (network namespaces, signals, the lab's tools): on other
+// systems this test crate is empty (README, "What is tested where").
+#![cfg(unix)]
+
 mod common;
 
 use std::io::{BufRead, BufReader};

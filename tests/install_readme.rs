@@ -5,6 +5,10 @@
 //! in BIND and draining on stop; then completions, man pages and the Python
 //! server's wheel on this machine.
 
+// Linux only (network namespaces, signals, the lab's tools): on other
+// systems this test crate is empty (README, "What is tested where").
+#![cfg(unix)]
+
 mod common;
 
 use std::io::{BufRead, BufReader};

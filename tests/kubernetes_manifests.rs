@@ -5,6 +5,10 @@
 //! rollout pacing, certificate names covering the SRV targets, monitoring
 //! reach...), and the alert rules under promtool with a real server's metrics.
 
+// Linux only (network namespaces, signals, the lab's tools): on other
+// systems this test crate is empty (README, "What is tested where").
+#![cfg(unix)]
+
 mod common;
 
 use std::path::{Path, PathBuf};

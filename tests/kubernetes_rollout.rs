@@ -8,6 +8,10 @@
 //! `minReadySeconds` before the next. Nothing may be lost, and every pod must
 //! end with a share of the clients (rebalancing, `client::rebalance`).
 
+// Linux only (network namespaces, signals, the lab's tools): on other
+// systems this test crate is empty (README, "What is tested where").
+#![cfg(unix)]
+
 mod common;
 
 use std::io::{BufRead, BufReader};

@@ -2,6 +2,10 @@
 //! daemon, through avahi-browse / avahi-publish) and python-zeroconf. Each test
 //! runs in its own network namespace with a veth "LAN".
 
+// Linux only (network namespaces, signals, the lab's tools): on other
+// systems this test crate is empty (README, "What is tested where").
+#![cfg(unix)]
+
 mod common;
 
 use std::io::{BufRead, BufReader, Write};

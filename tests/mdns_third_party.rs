@@ -4,6 +4,10 @@
 //! as python-zeroconf lists them in the same run. Each test runs in its own
 //! network namespace with a veth "LAN" (`pp0`, 10.99.0.1/24).
 
+// Linux only (network namespaces, signals, the lab's tools): on other
+// systems this test crate is empty (README, "What is tested where").
+#![cfg(unix)]
+
 mod common;
 
 use std::collections::BTreeSet;

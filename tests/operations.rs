@@ -1,6 +1,10 @@
 //! The operations endpoint: /healthz, /readyz (503 while draining) and
 //! /metrics (Prometheus text), on its own TCP port.
 
+// Linux only (network namespaces, signals, the lab's tools): on other
+// systems this test crate is empty (README, "What is tested where").
+#![cfg(unix)]
+
 mod common;
 
 use std::net::SocketAddr;

@@ -3,6 +3,10 @@
 //! starts, /metrics with the same metric families, types and values), so that
 //! the Kubernetes manifests' probes, PodMonitor and alerts fit either image.
 
+// Linux only (network namespaces, signals, the lab's tools): on other
+// systems this test crate is empty (README, "What is tested where").
+#![cfg(unix)]
+
 mod common;
 
 use std::collections::BTreeSet;

@@ -2,6 +2,10 @@
 //! must lose nothing. Every assertion uses exact counts from the client's
 //! `--json` summary. mDNS runs only inside the test's namespace.
 
+// Linux only (network namespaces, signals, the lab's tools): on other
+// systems this test crate is empty (README, "What is tested where").
+#![cfg(unix)]
+
 mod common;
 
 use common::lan_lab::{lan_client, lan_setup};

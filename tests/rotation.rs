@@ -4,6 +4,10 @@
 //! stays). A change of CA
 //! key goes through a bundle trusting both CAs (docs/kubernetes.md).
 
+// Linux only (network namespaces, signals, the lab's tools): on other
+// systems this test crate is empty (README, "What is tested where").
+#![cfg(unix)]
+
 mod common;
 
 use std::path::Path;

@@ -7,6 +7,10 @@
 //! (page and WebTransport). The agent runs as the README's "Dashboard"
 //! section writes it, and logs why a server is unreachable. The screenshot is kept at `target/web-dashboard.png`.
 
+// Linux only (network namespaces, signals, the lab's tools): on other
+// systems this test crate is empty (README, "What is tested where").
+#![cfg(unix)]
+
 mod common;
 
 use std::io::{BufRead, BufReader, Write};

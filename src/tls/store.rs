@@ -3,7 +3,6 @@
 
 use std::fs::{self, OpenOptions};
 use std::io::Write;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::Path;
 
 use std::path::PathBuf;
@@ -13,6 +12,7 @@ use time::OffsetDateTime;
 use super::generate::{self, LeafRole, Pem, Validity};
 use super::inspect::{self, CertInfo};
 use super::{CertPaths, TlsError};
+use crate::platform;
 
 /// Common name of the generated development CA.
 pub const DEV_CA_NAME: &str = "pingpong development CA";
@@ -24,11 +24,7 @@ pub const DEV_CLIENT_NAME: &str = "pingpong-client";
 pub fn write_file(path: &Path, contents: &str, secret: bool, force: bool) -> Result<(), TlsError> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         check_folder(dir)?;
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| TlsError::io(dir, e))?;
+        platform::create_private_folder(dir).map_err(|e| TlsError::io(dir, e))?;
     }
     if force {
         match fs::remove_file(path) {
@@ -37,17 +33,17 @@ pub fn write_file(path: &Path, contents: &str, secret: bool, force: bool) -> Res
             Err(e) => return Err(TlsError::io(path, e)),
         }
     }
-    let mut file = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .mode(if secret { 0o600 } else { 0o644 })
-        .open(path)
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::AlreadyExists => TlsError::AlreadyExists {
-                path: path.to_path_buf(),
-            },
-            _ => TlsError::io(path, e),
-        })?;
+    let mut file = platform::create_file(
+        path,
+        secret,
+        OpenOptions::new().write(true).create_new(true),
+    )
+    .map_err(|e| match e.kind() {
+        std::io::ErrorKind::AlreadyExists => TlsError::AlreadyExists {
+            path: path.to_path_buf(),
+        },
+        _ => TlsError::io(path, e),
+    })?;
     file.write_all(contents.as_bytes())
         .and_then(|()| file.sync_all())
         .map_err(|e| TlsError::io(path, e))
@@ -338,7 +334,6 @@ pub fn ensure_development_pki(
     }))
 }
 
-/// An exclusive advisory lock (flock) on `<dir>/.lock`, released on drop.
 /// The files of `role`'s material that `paths` lacks, for a message.
 fn missing_files(paths: &CertPaths, role: LeafRole) -> String {
     let wanted = [paths.ca_cert(), paths.leaf_cert(role), paths.leaf_key(role)];
@@ -352,39 +347,25 @@ fn missing_files(paths: &CertPaths, role: LeafRole) -> String {
     join_and(&names)
 }
 
+/// An exclusive advisory lock on `<dir>/.lock` (`flock` on Unix,
+/// `LockFileEx` on Windows), released when dropped (its file is closed).
 struct FolderLock {
-    file: std::fs::File,
+    _file: std::fs::File,
 }
 
 impl FolderLock {
     fn acquire(dir: &Path) -> Result<Self, TlsError> {
-        fs::DirBuilder::new()
-            .recursive(true)
-            .mode(0o700)
-            .create(dir)
-            .map_err(|e| TlsError::io(dir, e))?;
+        platform::create_private_folder(dir).map_err(|e| TlsError::io(dir, e))?;
         let path = dir.join(".lock");
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .mode(0o600)
-            .open(&path)
-            .map_err(|e| TlsError::io(&path, e))?;
-        use std::os::fd::AsRawFd;
-        // SAFETY: flock(2) on a descriptor we own; blocks until the lock is ours.
-        if unsafe { libc::flock(file.as_raw_fd(), libc::LOCK_EX) } != 0 {
-            return Err(TlsError::io(&path, std::io::Error::last_os_error()));
-        }
-        Ok(Self { file })
-    }
-}
-
-impl Drop for FolderLock {
-    fn drop(&mut self) {
-        use std::os::fd::AsRawFd;
-        // SAFETY: unlocking our own descriptor.
-        unsafe { libc::flock(self.file.as_raw_fd(), libc::LOCK_UN) };
+        let file = platform::create_file(
+            &path,
+            true,
+            OpenOptions::new().create(true).truncate(false).write(true),
+        )
+        .map_err(|e| TlsError::io(&path, e))?;
+        // Blocks until the lock is ours.
+        file.lock().map_err(|e| TlsError::io(&path, e))?;
+        Ok(Self { _file: file })
     }
 }
 
@@ -399,12 +380,14 @@ fn join_and(items: &[&str]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::os::unix::fs::PermissionsExt;
-
+    /// File modes: what Unix checks (src/platform/unix.rs).
+    #[cfg(unix)]
     fn mode(path: &Path) -> u32 {
+        use std::os::unix::fs::PermissionsExt;
         fs::metadata(path).unwrap().permissions().mode() & 0o777
     }
 
+    #[cfg(unix)]
     #[test]
     fn keys_are_private_and_certs_readable() {
         let dir = tempfile::tempdir().unwrap();
@@ -417,6 +400,7 @@ mod tests {
         assert_eq!(mode(paths.dir()), 0o700);
     }
 
+    #[cfg(unix)]
     #[test]
     fn refuses_to_overwrite_without_force() {
         let dir = tempfile::tempdir().unwrap();

@@ -158,9 +158,8 @@ fn strip_comments(text: &str) -> String {
 /// A secret others can read is logged (not refused: a Kubernetes Secret mount
 /// decides its own modes).
 fn warn_if_readable_by_others(path: &Path) {
-    use std::os::unix::fs::PermissionsExt;
     if let Ok(meta) = std::fs::metadata(path) {
-        if meta.permissions().mode() & 0o077 != 0 {
+        if crate::platform::readable_by_others(&meta) {
             tracing::warn!(path = %path.display(), "the TSIG key file can be read by other users: chmod 600 it");
         }
     }

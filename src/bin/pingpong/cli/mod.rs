@@ -22,6 +22,7 @@ pub(crate) mod output;
 mod readme_tests;
 pub(crate) mod register;
 pub(crate) mod server;
+#[cfg(unix)]
 pub(crate) mod systemd;
 pub(crate) mod web;
 

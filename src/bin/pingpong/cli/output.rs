@@ -33,20 +33,9 @@ pub(crate) fn say_line(line: std::fmt::Arguments<'_>) {
         .and_then(|()| out.flush());
     if let Err(error) = written {
         if error.kind() == std::io::ErrorKind::BrokenPipe {
-            end_by_sigpipe();
+            pingpong::platform::exit_on_broken_pipe();
         }
     }
-}
-
-/// Ends the process as the default SIGPIPE action would.
-fn end_by_sigpipe() -> ! {
-    // SAFETY: restoring a signal's default action and raising it have no
-    // memory effects; the process ends here.
-    unsafe {
-        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
-        libc::raise(libc::SIGPIPE);
-    }
-    std::process::exit(128 + libc::SIGPIPE)
 }
 
 /// Wall-clock time of day, UTC, to the millisecond.
@@ -148,7 +137,7 @@ impl Printer {
         let written = out.write_all(&self.pending.0).and_then(|()| out.flush());
         if let Err(error) = written {
             if error.kind() == std::io::ErrorKind::BrokenPipe {
-                end_by_sigpipe();
+                pingpong::platform::exit_on_broken_pipe();
             }
         }
         self.pending.0.clear();

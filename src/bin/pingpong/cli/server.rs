@@ -14,6 +14,7 @@ use pingpong::tls::LeafRole;
 use super::args::{parse_listen, parse_path, parse_seconds, MdnsArgs, TlsArgs};
 use super::output::say;
 use super::register::RegisterArgs;
+#[cfg(unix)]
 use super::systemd;
 
 #[derive(Args)]
@@ -56,13 +57,14 @@ pub(crate) struct ServerArgs {
 /// Runs `pingpong server`.
 pub(crate) async fn run(args: ServerArgs) -> Result<ExitCode> {
     let mut config = ServerConfig::new(args.tls.material(LeafRole::Server)?);
-    let drain_timeout = args.drain_timeout;
     config.listen = args.listen;
     config.path = args.path;
     if let Some(instance) = args.instance {
         config.instance = instance;
     }
     config.drain_timeout = args.drain_timeout;
+    #[cfg(unix)]
+    let drain_timeout = args.drain_timeout;
     config.max_sessions = args.max_sessions;
     config.metrics = args.metrics;
     config.allowed_clients = args.allow_clients;
@@ -89,12 +91,16 @@ pub(crate) async fn run(args: ServerArgs) -> Result<ExitCode> {
         say!("pingpong server metrics on http://{addr}/metrics (and /healthz, /readyz)");
     }
     std::io::stdout().flush().ok();
-    systemd::ready(&format!(
-        "serving on {} as {:?}",
-        server.local_addr(),
-        server.info().instance
-    ));
-    systemd::watch(shutdown.clone(), drain_timeout);
+    // systemd's notify protocol (Unix): nothing to tell on Windows.
+    #[cfg(unix)]
+    {
+        systemd::ready(&format!(
+            "serving on {} as {:?}",
+            server.local_addr(),
+            server.info().instance
+        ));
+        systemd::watch(shutdown.clone(), drain_timeout);
+    }
     server.run(shutdown).await;
     say!("pingpong server stopped");
     Ok(ExitCode::SUCCESS)
