@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use pingpong::discovery::mdns::{Advertisement, Advertiser};
+use pingpong::discovery::publisher::Publisher;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -36,12 +37,23 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         interfaces: Vec::new(), // every interface
     })?;
     println!("advertising {} on port {port}", advertiser.fullname());
+    // From here on, any publisher is used alike (the server holds its mDNS
+    // advertisement and its DNS registration this way).
+    let publisher: Box<dyn Publisher> = Box::new(advertiser);
 
     match run_for {
-        Some(limit) => tokio::time::sleep(limit).await,
+        Some(limit) => {
+            tokio::time::sleep(limit / 2).await;
+            publisher.update_txt(&[
+                ("version".into(), "1".into()),
+                ("hello".into(), "again".into()),
+            ])?;
+            println!("TXT updated");
+            tokio::time::sleep(limit / 2).await;
+        }
         None => tokio::signal::ctrl_c().await?,
     }
-    advertiser.shutdown().await; // sends the goodbye (TTL 0)
+    publisher.withdraw().await; // sends the goodbye (TTL 0)
     println!("goodbye sent");
     Ok(())
 }

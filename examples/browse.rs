@@ -8,8 +8,7 @@
 
 use std::time::Duration;
 
-use pingpong::discovery::mdns::Browser;
-use pingpong::discovery::DiscoveryEvent;
+use pingpong::discovery::{Discovery, DiscoveryConfig, DiscoveryEvent, MdnsBrowse, SourceEvent};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -23,13 +22,29 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
 
-    let (browser, mut events) = Browser::start(&service_type, &[])?;
+    // The sources pingpong's client merges, here mDNS alone for another type;
+    // `dns` would add unicast DNS-SD queries to the same stream.
+    let mut discovery = Discovery::start(&DiscoveryConfig {
+        mdns: Some(MdnsBrowse {
+            service_type: service_type.clone(),
+            interfaces: Vec::new(), // every interface
+        }),
+        ..DiscoveryConfig::default()
+    })?;
     println!("browsing {service_type}");
     let stop = tokio::time::sleep(run_for);
     tokio::pin!(stop);
     loop {
         let event = tokio::select! {
-            event = events.recv() => match event { Some(e) => e, None => break },
+            event = discovery.next() => match event {
+                Some(SourceEvent::Event(e)) => e,
+                Some(SourceEvent::Problem(problem)) => {
+                    eprintln!("{problem}");
+                    continue;
+                }
+                Some(SourceEvent::Settled) => continue,
+                None => break,
+            },
             _ = &mut stop => break,
             _ = tokio::signal::ctrl_c() => break,
         };
@@ -52,6 +67,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             txt.join(" ")
         );
     }
-    browser.shutdown();
+    discovery.shutdown();
     Ok(())
 }

@@ -17,21 +17,20 @@ fn advertise_and_browse_a_service_of_your_own_type() {
     let netns = Netns::new();
     let mut advertise = netns
         .command(&example("advertise"))
-        .args(["_myapp._tcp.local.", "my-instance", "8080", "--for", "20"])
+        .args(["_myapp._tcp.local.", "my-instance", "8080", "--for", "4"])
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
+    let mut said = BufReader::new(advertise.stdout.take().unwrap());
     let mut line = String::new();
-    BufReader::new(advertise.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    said.read_line(&mut line).unwrap();
     assert!(
         line.starts_with("advertising my-instance._myapp._tcp.local."),
         "{line}"
     );
     let out = netns
         .command(&example("browse"))
-        .args(["_myapp._tcp.local.", "--for", "3"])
+        .args(["_myapp._tcp.local.", "--for", "10"])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -44,8 +43,23 @@ fn advertise_and_browse_a_service_of_your_own_type() {
         added.contains(":8080") && added.contains("hello=world") && added.contains("version=1"),
         "{added}"
     );
-    let _ = advertise.kill();
-    let _ = advertise.wait();
+    // Through the Publisher interface: the TXT update at 2 s, then the
+    // goodbye at 4 s (seen after the browser's removal grace).
+    let lines: Vec<&str> = stdout.lines().collect();
+    let at = |prefix: &str| lines.iter().position(|l| l.starts_with(prefix));
+    let (added, updated, removed) = (
+        at("+ my-instance "),
+        at("= my-instance "),
+        at("- my-instance "),
+    );
+    assert!(
+        added < updated && updated < removed && lines[updated.unwrap()].contains("hello=again"),
+        "{stdout}"
+    );
+    let mut rest = String::new();
+    std::io::Read::read_to_string(&mut said, &mut rest).unwrap();
+    assert!(advertise.wait().unwrap().success(), "{rest}");
+    assert_eq!(rest, "TXT updated\ngoodbye sent\n");
 }
 
 #[test]

@@ -10,7 +10,9 @@
 //! - [`srv`]: RFC 2782 priority and weighted choice;
 //! - [`rank`]: health ranking and ejection of failing candidates;
 //! - [`set`]: the candidates currently known, kept up to date from events;
-//! - [`sources`]: every configured source merged into one stream.
+//! - [`source`], [`sources`]: the interface of a source of candidates, and
+//!   every configured source merged into one stream;
+//! - [`publisher`]: the interface of a way of publishing a server.
 //!
 //! Everything a source receives from the network is untrusted: names, ports and
 //! TXT values are validated and bounded before they become a candidate, and a
@@ -20,9 +22,11 @@ mod candidate;
 pub mod dns;
 mod error;
 pub mod mdns;
+pub mod publisher;
 pub mod rank;
 pub mod register;
 pub mod set;
+pub mod source;
 pub mod sources;
 pub mod srv;
 pub mod static_target;

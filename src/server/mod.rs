@@ -23,6 +23,7 @@ pub mod handler;
 pub mod load;
 pub mod metrics;
 pub mod outbox;
+mod publishers;
 pub mod reload;
 pub mod session;
 
@@ -45,9 +46,7 @@ use metrics::Metrics;
 use outbox::Outboxes;
 pub use session::ServerInfo;
 
-use crate::discovery::mdns::{Advertisement, Advertiser};
-use crate::discovery::register::registrar::Identity;
-use crate::discovery::register::Registrar;
+use crate::discovery::publisher::Publisher;
 use crate::discovery::ServerTxt;
 use crate::tls::resumption::OnResume;
 use crate::tls::server_tls_config_allowing;
@@ -57,8 +56,9 @@ pub struct Server {
     endpoint: Endpoint<endpoint_side::Server>,
     certs: reload::CertWatcher,
     metrics_listener: Option<std::net::TcpListener>,
-    advertiser: Option<Advertiser>,
-    registrar: Option<Registrar>,
+    /// mDNS, DNS zone: every way the server is published.
+    publishers: Vec<Box<dyn Publisher>>,
+    mdns_name: Option<String>,
     txt: ServerTxt,
     local_addr: SocketAddr,
     shared: Arc<Shared>,
@@ -85,7 +85,7 @@ impl Server {
         })?;
         let info = ServerInfo {
             server_id: rand::random(),
-            instance: config.instance,
+            instance: config.instance.clone(),
         };
         let txt = ServerTxt {
             version: crate::proto::MAX_VERSION,
@@ -95,37 +95,17 @@ impl Server {
             fingerprint: Some(fingerprint.clone()),
             load: Some(0),
         };
-        let advertiser = match &config.mdns {
-            Some(mdns) => Some(Advertiser::start(&Advertisement {
-                service_type: mdns.service_type.clone(),
-                instance: info.instance.clone(),
-                listen: local_addr,
-                txt: txt.to_pairs(),
-                interfaces: mdns.interfaces.clone(),
-            })?),
-            None => None,
-        };
         metrics.set_certificate(&config.tls.cert);
-        let registrar = match config.register {
-            Some(options) => {
-                let status = metrics.track_registration();
-                let cert = crate::tls::inspect::CertInfo::from_file(&config.tls.cert)?;
-                let identity = Identity {
-                    instance: info.instance.clone(),
-                    server_id: crate::text::hex(&info.server_id),
-                    fingerprint: fingerprint.clone(),
-                    cert_names: std::iter::once(cert.subject).chain(cert.sans).collect(),
-                };
-                Some(Registrar::start(
-                    options,
-                    identity,
-                    local_addr,
-                    txt.to_pairs(),
-                    status,
-                )?)
-            }
-            None => None,
-        };
+        let published = publishers::start(
+            &config,
+            &publishers::Facts {
+                info: &info,
+                local_addr,
+                txt: &txt,
+                fingerprint: &fingerprint,
+            },
+            &mut metrics,
+        )?;
         let metrics = Arc::new(metrics);
         let metrics_listener = config
             .metrics
@@ -142,8 +122,8 @@ impl Server {
                 on_resume,
             ),
             metrics_listener,
-            advertiser,
-            registrar,
+            publishers: published.publishers,
+            mdns_name: published.mdns_name,
             txt,
             local_addr,
             fingerprint,
@@ -177,7 +157,7 @@ impl Server {
 
     /// The full mDNS service name, when advertising.
     pub fn mdns_name(&self) -> Option<String> {
-        self.advertiser.as_ref().map(Advertiser::fullname)
+        self.mdns_name.clone()
     }
 
     /// The address actually bound (the real port when 0 was asked for).
@@ -254,18 +234,9 @@ impl Server {
         // the log finds /readyz already answering 503.
         self.shared.metrics.set_draining();
         info!(sessions = tracker.len(), "draining");
-        if let Some(advertiser) = &self.advertiser {
-            let mut draining = self.txt.clone();
-            draining.state = crate::proto::ServerState::Draining;
-            if let Err(error) = advertiser.update_txt(&draining.to_pairs()) {
-                warn!(%error, "cannot advertise state=draining");
-            }
-        }
-        if let Some(registrar) = &self.registrar {
-            let mut draining = self.txt.clone();
-            draining.state = crate::proto::ServerState::Draining;
-            registrar.update_txt(&draining.to_pairs());
-        }
+        let mut draining = self.txt.clone();
+        draining.state = crate::proto::ServerState::Draining;
+        self.publish(&draining, "state=draining");
         let deadline = tokio::time::Instant::now()
             + self.shared.timing.drain_timeout
             + Duration::from_millis(500);
@@ -279,13 +250,10 @@ impl Server {
                 incoming = self.endpoint.accept() => incoming.refuse(),
             }
         }
-        // The mDNS goodbye (TTL 0) once nobody needs the record any more.
-        if let Some(advertiser) = self.advertiser.take() {
-            advertiser.shutdown().await;
-        }
-        // This server's records leave the DNS zone (and only they).
-        if let Some(registrar) = self.registrar.take() {
-            registrar.shutdown().await;
+        // The mDNS goodbye (TTL 0) and the records' removal from the DNS zone
+        // (only this server's), once nobody needs them any more.
+        for publisher in self.publishers.drain(..) {
+            publisher.withdraw().await;
         }
         self.endpoint.close(
             VarInt::from_u32(accept::CLOSE_SHUTDOWN),
@@ -318,13 +286,16 @@ impl Server {
 
     /// Sends the current TXT record out over mDNS and to the DNS zone.
     fn publish_txt(&self, what: &str) {
-        if let Some(advertiser) = &self.advertiser {
-            if let Err(error) = advertiser.update_txt(&self.txt.to_pairs()) {
-                warn!(%error, "cannot advertise {what}");
+        self.publish(&self.txt, what);
+    }
+
+    /// Sends `txt` to every publisher; `what` names the change in a warning.
+    fn publish(&self, txt: &ServerTxt, what: &str) {
+        let pairs = txt.to_pairs();
+        for publisher in &self.publishers {
+            if let Err(error) = publisher.update_txt(&pairs) {
+                warn!(%error, to = %publisher.name(), "cannot publish {what}");
             }
-        }
-        if let Some(registrar) = &self.registrar {
-            registrar.update_txt(&self.txt.to_pairs());
         }
     }
 

@@ -4,9 +4,10 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tokio::sync::{mpsc, Notify};
+use tokio::sync::Notify;
 use tracing::warn;
 
+use crate::discovery::source::{Report, Reports};
 use crate::discovery::{Candidate, DiscoveryEvent};
 
 use super::{DnsLookupError, DnsQuery, DnsResolver, MAX_REFRESH, MIN_REFRESH};
@@ -20,29 +21,26 @@ pub struct DnsWatch {
 }
 
 impl DnsWatch {
-    /// Starts watching `query`, sending each answer's events to `events` as
-    /// one batch. A failed lookup is
-    /// reported to `problems` (once per distinct error) and retried. `settled`
-    /// hears once, after the first answer's events (or its problem) were sent.
-    pub fn start(
-        resolver: DnsResolver,
-        query: DnsQuery,
-        events: mpsc::UnboundedSender<Vec<DiscoveryEvent>>,
-        problems: mpsc::UnboundedSender<DnsLookupError>,
-        settled: mpsc::UnboundedSender<()>,
-    ) -> Self {
+    /// Starts watching `query`, reporting each answer's changes as one
+    /// [`Report::Answer`]. A failed lookup is reported as a
+    /// [`Report::Problem`] (once per distinct error) and retried.
+    /// [`Report::Settled`] follows the first answer's changes (or its
+    /// problem), once.
+    pub fn start(resolver: DnsResolver, query: DnsQuery, reports: Reports) -> Self {
         let refresh = Arc::new(Notify::new());
         let wake = refresh.clone();
         let task = tokio::spawn(async move {
             let mut known: HashMap<String, Candidate> = HashMap::new();
             let mut last_problem: Option<DnsLookupError> = None;
+            let mut settled = false;
             loop {
                 let wait = match resolver.resolve(&query).await {
                     Ok(found) => {
                         last_problem = None;
                         for skipped in &found.skipped {
                             warn!(name = query.name(), "{skipped}");
-                            let _ = problems.send(DnsLookupError::Ignored(skipped.clone()));
+                            let _ = reports
+                                .send(Report::Problem(DnsLookupError::Ignored(skipped.clone())));
                         }
                         let current: HashMap<String, Candidate> = found
                             .candidates
@@ -65,14 +63,14 @@ impl DnsWatch {
                             }
                         }
                         if !changes.is_empty() {
-                            let _ = events.send(changes);
+                            let _ = reports.send(Report::Answer(changes));
                         }
                         known = current;
                         found.ttl.clamp(MIN_REFRESH, MAX_REFRESH)
                     }
                     Err(problem) => {
                         if last_problem.as_ref() != Some(&problem) {
-                            let _ = problems.send(problem.clone());
+                            let _ = reports.send(Report::Problem(problem.clone()));
                         }
                         if matches!(
                             problem,
@@ -86,21 +84,22 @@ impl DnsWatch {
                                 .map(|(_, old)| DiscoveryEvent::Removed(old))
                                 .collect();
                             if !gone.is_empty() {
-                                let _ = events.send(gone);
+                                let _ = reports.send(Report::Answer(gone));
                             }
                         }
                         last_problem = Some(problem);
                         MIN_REFRESH * 2
                     }
                 };
-                if !settled.is_closed() {
-                    let _ = settled.send(());
+                if !settled {
+                    settled = true;
+                    let _ = reports.send(Report::Settled);
                 }
                 tokio::select! {
                     _ = tokio::time::sleep(wait) => {}
                     _ = wake.notified() => {}
                 }
-                if events.is_closed() {
+                if reports.is_closed() {
                     break;
                 }
             }

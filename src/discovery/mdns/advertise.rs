@@ -13,7 +13,9 @@ use tracing::{info, warn};
 
 use super::addresses::{advertised, InterfaceAddress, ADDRESS_POLL_INTERVAL};
 use super::{check_service_type, daemon, mdns_error, MAX_INSTANCE_LEN};
+use crate::discovery::publisher::Publisher;
 use crate::discovery::DiscoveryError;
+use futures::future::BoxFuture;
 
 /// How long the goodbye (TTL 0) may take to be sent at shutdown: the daemon
 /// sends it at once; a second bounds a daemon that is stuck, so that a stopping
@@ -282,6 +284,20 @@ fn follow_addresses(
             }
         }
     });
+}
+
+impl Publisher for Advertiser {
+    fn name(&self) -> String {
+        format!("mDNS ({})", self.fullname())
+    }
+
+    fn update_txt(&self, txt: &[(String, String)]) -> Result<(), DiscoveryError> {
+        Advertiser::update_txt(self, txt)
+    }
+
+    fn withdraw(self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(self.shutdown())
+    }
 }
 
 #[cfg(test)]

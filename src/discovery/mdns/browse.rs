@@ -30,15 +30,18 @@ impl Browser {
         interfaces: &[String],
     ) -> Result<(Self, mpsc::UnboundedReceiver<DiscoveryEvent>), DiscoveryError> {
         let (tx, rx) = mpsc::unbounded_channel();
-        Ok((Self::start_with(service_type, interfaces, tx)?, rx))
+        let browser = Self::start_with(service_type, interfaces, move |event| {
+            tx.send(event).is_ok()
+        })?;
+        Ok((browser, rx))
     }
 
-    /// Like [`start`](Self::start), sending events to an existing channel (to
-    /// merge them with other sources).
+    /// Like [`start`](Self::start), handing each event to `sink` (to merge
+    /// them with other sources), which says whether it still wants them.
     pub fn start_with(
         service_type: &str,
         interfaces: &[String],
-        tx: mpsc::UnboundedSender<DiscoveryEvent>,
+        sink: impl Fn(DiscoveryEvent) -> bool + Send + 'static,
     ) -> Result<Self, DiscoveryError> {
         check_service_type(service_type)?;
         let daemon = daemon(interfaces)?;
@@ -96,7 +99,7 @@ impl Browser {
                         "too many mDNS services on the link; new ones are ignored"
                     );
                 }
-                if out.into_iter().any(|event| tx.send(event).is_err()) {
+                if out.into_iter().any(|event| !sink(event)) {
                     break;
                 }
             }

@@ -26,6 +26,9 @@ use super::records::{is_ours, Registration};
 use super::{primary, RegisterError, RegistrationOptions};
 use crate::backoff::Schedule;
 use crate::discovery::mdns::addresses::{InterfaceAddress, ADDRESS_POLL_INTERVAL};
+use crate::discovery::publisher::Publisher;
+use crate::discovery::DiscoveryError;
+use futures::future::BoxFuture;
 
 /// Conflict names tried before giving up: `NAME (2)` to `NAME (99)`.
 const MAX_RENAMES: u32 = 99;
@@ -78,6 +81,8 @@ struct Wanted {
 
 /// A running registration; [`shutdown`](Self::shutdown) removes the records.
 pub struct Registrar {
+    /// The zone, as given (for logs).
+    zone: String,
     wanted: watch::Sender<Wanted>,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<()>,
@@ -107,6 +112,7 @@ impl Registrar {
         txt: Vec<(String, String)>,
         on_status: StatusSink,
     ) -> Result<Self, RegisterError> {
+        let zone_text = options.zone.clone();
         let bad = |reason: String| RegisterError::BadName {
             zone: options.zone.clone(),
             reason,
@@ -150,7 +156,12 @@ impl Registrar {
             status: None,
         };
         let task = tokio::spawn(task.run(wanted_rx, stop.clone()));
-        Ok(Self { wanted, stop, task })
+        Ok(Self {
+            zone: zone_text,
+            wanted,
+            stop,
+            task,
+        })
     }
 
     /// Registers a new TXT record (e.g. `state=draining`, a new `fp`) at once.
@@ -162,6 +173,21 @@ impl Registrar {
     pub async fn shutdown(self) {
         self.stop.cancel();
         let _ = self.task.await;
+    }
+}
+
+impl Publisher for Registrar {
+    fn name(&self) -> String {
+        format!("DNS zone {}", self.zone)
+    }
+
+    fn update_txt(&self, txt: &[(String, String)]) -> Result<(), DiscoveryError> {
+        Registrar::update_txt(self, txt);
+        Ok(())
+    }
+
+    fn withdraw(self: Box<Self>) -> BoxFuture<'static, ()> {
+        Box::pin(self.shutdown())
     }
 }
 
