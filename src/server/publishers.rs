@@ -11,8 +11,7 @@ use super::metrics::Metrics;
 use super::session::ServerInfo;
 use crate::discovery::mdns::{Advertisement, Advertiser};
 use crate::discovery::publisher::Publisher;
-use crate::discovery::register::registrar::Identity;
-use crate::discovery::register::Registrar;
+use crate::discovery::register::{Identity, Registrar};
 use crate::discovery::ServerTxt;
 
 /// What a server publishes about itself.

@@ -13,6 +13,8 @@
 //! - [`registrar`]: the lifecycle — register, rename on conflict, heal,
 //!   follow TXT and address changes, back off on failure, remove on stop.
 //! - `options.rs`: how a server registers itself, and the zone name's check.
+//! - `round.rs`: one round's decisions (claim, rewrite, reread, rename,
+//!   retry), pure, beside the registrar that asks the zone.
 //! - `error.rs`: why a registration failed, each cause with its fix.
 
 mod error;
@@ -22,6 +24,7 @@ mod options;
 pub mod prune;
 pub mod records;
 pub mod registrar;
+mod round;
 
 mod exchange;
 mod primary;
@@ -33,3 +36,4 @@ pub use options::{
 };
 pub use primary::find_primary;
 pub use registrar::{Registrar, RegistrationStatus};
+pub use round::Identity;

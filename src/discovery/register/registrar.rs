@@ -23,6 +23,7 @@ use tracing::{debug, info, warn};
 use super::exchange::{self, Failure};
 use super::naming::{choose_host, registered_addresses};
 use super::records::{is_ours, Registration};
+use super::round::{Answer, Identity, Rejection, Round, Step};
 use super::{primary, RegisterError, RegistrationOptions};
 use crate::backoff::Schedule;
 use crate::discovery::mdns::addresses::{InterfaceAddress, ADDRESS_POLL_INTERVAL};
@@ -30,14 +31,9 @@ use crate::discovery::publisher::Publisher;
 use crate::discovery::DiscoveryError;
 use futures::future::BoxFuture;
 
-/// Conflict names tried before giving up: `NAME (2)` to `NAME (99)`.
-const MAX_RENAMES: u32 = 99;
 /// How long a stopping server lets an update under way finish (the draining
 /// TXT, written just before): one attempt's timeout.
 const STOP_GRACE: Duration = Duration::from_secs(1);
-/// Rewrites lost to concurrent changes of the same records before giving up
-/// for this round.
-const MAX_RACES: u32 = 5;
 /// Waits after failed attempts: a second first (a DNS server that is
 /// starting comes up), doubled per failure, at most a minute (a fixed server
 /// is noticed within a minute, and a broken one is asked at most once a
@@ -86,19 +82,6 @@ pub struct Registrar {
     wanted: watch::Sender<Wanted>,
     stop: CancellationToken,
     task: tokio::task::JoinHandle<()>,
-}
-
-/// Who this server is, for the ownership rule.
-#[derive(Debug, Clone)]
-pub struct Identity {
-    /// The instance name asked for.
-    pub instance: String,
-    /// The server id (TXT `id`), hex.
-    pub server_id: String,
-    /// The certificate fingerprint (TXT `fp`), hex.
-    pub fingerprint: String,
-    /// The certificate's DNS names and CN, to choose the SRV target.
-    pub cert_names: Vec<String>,
 }
 
 impl Registrar {
@@ -290,70 +273,42 @@ impl Worker {
         self.status = Some(status);
     }
 
-    /// One round: makes the zone hold exactly our records.
+    /// One round: makes the zone hold exactly our records, as the round's
+    /// pure core (`round.rs`) decides from what the zone answers.
     async fn sync(&mut self) -> Result<(), RegisterError> {
         let server = self.primary().await?;
-        // The suffix of the name in use (1: the name asked for), whether a
-        // name without TXT was read again, and rounds lost to concurrent
-        // changes.
-        let mut suffix = 1;
-        let mut reread = false;
-        let mut races = 0;
+        let mut round = Round::new();
+        let mut step = Step::ReadTxt;
         loop {
-            let name = self.instance_name()?;
-            let txt = self.read_txt(server, &name).await?;
-            let outcome = match &txt {
-                None => self.send(server, self.registration.claim()).await,
-                Some(strings)
-                    if is_ours(
-                        strings,
-                        &self.identity.server_id,
-                        &self.identity.fingerprint,
-                    ) =>
-                {
-                    if self.is_current(server, strings).await? {
-                        return self.registered();
-                    }
-                    if self.registered {
+            let answer = match step {
+                Step::ReadTxt => {
+                    let name = self.instance_name()?;
+                    Answer::Txt(self.read_txt(server, &name).await?)
+                }
+                Step::Compare => Answer::Compared(self.is_current(server).await?),
+                Step::Claim => Answer::Sent(self.send(server, self.registration.claim()).await),
+                Step::Rewrite { strings, healing } => {
+                    if healing {
                         info!(instance = %self.registration.instance, "records in DNS differ from this server's (changed, or deleted by hand); rewriting them");
                     }
-                    self.send(server, self.registration.rewrite(strings)).await
+                    Answer::Sent(self.send(server, self.registration.rewrite(&strings)).await)
                 }
-                Some(_) => Err(Rejection::Conflict),
+                Step::Registered => return self.registered(),
+                Step::Failed(error) => return Err(error),
             };
-            match outcome {
-                Ok(()) => return self.registered(),
-                // The name exists without a TXT (YXDOMAIN): perhaps a server
-                // between two updates; read it once more before renaming.
-                Err(Rejection::Conflict) if txt.is_none() && !reread => reread = true,
-                Err(Rejection::Conflict) => {
-                    suffix += 1;
-                    reread = false;
-                    if suffix > MAX_RENAMES {
-                        return Err(RegisterError::NamesExhausted {
-                            instance: self.identity.instance.clone(),
-                            last: MAX_RENAMES,
-                            zone: self.options.zone.clone(),
-                        });
-                    }
-                    let next = self.registration.renamed(&self.identity.instance, suffix);
-                    warn!(from = %self.registration.instance, to = %next.instance, zone = %self.options.zone,
-                        "instance name taken in DNS by another server; renamed");
-                    self.registration = next;
-                    self.registered = false;
-                }
-                // NXRRSET: the TXT changed since it was read; read it again.
-                Err(Rejection::Changed) if races < MAX_RACES => {
-                    races += 1;
-                    debug!("the records changed while being rewritten; reading them again");
-                }
-                Err(Rejection::Changed) => {
-                    return Err(RegisterError::Contended {
-                        instance: self.registration.instance.clone(),
-                        zone: self.options.zone.clone(),
-                    })
-                }
-                Err(Rejection::Error(error)) => return Err(error),
+            step = round.next(
+                answer,
+                &mut self.registration,
+                &self.identity,
+                self.registered,
+                &self.options.zone,
+            );
+            if let Some((from, to)) = round.take_renamed() {
+                warn!(%from, %to, zone = %self.options.zone, "instance name taken in DNS by another server; renamed");
+                self.registered = false;
+            }
+            if matches!(step, Step::ReadTxt) {
+                debug!("reading the records again");
             }
         }
     }
@@ -374,14 +329,6 @@ impl Worker {
                 zone: self.options.zone.clone(),
                 reason,
             })
-    }
-
-    fn wanted_txt(&self) -> Vec<Vec<u8>> {
-        self.registration
-            .txt
-            .iter()
-            .map(|(k, v)| format!("{k}={v}").into_bytes())
-            .collect()
     }
 
     async fn primary(&mut self) -> Result<SocketAddr, RegisterError> {
@@ -410,15 +357,9 @@ impl Worker {
         }))
     }
 
-    /// Whether the zone holds exactly what we want, TXT `strings` included.
-    async fn is_current(
-        &self,
-        server: SocketAddr,
-        strings: &[Vec<u8>],
-    ) -> Result<bool, RegisterError> {
-        if strings != self.wanted_txt().as_slice() {
-            return Ok(false);
-        }
+    /// Whether the zone holds exactly what we want (its TXT already read
+    /// and found as wanted).
+    async fn is_current(&self, server: SocketAddr) -> Result<bool, RegisterError> {
         let name = self.instance_name()?;
         let mut found: Vec<Record> = Vec::new();
         for (owner, kind) in [
@@ -518,16 +459,6 @@ impl Worker {
     fn error(&self, server: SocketAddr, failure: Failure) -> RegisterError {
         failure.into_error(server, &self.options.zone, &self.options.key.name)
     }
-}
-
-/// Why an update did not apply.
-enum Rejection {
-    /// The name belongs to someone else.
-    Conflict,
-    /// What a prerequisite named changed since it was read.
-    Changed,
-    /// Anything else.
-    Error(RegisterError),
 }
 
 /// The machine's addresses for `listen` now (or the overrides).

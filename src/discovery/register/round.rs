@@ -1,0 +1,404 @@
+//! One registration round's decisions, pure: what to read or send next, given
+//! what the zone answered — claim a free name, rewrite our own records when
+//! they differ, read a name without TXT once more before renaming, rename
+//! when another server holds the name, read again when the records changed
+//! under us. No sockets, no clock: `registrar.rs` asks the zone and feeds the
+//! answers in (the model is `server/session.rs` beside `server/handler.rs`).
+
+use super::records::{is_ours, Registration};
+use super::RegisterError;
+
+/// Conflict names tried before giving up: `NAME (2)` to `NAME (99)`.
+pub(super) const MAX_RENAMES: u32 = 99;
+
+/// Rewrites lost to concurrent changes of the same records before giving up
+/// for this round.
+pub(super) const MAX_RACES: u32 = 5;
+
+/// Who a server is, for the ownership rule: records whose TXT carries its id
+/// or its certificate fingerprint are its own.
+#[derive(Debug, Clone)]
+pub struct Identity {
+    /// The instance name asked for.
+    pub instance: String,
+    /// The server id (TXT `id`), hex.
+    pub server_id: String,
+    /// The certificate fingerprint (TXT `fp`), hex.
+    pub fingerprint: String,
+    /// The certificate's DNS names and CN, to choose the SRV target.
+    pub cert_names: Vec<String>,
+}
+
+/// What the driver does next.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Step {
+    /// Read the TXT record at the instance name in use.
+    ReadTxt,
+    /// Our TXT is as wanted: read every record of the registration and say
+    /// whether the zone holds exactly it.
+    Compare,
+    /// Claim the name: our records, on condition that the name has none.
+    Claim,
+    /// Rewrite our records, on condition that the TXT still reads `strings`;
+    /// `healing` when they were registered before (someone changed them).
+    Rewrite {
+        /// The TXT strings read.
+        strings: Vec<Vec<u8>>,
+        /// Whether this repairs a registration that was complete.
+        healing: bool,
+    },
+    /// The zone holds exactly our records.
+    Registered,
+    /// The round failed.
+    Failed(RegisterError),
+}
+
+/// Why an update did not apply.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Rejection {
+    /// The name belongs to someone else (YXDOMAIN).
+    Conflict,
+    /// What a prerequisite named changed since it was read (NXRRSET).
+    Changed,
+    /// Anything else.
+    Error(RegisterError),
+}
+
+/// What the zone answered to the last step.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Answer {
+    /// The TXT strings at the name, `None` when it has none.
+    Txt(Option<Vec<Vec<u8>>>),
+    /// Whether the zone holds exactly our records.
+    Compared(bool),
+    /// How a claim or rewrite went.
+    Sent(Result<(), Rejection>),
+}
+
+/// The state of one round.
+#[derive(Debug, Default)]
+pub(super) struct Round {
+    /// The suffix of the name in use (1: the name asked for).
+    suffix: u32,
+    /// Whether a name without TXT was read again after a conflict.
+    reread: bool,
+    /// Rewrites lost to concurrent changes.
+    races: u32,
+    /// The TXT last read (`None`: the name had none).
+    read: Option<Option<Vec<Vec<u8>>>>,
+    /// A rename to tell about: (from, to).
+    renamed: Option<(String, String)>,
+}
+
+impl Round {
+    /// A round starting with the name `registration` holds; its first step
+    /// is [`Step::ReadTxt`].
+    pub(super) fn new() -> Self {
+        Self {
+            suffix: 1,
+            ..Self::default()
+        }
+    }
+
+    /// The rename the last step made, if any (for the log).
+    pub(super) fn take_renamed(&mut self) -> Option<(String, String)> {
+        self.renamed.take()
+    }
+
+    /// The next step after `answer`. `registration` is what is wanted (it is
+    /// renamed when the name is taken), `identity` who we are, and
+    /// `registered` whether the records were complete at the last round.
+    pub(super) fn next(
+        &mut self,
+        answer: Answer,
+        registration: &mut Registration,
+        identity: &Identity,
+        registered: bool,
+        zone: &str,
+    ) -> Step {
+        match answer {
+            Answer::Txt(None) => {
+                self.read = Some(None);
+                Step::Claim
+            }
+            Answer::Txt(Some(strings))
+                if is_ours(&strings, &identity.server_id, &identity.fingerprint) =>
+            {
+                let current = strings == wanted_txt(registration);
+                self.read = Some(Some(strings.clone()));
+                if current {
+                    Step::Compare
+                } else {
+                    Step::Rewrite {
+                        strings,
+                        healing: registered,
+                    }
+                }
+            }
+            Answer::Txt(Some(strings)) => {
+                self.read = Some(Some(strings));
+                self.rejected(Rejection::Conflict, registration, identity, zone)
+            }
+            Answer::Compared(true) | Answer::Sent(Ok(())) => Step::Registered,
+            Answer::Compared(false) => Step::Rewrite {
+                strings: self.read.clone().flatten().unwrap_or_default(),
+                healing: registered,
+            },
+            Answer::Sent(Err(rejection)) => self.rejected(rejection, registration, identity, zone),
+        }
+    }
+
+    fn rejected(
+        &mut self,
+        rejection: Rejection,
+        registration: &mut Registration,
+        identity: &Identity,
+        zone: &str,
+    ) -> Step {
+        let had_no_txt = self.read == Some(None);
+        match rejection {
+            // The name exists without a TXT: perhaps a server between two
+            // updates; read it once more before renaming.
+            Rejection::Conflict if had_no_txt && !self.reread => {
+                self.reread = true;
+                Step::ReadTxt
+            }
+            Rejection::Conflict => {
+                self.suffix += 1;
+                self.reread = false;
+                if self.suffix > MAX_RENAMES {
+                    return Step::Failed(RegisterError::NamesExhausted {
+                        instance: identity.instance.clone(),
+                        last: MAX_RENAMES,
+                        zone: zone.to_string(),
+                    });
+                }
+                let next = registration.renamed(&identity.instance, self.suffix);
+                self.renamed = Some((registration.instance.clone(), next.instance.clone()));
+                *registration = next;
+                Step::ReadTxt
+            }
+            Rejection::Changed if self.races < MAX_RACES => {
+                self.races += 1;
+                Step::ReadTxt
+            }
+            Rejection::Changed => Step::Failed(RegisterError::Contended {
+                instance: registration.instance.clone(),
+                zone: zone.to_string(),
+            }),
+            Rejection::Error(error) => Step::Failed(error),
+        }
+    }
+}
+
+/// The TXT strings `registration` wants, as they read in the zone.
+pub(super) fn wanted_txt(registration: &Registration) -> Vec<Vec<u8>> {
+    registration
+        .txt
+        .iter()
+        .map(|(k, v)| format!("{k}={v}").into_bytes())
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use hickory_proto::rr::Name;
+
+    fn registration() -> Registration {
+        Registration {
+            zone: Name::from_ascii("lab.test.").unwrap(),
+            instance: "web".into(),
+            host: Name::from_ascii("web1.lab.test.").unwrap(),
+            port: 4433,
+            priority: 0,
+            weight: 100,
+            txt: vec![("v".into(), "1".into()), ("id".into(), "ab12".into())],
+            addresses: vec!["192.0.2.10".parse().unwrap()],
+            ttl: 10,
+        }
+    }
+
+    fn identity() -> Identity {
+        Identity {
+            instance: "web".into(),
+            server_id: "ab12".into(),
+            fingerprint: "ff00".into(),
+            cert_names: Vec::new(),
+        }
+    }
+
+    fn txt(strings: &[&str]) -> Option<Vec<Vec<u8>>> {
+        Some(strings.iter().map(|s| s.as_bytes().to_vec()).collect())
+    }
+
+    /// Feeds `answers` to a new round; the steps it took.
+    fn steps(answers: Vec<Answer>, registered: bool) -> (Vec<Step>, Registration) {
+        let mut round = Round::new();
+        let mut wanted = registration();
+        let steps = answers
+            .into_iter()
+            .map(|answer| round.next(answer, &mut wanted, &identity(), registered, "lab.test"))
+            .collect();
+        (steps, wanted)
+    }
+
+    #[test]
+    fn a_free_name_is_claimed() {
+        let (taken, _) = steps(vec![Answer::Txt(None), Answer::Sent(Ok(()))], false);
+        assert_eq!(taken, [Step::Claim, Step::Registered]);
+    }
+
+    #[test]
+    fn our_records_as_wanted_are_compared_and_kept() {
+        let (taken, _) = steps(
+            vec![
+                Answer::Txt(txt(&["v=1", "id=ab12"])),
+                Answer::Compared(true),
+            ],
+            true,
+        );
+        assert_eq!(taken, [Step::Compare, Step::Registered]);
+    }
+
+    #[test]
+    fn our_records_that_differ_are_rewritten_as_a_heal_when_they_were_complete() {
+        let old = txt(&["v=1", "id=ab12", "state=draining"]);
+        let (taken, _) = steps(vec![Answer::Txt(old.clone())], true);
+        assert_eq!(
+            taken,
+            [Step::Rewrite {
+                strings: old.clone().unwrap(),
+                healing: true
+            }]
+        );
+        // The TXT is right but another record is missing or stale.
+        let right = txt(&["v=1", "id=ab12"]);
+        let (taken, _) = steps(
+            vec![Answer::Txt(right.clone()), Answer::Compared(false)],
+            false,
+        );
+        assert_eq!(
+            taken,
+            [
+                Step::Compare,
+                Step::Rewrite {
+                    strings: right.unwrap(),
+                    healing: false
+                }
+            ]
+        );
+    }
+
+    #[test]
+    fn a_name_another_server_holds_is_renamed() {
+        let mut round = Round::new();
+        let mut wanted = registration();
+        let step = round.next(
+            Answer::Txt(txt(&["v=1", "id=99ff"])),
+            &mut wanted,
+            &identity(),
+            false,
+            "lab.test",
+        );
+        assert_eq!(step, Step::ReadTxt);
+        assert_eq!(wanted.instance, "web (2)");
+        assert_eq!(
+            round.take_renamed(),
+            Some(("web".to_string(), "web (2)".to_string()))
+        );
+        // A claim refused under the new name too: the next suffix.
+        round.next(
+            Answer::Txt(None),
+            &mut wanted,
+            &identity(),
+            false,
+            "lab.test",
+        );
+        round.next(
+            Answer::Sent(Err(Rejection::Conflict)),
+            &mut wanted,
+            &identity(),
+            false,
+            "lab.test",
+        );
+        assert_eq!(
+            wanted.instance, "web (2)",
+            "a name without TXT is read once more first"
+        );
+        round.next(
+            Answer::Txt(None),
+            &mut wanted,
+            &identity(),
+            false,
+            "lab.test",
+        );
+        let step = round.next(
+            Answer::Sent(Err(Rejection::Conflict)),
+            &mut wanted,
+            &identity(),
+            false,
+            "lab.test",
+        );
+        assert_eq!((step, wanted.instance.as_str()), (Step::ReadTxt, "web (3)"));
+    }
+
+    #[test]
+    fn renames_end_with_an_error_after_the_last_suffix() {
+        let mut round = Round::new();
+        let mut wanted = registration();
+        let other = || Answer::Txt(txt(&["id=99ff"]));
+        let mut last = Step::ReadTxt;
+        for _ in 1..MAX_RENAMES {
+            last = round.next(other(), &mut wanted, &identity(), false, "lab.test");
+        }
+        assert_eq!(last, Step::ReadTxt);
+        assert_eq!(wanted.instance, format!("web ({MAX_RENAMES})"));
+        let step = round.next(other(), &mut wanted, &identity(), false, "lab.test");
+        assert!(
+            matches!(
+                step,
+                Step::Failed(RegisterError::NamesExhausted {
+                    last: MAX_RENAMES,
+                    ..
+                })
+            ),
+            "{step:?}"
+        );
+    }
+
+    #[test]
+    fn records_changed_under_us_are_read_again_a_bounded_number_of_times() {
+        let mut answers = Vec::new();
+        for _ in 0..=MAX_RACES {
+            answers.push(Answer::Txt(txt(&["id=ab12", "old=1"])));
+            answers.push(Answer::Sent(Err(Rejection::Changed)));
+        }
+        let (taken, _) = steps(answers, false);
+        let rereads = taken.iter().filter(|s| **s == Step::ReadTxt).count();
+        assert_eq!(rereads as u32, MAX_RACES);
+        assert!(
+            matches!(
+                taken.last(),
+                Some(Step::Failed(RegisterError::Contended { .. }))
+            ),
+            "{taken:?}"
+        );
+    }
+
+    #[test]
+    fn other_failures_end_the_round_as_they_are() {
+        let error = RegisterError::BadName {
+            zone: "lab.test".into(),
+            reason: "x".into(),
+        };
+        let (taken, _) = steps(
+            vec![
+                Answer::Txt(None),
+                Answer::Sent(Err(Rejection::Error(error.clone()))),
+            ],
+            false,
+        );
+        assert_eq!(taken, [Step::Claim, Step::Failed(error)]);
+    }
+}
