@@ -14,10 +14,9 @@
 //!   ([`rebalance`](crate::client::rebalance)) → a session to it becomes the primary,
 //!   is sent the unanswered pings, and the old one is closed.
 //!
-//! The decisions come from [`suspicion`](crate::client::suspicion), the pinging from
-//! [`pinger`](crate::client::pinger).
-
-use std::time::Duration;
+//! The decisions come from `plan.rs` (what to open, what to keep; pure) and
+//! [`suspicion`](crate::client::suspicion) (when a session is suspect), the
+//! pinging from [`pinger`](crate::client::pinger).
 
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
@@ -25,12 +24,12 @@ use tokio_util::sync::CancellationToken;
 
 use super::leg::Leg;
 use super::observer::RecoveryObserver;
+use super::plan::{Open, Opened, Plan};
 use super::policy::{count_session, recoverable, Recovery};
 use super::target::{Home, Target};
-use crate::backoff::Backoff;
 use crate::client::lanes::{Lane, Lanes, Opening, Turn};
 use crate::client::pinger::run_lanes;
-use crate::client::{rebalance, ClientError, Connector, PingRun};
+use crate::client::{ClientError, Connector, PingRun};
 use crate::framed::FramedError;
 
 /// Pings over `lanes` until the run is finished (`Ok`) or the primary is lost
@@ -47,12 +46,7 @@ pub(crate) async fn drive(
     last_server: &mut Option<[u8; 16]>,
     home: &mut Option<Home>,
 ) -> Result<(), ClientError> {
-    // A standby is wanted now: the primary is suspect.
-    let mut urgent = false;
-    // Servers that join from now on draw this session with probability 1/N.
-    let mut settled_at = Instant::now() + rebalance::SETTLE;
-    let mut warm_backoff = Backoff::new();
-    let mut warm_delay = Duration::ZERO;
+    let mut plan = Plan::new(recovery, Instant::now());
     loop {
         // Back on the server that drained the run (it reconnected there).
         if home
@@ -61,82 +55,73 @@ pub(crate) async fn drive(
         {
             *home = None;
         }
-        let warm = recovery.standby > 0 && target.has_alternatives() && lanes.standby.is_none();
-        // Whether the standby now being opened is a warm one, wanted before
-        // any suspicion.
-        let opening_warm = warm && !urgent;
-        let turn = if urgent || warm {
-            let mut failures = Vec::new();
-            let current = lanes.primary.candidate.clone();
-            let resume = run.resume();
-            let delay = if urgent { Duration::ZERO } else { warm_delay };
-            let turn = {
-                let attempt = async {
-                    tokio::time::sleep(delay).await;
-                    target
-                        .standby(connector, resume, &current, urgent, &mut failures)
-                        .await
-                };
-                tokio::pin!(attempt);
-                loop {
-                    let opening = Some(Opening::Standby(attempt.as_mut()));
-                    let turn =
-                        run_lanes(lanes, run, stop, opening, |e| observer.ping_event(e)).await;
-                    match turn {
-                        // Already being opened.
-                        Ok(Turn::WantStandby) if urgent => continue,
-                        turn => break turn,
+        let turn = match plan.open(target.has_alternatives(), lanes.standby.is_some()) {
+            Open::Standby { urgent, delay } => {
+                let mut failures = Vec::new();
+                let current = lanes.primary.candidate.clone();
+                let resume = run.resume();
+                let turn = {
+                    let attempt = async {
+                        tokio::time::sleep(delay).await;
+                        target
+                            .standby(connector, resume, &current, urgent, &mut failures)
+                            .await
+                    };
+                    tokio::pin!(attempt);
+                    loop {
+                        let opening = Some(Opening::Standby(attempt.as_mut()));
+                        let turn =
+                            run_lanes(lanes, run, stop, opening, |e| observer.ping_event(e)).await;
+                        match turn {
+                            // Already being opened.
+                            Ok(Turn::WantStandby) if urgent => continue,
+                            turn => break turn,
+                        }
                     }
+                };
+                for (candidate, reason) in failures {
+                    observer.standby_failed(&candidate, &reason);
                 }
-            };
-            for (candidate, reason) in failures {
-                observer.standby_failed(&candidate, &reason);
+                turn
             }
-            turn
-        } else if recovery.rebalance && target.has_alternatives() {
-            // Nothing else to open: watch for a server joining, and move to it
-            // with probability 1/N.
-            let resume = run.resume();
-            let current = lanes.primary.candidate.clone();
-            let moving = target.newcomer(connector, resume, &current, settled_at, home.as_mut());
-            tokio::pin!(moving);
-            let opening = Some(Opening::Move(moving.as_mut()));
-            run_lanes(lanes, run, stop, opening, |e| observer.ping_event(e)).await
-        } else {
-            run_lanes(lanes, run, stop, None, |e| observer.ping_event(e)).await
+            Open::Newcomer { settled_at } => {
+                // Nothing else to open: watch for a server joining, and move
+                // to it with probability 1/N.
+                let resume = run.resume();
+                let current = lanes.primary.candidate.clone();
+                let moving =
+                    target.newcomer(connector, resume, &current, settled_at, home.as_mut());
+                tokio::pin!(moving);
+                let opening = Some(Opening::Move(moving.as_mut()));
+                run_lanes(lanes, run, stop, opening, |e| observer.ping_event(e)).await
+            }
+            Open::Nothing => run_lanes(lanes, run, stop, None, |e| observer.ping_event(e)).await,
         };
         match turn {
             Ok(Turn::Finished) => return Ok(()),
-            Ok(Turn::WantStandby) => urgent = true,
+            Ok(Turn::WantStandby) => plan.suspect(),
             Ok(Turn::StandbyOpened(Some(leg))) => {
-                urgent = false;
                 let same_server =
                     leg.session.welcome().server_id == lanes.primary.session.welcome().server_id;
-                if opening_warm && same_server {
+                match plan.standby_opened(same_server, &mut rand::rng()) {
                     // The same server under another name: no use as a warm standby.
-                    leg.session.close().await;
-                    warm_delay = warm_backoff.next_delay(&mut rand::rng());
-                } else {
-                    warm_backoff.reset();
-                    warm_delay = Duration::ZERO;
-                    if opening_warm {
-                        observer.standby_ready(&leg);
+                    Opened::Close => leg.session.close().await,
+                    Opened::Keep { ready } => {
+                        if ready {
+                            observer.standby_ready(&leg);
+                        }
+                        lanes.standby = Some(leg);
                     }
-                    lanes.standby = Some(leg);
                 }
             }
-            Ok(Turn::StandbyOpened(None)) => {
-                urgent = false;
-                warm_delay = warm_backoff.next_delay(&mut rand::rng());
-            }
+            Ok(Turn::StandbyOpened(None)) => plan.standby_not_opened(&mut rand::rng()),
             Ok(Turn::Hedging) => {
                 if let Some(standby) = &lanes.standby {
                     observer.hedging(&lanes.primary.candidate, standby);
                 }
             }
             Ok(Turn::Recovered) => {
-                urgent = false;
-                if recovery.standby == 0 {
+                if plan.recovered() {
                     if let Some(standby) = lanes.take_standby(run) {
                         standby.session.close().await;
                     }
@@ -144,7 +129,7 @@ pub(crate) async fn drive(
             }
             Ok(Turn::MoveReady(Some(leg))) => {
                 if move_to(leg, lanes, run, observer, last_server).await? {
-                    settled_at = Instant::now() + rebalance::SETTLE;
+                    plan.moved(Instant::now());
                     *home = None;
                 }
             }
@@ -153,7 +138,7 @@ pub(crate) async fn drive(
                 observer.standby_failed(&leg.candidate, &error.to_string());
                 target.lost(&leg.candidate);
                 leg.session.close().await;
-                warm_delay = warm_backoff.next_delay(&mut rand::rng());
+                plan.standby_lost(&mut rand::rng());
             }
             Err(error) => {
                 if lanes.standby.is_none() || !recoverable(&error) {
@@ -168,7 +153,7 @@ pub(crate) async fn drive(
                     Ok(()) => unreachable!("explain keeps an error an error"),
                 };
                 switch(target, lanes, run, observer, last_server, &error).await?;
-                urgent = false;
+                plan.switched();
             }
         }
     }

@@ -14,11 +14,13 @@
 //! - [`observer`]: what the caller hears;
 //! - [`policy`]: the settings, what is recoverable, how sessions count;
 //! - `reconnect.rs`: the outer loop (connect, ping, reconnect with back-off);
-//! - `failover.rs`: make-before-break over a primary and a standby.
+//! - `failover.rs`: make-before-break over a primary and a standby, as
+//!   `plan.rs` (its decisions, pure, tested in virtual time) says.
 
 mod failover;
 pub mod leg;
 pub mod observer;
+mod plan;
 pub mod policy;
 mod reconnect;
 pub mod target;
