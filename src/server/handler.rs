@@ -10,43 +10,17 @@ use tokio_util::sync::CancellationToken;
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use super::outbox::{Outbox, OutboxLimits, Outboxes};
-use super::session::{Action, ServerInfo, Session};
+use super::answer::{answer_buffered, Batch};
+pub use super::context::{SessionContext, SessionTiming};
+use super::outbox::Outbox;
+use super::session::{Action, Session};
 use crate::framed::{FramedError, FramedReader};
-use crate::proto::{encode_frame_into, encode_pong_into, ClientMessageView, ServerMessage};
-use std::sync::MutexGuard;
+use crate::proto::{encode_frame_into, ServerMessage};
 
 /// A frame that has begun must be complete within this time: a slow peer on a
 /// bad link sends a 64 KiB frame in well under a second, so ten seconds only
 /// stops peers that hold a session open with a trickle (slowloris).
 pub const FRAME_TIMEOUT: Duration = Duration::from_secs(10);
-
-/// Replies are gathered up to this many bytes before one write: pipelined pings
-/// cost one stream write per batch, not one per pong.
-const WRITE_BATCH: usize = 64 * 1024;
-
-/// Deadlines of a session.
-#[derive(Debug, Clone, Copy)]
-pub struct SessionTiming {
-    /// A new session must say Hello within this.
-    pub hello_timeout: Duration,
-    /// A draining server gives a session this long to leave.
-    pub drain_timeout: Duration,
-}
-
-/// What every session of a server shares.
-pub struct SessionContext<'a> {
-    /// Who the server is.
-    pub info: &'a ServerInfo,
-    /// Deadlines.
-    pub timing: SessionTiming,
-    /// Where answered pings are counted, if anywhere.
-    pub metrics: Option<&'a super::metrics::Metrics>,
-    /// Recent pongs per client.
-    pub outboxes: &'a Mutex<Outboxes>,
-    /// Their bounds (a copy, so that recording a pong takes no global lock).
-    pub outbox_limits: OutboxLimits,
-}
 
 /// How a session ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -172,93 +146,12 @@ where
     }
 }
 
-/// How a batch of buffered messages ended.
-enum Batch {
-    /// Every buffered message is answered in `out` (or `out` is full).
-    Answered,
-    /// The client said Hello: its outbox is known from here on.
-    Welcomed,
-    /// The session ends with this action, after what is in `out`.
-    Ends(Action),
-}
-
-/// Answers the messages already buffered in `reader` into `out`, decoding each
-/// in place: a ping's payload goes from the receive buffer to the pong (and to
-/// the outbox) without a copy in between. The client's outbox is locked once
-/// for the batch, not once per ping.
-fn answer_buffered<R: AsyncRead + Unpin>(
-    reader: &mut FramedReader<R>,
-    session: &mut Session,
-    outbox: &mut Option<Arc<Mutex<Outbox>>>,
-    ctx: &SessionContext<'_>,
-    now: Instant,
-    out: &mut Vec<u8>,
-) -> Result<Batch, FramedError> {
-    let mut kept: Option<MutexGuard<'_, Outbox>> = None;
-    while out.len() < WRITE_BATCH {
-        let message = match reader.try_next_client_view() {
-            Ok(Some(message)) => message,
-            Ok(None) => break,
-            Err(FramedError::Frame(error)) => {
-                return Ok(Batch::Ends(session.on_frame_error(&error)))
-            }
-            Err(error) => return Err(error),
-        };
-        match session.on_message(ctx.info, &message) {
-            Action::Pong { seq } => {
-                let ClientMessageView::Ping { payload, .. } = message else {
-                    unreachable!("the session answers pings only with pongs")
-                };
-                let Some(shared) = outbox.as_ref() else {
-                    encode_pong_into(seq, payload, out)?;
-                    continue;
-                };
-                let kept = kept.get_or_insert_with(|| {
-                    let mut kept = shared.lock().expect("outbox lock");
-                    kept.expire(now, &ctx.outbox_limits);
-                    kept
-                });
-                // A ping answered before is answered from the outbox, with the
-                // payload it had then; a new pong is kept there.
-                match kept.find(seq) {
-                    Some(earlier) => encode_pong_into(seq, earlier, out)?,
-                    None => {
-                        kept.record(seq, payload, now, &ctx.outbox_limits);
-                        if let Some(metrics) = ctx.metrics {
-                            metrics.pings_total.inc();
-                        }
-                        encode_pong_into(seq, payload, out)?;
-                    }
-                }
-            }
-            Action::Reply(reply) => {
-                encode_frame_into(&reply, out)?;
-                if let ServerMessage::Welcome { .. } = reply {
-                    if let Some(id) = session.client_id() {
-                        let shared = ctx.outboxes.lock().expect("outboxes lock").for_client(id);
-                        // A returning client gets the pongs it missed.
-                        let mut missed = shared.lock().expect("outbox lock");
-                        missed.expire(now, &ctx.outbox_limits);
-                        for (seq, payload) in missed.after(session.resume_after()) {
-                            encode_pong_into(seq, payload, out)?;
-                        }
-                        drop(missed);
-                        drop(kept);
-                        *outbox = Some(shared);
-                        return Ok(Batch::Welcomed);
-                    }
-                }
-            }
-            ends => return Ok(Batch::Ends(ends)),
-        }
-    }
-    Ok(Batch::Answered)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::proto::{encode_frame, ClientMessage, ErrorCode};
+    use crate::server::outbox::{OutboxLimits, Outboxes};
+    use crate::server::session::ServerInfo;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     fn info() -> ServerInfo {

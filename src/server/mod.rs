@@ -16,7 +16,9 @@
 //!   shutdown it drains.
 
 mod accept;
+mod answer;
 pub mod config;
+mod context;
 mod endpoint;
 mod error;
 pub mod handler;
