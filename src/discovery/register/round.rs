@@ -290,16 +290,19 @@ mod tests {
         );
     }
 
+    /// Feeds `answer` to `round` for the standard registration and identity.
+    fn feed(round: &mut Round, wanted: &mut Registration, answer: Answer) -> Step {
+        round.next(answer, wanted, &identity(), false, "lab.test")
+    }
+
     #[test]
     fn a_name_another_server_holds_is_renamed() {
         let mut round = Round::new();
         let mut wanted = registration();
-        let step = round.next(
-            Answer::Txt(txt(&["v=1", "id=99ff"])),
+        let step = feed(
+            &mut round,
             &mut wanted,
-            &identity(),
-            false,
-            "lab.test",
+            Answer::Txt(txt(&["v=1", "id=99ff"])),
         );
         assert_eq!(step, Step::ReadTxt);
         assert_eq!(wanted.instance, "web (2)");
@@ -307,40 +310,16 @@ mod tests {
             round.take_renamed(),
             Some(("web".to_string(), "web (2)".to_string()))
         );
-        // A claim refused under the new name too: the next suffix.
-        round.next(
-            Answer::Txt(None),
-            &mut wanted,
-            &identity(),
-            false,
-            "lab.test",
-        );
-        round.next(
-            Answer::Sent(Err(Rejection::Conflict)),
-            &mut wanted,
-            &identity(),
-            false,
-            "lab.test",
-        );
-        assert_eq!(
-            wanted.instance, "web (2)",
-            "a name without TXT is read once more first"
-        );
-        round.next(
-            Answer::Txt(None),
-            &mut wanted,
-            &identity(),
-            false,
-            "lab.test",
-        );
-        let step = round.next(
-            Answer::Sent(Err(Rejection::Conflict)),
-            &mut wanted,
-            &identity(),
-            false,
-            "lab.test",
-        );
-        assert_eq!((step, wanted.instance.as_str()), (Step::ReadTxt, "web (3)"));
+        // A claim refused under the new name too: a name without TXT is read
+        // once more first, then the next suffix.
+        let refused = |round: &mut Round, wanted: &mut Registration| {
+            feed(round, wanted, Answer::Txt(None));
+            feed(round, wanted, Answer::Sent(Err(Rejection::Conflict)))
+        };
+        assert_eq!(refused(&mut round, &mut wanted), Step::ReadTxt);
+        assert_eq!(wanted.instance, "web (2)");
+        assert_eq!(refused(&mut round, &mut wanted), Step::ReadTxt);
+        assert_eq!(wanted.instance, "web (3)");
     }
 
     #[test]
@@ -350,7 +329,7 @@ mod tests {
         let other = || Answer::Txt(txt(&["id=99ff"]));
         let mut last = Step::ReadTxt;
         for _ in 1..MAX_RENAMES {
-            last = round.next(other(), &mut wanted, &identity(), false, "lab.test");
+            last = feed(&mut round, &mut wanted, other());
         }
         assert_eq!(last, Step::ReadTxt);
         assert_eq!(wanted.instance, format!("web ({MAX_RENAMES})"));
