@@ -1,7 +1,9 @@
 //! The sessions of a run, as the ping loop sees them: the primary, and a
 //! standby beside it while the primary is suspect (make-before-break). Applies
 //! the run's [`Liveness`] through each session's [`SessionClock`] and says what
-//! the caller must decide as a [`Turn`]; [`pinger`](super::pinger) drives it.
+//! the caller must decide as a [`Turn`]; [`pinger`](super::pinger) drives it
+//! and the run. It never touches the run itself: the flow is one way, from the
+//! ping loop to the run and to the lanes.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -10,7 +12,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::time::Instant;
 
-use super::run::{Liveness, PingRun};
+use super::run::Liveness;
 use super::suspicion::{Health, SessionClock};
 use super::ClientError;
 use crate::framed::{FramedError, FramedReader};
@@ -67,51 +69,40 @@ impl<L: Lane> Lanes<L> {
     }
 
     /// Makes the standby the primary (the old primary failed or stalled) and
-    /// returns the old one; unanswered pings the standby was not sent yet are
-    /// appended to `out` for it.
-    pub fn switch(
-        &mut self,
-        run: &mut PingRun,
-        out: &mut Vec<u8>,
-    ) -> Result<Option<L>, ClientError> {
-        let Some(standby) = self.standby.take() else {
-            return Ok(None);
-        };
+    /// returns the old one. Unless it was hedging, the new primary has not been
+    /// sent the unanswered pings: see [`pinger::switch`](super::pinger::switch).
+    pub fn switch(&mut self) -> Option<L> {
+        let standby = self.standby.take()?;
         let old = std::mem::replace(&mut self.primary, standby);
-        if !self.hedging {
-            let now = Instant::now();
-            for seq in run.resend(now, out)? {
-                self.primary.clock().sent(seq, now);
-            }
-        }
-        self.end_episode(run);
-        Ok(Some(old))
+        self.end_episode();
+        Some(old)
     }
 
     /// Takes the standby out (to close it).
-    pub fn take_standby(&mut self, run: &mut PingRun) -> Option<L> {
-        self.end_episode(run);
+    pub fn take_standby(&mut self) -> Option<L> {
+        self.end_episode();
         self.standby.take()
     }
 
-    fn end_episode(&mut self, run: &mut PingRun) {
+    fn end_episode(&mut self) {
         self.hedging = false;
         self.asked = false;
-        run.stop_hedging();
     }
 
-    /// Applies the run's [`Liveness`] to the sessions: `Err` when the primary
-    /// is lost, a turn for the caller, or nothing to do.
-    pub(crate) async fn judge(
+    /// Applies `liveness` to the sessions (`stopping`: the run is winding
+    /// down, nothing is judged): `Err` when the primary is lost, a verdict
+    /// for the ping loop, or nothing to do.
+    pub(crate) fn judge(
         &mut self,
-        run: &mut PingRun,
+        liveness: Liveness,
+        stopping: bool,
         now: Instant,
         connecting: bool,
-    ) -> Result<Option<Turn<L>>, ClientError> {
-        if run.stop_deadline.is_some() {
+    ) -> Result<Option<Verdict<L>>, ClientError> {
+        if stopping {
             return Ok(None);
         }
-        match run.options.liveness {
+        match liveness {
             Liveness::Ignore => Ok(None),
             Liveness::After(limit) => match self.primary.clock().waiting_since() {
                 Some(at) if now.saturating_duration_since(at) > limit => {
@@ -124,10 +115,10 @@ impl<L: Lane> Lanes<L> {
                     if let Some(standby) = &mut self.standby {
                         if standby.clock().health(now) == Health::Stalled {
                             let after = standby.clock().estimate().stall_after();
-                            let standby = self.take_standby(run);
-                            return Ok(
-                                standby.map(|s| Turn::StandbyLost(s, stopped_answering(after)))
-                            );
+                            let standby = self.take_standby();
+                            return Ok(standby.map(|s| {
+                                Verdict::Turn(Turn::StandbyLost(s, stopped_answering(after)))
+                            }));
                         }
                     }
                 }
@@ -135,31 +126,17 @@ impl<L: Lane> Lanes<L> {
                     Health::Stalled => Err(stopped_answering(
                         self.primary.clock().estimate().stall_after(),
                     )),
-                    Health::Suspect => match &mut self.standby {
-                        Some(standby) if !self.hedging => {
-                            let mut out = Vec::new();
-                            let seqs = run.hedge(&mut out)?;
-                            for &seq in &seqs {
-                                standby.clock().sent(seq, now);
-                            }
-                            self.hedging = true;
-                            if let Err(error) = standby.streams().1.write_all(&out).await {
-                                let standby = self.take_standby(run);
-                                return Ok(standby.map(|s| {
-                                    Turn::StandbyLost(s, FramedError::from(error).into())
-                                }));
-                            }
-                            Ok(Some(Turn::Hedging))
-                        }
+                    Health::Suspect => match &self.standby {
+                        Some(_) if !self.hedging => Ok(Some(Verdict::Hedge)),
                         None if !self.asked && !connecting => {
                             self.asked = true;
-                            Ok(Some(Turn::WantStandby))
+                            Ok(Some(Verdict::Turn(Turn::WantStandby)))
                         }
                         _ => Ok(None),
                     },
                     Health::Fine if self.hedging || (self.asked && connecting) => {
-                        self.end_episode(run);
-                        Ok(Some(Turn::Recovered))
+                        self.end_episode();
+                        Ok(Some(Verdict::Turn(Turn::Recovered)))
                     }
                     Health::Fine => {
                         self.asked = false;
@@ -170,6 +147,24 @@ impl<L: Lane> Lanes<L> {
         }
     }
 
+    /// Starts hedging: the standby is sent `out`, the unanswered pings
+    /// `seqs`, and every new ping from now on.
+    pub(crate) async fn hedge(&mut self, seqs: &[u64], out: &[u8], now: Instant) -> Turn<L> {
+        let Some(standby) = &mut self.standby else {
+            return Turn::Recovered;
+        };
+        for &seq in seqs {
+            standby.clock().sent(seq, now);
+        }
+        self.hedging = true;
+        if let Err(error) = standby.streams().1.write_all(out).await {
+            if let Some(standby) = self.take_standby() {
+                return Turn::StandbyLost(standby, FramedError::from(error).into());
+            }
+        }
+        Turn::Hedging
+    }
+
     /// Writes new pings `first..=last` (encoded in `out`) to the primary, and to
     /// the standby while hedging.
     pub(crate) async fn send(
@@ -178,7 +173,6 @@ impl<L: Lane> Lanes<L> {
         first: u64,
         last: u64,
         now: Instant,
-        run: &mut PingRun,
     ) -> Result<Option<Turn<L>>, ClientError> {
         for seq in first..=last {
             self.primary.clock().sent(seq, now);
@@ -195,7 +189,7 @@ impl<L: Lane> Lanes<L> {
                     standby.clock().sent(seq, now);
                 }
                 if let Err(error) = standby.streams().1.write_all(out).await {
-                    let standby = self.take_standby(run);
+                    let standby = self.take_standby();
                     return Ok(
                         standby.map(|s| Turn::StandbyLost(s, FramedError::from(error).into()))
                     );
@@ -204,6 +198,15 @@ impl<L: Lane> Lanes<L> {
         }
         Ok(None)
     }
+}
+
+/// What [`Lanes::judge`] found.
+pub(crate) enum Verdict<L> {
+    /// Something for the caller of the ping loop.
+    Turn(Turn<L>),
+    /// The primary turned suspect and a standby is up: hedge (the ping loop
+    /// asks the run for the unanswered pings and calls [`Lanes::hedge`]).
+    Hedge,
 }
 
 fn stopped_answering(after: Duration) -> ClientError {
@@ -255,6 +258,7 @@ pub enum Opening<'c, L> {
 mod tests {
     use super::*;
     use crate::client::pinger::run_lanes;
+    use crate::client::PingRun;
     use crate::client::{PingEvent, PingOptions};
     use crate::proto::{encode_frame, ClientMessage, ServerMessage};
     use tokio::io::{DuplexStream, ReadHalf, WriteHalf};
@@ -362,14 +366,18 @@ mod tests {
                 Ok(Turn::Recovered) => {
                     turns.push("recovered");
                     want = false;
-                    lanes.take_standby(&mut run);
+                    lanes.take_standby();
                 }
                 Ok(Turn::StandbyLost(..)) => turns.push("standby lost"),
                 Ok(Turn::MoveReady(_)) => unreachable!("no move was opened"),
                 Err(_) => {
                     turns.push("switch");
                     let mut out = Vec::new();
-                    assert!(lanes.switch(&mut run, &mut out).unwrap().is_some());
+                    assert!(
+                        crate::client::pinger::switch(&mut lanes, &mut run, &mut out)
+                            .unwrap()
+                            .is_some()
+                    );
                     lanes.primary.writer.write_all(&out).await.unwrap();
                 }
             }

@@ -12,7 +12,7 @@ use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
-use super::lanes::{Lane, Lanes, Opening, Turn};
+use super::lanes::{Lane, Lanes, Opening, Turn, Verdict};
 pub use super::run::{Liveness, PingEvent, PingOptions, PingRun};
 use super::suspicion::SessionClock;
 use super::ClientError;
@@ -47,8 +47,15 @@ pub async fn run_lanes<L: Lane>(
             run.stop(now);
         }
         let connecting = matches!(opening, Some(Opening::Standby(_)));
-        if let Some(turn) = lanes.judge(run, now, connecting).await? {
-            return Ok(turn);
+        let stopping = run.stop_deadline.is_some();
+        match lanes.judge(run.options.liveness, stopping, now, connecting)? {
+            Some(Verdict::Turn(turn)) => return Ok(turn),
+            Some(Verdict::Hedge) => {
+                out.clear();
+                let seqs = run.hedge(&mut out)?;
+                return Ok(lanes.hedge(&seqs, &out, now).await);
+            }
+            None => {}
         }
         run.expire(now, emit);
         if run.finished() {
@@ -56,9 +63,9 @@ pub async fn run_lanes<L: Lane>(
         }
         out.clear();
         let before = run.sent();
-        run.fill(now, &mut out)?;
+        run.fill(now, &mut out, lanes.hedging())?;
         if !out.is_empty() {
-            let turn = lanes.send(&out, before + 1, run.sent(), now, run).await?;
+            let turn = lanes.send(&out, before + 1, run.sent(), now).await?;
             for seq in before + 1..=run.sent() {
                 emit(&PingEvent::Sent { seq });
             }
@@ -127,11 +134,32 @@ pub async fn run_lanes<L: Lane>(
             if from_primary {
                 return Err(error);
             }
-            if let Some(standby) = lanes.take_standby(run) {
+            if let Some(standby) = lanes.take_standby() {
                 return Ok(Turn::StandbyLost(standby, error));
             }
         }
     }
+}
+
+/// Makes the standby the primary (the old primary failed or stalled) and
+/// returns the old one; the unanswered pings the new primary was not sent yet
+/// (it was not hedging) are appended to `out` for it.
+pub fn switch<L: Lane>(
+    lanes: &mut Lanes<L>,
+    run: &mut PingRun,
+    out: &mut Vec<u8>,
+) -> Result<Option<L>, ClientError> {
+    let hedged = lanes.hedging();
+    let Some(old) = lanes.switch() else {
+        return Ok(None);
+    };
+    if !hedged {
+        let now = Instant::now();
+        for seq in run.resend(now, out)? {
+            lanes.primary.clock().sent(seq, now);
+        }
+    }
+    Ok(Some(old))
 }
 
 /// Handles `read` and every message already buffered behind it on `lane`.

@@ -147,7 +147,6 @@ pub struct PingRun {
     /// may answer them a second time (its replay of what the lost session
     /// missed, then the resend).
     resent: BTreeSet<u64>,
-    hedging: bool,
     hedged: u64,
     last_pong_at: Option<Instant>,
     longest_outage: Duration,
@@ -178,7 +177,6 @@ impl PingRun {
             lost_seqs: VecDeque::new(),
             hedged_ranges: VecDeque::new(),
             resent: BTreeSet::new(),
-            hedging: false,
             hedged: 0,
             last_pong_at: None,
             longest_outage: Duration::ZERO,
@@ -240,27 +238,21 @@ impl PingRun {
     }
 
     /// Starts hedging: appends every unanswered ping to `out` for a second
-    /// session (their clocks keep running: the application is still waiting),
-    /// and sends every new ping on both sessions until
-    /// [`stop_hedging`](Self::stop_hedging). Returns the seqs appended.
+    /// session (their clocks keep running: the application is still waiting);
+    /// the pings [`fill`](Self::fill) adds while hedging count as hedged too.
+    /// Returns the seqs appended.
     pub(crate) fn hedge(&mut self, out: &mut Vec<u8>) -> Result<Vec<u64>, ClientError> {
         let seqs = self.outstanding.seqs();
         for &seq in &seqs {
             self.encode_ping(seq, out)?;
         }
         self.hedged += seqs.len() as u64;
-        self.hedging = true;
         let first = seqs.first().copied().unwrap_or(self.sent + 1);
         if self.hedged_ranges.len() == HEDGE_MEMORY {
             self.hedged_ranges.pop_front();
         }
         self.hedged_ranges.push_back((first, self.sent));
         Ok(seqs)
-    }
-
-    /// New pings go to one session again.
-    pub(crate) fn stop_hedging(&mut self) {
-        self.hedging = false;
     }
 
     /// Pings sent so far (the last seq).
@@ -336,14 +328,20 @@ impl PingRun {
         }
     }
 
-    /// Appends every ping that is due to `out`.
-    pub(crate) fn fill(&mut self, now: Instant, out: &mut Vec<u8>) -> Result<(), ClientError> {
+    /// Appends every ping that is due to `out`; `hedging` when they go to a
+    /// second session too.
+    pub(crate) fn fill(
+        &mut self,
+        now: Instant,
+        out: &mut Vec<u8>,
+        hedging: bool,
+    ) -> Result<(), ClientError> {
         while self.more_to_send() && now >= self.next_send && self.outstanding.len() < self.window {
             let seq = self.sent + 1;
             self.encode_ping(seq, out)?;
             self.outstanding.insert(seq, now);
             self.sent += 1;
-            if self.hedging {
+            if hedging {
                 self.hedged += 1;
                 if let Some(range) = self.hedged_ranges.back_mut() {
                     range.1 = seq;
@@ -466,7 +464,7 @@ mod tests {
         });
         let now = Instant::now();
         let mut out = Vec::new();
-        run.fill(now, &mut out).unwrap();
+        run.fill(now, &mut out, false).unwrap();
         let good = ServerMessage::Pong {
             seq: 1,
             payload: vec![0x5a; 56],
@@ -492,7 +490,7 @@ mod tests {
         });
         let now = Instant::now();
         let mut out = Vec::new();
-        run.fill(now, &mut out).unwrap();
+        run.fill(now, &mut out, false).unwrap();
         let pong = |seq| ServerMessage::Pong {
             seq,
             payload: vec![0x5a; 56],

@@ -28,7 +28,7 @@ use super::plan::{Open, Opened, Plan};
 use super::policy::{count_session, recoverable, Recovery};
 use super::target::{Home, Target};
 use crate::client::lanes::{Lane, Lanes, Opening, Turn};
-use crate::client::pinger::run_lanes;
+use crate::client::pinger::{run_lanes, switch as switch_lanes};
 use crate::client::{ClientError, Connector, PingRun};
 use crate::framed::FramedError;
 
@@ -122,7 +122,7 @@ pub(crate) async fn drive(
             }
             Ok(Turn::Recovered) => {
                 if plan.recovered() {
-                    if let Some(standby) = lanes.take_standby(run) {
+                    if let Some(standby) = lanes.take_standby() {
                         standby.session.close().await;
                     }
                 }
@@ -174,12 +174,12 @@ async fn move_to(
         leg.session.close().await;
         return Ok(false);
     }
-    if let Some(standby) = lanes.take_standby(run) {
+    if let Some(standby) = lanes.take_standby() {
         standby.session.close().await;
     }
     lanes.standby = Some(leg);
     let mut out = Vec::new();
-    let Some(old) = lanes.switch(run, &mut out)? else {
+    let Some(old) = switch_lanes(lanes, run, &mut out)? else {
         return Ok(false);
     };
     observer.moved(&old.candidate, &lanes.primary);
@@ -199,7 +199,7 @@ async fn switch(
     error: &ClientError,
 ) -> Result<(), ClientError> {
     let mut out = Vec::new();
-    let Some(old) = lanes.switch(run, &mut out)? else {
+    let Some(old) = switch_lanes(lanes, run, &mut out)? else {
         return Ok(());
     };
     observer.session_lost(error);

@@ -101,7 +101,7 @@ pub async fn ping_with_recovery(
             Err(error) => Err(error),
         };
         let result = lanes.primary.session.explain(result);
-        if let Some(standby) = lanes.take_standby(run) {
+        if let Some(standby) = lanes.take_standby() {
             standby.session.close().await;
         }
         let Leg { candidate, session } = lanes.primary;
