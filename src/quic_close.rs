@@ -12,6 +12,9 @@
 //! and pin that text, so an upgrade that changes it fails here. The accessors
 //! that would let this module go are written up in
 //! docs/upstream/wtransport-close-codes.md.
+//!
+//! It also tells, by code this time, the close a wtransport server sends when
+//! it misread our SETTINGS ([`settings_misread`]), which the client retries.
 
 use wtransport::error::ConnectionError;
 
@@ -73,6 +76,24 @@ pub fn tls_refusal(error: &ConnectionError) -> Option<TlsRefusal> {
         }
         _ => None,
     }
+}
+
+/// H3_EXCESSIVE_LOAD (RFC 9114 §8.1), the HTTP/3 error code 0x107.
+const H3_EXCESSIVE_LOAD: u32 = 0x107;
+
+/// Whether a connection attempt failed because the server closed it with
+/// H3_EXCESSIVE_LOAD while the HTTP/3 session was being set up. A wtransport
+/// 0.7.2 server does that when our SETTINGS frame reaches it split across
+/// packets and a stream arrives in between (it drops the half-read frame:
+/// docs/upstream/wtransport-settings-cancel-safety.md), so the attempt is
+/// worth one retry. Read by code: wtransport keeps an application close's
+/// code public.
+pub fn settings_misread(error: &wtransport::error::ConnectingError) -> bool {
+    matches!(
+        error,
+        wtransport::error::ConnectingError::ConnectionError(ConnectionError::ApplicationClosed(close))
+            if close.code() == wtransport::VarInt::from_u32(H3_EXCESSIVE_LOAD)
+    )
 }
 
 /// The decimal number at the start of `text`, and what follows it.
@@ -152,6 +173,23 @@ mod tests {
             tls_refusal(&theirs(quinn::TransportErrorCode::crypto(42), "")).map(|r| r.alert),
             Some(42)
         );
+    }
+
+    #[test]
+    fn a_settings_misread_is_told_by_its_code() {
+        let closed = |code: u32| {
+            wtransport::error::ConnectingError::ConnectionError(ConnectionError::from(
+                quinn::ConnectionError::ApplicationClosed(quinn::ApplicationClose {
+                    error_code: quinn::VarInt::from_u32(code),
+                    reason: Default::default(),
+                }),
+            ))
+        };
+        assert!(settings_misread(&closed(0x107)));
+        assert!(!settings_misread(&closed(0x105)));
+        assert!(!settings_misread(
+            &wtransport::error::ConnectingError::SessionRejected
+        ));
     }
 
     #[test]

@@ -18,6 +18,7 @@ use super::ClientError;
 use crate::discovery::{AddressFamily, Candidate, Source};
 use crate::framed::{write_message, FramedReader};
 use crate::proto::{ClientMessage, MAX_VERSION};
+use crate::quic_close::settings_misread;
 use crate::tls::server_verifier::ServerIdentity;
 use crate::tls::{client_tls_config_recording, PeerIdentity, Rejections, TlsMaterial};
 use crate::transport::{CONNECT_TIMEOUT, IDLE_TIMEOUT, KEEP_ALIVE_INTERVAL};
@@ -283,11 +284,16 @@ impl Connector {
         // A verdict left by an earlier, abandoned attempt is not this one's.
         let _ = self.rejections.take(&super::error::dialled_name(url));
         let attempt = async {
-            let connection = dialer
-                .endpoint
-                .connect(url)
-                .await
-                .map_err(|e| classify_connecting(e, &ctx))?;
+            let connection = match dialer.endpoint.connect(url).await {
+                // A wtransport server misread our SETTINGS (a frame split
+                // across packets): once more, on a new connection.
+                Err(error) if settings_misread(&error) => {
+                    tracing::debug!(%url, "the server misread this client's HTTP/3 SETTINGS; connecting again");
+                    dialer.endpoint.connect(url).await
+                }
+                attempt => attempt,
+            }
+            .map_err(|e| classify_connecting(e, &ctx))?;
             // The server may refuse a resumed session's certificate as it
             // opens: that close explains whatever failed next.
             let refused = |error| refused_as_opened(&connection).unwrap_or(error);
