@@ -40,10 +40,8 @@ pub enum TlsError {
     /// certificate is issued there, and a new CA here would be trusted by no one.
     #[error(
         "{dir} has ca.pem but not ca.key: the CA's key stays on the machine where the CA was made, \
-         and `pingpong certs init` here would make a second CA that nobody trusts. \
-         Fix: on the machine that holds ca.key, run `pingpong certs issue {role} --name NAME --out BUNDLE` \
-         and copy BUNDLE's files into {dir}; or run `pingpong certs request {role} --name NAME` here, \
-         `pingpong certs sign {role} {role}.csr` there, and copy the {role}.pem it writes back here"
+         and `pingpong certs init` here would make a second CA that nobody trusts. Fix: {}",
+        issued_elsewhere(dir, role)
     )]
     CaKeyElsewhere {
         /// The certificate folder.
@@ -68,10 +66,8 @@ pub enum TlsError {
     /// The folder trusts a CA whose key is elsewhere, and lacks this machine's
     /// own certificate: it is issued on the CA machine, never made up here.
     #[error(
-        "{dir} has ca.pem but no {role}.pem and {role}.key, and no ca.key to issue them here. \
-         Fix: on the machine that holds ca.key, run `pingpong certs issue {role} --name NAME --out BUNDLE` \
-         and copy BUNDLE's files into {dir}; or run `pingpong certs request {role} --name NAME` here, \
-         `pingpong certs sign {role} {role}.csr` there, and copy the {role}.pem it writes back here"
+        "{dir} has ca.pem but no {role}.pem and {role}.key, and no ca.key to issue them here. Fix: {}",
+        issued_elsewhere(dir, role)
     )]
     LeafMissing {
         /// The certificate folder.
@@ -173,6 +169,17 @@ pub enum TlsError {
     },
 }
 
+/// The two ways a `role` certificate for `dir` is had from the machine that
+/// holds the CA key: issue it there and copy the bundle, or request it here
+/// and have it signed there.
+fn issued_elsewhere(dir: &std::path::Path, role: &str) -> String {
+    let dir = dir.display();
+    format!(
+        "on the machine that holds ca.key, run `pingpong certs issue {role} --name NAME --out BUNDLE` \
+         and copy BUNDLE's files into {dir}; or run `pingpong certs request {role} --name NAME` here, \
+         `pingpong certs sign {role} {role}.csr` there, and copy the {role}.pem it writes back here"
+    )
+}
 impl TlsError {
     pub(crate) fn io(path: impl Into<PathBuf>, error: std::io::Error) -> Self {
         TlsError::Io {
