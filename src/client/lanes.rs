@@ -150,8 +150,10 @@ impl<L: Lane> Lanes<L> {
     /// Starts hedging: the standby is sent `out`, the unanswered pings
     /// `seqs`, and every new ping from now on.
     pub(crate) async fn hedge(&mut self, seqs: &[u64], out: &[u8], now: Instant) -> Turn<L> {
+        // `judge` says Hedge only with a standby up; without one, the suspect
+        // primary wants one, as `judge` would have said.
         let Some(standby) = &mut self.standby else {
-            return Turn::Recovered;
+            return Turn::WantStandby;
         };
         for &seq in seqs {
             standby.clock().sent(seq, now);
