@@ -103,11 +103,11 @@ impl Dial for Connector {
     type Session = ClientSession;
 
     fn family(&self) -> AddressFamily {
-        self.family
+        Connector::family(self)
     }
 
     fn connect_timeout(&self) -> Duration {
-        self.connect_timeout
+        Connector::connect_timeout(self)
     }
 
     fn open_at<'a>(
