@@ -170,30 +170,26 @@ async fn pingpong_worker(paths: &CertPaths, port: u16, sessions: usize) {
     );
     let url = format!("https://127.0.0.1:{port}/pingpong");
     let retries = AtomicUsize::new(0);
-    let open: Vec<_> = stream::iter(0..sessions)
-        .map(|_| {
-            let connector = connector.clone();
-            let url = url.clone();
-            let retries = &retries;
-            async move {
-                for attempt in 1..=ATTEMPTS {
-                    match connector.open(&url).await {
-                        Ok(session) => return Some(session),
-                        Err(error) if attempt == ATTEMPTS => {
-                            eprintln!("session setup failed {ATTEMPTS} times: {error}");
-                        }
-                        Err(_) => {
-                            retries.fetch_add(1, Ordering::Relaxed);
-                        }
+    let mut open = open_all(sessions, || {
+        let connector = connector.clone();
+        let url = url.clone();
+        let retries = &retries;
+        async move {
+            for attempt in 1..=ATTEMPTS {
+                match connector.open(&url).await {
+                    Ok(session) => return Some(session),
+                    Err(error) if attempt == ATTEMPTS => {
+                        eprintln!("session setup failed {ATTEMPTS} times: {error}");
+                    }
+                    Err(_) => {
+                        retries.fetch_add(1, Ordering::Relaxed);
                     }
                 }
-                None
             }
-        })
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
-    let mut open: Vec<_> = open.into_iter().flatten().collect();
+            None
+        }
+    })
+    .await;
     report(&format!(
         "{} {}",
         open.len(),
@@ -244,32 +240,24 @@ async fn quinn_worker(paths: &CertPaths, port: u16, sessions: usize) {
     let endpoint = quinn::Endpoint::client("127.0.0.1:0".parse().unwrap()).unwrap();
     let addr = format!("127.0.0.1:{port}").parse().unwrap();
     let retries = AtomicUsize::new(0);
-    let open: Vec<_> = stream::iter(0..sessions)
-        .map(|_| {
-            let endpoint = endpoint.clone();
-            let config = config.clone();
-            let retries = &retries;
-            async move {
-                let conn = with_retries(retries, || async {
-                    endpoint
-                        .connect_with(config.clone(), addr, "localhost")
-                        .ok()?
-                        .await
-                        .ok()
-                })
-                .await?;
-                // One byte each way at setup, so that the server holds the
-                // stream of an idle connection, as pingpong's does.
-                let (mut send, mut recv) = conn.open_bi().await.ok()?;
-                send.write_all(&[0]).await.ok()?;
-                recv.read_exact(&mut [0u8; 1]).await.ok()?;
-                Some((conn, (send, recv)))
-            }
-        })
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
-    let mut open: Vec<_> = open.into_iter().flatten().collect();
+    let mut open = open_all(sessions, || {
+        let endpoint = endpoint.clone();
+        let config = config.clone();
+        let retries = &retries;
+        async move {
+            let conn = with_retries(retries, || async {
+                endpoint
+                    .connect_with(config.clone(), addr, "localhost")
+                    .ok()?
+                    .await
+                    .ok()
+            })
+            .await?;
+            let stream = byte_each_way(conn.open_bi().await.ok()?).await?;
+            Some((conn, stream))
+        }
+    })
+    .await;
     echo_once_each(&mut open, retries.load(Ordering::Relaxed)).await;
     for (conn, _) in &open {
         conn.close(0u32.into(), b"");
@@ -291,29 +279,53 @@ async fn wt_worker(paths: &CertPaths, port: u16, sessions: usize) {
     let endpoint = wtransport::Endpoint::client(config).unwrap();
     let url = format!("https://127.0.0.1:{port}/");
     let retries = AtomicUsize::new(0);
-    let open: Vec<_> = stream::iter(0..sessions)
-        .map(|_| {
-            let endpoint = &endpoint;
-            let url = url.clone();
-            let retries = &retries;
-            async move {
-                let conn =
-                    with_retries(retries, || async { endpoint.connect(&url).await.ok() }).await?;
-                let (mut send, mut recv) = conn.open_bi().await.ok()?.await.ok()?;
-                send.write_all(&[0]).await.ok()?;
-                recv.read_exact(&mut [0u8; 1]).await.ok()?;
-                Some((conn, (send, recv)))
-            }
-        })
-        .buffer_unordered(CONCURRENCY)
-        .collect()
-        .await;
-    let mut open: Vec<_> = open.into_iter().flatten().collect();
+    let mut open = open_all(sessions, || {
+        let endpoint = &endpoint;
+        let url = url.clone();
+        let retries = &retries;
+        async move {
+            let conn =
+                with_retries(retries, || async { endpoint.connect(&url).await.ok() }).await?;
+            let stream = byte_each_way(conn.open_bi().await.ok()?.await.ok()?).await?;
+            Some((conn, stream))
+        }
+    })
+    .await;
     echo_once_each(&mut open, retries.load(Ordering::Relaxed)).await;
     for (conn, _) in &open {
         conn.close(0u32.into(), b"");
     }
     endpoint.wait_idle().await;
+}
+
+/// `sessions` sessions opened by `open_one`, [`CONCURRENCY`] at a time; those
+/// that could not be had are left out.
+async fn open_all<T, F, Fut>(sessions: usize, open_one: F) -> Vec<T>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    stream::iter(0..sessions)
+        .map(|_| open_one())
+        .buffer_unordered(CONCURRENCY)
+        .collect::<Vec<_>>()
+        .await
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+/// One byte each way on a new stream, so that the server holds the stream of
+/// an idle connection, as pingpong's does; the stream, if that worked.
+async fn byte_each_way<S, R>((mut send, mut recv): (S, R)) -> Option<(S, R)>
+where
+    S: tokio::io::AsyncWrite + Unpin,
+    R: tokio::io::AsyncRead + Unpin,
+{
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    send.write_all(&[0]).await.ok()?;
+    recv.read_exact(&mut [0u8; 1]).await.ok()?;
+    Some((send, recv))
 }
 
 /// `connect` up to [`ATTEMPTS`] times, each failure but the last counted in
