@@ -51,7 +51,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         let (sign, c) = match &event {
             DiscoveryEvent::Added(c) => ('+', c),
             DiscoveryEvent::Updated(c) => ('=', c),
-            DiscoveryEvent::Removed(c) => ('-', c),
+            DiscoveryEvent::Removed(c, _) => ('-', c),
         };
         let addresses: Vec<String> = c.addresses.iter().map(ToString::to_string).collect();
         let txt: Vec<String> = c

@@ -17,16 +17,6 @@ use common::*;
 use pingpong::tls::{store, CertPaths};
 use serde_json::Value;
 
-/// A shared CA and, per host name, a folder as `certs issue` would leave it.
-fn lan_pki(dir: &Path, hosts: &[&str]) -> CertPaths {
-    let ca = CertPaths::new(dir.join("ca"));
-    store::init_ca(&ca, "lan CA", 30, false).unwrap();
-    for host in hosts {
-        host_pki(&ca, &dir.join(host), host);
-    }
-    ca
-}
-
 /// `pingpong server` on host `i` (host name `name`), on `eth0` only.
 fn server(
     lan: &Lan,

@@ -51,7 +51,7 @@ fn dead_server_drops_out_after_a_failed_connection() {
         browser.verify(&candidate);
         let removed = loop {
             match tokio::time::timeout(Duration::from_secs(10), events.recv()).await {
-                Ok(Some(DiscoveryEvent::Removed(c))) => break c,
+                Ok(Some(DiscoveryEvent::Removed(c, _))) => break c,
                 Ok(Some(_)) => continue,
                 other => panic!("dead server never removed: {other:?}"),
             }

@@ -329,10 +329,13 @@ pub fn discovery_event_json(event: &DiscoveryEvent, at: &str) -> Value {
         let kind = match event {
             DiscoveryEvent::Added(_) => "added",
             DiscoveryEvent::Updated(_) => "updated",
-            DiscoveryEvent::Removed(_) => "removed",
+            DiscoveryEvent::Removed(_, _) => "removed",
         };
         map.insert("event".into(), kind.into());
         map.insert("time".into(), at.into());
+        if let DiscoveryEvent::Removed(_, reason) = event {
+            map.insert("reason".into(), reason.as_str().into());
+        }
     }
     value
 }
@@ -342,7 +345,7 @@ pub fn event_sign(event: &DiscoveryEvent) -> char {
     match event {
         DiscoveryEvent::Added(_) => '+',
         DiscoveryEvent::Updated(_) => '=',
-        DiscoveryEvent::Removed(_) => '-',
+        DiscoveryEvent::Removed(_, _) => '-',
     }
 }
 

@@ -192,15 +192,55 @@ pub enum DiscoveryEvent {
     Added(Candidate),
     /// A known server changed (addresses, TXT).
     Updated(Candidate),
-    /// A server went away (goodbye, TTL expiry or failed verification).
-    Removed(Candidate),
+    /// A server went away, and why.
+    Removed(Candidate, RemovalReason),
+}
+
+/// Why a server left a view.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RemovalReason {
+    /// It said goodbye: an mDNS record with TTL 0 (RFC 6762 §10.1), or it
+    /// advertised `state=draining` before it went.
+    Goodbye,
+    /// A reconfirmation went unanswered (RFC 6762 §10.4): asked after a failed
+    /// connection to it, here or by another process on the link.
+    ReconfirmFailed,
+    /// Its records' TTL ran out with no answer to the refresh queries.
+    Expired,
+    /// Unicast DNS no longer lists it.
+    Unlisted,
+}
+
+impl RemovalReason {
+    /// The reason as a short token, for JSON and logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RemovalReason::Goodbye => "goodbye",
+            RemovalReason::ReconfirmFailed => "reconfirm-failed",
+            RemovalReason::Expired => "ttl-expired",
+            RemovalReason::Unlisted => "unlisted",
+        }
+    }
+}
+
+impl std::fmt::Display for RemovalReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            RemovalReason::Goodbye => "goodbye",
+            RemovalReason::ReconfirmFailed => "reconfirm failed",
+            RemovalReason::Expired => "TTL expired",
+            RemovalReason::Unlisted => "no longer in DNS",
+        })
+    }
 }
 
 impl DiscoveryEvent {
     /// The candidate the event is about.
     pub fn candidate(&self) -> &Candidate {
         match self {
-            DiscoveryEvent::Added(c) | DiscoveryEvent::Updated(c) | DiscoveryEvent::Removed(c) => c,
+            DiscoveryEvent::Added(c)
+            | DiscoveryEvent::Updated(c)
+            | DiscoveryEvent::Removed(c, _) => c,
         }
     }
 }

@@ -32,7 +32,7 @@ pub mod srv;
 pub mod static_target;
 pub mod txt;
 
-pub use candidate::{AddressFamily, Candidate, DiscoveryEvent, DnsSdDomain, Source};
+pub use candidate::{AddressFamily, Candidate, DiscoveryEvent, DnsSdDomain, RemovalReason, Source};
 pub use error::DiscoveryError;
 pub use set::CandidateSet;
 pub use sources::{Discovery, DiscoveryConfig, MdnsBrowse, SourceEvent};

@@ -40,7 +40,7 @@ impl CandidateSet {
                     None => self.candidates.push(c),
                 }
             }
-            DiscoveryEvent::Removed(c) => {
+            DiscoveryEvent::Removed(c, _) => {
                 self.candidates.retain(|k| k.key != c.key);
                 self.worked.remove(&c.key);
                 self.listed.remove(&c.key);
@@ -147,10 +147,10 @@ mod tests {
             ServerState::Serving,
         )));
         assert_eq!(only(&set, &["b", "c"], rng).as_deref(), Some("a"));
-        set.apply(DiscoveryEvent::Removed(candidate(
-            "a",
-            ServerState::Serving,
-        )));
+        set.apply(DiscoveryEvent::Removed(
+            candidate("a", ServerState::Serving),
+            crate::discovery::RemovalReason::Expired,
+        ));
         assert_eq!(set.all().len(), 2);
     }
 

@@ -209,8 +209,8 @@ impl WebAgent {
                                     ));
                                 }
                             }
-                            DiscoveryEvent::Removed(candidate) => {
-                                info!(server = %candidate.instance, "gone from discovery");
+                            DiscoveryEvent::Removed(candidate, reason) => {
+                                info!(server = %candidate.instance, %reason, "gone from discovery");
                                 if let Some(metrics) = &metrics {
                                     metrics.forget(&ServerLabels {
                                         instance: candidate.instance.clone(),
@@ -241,6 +241,11 @@ impl WebAgent {
                     let instance = board.row(&key).map(|row| row.instance.clone()).unwrap_or_default();
                     if let Some(reason) = board.apply(&key, event, now_ms()) {
                         warn!(server = %instance, %reason, "server unreachable");
+                        // Reconfirmed over mDNS: gone, it leaves every view
+                        // on the link within seconds.
+                        if let Some((_, candidate)) = monitors.get(&key) {
+                            discovery.report_failure(candidate);
+                        }
                     }
                     dirty = true;
                 }

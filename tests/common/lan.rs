@@ -132,8 +132,21 @@ impl Lan {
 /// `discover --watch --json` on host `i` (as `viewer`, on its `eth0`), its
 /// events on a channel as they come.
 pub fn watch(lan: &Lan, i: usize, home: &Path) -> (Child, mpsc::Receiver<Value>) {
-    let mut child = on_host(&lan.hosts[i], "viewer", home)
+    watch_as(lan, i, "viewer", home, &[])
+}
+
+/// `discover --watch --json <extra>` on host `i` as host name `host`, on its
+/// `eth0`: its events on a channel as they come.
+pub fn watch_as(
+    lan: &Lan,
+    i: usize,
+    host: &str,
+    home: &Path,
+    extra: &[&str],
+) -> (Child, mpsc::Receiver<Value>) {
+    let mut child = on_host(&lan.hosts[i], host, home)
         .args(["discover", "--watch", "--json", "--mdns-interface", "eth0"])
+        .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -148,6 +161,16 @@ pub fn watch(lan: &Lan, i: usize, home: &Path) -> (Child, mpsc::Receiver<Value>)
         }
     });
     (child, rx)
+}
+
+/// A shared CA and, per host name, a folder as `certs issue` would leave it.
+pub fn lan_pki(dir: &Path, hosts: &[&str]) -> pingpong::tls::CertPaths {
+    let ca = pingpong::tls::CertPaths::new(dir.join("ca"));
+    pingpong::tls::store::init_ca(&ca, "lan CA", 30, false).unwrap();
+    for host in hosts {
+        host_pki(&ca, &dir.join(host), host);
+    }
+    ca
 }
 
 /// The addresses of a discovered candidate (a `discover --json` line), sorted;

@@ -8,7 +8,7 @@ use tokio::sync::Notify;
 use tracing::warn;
 
 use crate::discovery::source::{Report, Reports};
-use crate::discovery::{Candidate, DiscoveryEvent};
+use crate::discovery::{Candidate, DiscoveryEvent, RemovalReason};
 
 use super::{DnsLookupError, DnsQuery, DnsResolver, MAX_REFRESH, MIN_REFRESH};
 
@@ -50,7 +50,10 @@ impl DnsWatch {
                         let mut changes = Vec::new();
                         for (key, old) in &known {
                             match current.get(key) {
-                                None => changes.push(DiscoveryEvent::Removed(old.clone())),
+                                None => changes.push(DiscoveryEvent::Removed(
+                                    old.clone(),
+                                    RemovalReason::Unlisted,
+                                )),
                                 Some(new) if new != old => {
                                     changes.push(DiscoveryEvent::Updated(new.clone()));
                                 }
@@ -81,7 +84,9 @@ impl DnsWatch {
                         ) {
                             let gone: Vec<DiscoveryEvent> = known
                                 .drain()
-                                .map(|(_, old)| DiscoveryEvent::Removed(old))
+                                .map(|(_, old)| {
+                                    DiscoveryEvent::Removed(old, RemovalReason::Unlisted)
+                                })
                                 .collect();
                             if !gone.is_empty() {
                                 let _ = reports.send(Report::Answer(gone));

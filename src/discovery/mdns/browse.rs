@@ -1,7 +1,9 @@
 //! Browsing one service type: mdns-sd's resolved services, and at the start
 //! those a one-shot query resolves (see [`oneshot`]), validated and bounded,
 //! become [`Candidate`]s; the [`RecordBook`] turns them into per-record
-//! [`DiscoveryEvent`]s.
+//! [`DiscoveryEvent`]s. What the [`observer`] hears on the link, and the
+//! failures this process reports, go to [`Liveness`], which says what to
+//! reconfirm and why a service left.
 
 use std::time::Instant;
 
@@ -9,10 +11,12 @@ use mdns_sd::{ServiceDaemon, ServiceEvent};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
+use super::liveness::{Liveness, Verify, RECONFIRM_WINDOW};
+use super::observer::{self, Heard};
 use super::oneshot;
 use super::records::RecordBook;
 use super::resolved::Resolved;
-use super::{check_service_type, daemon, mdns_error, SERVICE_TYPE, VERIFY_TIMEOUT};
+use super::{check_service_type, daemon, mdns_error, SERVICE_TYPE};
 use crate::deadline::sleep_until;
 use crate::discovery::{Candidate, DiscoveryError, DiscoveryEvent, Source};
 use crate::text::truncate;
@@ -20,6 +24,8 @@ use crate::text::truncate;
 /// A running browse of one service type.
 pub struct Browser {
     daemon: ServiceDaemon,
+    /// The services this process failed to reach, to the browse task.
+    failures: mpsc::UnboundedSender<String>,
 }
 
 impl Browser {
@@ -55,21 +61,33 @@ impl Browser {
             interfaces.to_vec(),
             early_tx,
         ));
+        let (heard_tx, mut heard) = mpsc::unbounded_channel();
+        observer::listen(interfaces, heard_tx);
+        let (failures, mut failed) = mpsc::unbounded_channel::<String>();
+        let verifier = daemon.clone();
         tokio::spawn(async move {
             let mut book = RecordBook::default();
+            let mut liveness = Liveness::default();
             let mut warned_full = false;
             loop {
-                let deadline = book.next_deadline().map(tokio::time::Instant::from_std);
+                let deadline = [book.next_deadline(), liveness.next_deadline()]
+                    .into_iter()
+                    .flatten()
+                    .min()
+                    .map(tokio::time::Instant::from_std);
                 let input = tokio::select! {
                     event = events.recv_async() => match event {
                         Ok(event) => Input::Browse(event),
                         Err(_) => break,
                     },
                     Some(resolved) = early.recv() => Input::Early(resolved),
+                    Some(fact) = heard.recv() => Input::Heard(fact),
+                    Some(key) = failed.recv() => Input::Failed(key),
                     _ = sleep_until(deadline) => Input::Tick,
                 };
                 let now = Instant::now();
                 let mut out = Vec::new();
+                let mut verify = Vec::new();
                 match input {
                     Input::Browse(ServiceEvent::ServiceResolved(service)) => {
                         match Resolved::from_mdns_sd(&service).candidate(strict) {
@@ -80,7 +98,8 @@ impl Browser {
                         }
                     }
                     Input::Browse(ServiceEvent::ServiceRemoved(_, fullname)) => {
-                        out.extend(book.removed(&fullname, now))
+                        let known = liveness.why_gone(&fullname, now);
+                        out.extend(book.removed(&fullname, now, known))
                     }
                     Input::Browse(other) => debug!(?other, "mDNS browse event"),
                     Input::Early(resolved) => match resolved.candidate(strict) {
@@ -89,9 +108,26 @@ impl Browser {
                             debug!(name = %truncate(&resolved.fullname), %reason, "ignoring a one-shot mDNS answer");
                         }
                     },
+                    Input::Heard(fact) => note(&book, &mut liveness, &fact, now),
+                    // Browser::verify sent the first verification itself.
+                    Input::Failed(key) => {
+                        let _ = liveness.failed(&key, now);
+                    }
                     Input::Tick => {}
                 }
+                verify.extend(liveness.poll(now));
+                for Verify { key, timeout } in verify {
+                    debug!(name = %truncate(&key), ?timeout, "reconfirming an mDNS service");
+                    if let Err(e) = verifier.verify(key, timeout) {
+                        debug!(error = %e, "mDNS verify failed");
+                    }
+                }
                 out.extend(book.expire(now));
+                for event in &out {
+                    if let DiscoveryEvent::Removed(gone, _) = event {
+                        liveness.forget(&gone.key);
+                    }
+                }
                 if book.take_refused() && !warned_full {
                     warned_full = true;
                     warn!(
@@ -104,18 +140,24 @@ impl Browser {
                 }
             }
         });
-        Ok(Self { daemon })
+        Ok(Self { daemon, failures })
     }
 
     /// Asks the network whether `candidate` is still there (after a failed
-    /// connection): if nothing answers within [`VERIFY_TIMEOUT`], it is removed
-    /// (after the [`REMOVAL_GRACE`](super::records::REMOVAL_GRACE); other
-    /// services on the same host stay).
+    /// connection): if nothing answers within the
+    /// [`RECONFIRM_WINDOW`](super::liveness::RECONFIRM_WINDOW), it is removed,
+    /// here and in every pingpong browse on the link (other services on the
+    /// same host stay).
+    ///
+    /// The first query goes out before this returns (mdns-sd's commands run in
+    /// order), so it is heard even if the browse stops right after, as
+    /// `discover --probe` does.
     pub fn verify(&self, candidate: &Candidate) {
         if candidate.source == Source::Mdns {
-            if let Err(e) = self.daemon.verify(candidate.key.clone(), VERIFY_TIMEOUT) {
+            if let Err(e) = self.daemon.verify(candidate.key.clone(), RECONFIRM_WINDOW) {
                 debug!(error = %e, "mDNS verify failed");
             }
+            let _ = self.failures.send(candidate.key.clone());
         }
     }
 
@@ -125,12 +167,29 @@ impl Browser {
     }
 }
 
+/// Takes in one fact heard on the link, about a service the book lists.
+fn note(book: &RecordBook, liveness: &mut Liveness, fact: &Heard, now: Instant) {
+    let (Heard::Asked(name) | Heard::Answered(name) | Heard::Goodbye(name)) = fact;
+    let Some(key) = book.key_for(name) else {
+        return;
+    };
+    match fact {
+        Heard::Asked(_) => liveness.asked(key, now),
+        Heard::Answered(_) => liveness.answered(key, now),
+        Heard::Goodbye(_) => liveness.goodbye(key, now),
+    }
+}
+
 /// What the browse task reacts to.
 enum Input {
     /// An event of mdns-sd's browse.
     Browse(ServiceEvent),
     /// A service the one-shot query resolved.
     Early(Resolved),
+    /// Something heard on the link.
+    Heard(Heard),
+    /// This process failed to reach the service with this key.
+    Failed(String),
     /// A deadline of the book passed.
     Tick,
 }

@@ -3,6 +3,9 @@
 //! - [`addresses`]: which addresses it publishes (the ones it answers on);
 //! - [`browse`]: a client browses, and turns resolved services into candidates;
 //! - [`oneshot`]: a legacy-unicast query at browse start, for a fast first answer;
+//! - [`observer`]: listens to the link's queries, answers and goodbyes;
+//! - [`liveness`]: what to reconfirm after a failure seen here or heard, and
+//!   why a service left;
 //! - [`resolved`]: a resolved service, validated and bounded into a candidate;
 //! - [`records`]: per-record bookkeeping between mdns-sd's events and ours;
 //! - `daemon.rs`: the mdns-sd daemon on the interfaces asked for;
@@ -16,14 +19,15 @@ pub mod addresses;
 pub mod advertise;
 pub mod browse;
 mod daemon;
+pub mod liveness;
 mod names;
+pub mod observer;
 pub mod oneshot;
 pub mod records;
 pub mod resolved;
 
 pub use advertise::{Advertisement, Advertiser};
 pub use browse::Browser;
-pub use daemon::VERIFY_TIMEOUT;
 pub(crate) use daemon::{daemon, mdns_error};
 pub(crate) use names::instance_label;
 pub use names::{check_service_type, raw_pairs, MAX_HOST_LEN, MAX_INSTANCE_LEN, MAX_TXT_PAIRS};

@@ -15,7 +15,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use crate::discovery::{Candidate, DiscoveryEvent};
+use crate::discovery::{Candidate, DiscoveryEvent, RemovalReason};
 use crate::proto::ServerState;
 
 /// How long a service (or one of its addresses) must stay gone before it is
@@ -179,28 +179,54 @@ impl RecordBook {
         event
     }
 
-    /// mdns-sd reported the service `key` removed. A server that advertised
-    /// `state=draining` is stopping: its removal is its own goodbye, reported
-    /// at once. Any other removal waits for the [`REMOVAL_GRACE`].
-    pub fn removed(&mut self, key: &str, now: Instant) -> Option<DiscoveryEvent> {
+    /// mdns-sd reported the service `key` removed; `known` is why, if the
+    /// browse knows (a goodbye it heard, a reconfirmation that went
+    /// unanswered): such a removal is reported at once, and so is that of a
+    /// server that advertised `state=draining` (its removal is its own
+    /// goodbye). Any other removal waits for the [`REMOVAL_GRACE`], and is
+    /// then taken as the TTL running out.
+    pub fn removed(
+        &mut self,
+        key: &str,
+        now: Instant,
+        known: Option<RemovalReason>,
+    ) -> Option<DiscoveryEvent> {
         let record = self.records.get_mut(key)?;
         let draining = record
             .published
             .txt
             .as_ref()
             .is_some_and(|t| t.state == ServerState::Draining);
+        let reason = match known {
+            Some(reason) => reason,
+            None if draining => RemovalReason::Goodbye,
+            None => {
+                record.missing_since.get_or_insert(now);
+                return None;
+            }
+        };
+        let record = self.records.remove(key)?;
         if draining {
-            let record = self.records.remove(key)?;
             if let Some(id) = record.published.txt.as_ref().and_then(|t| t.server_id) {
                 if self.drained.len() == MAX_DRAINED {
                     self.drained.pop_front();
                 }
                 self.drained.push_back((id, now));
             }
-            return Some(DiscoveryEvent::Removed(record.published));
         }
-        record.missing_since.get_or_insert(now);
-        None
+        Some(DiscoveryEvent::Removed(record.published, reason))
+    }
+
+    /// The key of the service whose full name is `name` (DNS names compare
+    /// without regard to case), if the book lists it.
+    pub fn key_for(&self, name: &str) -> Option<&str> {
+        if let Some((key, _)) = self.records.get_key_value(name) {
+            return Some(key);
+        }
+        self.records
+            .keys()
+            .find(|key| key.eq_ignore_ascii_case(name))
+            .map(String::as_str)
     }
 
     /// Confirms what has been gone for [`REMOVAL_GRACE`] by `now`.
@@ -212,7 +238,10 @@ impl RecordBook {
                 .is_some_and(|since| now >= since + REMOVAL_GRACE);
             let unconfirmed = record.confirm_by.is_some_and(|by| now >= by);
             if missing || unconfirmed {
-                events.push(DiscoveryEvent::Removed(record.published.clone()));
+                events.push(DiscoveryEvent::Removed(
+                    record.published.clone(),
+                    RemovalReason::Expired,
+                ));
                 return false;
             }
             let before = record.fading.len();
@@ -276,7 +305,7 @@ mod tests {
             book.resolved(a.clone(), t0),
             Some(DiscoveryEvent::Added(_))
         ));
-        book.removed("a", t0 + Duration::from_millis(10));
+        book.removed("a", t0 + Duration::from_millis(10), None);
         assert!(book.expire(t0 + Duration::from_millis(500)).is_empty());
         assert_eq!(book.resolved(a, t0 + Duration::from_millis(900)), None);
         assert!(book.expire(t0 + REMOVAL_GRACE * 3).is_empty());
@@ -289,18 +318,20 @@ mod tests {
         let mut book = RecordBook::default();
         book.resolved(service("a", &["127.0.0.1:1"]), t0);
         book.resolved(service("b", &["127.0.0.1:2"]), t0);
-        book.removed("a", t0);
-        book.removed("a", t0 + Duration::from_secs(1)); // the first one counts
+        book.removed("a", t0, None);
+        book.removed("a", t0 + Duration::from_secs(1), None); // the first one counts
         assert_eq!(book.next_deadline(), Some(t0 + REMOVAL_GRACE));
         assert!(book
             .expire(t0 + REMOVAL_GRACE - Duration::from_millis(1))
             .is_empty());
         let events = book.expire(t0 + REMOVAL_GRACE);
         assert_eq!(events.len(), 1);
-        assert!(matches!(&events[0], DiscoveryEvent::Removed(c) if c.key == "a"));
+        assert!(
+            matches!(&events[0], DiscoveryEvent::Removed(c, RemovalReason::Expired) if c.key == "a")
+        );
         assert!(book.expire(t0 + REMOVAL_GRACE * 2).is_empty());
         // A removal of an unknown service is nothing.
-        assert_eq!(book.removed("zzz", t0), None);
+        assert_eq!(book.removed("zzz", t0, None), None);
         assert_eq!(book.next_deadline(), None);
     }
 
@@ -356,7 +387,9 @@ mod tests {
         assert_eq!(addresses(&event), ["10.0.0.1:1", "[::1]:1"]);
         assert_eq!(book.next_deadline(), Some(t0 + PROVISIONAL_LIFETIME));
         let events = book.expire(t0 + PROVISIONAL_LIFETIME);
-        assert!(matches!(&events[..], [DiscoveryEvent::Removed(c)] if c.key == "a"));
+        assert!(
+            matches!(&events[..], [DiscoveryEvent::Removed(c, RemovalReason::Expired)] if c.key == "a")
+        );
     }
 
     #[test]
@@ -397,8 +430,11 @@ mod tests {
         assert_eq!(book.resolved(with(ServerState::Serving, 1), t0), None);
         // A draining server's removal is its goodbye: reported at once, and a
         // stale record of it re-resolved afterwards does not bring it back.
-        let gone = book.removed("a", t0);
-        assert!(matches!(gone, Some(DiscoveryEvent::Removed(_))));
+        let gone = book.removed("a", t0, None);
+        assert!(matches!(
+            gone,
+            Some(DiscoveryEvent::Removed(_, RemovalReason::Goodbye))
+        ));
         assert_eq!(book.next_deadline(), None);
         assert_eq!(book.resolved(with(ServerState::Serving, 1), t0), None);
         assert_eq!(book.resolved(with(ServerState::Draining, 1), t0), None);
@@ -407,13 +443,40 @@ mod tests {
         assert!(book
             .resolved(with(ServerState::Serving, 1), later)
             .is_some());
-        book.removed("a", later);
+        book.removed("a", later, None);
         book.expire(later + REMOVAL_GRACE);
         // A restarted server (new id) under the same name serves again.
         let event = book
             .resolved(with(ServerState::Serving, 2), later + REMOVAL_GRACE)
             .unwrap();
         assert!(event.candidate().is_serving());
+    }
+
+    #[test]
+    fn a_removal_whose_reason_is_known_is_reported_at_once_with_it() {
+        let t0 = Instant::now();
+        let mut book = RecordBook::default();
+        book.resolved(service("A b._pingpong._udp.local.", &["127.0.0.1:1"]), t0);
+        book.resolved(service("c", &["127.0.0.1:2"]), t0);
+        assert_eq!(
+            book.key_for("a B._PINGPONG._udp.local."),
+            Some("A b._pingpong._udp.local.")
+        );
+        assert_eq!(book.key_for("d"), None);
+        let gone = book.removed(
+            "A b._pingpong._udp.local.",
+            t0,
+            Some(RemovalReason::ReconfirmFailed),
+        );
+        assert!(matches!(
+            gone,
+            Some(DiscoveryEvent::Removed(_, RemovalReason::ReconfirmFailed))
+        ));
+        assert!(matches!(
+            book.removed("c", t0, Some(RemovalReason::Goodbye)),
+            Some(DiscoveryEvent::Removed(_, RemovalReason::Goodbye))
+        ));
+        assert_eq!(book.next_deadline(), None);
     }
 
     #[test]

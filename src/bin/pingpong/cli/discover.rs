@@ -1,4 +1,5 @@
-//! `pingpong discover`: the servers that can be seen, once, watched, or probed.
+//! `pingpong discover`: the servers that can be seen, once, watched, or probed
+//! (once, or every `--probe-interval` while watching).
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -6,8 +7,9 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
+use futures::future::BoxFuture;
 
-use pingpong::client::probe::probe_all;
+use pingpong::client::probe::{probe_all, ProbeResult};
 use pingpong::client::report;
 use pingpong::client::Connector;
 use pingpong::discovery::dns::DnsLookupError;
@@ -23,16 +25,22 @@ pub(crate) struct DiscoverArgs {
     /// Seconds to listen before printing the snapshot.
     #[arg(long = "discover-timeout", alias = "timeout", default_value = "2", value_parser = parse_positive_seconds)]
     timeout: Duration,
-    /// Keep running and print servers as they appear (+), change (=) and leave (-).
+    /// Keep running and print servers as they appear (+), change (=) and leave
+    /// (-, with the reason: goodbye, reconfirm failed, TTL expired).
     #[arg(long)]
     watch: bool,
     /// Output JSON: an array (snapshot) or one object per line (--watch).
     #[arg(long)]
     json: bool,
     /// Connect to each server found (mTLS + Hello, like the client) and show the
-    /// handshake time or why it is unusable.
-    #[arg(long, conflicts_with = "watch")]
+    /// handshake time or why it is unusable. With --watch, every
+    /// --probe-interval: a server that cannot be reached is reconfirmed over
+    /// mDNS, and leaves every view on the link within seconds if it is gone.
+    #[arg(long)]
     probe: bool,
+    /// Seconds between probe rounds with --watch --probe.
+    #[arg(long, default_value = "10", value_parser = parse_positive_seconds, requires = "probe")]
+    probe_interval: Duration,
     #[command(flatten)]
     sources: SourceArgs,
     #[command(flatten)]
@@ -45,6 +53,15 @@ pub(crate) struct DiscoverArgs {
 pub(crate) async fn run(args: DiscoverArgs) -> Result<ExitCode> {
     let stop = pingpong::shutdown::on_signals().context("cannot install signal handlers")?;
     let config = args.sources.config();
+    let connector = if args.probe {
+        Some(
+            Connector::new(&args.tls.material(LeafRole::Client)?, None)?
+                .with_connect_timeout(PROBE_TIMEOUT)
+                .with_family(args.family.family()),
+        )
+    } else {
+        None
+    };
     let mut discovery = Discovery::start(&config)?;
     let listen_for = args.sources.patience(&config, args.timeout);
     let deadline = tokio::time::Instant::now() + listen_for;
@@ -56,10 +73,34 @@ pub(crate) async fn run(args: DiscoverArgs) -> Result<ExitCode> {
     if !args.watch && !args.json {
         eprintln!("pingpong: listening for {listen_for:?}...");
     }
+    // With --watch --probe: the next round, and the one under way.
+    let mut next_round = tokio::time::Instant::now() + args.probe_interval;
+    let mut round: Option<BoxFuture<'_, Vec<(Candidate, ProbeResult)>>> = None;
+    let watch_probes = args.watch && connector.is_some();
     loop {
         let next = tokio::select! {
             next = discovery.next() => next,
             _ = tokio::time::sleep_until(deadline), if !args.watch => None,
+            _ = tokio::time::sleep_until(next_round), if watch_probes && round.is_none() => {
+                let connector = connector.as_ref().expect("probing");
+                let servers = seen.clone();
+                round = Some(Box::pin(async move {
+                    let results = probe_all(connector, &servers).await;
+                    servers.into_iter().zip(results).collect()
+                }));
+                continue;
+            }
+            results = async { round.as_mut().expect("a round").await }, if round.is_some() => {
+                round = None;
+                next_round = tokio::time::Instant::now() + args.probe_interval;
+                for (candidate, result) in results {
+                    say_probe(&candidate, &result, args.json);
+                    if unreachable(&result) {
+                        discovery.report_failure(&candidate);
+                    }
+                }
+                continue;
+            }
             _ = stop.cancelled() => None,
         };
         let event = match next {
@@ -94,8 +135,12 @@ pub(crate) async fn run(args: DiscoverArgs) -> Result<ExitCode> {
             if args.json {
                 say!("{}", report::discovery_event_json(&event, &at));
             } else {
+                let why = match &event {
+                    DiscoveryEvent::Removed(_, reason) => format!(" ({reason})"),
+                    _ => String::new(),
+                };
                 say!(
-                    "{} {at} {}",
+                    "{} {at} {}{why}",
                     report::event_sign(&event),
                     report::candidate_line(event.candidate())
                 );
@@ -104,7 +149,7 @@ pub(crate) async fn run(args: DiscoverArgs) -> Result<ExitCode> {
         }
         let key = event.candidate().key.clone();
         seen.retain(|c| c.key != key);
-        if !matches!(event, DiscoveryEvent::Removed(_)) {
+        if !matches!(event, DiscoveryEvent::Removed(..)) {
             // -4 / -6: only the addresses of that version.
             let mut candidate = event.candidate().clone();
             let family = args.family.family();
@@ -112,57 +157,90 @@ pub(crate) async fn run(args: DiscoverArgs) -> Result<ExitCode> {
             seen.push(candidate);
         }
     }
-    discovery.shutdown();
+    drop(round);
     if !args.watch && seen.is_empty() && !failures.is_empty() {
+        discovery.shutdown();
         failures.dedup();
         anyhow::bail!("no server found: {}", failures.join("; "));
     }
-    if !args.watch {
+    if args.watch {
+        discovery.shutdown();
+        return Ok(ExitCode::SUCCESS);
+    }
+    if args.json {
         for warning in &warnings {
-            if args.json {
-                eprintln!("pingpong: warning: {warning}");
-            }
+            eprintln!("pingpong: warning: {warning}");
         }
     }
-    if !args.watch {
-        seen.sort_by(|a, b| a.instance.cmp(&b.instance));
-        let probes = if args.probe {
-            let connector = Connector::new(&args.tls.material(LeafRole::Client)?, None)?
-                .with_connect_timeout(Duration::from_secs(2))
-                .with_family(args.family.family());
-            Some(probe_all(&connector, &seen).await)
-        } else {
-            None
-        };
-        if args.json {
-            let all: Vec<_> = seen
-                .iter()
-                .enumerate()
-                .map(|(i, c)| {
-                    let mut value = report::candidate_json(c);
-                    if let Some(probes) = &probes {
-                        value["probe"] = probes[i].json();
-                    }
-                    value
-                })
-                .collect();
-            say!("{}", serde_json::Value::Array(all));
-        } else {
-            if seen.is_empty() {
-                say!("no pingpong servers found within {listen_for:?}");
-            } else {
-                let probe_cells: Option<Vec<String>> = probes
-                    .as_ref()
-                    .map(|p| p.iter().map(|r| r.text()).collect());
-                let extra = probe_cells.as_deref().map(|cells| ("PROBE", cells));
-                for row in report::candidate_table(&seen, extra) {
-                    say!("{row}");
+    seen.sort_by(|a, b| a.instance.cmp(&b.instance));
+    let probes = match &connector {
+        Some(connector) => {
+            let probes = probe_all(connector, &seen).await;
+            // What could not be reached is reconfirmed, so that every view on
+            // the link drops it if it is gone (the first query goes out now).
+            for (candidate, result) in seen.iter().zip(&probes) {
+                if unreachable(result) {
+                    discovery.report_failure(candidate);
                 }
             }
-            for warning in &warnings {
-                say!("warning: {warning}");
+            Some(probes)
+        }
+        None => None,
+    };
+    discovery.shutdown();
+    if args.json {
+        let all: Vec<_> = seen
+            .iter()
+            .enumerate()
+            .map(|(i, c)| {
+                let mut value = report::candidate_json(c);
+                if let Some(probes) = &probes {
+                    value["probe"] = probes[i].json();
+                }
+                value
+            })
+            .collect();
+        say!("{}", serde_json::Value::Array(all));
+    } else {
+        if seen.is_empty() {
+            say!("no pingpong servers found within {listen_for:?}");
+        } else {
+            let probe_cells: Option<Vec<String>> = probes
+                .as_ref()
+                .map(|p| p.iter().map(|r| r.text()).collect());
+            let extra = probe_cells.as_deref().map(|cells| ("PROBE", cells));
+            for row in report::candidate_table(&seen, extra) {
+                say!("{row}");
             }
+        }
+        for warning in &warnings {
+            say!("warning: {warning}");
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// How long one probe may take: a live server on a LAN answers in
+/// milliseconds; two seconds leave room for a loaded one.
+const PROBE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Whether a probe found the server unreachable (not draining: a draining
+/// server is not probed, and it is alive).
+fn unreachable(result: &ProbeResult) -> bool {
+    matches!(result, ProbeResult::Unusable(_))
+}
+
+/// One probe result while watching: `?` and the time, the server, the result.
+fn say_probe(candidate: &Candidate, result: &ProbeResult, json: bool) {
+    let at = timestamp();
+    if json {
+        say!(
+            "{}",
+            serde_json::json!({"event": "probe", "time": at, "name": candidate.key,
+                "instance": candidate.instance, "probe": result.json()})
+        );
+    } else {
+        say!("? {at} {} {}", candidate.instance, result.text());
+    }
+    std::io::stdout().flush().ok();
 }
