@@ -1,5 +1,6 @@
-//! Small text helpers several parts need: hex for ids and fingerprints, and
-//! truncation of names from the network before they reach a log line.
+//! Small text helpers several parts need: hex for ids and fingerprints,
+//! truncation of names from the network before they reach a log line, and
+//! bytes from the network made safe to print.
 
 /// Lowercase hex of bytes.
 pub fn hex(bytes: &[u8]) -> String {
@@ -12,6 +13,31 @@ pub const QUOTED_CHARS: usize = 80;
 /// At most [`QUOTED_CHARS`] characters of `s` (hostile input stays one line).
 pub fn truncate(s: &str) -> String {
     s.chars().take(QUOTED_CHARS).collect()
+}
+
+/// `bytes` as text that is safe on a terminal and says what the bytes were:
+/// UTF-8 text as it is, a backslash doubled, and a control character or a
+/// byte that is not UTF-8 as `\xNN` (as `avahi-browse` shows TXT values).
+pub fn printable(bytes: &[u8]) -> String {
+    let mut out = String::with_capacity(bytes.len());
+    for chunk in bytes.utf8_chunks() {
+        for c in chunk.valid().chars() {
+            match c {
+                '\\' => out.push_str("\\\\"),
+                c if c.is_control() => {
+                    let mut buf = [0u8; 4];
+                    for b in c.encode_utf8(&mut buf).bytes() {
+                        out.push_str(&format!("\\x{b:02x}"));
+                    }
+                }
+                c => out.push(c),
+            }
+        }
+        for b in chunk.invalid() {
+            out.push_str(&format!("\\x{b:02x}"));
+        }
+    }
+    out
 }
 
 /// What to do when a socket cannot be bound, by the kind of error.
@@ -40,6 +66,14 @@ mod tests {
         assert!(bind_fix(&in_use).contains("another process"));
         let elsewhere = std::io::Error::from(std::io::ErrorKind::AddrNotAvailable);
         assert!(bind_fix(&elsewhere).contains("not on this machine"));
+    }
+
+    #[test]
+    fn bytes_from_the_network_print_safely() {
+        assert_eq!(printable(b"plain=text"), "plain=text");
+        assert_eq!(printable("é ✓".as_bytes()), "é ✓");
+        assert_eq!(printable(b"a\x00b\xffc\n"), "a\\x00b\\xffc\\x0a");
+        assert_eq!(printable(b"back\\slash"), "back\\\\slash");
     }
 
     #[test]

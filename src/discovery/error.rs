@@ -10,6 +10,6 @@ pub enum DiscoveryError {
     #[error("DNS: {0}")]
     Dns(String),
     /// A service type is malformed.
-    #[error("invalid service type {0:?}: expected _name._udp or _name._tcp")]
+    #[error("invalid service type {0:?}: expected _name._udp or _name._tcp (or SUBTYPE._sub._name._tcp), as in _http._tcp.local.")]
     ServiceType(String),
 }

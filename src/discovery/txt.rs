@@ -7,6 +7,21 @@
 //! capacity (optional). Unknown keys are ignored; keys are case-insensitive.
 
 use crate::proto::ServerState;
+use crate::text::printable;
+
+/// One TXT string (RFC 6763 §6.3-6.5): split at the first `=`, the key
+/// lowercased (keys are case-insensitive); a key without `=` is a boolean
+/// (present, no value). Values may be any bytes: they come back printable
+/// (see [`printable`]), so binary values show safely.
+pub fn parse_txt_string(bytes: &[u8]) -> (String, String) {
+    match bytes.iter().position(|b| *b == b'=') {
+        Some(at) => (
+            printable(&bytes[..at]).to_ascii_lowercase(),
+            printable(&bytes[at + 1..]),
+        ),
+        None => (printable(bytes).to_ascii_lowercase(), String::new()),
+    }
+}
 
 /// Longest value pingpong accepts for any key (RFC 6763 suggests short records).
 pub const MAX_VALUE_LEN: usize = 128;

@@ -21,11 +21,10 @@ pub fn require(program: &str, package: &str) {
     );
 }
 
-/// avahi-daemon on a private D-Bus system bus inside the namespace.
+/// avahi-daemon on a private D-Bus system bus inside the namespace, with its
+/// own /run/avahi-daemon (a tmpfs in a mount namespace of its own), so
+/// daemons of tests running side by side never share a pid file.
 pub struct Avahi {
-    /// One avahi-daemon at a time in a test binary: its pid file lives in
-    /// the machine's shared /run.
-    _one_at_a_time: std::sync::MutexGuard<'static, ()>,
     dbus: Child,
     daemon: Child,
     bus: String,
@@ -43,10 +42,6 @@ impl Avahi {
     /// DNS-SD domains through the name servers of the namespace's
     /// /etc/resolv.conf.
     pub fn start_on(netns: &Netns, interface: &str, wide_area: bool) -> Self {
-        static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let one_at_a_time = ONE_AT_A_TIME
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
         require("avahi-daemon", "avahi-daemon");
         require("avahi-browse", "avahi-utils");
         require("dbus-daemon", "dbus");
@@ -86,11 +81,23 @@ impl Avahi {
             "dbus-daemon did not start: {address:?}"
         );
         let bus = format!("unix:path={}", socket.display());
-        // One avahi-daemon per machine: its pid file lives in the shared /run.
-        let _ = std::fs::remove_file("/run/avahi-daemon/pid");
+        // avahi-daemon keeps its pid file and socket in /run/avahi-daemon:
+        // a private tmpfs there lets several run at once.
+        std::fs::create_dir_all("/run/avahi-daemon").unwrap();
         let mut daemon = netns
-            .command("avahi-daemon")
-            .args(["--no-drop-root", "--no-chroot", "-f"])
+            .command("unshare")
+            .args([
+                "--mount",
+                "--propagation",
+                "private",
+                "sh",
+                "-c",
+                "mount -t tmpfs tmpfs /run/avahi-daemon && exec avahi-daemon \"$@\"",
+                "avahi-daemon",
+                "--no-drop-root",
+                "--no-chroot",
+                "-f",
+            ])
             .arg(&avahi_conf)
             .env("DBUS_SYSTEM_BUS_ADDRESS", &bus)
             .stdout(Stdio::piped())
@@ -107,7 +114,6 @@ impl Avahi {
         }
         std::thread::spawn(move || for _ in lines {});
         Self {
-            _one_at_a_time: one_at_a_time,
             dbus,
             daemon,
             bus,

@@ -1,9 +1,11 @@
 """Register a DNS-SD service with python-zeroconf until stdin closes.
 
 Usage: zeroconf_register.py TYPE NAME PORT ADDRESS [KEY=VALUE ...]
-Prints "registered <full name>" once the service is announced.
+Prints "registered <full name>" once the service is announced. The host name
+is zeroconf-peer.local., or $PEER_HOST.local. when that is set.
 """
 
+import os
 import socket
 import sys
 
@@ -19,7 +21,7 @@ def main() -> None:
         addresses=[socket.inet_aton(address)],
         port=int(port),
         properties=properties,
-        server="zeroconf-peer.local.",
+        server=f"{os.environ.get('PEER_HOST', 'zeroconf-peer')}.local.",
     )
     zc = Zeroconf()
     zc.register_service(info)

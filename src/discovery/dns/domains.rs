@@ -20,7 +20,7 @@ use tracing::debug;
 
 use super::records::{check_name, ptr_targets};
 use super::resolver::DnsResolver;
-use super::{browse_name, Resolution, MAX_REFRESH};
+use super::{service_name, Resolution, MAX_REFRESH};
 use crate::discovery::DnsSdDomain;
 
 /// Search-list domains asked about: resolv.conf allows six; more is a
@@ -187,7 +187,10 @@ impl DnsResolver {
             skipped: Vec::new(),
         };
         for (domain, learnt) in domains {
-            match self.browse(&format!("{}.", browse_name(&domain))).await {
+            match self
+                .browse(&format!("{}.", service_name(self.service(), &domain)))
+                .await
+            {
                 Ok(found) => {
                     out.ttl = out.ttl.min(found.ttl);
                     let browsed = std::sync::Arc::new(DnsSdDomain {

@@ -22,11 +22,12 @@ pub mod records;
 pub mod resolver;
 pub mod watch;
 
+pub use crate::discovery::txt::parse_txt_string;
 pub use error::DnsLookupError;
 pub use query::{
-    browse_name, srv_name, DnsConfig, DnsQuery, Resolution, DEFAULT_TIMEOUT, SERVICE_PREFIX,
+    browse_name, service_name, srv_name, DnsConfig, DnsQuery, Resolution, DEFAULT_SERVICE,
+    DEFAULT_TIMEOUT, SERVICE_PREFIX,
 };
 pub(crate) use query::{MAX_NAME_LEN, MAX_REFRESH, MIN_REFRESH};
-pub use records::parse_txt_string;
 pub use resolver::DnsResolver;
 pub use watch::DnsWatch;

@@ -9,6 +9,9 @@ use crate::discovery::Candidate;
 /// The service label pingpong's SRV names start with.
 pub const SERVICE_PREFIX: &str = "_pingpong._udp.";
 
+/// The service DNS lookups are for, by default: pingpong's own.
+pub const DEFAULT_SERVICE: &str = "_pingpong._udp";
+
 /// A DNS answer is given up on after this long. hickory's default (5 s × 2
 /// attempts, per server) makes a CLI wait 15 s for a dead server; two seconds is
 /// ample on a LAN or in a cluster, where answers take milliseconds.
@@ -31,6 +34,10 @@ pub struct DnsConfig {
     pub servers: Vec<SocketAddr>,
     /// Per-attempt timeout.
     pub timeout: Duration,
+    /// The service looked up, as the first two labels of its names
+    /// (`_pingpong._udp`, `_http._tcp`): SRV names and browse names start
+    /// with it, and a pingpong TXT record is expected only for pingpong's.
+    pub service: String,
 }
 
 impl Default for DnsConfig {
@@ -38,7 +45,15 @@ impl Default for DnsConfig {
         Self {
             servers: Vec::new(),
             timeout: DEFAULT_TIMEOUT,
+            service: DEFAULT_SERVICE.to_string(),
         }
+    }
+}
+
+impl DnsConfig {
+    /// Whether the lookups are for pingpong's own service.
+    pub fn is_pingpong(&self) -> bool {
+        self.service == DEFAULT_SERVICE
     }
 }
 
@@ -47,6 +62,13 @@ impl Default for DnsConfig {
 /// `_pingpong._udp.` in front, so `pingpong.default.svc.cluster.local` and the
 /// short `pingpong` (expanded by the search list) both work.
 pub fn srv_name(input: &str) -> String {
+    service_name(DEFAULT_SERVICE, input)
+}
+
+/// The name of `service` (`_http._tcp`) for what a user typed: a full
+/// `_service._proto.` name is used as given, anything else gets `service.` in
+/// front.
+pub fn service_name(service: &str, input: &str) -> String {
     let labels: Vec<&str> = input.split('.').collect();
     let already_service = labels.len() >= 2
         && labels[0].starts_with('_')
@@ -54,7 +76,7 @@ pub fn srv_name(input: &str) -> String {
     if already_service {
         input.to_string()
     } else {
-        format!("{SERVICE_PREFIX}{input}")
+        format!("{service}.{input}")
     }
 }
 

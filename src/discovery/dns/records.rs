@@ -12,16 +12,6 @@ use crate::text::truncate;
 
 use super::{DnsLookupError, MAX_NAME_LEN};
 
-/// RFC 6763 §6.3-6.5: split at the first `=`; a key without `=` is a boolean
-/// (present, no value); keys are case-insensitive.
-pub fn parse_txt_string(bytes: &[u8]) -> (String, String) {
-    let text = String::from_utf8_lossy(bytes);
-    match text.split_once('=') {
-        Some((key, value)) => (key.to_ascii_lowercase(), value.to_string()),
-        None => (text.to_ascii_lowercase(), String::new()),
-    }
-}
-
 /// The targets of the PTR records among `answers`, with their TTLs, in
 /// record order (kept as wire names).
 pub(crate) fn ptr_targets(answers: &[Record]) -> Vec<(Name, u32)> {
@@ -275,7 +265,7 @@ mod tests {
                 }
                 RData::TXT(txt) => {
                     for string in txt.txt_data.iter() {
-                        parse_txt_string(string);
+                        crate::discovery::txt::parse_txt_string(string);
                     }
                 }
                 _ => {}

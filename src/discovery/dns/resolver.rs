@@ -15,13 +15,13 @@ use hickory_resolver::proto::rr::{Name, RData};
 use hickory_resolver::TokioResolver;
 use tracing::{debug, warn};
 
+use crate::discovery::txt::parse_txt_string;
 use crate::discovery::txt::ServerTxt;
 use crate::discovery::{Candidate, DnsSdDomain, Source};
 use crate::text::truncate;
 
 use super::records::{
-    addresses_by_name, check_name, instance_of, parse_txt_string, ptr_targets, srv_targets,
-    SrvTarget,
+    addresses_by_name, check_name, instance_of, ptr_targets, srv_targets, SrvTarget,
 };
 use super::{DnsConfig, DnsLookupError, Resolution, MAX_REFRESH};
 
@@ -51,6 +51,11 @@ impl std::fmt::Debug for DnsResolver {
 }
 
 impl DnsResolver {
+    /// The service looked up (`_pingpong._udp`).
+    pub(super) fn service(&self) -> &str {
+        &self.config.service
+    }
+
     /// A resolver for `config`.
     pub fn new(config: &DnsConfig) -> Result<Self, DnsLookupError> {
         let other = |reason: String| DnsLookupError::Other {
@@ -158,9 +163,10 @@ impl DnsResolver {
     /// `name` list, each tagged with the domain.
     pub(super) async fn resolve_browse(&self, name: &str) -> Result<Resolution, DnsLookupError> {
         let mut found = self.browse(name).await?;
+        let prefix = format!("{}.", self.config.service);
         let domain = name
             .trim_end_matches('.')
-            .strip_prefix(super::SERVICE_PREFIX)
+            .strip_prefix(&prefix)
             .unwrap_or(name);
         let browsed = std::sync::Arc::new(DnsSdDomain {
             domain: domain.to_string(),
@@ -262,7 +268,7 @@ impl DnsResolver {
     /// `ndots`) and for dotted names (asked as given: a server that never
     /// answers costs one timeout, not one per search domain).
     fn short_name_candidates(&self, name: &str) -> Option<Vec<String>> {
-        let short = name.strip_prefix(super::SERVICE_PREFIX)?;
+        let short = name.strip_prefix(&format!("{}.", self.config.service))?;
         if self.config.servers.is_empty() || short.contains('.') || self.search.is_empty() {
             return None;
         }
@@ -446,7 +452,8 @@ impl DnsResolver {
         }
         let raw =
             crate::discovery::mdns::raw_pairs(pairs.iter().map(|(k, v)| (k.clone(), v.clone())));
-        if pairs.is_empty() {
+        // Another service's TXT is shown as it is, not read as pingpong's.
+        if pairs.is_empty() || !self.config.is_pingpong() {
             return (raw, Ok(None));
         }
         let parsed = ServerTxt::parse(|key| pairs.get(key).map(String::as_str))

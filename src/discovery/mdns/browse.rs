@@ -3,10 +3,12 @@
 //! become [`Candidate`]s; the [`RecordBook`] turns them into per-record
 //! [`DiscoveryEvent`]s. What the [`observer`] hears on the link, and the
 //! failures this process reports, go to [`Liveness`], which says what to
-//! reconfirm and why a service left.
+//! reconfirm and why a service left, and to the [`Refresher`], which says
+//! when this browse asks the link to refresh the listed records.
 
 use std::time::Instant;
 
+use hickory_proto::rr::RecordType;
 use mdns_sd::{ServiceDaemon, ServiceEvent};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
@@ -15,6 +17,7 @@ use super::liveness::{Liveness, Verify, RECONFIRM_WINDOW};
 use super::observer::{self, Heard};
 use super::oneshot;
 use super::records::RecordBook;
+use super::refresh::{self, Refresher};
 use super::resolved::Resolved;
 use super::{check_service_type, daemon, mdns_error, SERVICE_TYPE};
 use crate::deadline::sleep_until;
@@ -50,6 +53,10 @@ impl Browser {
         sink: impl Fn(DiscoveryEvent) -> bool + Send + 'static,
     ) -> Result<Self, DiscoveryError> {
         check_service_type(service_type)?;
+        // The meta-query lists types, not services: see `TypeBrowser`.
+        if service_type == super::types::SERVICE_TYPES {
+            return Err(DiscoveryError::ServiceType(service_type.to_string()));
+        }
         let daemon = daemon(interfaces)?;
         let events = daemon.browse(service_type).map_err(mdns_error)?;
         // pingpong's own records must carry a valid pingpong TXT; other service
@@ -62,19 +69,24 @@ impl Browser {
             early_tx,
         ));
         let (heard_tx, mut heard) = mpsc::unbounded_channel();
-        observer::listen(interfaces, heard_tx);
+        let link = observer::listen(interfaces, heard_tx);
         let (failures, mut failed) = mpsc::unbounded_channel::<String>();
         let verifier = daemon.clone();
         tokio::spawn(async move {
             let mut book = RecordBook::default();
             let mut liveness = Liveness::default();
+            let mut refresher = Refresher::default();
             let mut warned_full = false;
             loop {
-                let deadline = [book.next_deadline(), liveness.next_deadline()]
-                    .into_iter()
-                    .flatten()
-                    .min()
-                    .map(tokio::time::Instant::from_std);
+                let deadline = [
+                    book.next_deadline(),
+                    liveness.next_deadline(),
+                    refresher.next_deadline(),
+                ]
+                .into_iter()
+                .flatten()
+                .min()
+                .map(tokio::time::Instant::from_std);
                 let input = tokio::select! {
                     event = events.recv_async() => match event {
                         Ok(event) => Input::Browse(event),
@@ -108,7 +120,7 @@ impl Browser {
                             debug!(name = %truncate(&resolved.fullname), %reason, "ignoring a one-shot mDNS answer");
                         }
                     },
-                    Input::Heard(fact) => note(&book, &mut liveness, &fact, now),
+                    Input::Heard(fact) => note(&book, &mut liveness, &mut refresher, fact, now),
                     // Browser::verify sent the first verification itself.
                     Input::Failed(key) => {
                         let _ = liveness.failed(&key, now);
@@ -122,10 +134,17 @@ impl Browser {
                         debug!(error = %e, "mDNS verify failed");
                     }
                 }
+                let ask: Vec<_> = refresher
+                    .poll(now)
+                    .into_iter()
+                    .filter(|(name, rtype)| wanted(&book, &name.to_string(), *rtype))
+                    .collect();
+                link.ask(&ask).await;
                 out.extend(book.expire(now));
                 for event in &out {
                     if let DiscoveryEvent::Removed(gone, _) = event {
                         liveness.forget(&gone.key);
+                        refresher.forget(&owner(&gone.key));
                     }
                 }
                 if book.take_refused() && !warned_full {
@@ -167,16 +186,62 @@ impl Browser {
     }
 }
 
-/// Takes in one fact heard on the link, about a service the book lists.
-fn note(book: &RecordBook, liveness: &mut Liveness, fact: &Heard, now: Instant) {
-    let (Heard::Asked(name) | Heard::Answered(name) | Heard::Goodbye(name)) = fact;
-    let Some(key) = book.key_for(name) else {
-        return;
-    };
+/// A record owner name as the refresher keys it: lowercased, one final dot.
+fn owner(name: &str) -> String {
+    format!("{}.", name.trim_end_matches('.').to_ascii_lowercase())
+}
+
+/// Whether the record `name`/`rtype` belongs to a service the book lists: its
+/// SRV or TXT record, or its host's addresses.
+fn wanted(book: &RecordBook, name: &str, rtype: RecordType) -> bool {
+    match rtype {
+        RecordType::SRV | RecordType::TXT => book.key_for(name).is_some(),
+        RecordType::A | RecordType::AAAA => book.lists_host(name.trim_end_matches('.')),
+        _ => false,
+    }
+}
+
+/// Takes in one fact heard on the link about the services the book lists:
+/// SRV queries and answers feed the liveness, every answer for their records
+/// plans their refresh, and a query for one postpones it.
+fn note(
+    book: &RecordBook,
+    liveness: &mut Liveness,
+    refresher: &mut Refresher,
+    fact: Heard,
+    now: Instant,
+) {
     match fact {
-        Heard::Asked(_) => liveness.asked(key, now),
-        Heard::Answered(_) => liveness.answered(key, now),
-        Heard::Goodbye(_) => liveness.goodbye(key, now),
+        Heard::Asked { name, rtype } => {
+            if matches!(rtype, RecordType::SRV | RecordType::ANY) {
+                if let Some(key) = book.key_for(&name) {
+                    liveness.asked(key, now);
+                }
+            }
+            refresher.asked(&owner(&name), rtype, now);
+        }
+        Heard::Answered {
+            name,
+            wire,
+            rtype,
+            ttl,
+        } => {
+            if !wanted(book, &name, rtype) {
+                return;
+            }
+            if rtype == RecordType::SRV {
+                if let Some(key) = book.key_for(&name) {
+                    liveness.answered(key, now);
+                }
+            }
+            let share = rand::random_range(refresh::EARLIEST..refresh::LATEST);
+            refresher.answered(&owner(&name), &wire, rtype, ttl, now, share);
+        }
+        Heard::Goodbye(name) => {
+            if let Some(key) = book.key_for(&name) {
+                liveness.goodbye(key, now);
+            }
+        }
     }
 }
 

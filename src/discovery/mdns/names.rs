@@ -11,10 +11,29 @@ pub const MAX_INSTANCE_LEN: usize = 63;
 /// Longest host name accepted (RFC 1035).
 pub const MAX_HOST_LEN: usize = 253;
 
-/// Checks `_name._udp.local.`-style service types.
+/// Checks a service type as mDNS browses it: `_name._udp.local.` or
+/// `_name._tcp.local.` (RFC 6763 §7), a subtype of one
+/// (`_printer._sub._http._tcp.local.`, §7.1), or the meta-query name
+/// `_services._dns-sd._udp.local.` (§9).
 pub fn check_service_type(service_type: &str) -> Result<(), DiscoveryError> {
     let bad = || DiscoveryError::ServiceType(service_type.to_string());
+    if service_type == "_services._dns-sd._udp.local." {
+        return Ok(());
+    }
     let rest = service_type.strip_suffix(".local.").ok_or_else(bad)?;
+    let rest = match rest.split_once("._sub.") {
+        Some((subtype, main)) => {
+            let valid_subtype = !subtype.is_empty()
+                && subtype.len() <= MAX_INSTANCE_LEN
+                && !subtype.contains('.')
+                && !subtype.bytes().any(|b| b.is_ascii_control());
+            if !valid_subtype {
+                return Err(bad());
+            }
+            main
+        }
+        None => rest,
+    };
     let (name, proto) = rest.split_once('.').ok_or_else(bad)?;
     let valid_name = name.len() >= 2
         && name.len() <= 16
@@ -29,6 +48,14 @@ pub fn check_service_type(service_type: &str) -> Result<(), DiscoveryError> {
     }
 }
 
+/// The service type a subtype belongs to (`_http._tcp.local.` for
+/// `_printer._sub._http._tcp.local.`); any other type as it is.
+pub fn main_type(service_type: &str) -> &str {
+    service_type
+        .split_once("._sub.")
+        .map_or(service_type, |(_, main)| main)
+}
+
 /// The instance label of `fullname` (`label.<type>`): for a name mdns-sd
 /// received, the raw label (it does not escape received names).
 pub(crate) fn instance_label<'a>(fullname: &'a str, service_type: &str) -> &'a str {
@@ -39,14 +66,18 @@ pub(crate) fn instance_label<'a>(fullname: &'a str, service_type: &str) -> &'a s
 }
 
 /// TXT pairs as received, bounded: at most [`MAX_TXT_PAIRS`] pairs, keys
-/// lowercased and at most 64 bytes, values at most 255 bytes (one TXT string).
+/// lowercased and at most 64 bytes, values at most [`MAX_SHOWN_VALUE_LEN`] characters as shown.
 pub fn raw_pairs(pairs: impl Iterator<Item = (String, String)>) -> Vec<(String, String)> {
     pairs
-        .filter(|(k, v)| !k.is_empty() && k.len() <= 64 && v.len() <= 255)
+        .filter(|(k, v)| !k.is_empty() && k.len() <= 64 && v.len() <= MAX_SHOWN_VALUE_LEN)
         .map(|(k, v)| (k.to_ascii_lowercase(), v))
         .take(MAX_TXT_PAIRS)
         .collect()
 }
+
+/// Longest TXT value kept, as shown: one TXT string is at most 255 bytes, and
+/// a byte shown as `\xNN` takes four.
+pub const MAX_SHOWN_VALUE_LEN: usize = 4 * 255;
 
 /// Most TXT pairs kept per record.
 pub const MAX_TXT_PAIRS: usize = 32;
@@ -59,11 +90,21 @@ mod tests {
     fn service_types() {
         check_service_type(SERVICE_TYPE).unwrap();
         check_service_type("_http._tcp.local.").unwrap();
+        check_service_type("_printer._sub._http._tcp.local.").unwrap();
+        check_service_type("_services._dns-sd._udp.local.").unwrap();
+        assert_eq!(
+            main_type("_printer._sub._http._tcp.local."),
+            "_http._tcp.local."
+        );
+        assert_eq!(main_type("_http._tcp.local."), "_http._tcp.local.");
         for bad in [
             "_pingpong._udp",
             "pingpong._udp.local.",
             "_x._sctp.local.",
             "_a b._udp.local.",
+            "._sub._http._tcp.local.",
+            "_x._sub._sub._http._tcp.local.",
+            "_printer._sub.local.",
         ] {
             assert!(check_service_type(bad).is_err(), "{bad}");
         }

@@ -1,16 +1,17 @@
 //! Listening to the link's mDNS traffic beside mdns-sd, for what it does not
-//! tell its users: who asks for a service's SRV record, who answers, and who
-//! says goodbye (RFC 6762 §10.1, §10.5). [`heard`] turns one packet into
-//! [`Heard`] facts (pure, parsed with hickory-proto); [`listen`] runs the
-//! sockets.
+//! tell its users: who asks for which record, who answers, with what TTL, and
+//! who says goodbye (RFC 6762 §5.2, §7.3, §10.1, §10.5); and asking the link
+//! for records to refresh. [`heard`] turns one packet into [`Heard`] facts
+//! (pure, parsed with hickory-proto); [`listen`] runs the sockets.
 //!
 //! The sockets are bound to the mDNS group addresses themselves, not to the
 //! wildcard address, so they receive the link's multicast and never a unicast
 //! packet meant for mdns-sd's own sockets on port 5353.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, SocketAddrV6};
+use std::sync::Arc;
 
-use hickory_proto::op::{Message, MessageType};
+use hickory_proto::op::{Message, MessageType, OpCode, Query};
 use hickory_proto::rr::{DNSClass, Name, RData, RecordType};
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::UdpSocket;
@@ -26,15 +27,30 @@ const MDNS_V6: Ipv6Addr = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 0xfb);
 /// Largest packet read: mDNS messages fit an Ethernet jumbo frame (RFC 6762 §17).
 const MAX_DATAGRAM: usize = 9000;
 
-/// One fact heard on the link about a service instance (its full name, as
-/// written in the packet).
+/// One fact heard on the link (owner names as written in the packet).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Heard {
-    /// A multicast query for its SRV record, expecting a multicast answer.
-    Asked(String),
-    /// A multicast answer carrying its SRV record.
-    Answered(String),
-    /// Its SRV or PTR record with TTL 0: it is leaving.
+    /// A multicast query for `name`/`rtype`, expecting a multicast answer.
+    Asked {
+        /// The owner name asked for.
+        name: String,
+        /// The type asked for (`ANY` included).
+        rtype: RecordType,
+    },
+    /// A multicast answer carrying a record of `name`/`rtype`, alive for `ttl`
+    /// seconds more.
+    Answered {
+        /// The owner name, as text.
+        name: String,
+        /// The owner name as on the wire (a label may hold dots).
+        wire: Name,
+        /// The record's type.
+        rtype: RecordType,
+        /// Its TTL, more than 0.
+        ttl: u32,
+    },
+    /// A service instance's SRV record, or a PTR record naming it, with TTL 0:
+    /// it is leaving.
     Goodbye(String),
 }
 
@@ -60,9 +76,11 @@ pub fn heard(message: &Message, from_port: u16) -> Vec<Heard> {
     match message.metadata.message_type {
         MessageType::Query => {
             for query in &message.queries {
-                let srv = matches!(query.query_type(), RecordType::SRV | RecordType::ANY);
-                if srv && query.query_class() == DNSClass::IN && !query.mdns_unicast_response() {
-                    out.extend(name_text(query.name()).map(Heard::Asked));
+                if query.query_class() == DNSClass::IN && !query.mdns_unicast_response() {
+                    out.extend(name_text(query.name()).map(|name| Heard::Asked {
+                        name,
+                        rtype: query.query_type(),
+                    }));
                 }
             }
         }
@@ -70,9 +88,14 @@ pub fn heard(message: &Message, from_port: u16) -> Vec<Heard> {
             for record in message.answers.iter().chain(&message.additionals) {
                 let fact = match (&record.data, record.ttl) {
                     (RData::SRV(_), 0) => name_text(&record.name).map(Heard::Goodbye),
-                    (RData::SRV(_), _) => name_text(&record.name).map(Heard::Answered),
                     (RData::PTR(ptr), 0) => name_text(&ptr.0).map(Heard::Goodbye),
-                    _ => None,
+                    (_, 0) => None,
+                    (data, ttl) => name_text(&record.name).map(|name| Heard::Answered {
+                        name,
+                        wire: record.name.clone(),
+                        rtype: data.record_type(),
+                        ttl,
+                    }),
                 };
                 out.extend(fact);
             }
@@ -81,8 +104,9 @@ pub fn heard(message: &Message, from_port: u16) -> Vec<Heard> {
     out
 }
 
-/// A socket that receives the mDNS group's packets on one interface: IPv4 on
-/// the interface with address `v4`, or IPv6 on the interface `index`.
+/// A socket that receives the mDNS group's packets on one interface, and
+/// sends there from port 5353: IPv4 on the interface with the address, or
+/// IPv6 on the interface `index`.
 fn group_socket(address: &InterfaceAddress, index: u32) -> std::io::Result<UdpSocket> {
     let socket = match address.ip {
         IpAddr::V4(v4) => {
@@ -90,6 +114,9 @@ fn group_socket(address: &InterfaceAddress, index: u32) -> std::io::Result<UdpSo
             share_port(&socket)?;
             socket.bind(&SocketAddr::new(MDNS_V4.into(), MDNS_PORT).into())?;
             socket.join_multicast_v4(&MDNS_V4, &v4)?;
+            socket.set_multicast_if_v4(&v4)?;
+            socket.set_multicast_ttl_v4(255)?;
+            socket.set_multicast_loop_v4(true)?;
             socket
         }
         IpAddr::V6(_) => {
@@ -98,6 +125,9 @@ fn group_socket(address: &InterfaceAddress, index: u32) -> std::io::Result<UdpSo
             share_port(&socket)?;
             socket.bind(&SocketAddr::V6(SocketAddrV6::new(MDNS_V6, MDNS_PORT, 0, index)).into())?;
             socket.join_multicast_v6(&MDNS_V6, index)?;
+            socket.set_multicast_if_v6(index)?;
+            socket.set_multicast_hops_v6(255)?;
+            socket.set_multicast_loop_v6(true)?;
             socket
         }
     };
@@ -114,7 +144,7 @@ fn share_port(socket: &Socket) -> std::io::Result<()> {
 }
 
 /// Reads `socket` until `facts` is closed, sending what each packet says.
-async fn read(socket: UdpSocket, facts: mpsc::UnboundedSender<Heard>) {
+async fn read(socket: Arc<UdpSocket>, facts: mpsc::UnboundedSender<Heard>) {
     let mut buffer = vec![0u8; MAX_DATAGRAM];
     loop {
         tokio::select! {
@@ -134,28 +164,63 @@ async fn read(socket: UdpSocket, facts: mpsc::UnboundedSender<Heard>) {
     }
 }
 
+/// The sockets a browse listens on, to ask on the link too.
+#[derive(Debug, Default)]
+pub struct Link {
+    /// One socket per interface to ask on (IPv4 where the interface has an
+    /// address of it, else IPv6), with the group it sends to.
+    askers: Vec<(Arc<UdpSocket>, SocketAddr)>,
+}
+
+impl Link {
+    /// Asks the link for `questions` in one multicast query from port 5353
+    /// (so the answers are multicast too, and every cache hears them), on
+    /// every interface.
+    pub async fn ask(&self, questions: &[(Name, RecordType)]) {
+        if questions.is_empty() {
+            return;
+        }
+        let mut message = Message::new(0, MessageType::Query, OpCode::Query);
+        for (name, rtype) in questions {
+            message.add_query(Query::query(name.clone(), *rtype));
+        }
+        let Ok(bytes) = message.to_vec() else {
+            return;
+        };
+        for (socket, group) in &self.askers {
+            if let Err(error) = socket.send_to(&bytes, group).await {
+                debug!(%group, %error, "mDNS refresh query not sent");
+            }
+        }
+    }
+}
+
 /// Listens on every interface (all, or `interfaces`) and sends what is heard
 /// to `facts`, until it is closed. An interface it cannot listen on is logged
-/// and skipped: the browse still works, with removals at the TTL there.
-pub fn listen(interfaces: &[String], facts: mpsc::UnboundedSender<Heard>) {
+/// and skipped: the browse still works there, with mdns-sd's own refreshes
+/// and removals at the TTL.
+pub fn listen(interfaces: &[String], facts: mpsc::UnboundedSender<Heard>) -> Link {
+    let mut link = Link::default();
     let machine = match InterfaceAddress::current() {
         Ok(machine) => machine,
         Err(error) => {
             debug!(%error, "not observing mDNS traffic: cannot read the interfaces");
-            return;
+            return link;
         }
     };
     let mut v6_done: Vec<u32> = Vec::new();
-    for address in machine
+    let mut asking_on: Vec<u32> = Vec::new();
+    // IPv4 first, so an interface with both asks over IPv4 once.
+    let mut addresses: Vec<&InterfaceAddress> = machine
         .iter()
         .filter(|a| interfaces.is_empty() || interfaces.contains(&a.interface))
-    {
+        .filter(|a| !a.ip.is_loopback())
+        .collect();
+    addresses.sort_by_key(|a| a.ip.is_ipv6());
+    for address in addresses {
         let Some(index) = address.index else {
             continue;
         };
-        if address.ip.is_loopback() {
-            continue;
-        }
         if address.ip.is_ipv6() {
             if v6_done.contains(&index) {
                 continue;
@@ -164,6 +229,17 @@ pub fn listen(interfaces: &[String], facts: mpsc::UnboundedSender<Heard>) {
         }
         match group_socket(address, index) {
             Ok(socket) => {
+                let socket = Arc::new(socket);
+                if !asking_on.contains(&index) {
+                    asking_on.push(index);
+                    let group = match address.ip {
+                        IpAddr::V4(_) => SocketAddr::new(MDNS_V4.into(), MDNS_PORT),
+                        IpAddr::V6(_) => {
+                            SocketAddr::V6(SocketAddrV6::new(MDNS_V6, MDNS_PORT, 0, index))
+                        }
+                    };
+                    link.askers.push((socket.clone(), group));
+                }
                 tokio::spawn(read(socket, facts.clone()));
             }
             Err(error) => {
@@ -171,6 +247,7 @@ pub fn listen(interfaces: &[String], facts: mpsc::UnboundedSender<Heard>) {
             }
         }
     }
+    link
 }
 
 #[cfg(test)]
@@ -219,7 +296,19 @@ mod tests {
             Query::query(name(A), RecordType::SRV),
             Query::query(name("h.local."), RecordType::A),
         ]);
-        assert_eq!(heard(&asked, 5353), vec![Heard::Asked(A.into())]);
+        assert_eq!(
+            heard(&asked, 5353),
+            vec![
+                Heard::Asked {
+                    name: A.into(),
+                    rtype: RecordType::SRV
+                },
+                Heard::Asked {
+                    name: "h.local.".into(),
+                    rtype: RecordType::A
+                },
+            ]
+        );
         // From another port, the answer goes back by unicast: nothing to wait for.
         assert!(heard(&asked, 40000).is_empty());
         let mut unicast = Query::query(name(A), RecordType::SRV);
@@ -233,7 +322,20 @@ mod tests {
             |ttl| Record::from_rdata(name("_pingpong._udp.local."), ttl, RData::PTR(PTR(name(A))));
         assert_eq!(
             heard(&response(vec![srv(A, 120), ptr(4500)]), 5353),
-            vec![Heard::Answered(A.into())]
+            vec![
+                Heard::Answered {
+                    name: A.into(),
+                    wire: name(A),
+                    rtype: RecordType::SRV,
+                    ttl: 120
+                },
+                Heard::Answered {
+                    name: "_pingpong._udp.local.".into(),
+                    wire: name("_pingpong._udp.local."),
+                    rtype: RecordType::PTR,
+                    ttl: 4500
+                },
+            ]
         );
         assert_eq!(
             heard(&response(vec![ptr(0), srv(A, 0)]), 5353),

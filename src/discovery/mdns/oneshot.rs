@@ -30,6 +30,7 @@ use tracing::debug;
 
 use super::addresses::InterfaceAddress;
 use super::resolved::Resolved;
+use crate::discovery::txt::parse_txt_string;
 
 /// The mDNS port and groups (RFC 6762 §3).
 const MDNS_PORT: u16 = 5353;
@@ -74,8 +75,11 @@ fn name_text(name: &Name) -> Option<String> {
 /// kept, each map bounded.
 #[derive(Debug)]
 pub struct Collector {
-    /// `.<service type>`, lowercased: the suffix of every instance name.
+    /// `.<service type>`, lowercased: the suffix of every instance name (of
+    /// the main type, for a subtype).
     suffix: String,
+    /// The name asked for, lowercased: the owner of the PTR records.
+    asked: String,
     service_type: String,
     /// Instance keys (lowercased full names) in the order first seen, and
     /// their spelling.
@@ -91,7 +95,8 @@ impl Collector {
     /// Collects the instances of `service_type`.
     pub fn new(service_type: &str) -> Self {
         Self {
-            suffix: format!(".{}", service_type.to_ascii_lowercase()),
+            suffix: format!(".{}", super::main_type(service_type).to_ascii_lowercase()),
+            asked: service_type.to_ascii_lowercase(),
             service_type: service_type.to_string(),
             instances: Vec::new(),
             spelling: HashMap::new(),
@@ -110,7 +115,7 @@ impl Collector {
             let key = owner.to_ascii_lowercase();
             let ours = key.ends_with(&self.suffix);
             match &record.data {
-                RData::PTR(ptr) if self.suffix[1..] == key => {
+                RData::PTR(ptr) if self.asked == key => {
                     let Some(instance) = name_text(&ptr.0) else {
                         continue;
                     };
@@ -132,13 +137,7 @@ impl Collector {
                     let pairs = txt
                         .txt_data
                         .iter()
-                        .map(|entry| {
-                            let text = String::from_utf8_lossy(entry);
-                            match text.split_once('=') {
-                                Some((k, v)) => (k.to_string(), v.to_string()),
-                                None => (text.to_string(), String::new()),
-                            }
-                        })
+                        .map(|entry| parse_txt_string(entry))
                         .collect();
                     self.txt.insert(key, pairs);
                 }
@@ -174,7 +173,7 @@ impl Collector {
                 let addresses = self.hosts.get(&host.to_ascii_lowercase())?;
                 Some(Resolved {
                     fullname: self.spelling[key].clone(),
-                    ty_domain: self.service_type.clone(),
+                    ty_domain: super::main_type(&self.service_type).to_string(),
                     host: host.clone(),
                     port: *port,
                     txt: self.txt.get(key).cloned().unwrap_or_default(),

@@ -217,6 +217,14 @@ impl RecordBook {
         Some(DiscoveryEvent::Removed(record.published, reason))
     }
 
+    /// Whether a service the book lists is on `host` (a name without the final
+    /// dot; DNS names compare without regard to case).
+    pub fn lists_host(&self, host: &str) -> bool {
+        self.records
+            .values()
+            .any(|record| record.published.host.eq_ignore_ascii_case(host))
+    }
+
     /// The key of the service whose full name is `name` (DNS names compare
     /// without regard to case), if the book lists it.
     pub fn key_for(&self, name: &str) -> Option<&str> {
@@ -463,6 +471,8 @@ mod tests {
             Some("A b._pingpong._udp.local.")
         );
         assert_eq!(book.key_for("d"), None);
+        assert!(book.lists_host("VM.local"));
+        assert!(!book.lists_host("other.local"));
         let gone = book.removed(
             "A b._pingpong._udp.local.",
             t0,

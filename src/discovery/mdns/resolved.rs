@@ -9,7 +9,7 @@ use mdns_sd::{ResolvedService, ScopedIp};
 use super::{instance_label, raw_pairs, MAX_HOST_LEN, MAX_INSTANCE_LEN};
 use crate::discovery::txt::ServerTxt;
 use crate::discovery::{Candidate, Source};
-use crate::text::truncate;
+use crate::text::{printable, truncate};
 
 /// One service with its SRV, TXT and address records.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -39,7 +39,12 @@ impl Resolved {
             txt: service
                 .txt_properties
                 .iter()
-                .map(|p| (p.key().to_string(), p.val_str().to_string()))
+                .map(|p| {
+                    (
+                        p.key().to_string(),
+                        p.val().map(printable).unwrap_or_default(),
+                    )
+                })
                 .collect(),
             addresses: service
                 .addresses
@@ -64,7 +69,7 @@ impl Resolved {
         if fullname.len() > 255 {
             return Err(format!("full name is {} bytes", fullname.len()));
         }
-        let instance = instance_label(fullname, &self.ty_domain);
+        let instance = instance_label(fullname, super::main_type(&self.ty_domain));
         if instance.is_empty() || instance.len() > MAX_INSTANCE_LEN * 4 {
             return Err("instance name empty or too long".into());
         }

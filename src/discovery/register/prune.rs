@@ -12,9 +12,9 @@ use hickory_proto::rr::{Name, RData, RecordType, TSigner};
 use super::exchange::{self, Failure};
 use super::records::{browse_name, Registration};
 use super::RegisterError;
-use crate::discovery::dns::records::parse_txt_string;
 use crate::discovery::dns::resolver::MAX_BROWSE_INSTANCES;
 use crate::discovery::srv::SrvInfo;
+use crate::discovery::txt::parse_txt_string;
 use crate::discovery::txt::ServerTxt;
 use crate::discovery::{Candidate, Source};
 

@@ -21,8 +21,8 @@ use hickory_proto::op::{Edns, Message, MessageType, OpCode, Query, UpdateMessage
 use hickory_proto::rr::rdata::{A, AAAA, PTR, SRV, TXT};
 use hickory_proto::rr::{DNSClass, Label, Name, RData, Record, RecordType};
 
-use crate::discovery::dns::records::parse_txt_string;
 use crate::discovery::mdns::MAX_INSTANCE_LEN;
+use crate::discovery::txt::parse_txt_string;
 
 /// The service's label pair under a zone (RFC 6763 §7).
 const SERVICE: &str = "_pingpong._udp";

@@ -166,19 +166,27 @@ impl SourceArgs {
         }
     }
 
+    /// The sources for pingpong's own servers.
     pub(crate) fn config(&self) -> DiscoveryConfig {
+        self.config_for(SERVICE_TYPE)
+    }
+
+    /// The sources for `service_type` (`_http._tcp.local.`, checked): mDNS
+    /// browses it, and DNS names start with it (`_http._tcp.NAME`).
+    pub(crate) fn config_for(&self, service_type: &str) -> DiscoveryConfig {
+        let service = service_type.trim_end_matches(".local.").to_string();
         let mut dns: Vec<DnsQuery> = self
             .dns
             .iter()
-            .map(|n| DnsQuery::Srv(dns::srv_name(n)))
+            .map(|n| DnsQuery::Srv(dns::service_name(&service, n)))
             .collect();
         dns.extend(
             self.dns_sd
                 .iter()
-                .map(|d| DnsQuery::Browse(dns::browse_name(d))),
+                .map(|d| DnsQuery::Browse(dns::service_name(&service, d))),
         );
         let mdns = (dns.is_empty() || self.with_mdns).then(|| MdnsBrowse {
-            service_type: SERVICE_TYPE.to_string(),
+            service_type: service_type.to_string(),
             interfaces: self.mdns.interfaces.clone(),
         });
         // No DNS flag: the browse domains the network announces, beside mDNS.
@@ -191,6 +199,7 @@ impl SourceArgs {
             dns_config: DnsConfig {
                 servers: self.dns_servers.clone(),
                 timeout: self.dns_timeout,
+                service,
             },
             fixed: Vec::new(),
         }
@@ -323,6 +332,16 @@ pub(crate) fn parse_positive_seconds(s: &str) -> Result<Duration, String> {
         return Err("must be more than 0 seconds".into());
     }
     Ok(d)
+}
+
+/// A service type as users write it (`_http._tcp`, `_http._tcp.local.`,
+/// `_printer._sub._http._tcp`), as mDNS browses it: `.local.` at the end.
+pub(crate) fn parse_service_type(s: &str) -> Result<String, String> {
+    let bare = s.trim().trim_end_matches('.');
+    let bare = bare.strip_suffix(".local").unwrap_or(bare);
+    let full = format!("{bare}.local.");
+    pingpong::discovery::mdns::check_service_type(&full).map_err(|e| e.to_string())?;
+    Ok(full)
 }
 
 pub(crate) fn parse_path(s: &str) -> Result<String, String> {

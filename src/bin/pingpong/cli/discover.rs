@@ -1,5 +1,7 @@
 //! `pingpong discover`: the servers that can be seen, once, watched, or probed
-//! (once, or every `--probe-interval` while watching).
+//! (once, or every `--probe-interval` while watching); with `--type`, the
+//! services of any type (shown by `services.rs`), and with `--all-types` the
+//! types present (`service_types.rs`).
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -13,12 +15,16 @@ use pingpong::client::probe::{probe_all, ProbeResult};
 use pingpong::client::report;
 use pingpong::client::Connector;
 use pingpong::discovery::dns::DnsLookupError;
+use pingpong::discovery::mdns::types::SERVICE_TYPES;
+use pingpong::discovery::mdns::SERVICE_TYPE;
 use pingpong::discovery::{Candidate, Discovery, DiscoveryEvent, SourceEvent};
 use pingpong::tls::LeafRole;
 
-use super::args::{parse_positive_seconds, FamilyArgs, SourceArgs, TlsArgs};
+use super::args::{parse_positive_seconds, parse_service_type, FamilyArgs, SourceArgs, TlsArgs};
 use super::output::say;
 use super::output::timestamp;
+use super::service_types::{self, TypeListing};
+use super::services;
 
 #[derive(Args)]
 pub(crate) struct DiscoverArgs {
@@ -41,6 +47,17 @@ pub(crate) struct DiscoverArgs {
     /// Seconds between probe rounds with --watch --probe.
     #[arg(long, default_value = "10", value_parser = parse_positive_seconds, requires = "probe")]
     probe_interval: Duration,
+    /// Browse this service type instead of pingpong's: `_http._tcp`,
+    /// `_printer._sub._http._tcp` (a subtype); `_services._dns-sd._udp` lists
+    /// the types present.
+    #[arg(long = "type", value_name = "TYPE", value_parser = parse_service_type)]
+    service_type: Option<String>,
+    /// List the service types present (as --type _services._dns-sd._udp).
+    #[arg(long, conflicts_with = "service_type")]
+    all_types: bool,
+    /// Print the first one found and stop.
+    #[arg(short = '1', long, conflicts_with = "watch")]
+    first: bool,
     #[command(flatten)]
     sources: SourceArgs,
     #[command(flatten)]
@@ -52,7 +69,28 @@ pub(crate) struct DiscoverArgs {
 /// Runs `pingpong discover`.
 pub(crate) async fn run(args: DiscoverArgs) -> Result<ExitCode> {
     let stop = pingpong::shutdown::on_signals().context("cannot install signal handlers")?;
-    let config = args.sources.config();
+    let service_type = match (&args.service_type, args.all_types) {
+        (_, true) => SERVICE_TYPES.to_string(),
+        (Some(service_type), _) => service_type.clone(),
+        (None, false) => SERVICE_TYPE.to_string(),
+    };
+    let pingpong = service_type == SERVICE_TYPE;
+    if args.probe && !pingpong {
+        anyhow::bail!(
+            "--probe connects as a pingpong client, and {service_type} is another service type: drop --probe"
+        );
+    }
+    if service_type == SERVICE_TYPES {
+        let listing = TypeListing {
+            watch: args.watch,
+            json: args.json,
+            first: args.first,
+            listen_for: args.timeout,
+            interfaces: &args.sources.mdns.interfaces,
+        };
+        return service_types::run(listing, stop).await;
+    }
+    let config = args.sources.config_for(&service_type);
     let connector = if args.probe {
         Some(
             Connector::new(&args.tls.material(LeafRole::Client)?, None)?
@@ -132,18 +170,21 @@ pub(crate) async fn run(args: DiscoverArgs) -> Result<ExitCode> {
         };
         if args.watch {
             let at = timestamp();
-            if args.json {
+            if args.json && pingpong {
                 say!("{}", report::discovery_event_json(&event, &at));
+            } else if args.json {
+                say!("{}", services::event_json(&event, &service_type, &at));
             } else {
                 let why = match &event {
                     DiscoveryEvent::Removed(_, reason) => format!(" ({reason})"),
                     _ => String::new(),
                 };
-                say!(
-                    "{} {at} {}{why}",
-                    report::event_sign(&event),
+                let line = if pingpong {
                     report::candidate_line(event.candidate())
-                );
+                } else {
+                    services::line(event.candidate())
+                };
+                say!("{} {at} {line}{why}", report::event_sign(&event));
             }
             std::io::stdout().flush().ok();
         }
@@ -155,6 +196,9 @@ pub(crate) async fn run(args: DiscoverArgs) -> Result<ExitCode> {
             let family = args.family.family();
             candidate.addresses.retain(|a| family.allows(a));
             seen.push(candidate);
+            if args.first {
+                break;
+            }
         }
     }
     drop(round);
@@ -193,6 +237,9 @@ pub(crate) async fn run(args: DiscoverArgs) -> Result<ExitCode> {
             .iter()
             .enumerate()
             .map(|(i, c)| {
+                if !pingpong {
+                    return services::json(c, &service_type);
+                }
                 let mut value = report::candidate_json(c);
                 if let Some(probes) = &probes {
                     value["probe"] = probes[i].json();
@@ -202,8 +249,14 @@ pub(crate) async fn run(args: DiscoverArgs) -> Result<ExitCode> {
             .collect();
         say!("{}", serde_json::Value::Array(all));
     } else {
-        if seen.is_empty() {
+        if seen.is_empty() && pingpong {
             say!("no pingpong servers found within {listen_for:?}");
+        } else if seen.is_empty() {
+            say!("no {service_type} services found within {listen_for:?}");
+        } else if !pingpong {
+            for row in services::table(&seen) {
+                say!("{row}");
+            }
         } else {
             let probe_cells: Option<Vec<String>> = probes
                 .as_ref()

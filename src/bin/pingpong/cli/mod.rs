@@ -5,6 +5,8 @@
 //! - [`register`]: the flags of wide-area registration (server, `dns`);
 //! - [`server`], [`client`], [`discover`], [`demo`], [`web`], [`certs`],
 //!   [`dns`]: each command's flags and what it does, through the library;
+//! - [`services`], [`service_types`]: how `discover --type` shows services
+//!   of any type, and `discover --all-types` the types present;
 //! - [`systemd`]: readiness, stopping and watchdog for a `Type=notify` unit;
 //! - [`completions`], [`man`]: shell completions and manual pages, generated
 //!   from these definitions.
@@ -22,6 +24,8 @@ pub(crate) mod output;
 mod readme_tests;
 pub(crate) mod register;
 pub(crate) mod server;
+pub(crate) mod service_types;
+pub(crate) mod services;
 #[cfg(unix)]
 pub(crate) mod systemd;
 pub(crate) mod web;

@@ -1,0 +1,216 @@
+//! mDNS traffic at scale (issue 33): servers and watchers on one bridge, each
+//! host its own namespace and host name; the UDP 5353 packets entering the
+//! bridge are counted (nftables, bridge prerouting: a multicast frame counts
+//! once, however many ports it is flooded to).
+//!
+//! For each shape (servers / watchers: 20/5, 40/10, 80/20; `PINGPONG_BENCH_QUICK`:
+//! 20/5 and 40/10) and each stack, in the same run:
+//! - **pingpong**: `pingpong server` per server host, `pingpong discover
+//!   --watch` per watcher host;
+//! - **python-zeroconf**: one registered service per server host, one
+//!   `ServiceBrowser` per watcher host. Its browsers do not keep addresses
+//!   fresh, so it is a floor, not a like-for-like.
+//!
+//! Printed: packets/s during warm-up (the first `WARM_UP`), and at steady
+//! state (the `STEADY` after it: longer than one refresh cycle of the 120 s
+//! records), in all and per server. Target (pingpong, 40/10): steady state ≤
+//! 2 packets/s, growing with servers, not with servers × watchers.
+//!
+//! Needs root (namespaces). `cargo bench --bench mdns_traffic`; set
+//! `PINGPONG_BENCH_SHAPES=40x10,80x20` to choose shapes.
+
+// Linux only (network namespaces, perf, /proc, CPU pinning): on other
+// systems the crate is empty and only builds (README, "What is tested where").
+#![cfg_attr(not(unix), no_main)]
+#![cfg(unix)]
+
+#[path = "../tests/common/mod.rs"]
+mod common;
+
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+
+use common::peers::{interop_script, python};
+use common::*;
+
+/// Announcements, probing and the browses' first queries (1, 2, 4, 8, 16 s
+/// apart) happen in this time.
+const WARM_UP: Duration = Duration::from_secs(60);
+/// Longer than one refresh cycle: records of 120 s are refreshed at 80 % of
+/// their TTL, 96 s.
+const STEADY: Duration = Duration::from_secs(240);
+
+#[derive(Clone, Copy, PartialEq)]
+enum Stack {
+    Pingpong,
+    Zeroconf,
+}
+
+impl Stack {
+    fn name(self) -> &'static str {
+        match self {
+            Stack::Pingpong => "pingpong",
+            Stack::Zeroconf => "python-zeroconf",
+        }
+    }
+}
+
+/// Processes that end when dropped.
+struct Running(Vec<Child>);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        for child in &mut self.0 {
+            child.kill().ok();
+        }
+        for child in &mut self.0 {
+            child.wait().ok();
+        }
+    }
+}
+
+/// UDP 5353 packets that entered the bridge so far.
+fn counted(lan: &Lan) -> u64 {
+    let out = lan
+        .bridge
+        .command("nft")
+        .args(["list", "table", "bridge", "mdnscount"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    text.split("packets ")
+        .nth(1)
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no counter in {text}"))
+}
+
+fn start_counting(lan: &Lan) {
+    let mut child = lan
+        .bridge
+        .command("nft")
+        .args(["-f", "-"])
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::io::Write::write_all(
+        child.stdin.as_mut().unwrap(),
+        b"table bridge mdnscount {\n  chain pre {\n    type filter hook prerouting priority 0; policy accept;\n    meta l4proto udp th dport 5353 counter\n  }\n}\n",
+    )
+    .unwrap();
+    drop(child.stdin.take());
+    assert!(child.wait().unwrap().success());
+}
+
+/// Starts the shape's servers and watchers of `stack`; returns them running.
+fn start(
+    lan: &Lan,
+    stack: Stack,
+    servers: usize,
+    watchers: usize,
+    home: &std::path::Path,
+) -> Running {
+    let mut children = Vec::new();
+    for i in 0..servers {
+        let host = format!("srv{i}");
+        let child = match stack {
+            Stack::Pingpong => on_host(&lan.hosts[i], &host, home)
+                .args(["server", "--listen", "[::]:0", "--mdns-interface", "eth0"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+            Stack::Zeroconf => {
+                on_host_running(&lan.hosts[i], &host, home, python().to_str().unwrap())
+                    .args([
+                        &interop_script("zeroconf_register.py"),
+                        "_pingpong._udp.local.",
+                        &host,
+                        "4433",
+                        &format!("10.77.0.{}", i + 1),
+                        "v=1",
+                    ])
+                    .env("PEER_HOST", &host)
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap()
+            }
+        };
+        children.push(child);
+    }
+    for w in 0..watchers {
+        let i = servers + w;
+        let host = format!("watch{w}");
+        let child = match stack {
+            Stack::Pingpong => on_host(&lan.hosts[i], &host, home)
+                .args(["discover", "--watch", "--json", "--mdns-interface", "eth0"])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+            Stack::Zeroconf => {
+                on_host_running(&lan.hosts[i], &host, home, python().to_str().unwrap())
+                    .args([
+                        &interop_script("zeroconf_watch.py"),
+                        "_pingpong._udp.local.",
+                    ])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap()
+            }
+        };
+        children.push(child);
+    }
+    Running(children)
+}
+
+fn measure(stack: Stack, servers: usize, watchers: usize) {
+    let lan = Lan::new(servers + watchers);
+    let dir = tempfile::tempdir().unwrap();
+    lan_pki(dir.path(), &["srv"]);
+    let home = dir.path().join("srv");
+    start_counting(&lan);
+    let begun = Instant::now();
+    let running = start(&lan, stack, servers, watchers, &home);
+    std::thread::sleep(WARM_UP.saturating_sub(begun.elapsed()));
+    let warm = counted(&lan);
+    let steady_from = Instant::now();
+    std::thread::sleep(STEADY);
+    let steady = counted(&lan) - warm;
+    let steady_secs = steady_from.elapsed().as_secs_f64();
+    drop(running);
+    let warm_rate = warm as f64 / WARM_UP.as_secs_f64();
+    let steady_rate = steady as f64 / steady_secs;
+    println!(
+        "  {:<16} {servers:>3} servers / {watchers:>2} watchers   warm-up {warm_rate:6.2} pkt/s   steady {steady_rate:5.2} pkt/s ({:.3} per server)",
+        stack.name(),
+        steady_rate / servers as f64
+    );
+}
+
+fn main() {
+    let shapes: Vec<(usize, usize)> = match std::env::var("PINGPONG_BENCH_SHAPES") {
+        Ok(list) => list
+            .split(',')
+            .map(|s| {
+                let (a, b) = s.split_once('x').expect("shapes look like 40x10");
+                (a.parse().unwrap(), b.parse().unwrap())
+            })
+            .collect(),
+        Err(_) if std::env::var_os("PINGPONG_BENCH_QUICK").is_some() => vec![(20, 5), (40, 10)],
+        Err(_) => vec![(20, 5), (40, 10), (80, 20)],
+    };
+    println!(
+        "UDP 5353 packets entering the bridge: warm-up = first {} s, steady = the {} s after",
+        WARM_UP.as_secs(),
+        STEADY.as_secs()
+    );
+    for (servers, watchers) in shapes {
+        for stack in [Stack::Pingpong, Stack::Zeroconf] {
+            measure(stack, servers, watchers);
+        }
+    }
+}

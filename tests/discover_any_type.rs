@@ -1,0 +1,313 @@
+//! `pingpong discover --type` browses any service type, as `avahi-browse` and
+//! `dns-sd -B/-L` do: services published by avahi (`avahi-publish -s`, names
+//! with spaces, dots and UTF-8, TXT values with `=` and binary bytes, a
+//! subtype) and by python-zeroconf, over mDNS; `--all-types` lists the types
+//! present; `-1` stops at the first; `--probe` is refused for other types;
+//! `--watch` says why a service left; and unicast DNS-SD records of another
+//! type in BIND. Each test runs in its own network namespace with a veth LAN
+//! (`pp0`, 10.99.0.1/24).
+
+// Linux only (network namespaces, signals, the lab's tools): on other
+// systems this test crate is empty (README, "What is tested where").
+#![cfg(unix)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+use common::named::{nsupdate, Named, NAMED_A, ZONE};
+use common::peers::{interop_script, python, Avahi};
+use common::*;
+use serde_json::Value;
+
+/// A publishing process, ended (with its goodbye) when dropped.
+struct Published(Child);
+
+impl Drop for Published {
+    fn drop(&mut self) {
+        self.0.kill().ok();
+        self.0.wait().ok();
+    }
+}
+
+/// `avahi-publish -s [--subtype SUB] NAME TYPE PORT TXT...`, once avahi has
+/// established it.
+fn avahi_publish(avahi: &Avahi, netns: &Netns, extra: &[&str], args: &[&[u8]]) -> Published {
+    use std::os::unix::ffi::OsStrExt;
+    let mut child = avahi
+        .command(netns, "avahi-publish")
+        .arg("-s")
+        .args(extra)
+        .args(args.iter().map(|a| std::ffi::OsStr::from_bytes(a)))
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let first = lines.next().expect("avahi-publish exited").unwrap();
+    assert!(first.contains("Established under name"), "{first}");
+    std::thread::spawn(move || for _ in lines {});
+    Published(child)
+}
+
+/// python-zeroconf's registration of NAME (TYPE, PORT, TXT...) on 10.99.0.1.
+fn zeroconf_publish(netns: &Netns, args: &[&str]) -> Published {
+    let mut child = netns
+        .command(python().to_str().unwrap())
+        .arg(interop_script("zeroconf_register.py"))
+        .args(args)
+        .env("PEER_HOST", "zc-host")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("registered"), "{line}");
+    Published(child)
+}
+
+/// `pingpong discover ARGS --json` in `netns`: the array it printed.
+fn discover_json(netns: &Netns, args: &[&str]) -> Vec<Value> {
+    let out = netns
+        .command(bin())
+        .arg("discover")
+        .args(args)
+        .arg("--json")
+        .output()
+        .unwrap();
+    json_array(&out)
+}
+
+fn by_instance<'a>(found: &'a [Value], instance: &str) -> &'a Value {
+    found
+        .iter()
+        .find(|s| s["instance"] == instance)
+        .unwrap_or_else(|| panic!("{instance} not listed: {found:?}"))
+}
+
+fn txt(service: &Value) -> Vec<(String, String)> {
+    service["txt"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|pair| {
+            (
+                pair[0].as_str().unwrap().to_string(),
+                pair[1].as_str().unwrap().to_string(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn services_of_any_type_from_avahi_and_python_zeroconf_are_listed_with_their_txt() {
+    let netns = Netns::new().with_lan();
+    let avahi = Avahi::start(&netns);
+    let _printer = avahi_publish(
+        &avahi,
+        &netns,
+        &["--subtype", "_printer._sub._http._tcp"],
+        &[
+            b"Office Printer. 2nd floor",
+            b"_http._tcp",
+            b"8080",
+            b"path=/a=b",
+            b"note=two words",
+            b"bin=\x01\xff",
+        ],
+    );
+    let _cafe = avahi_publish(
+        &avahi,
+        &netns,
+        &[],
+        &["Café ☕".as_bytes(), b"_http._tcp", b"8081"],
+    );
+    let _other = avahi_publish(&avahi, &netns, &[], &[b"files", b"_sftp-ssh._tcp", b"22"]);
+    let _zeroconf = zeroconf_publish(
+        &netns,
+        &["_http._tcp.local.", "zc web", "8083", "10.99.0.1", "k=v=w"],
+    );
+
+    let found = discover_json(&netns, &["--type", "_http._tcp", "--timeout", "3"]);
+    assert_eq!(found.len(), 3, "{found:#?}");
+    let printer = by_instance(&found, "Office Printer. 2nd floor");
+    assert_eq!(printer["port"], 8080);
+    assert_eq!(printer["type"], "_http._tcp.local.");
+    assert!(
+        printer["host"].as_str().unwrap().ends_with(".local"),
+        "{printer}"
+    );
+    assert!(
+        printer["addresses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a == "10.99.0.1:8080"),
+        "{printer}"
+    );
+    assert_eq!(
+        txt(printer),
+        [
+            ("path".to_string(), "/a=b".to_string()),
+            ("note".into(), "two words".into()),
+            ("bin".into(), "\\x01\\xff".into()),
+        ]
+    );
+    assert_eq!(by_instance(&found, "Café ☕")["port"], 8081);
+    let zc = by_instance(&found, "zc web");
+    assert_eq!(zc["host"], "zc-host.local");
+    assert_eq!(txt(zc), [("k".to_string(), "v=w".to_string())]);
+
+    // A subtype lists only its services.
+    let printers = discover_json(
+        &netns,
+        &["--type", "_printer._sub._http._tcp", "--timeout", "3"],
+    );
+    let names: Vec<&str> = printers
+        .iter()
+        .map(|s| s["instance"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["Office Printer. 2nd floor"]);
+
+    // The types present (RFC 6763 §9).
+    let types = discover_json(&netns, &["--all-types", "--timeout", "3"]);
+    let types: Vec<&str> = types.iter().map(|t| t["type"].as_str().unwrap()).collect();
+    for wanted in ["_http._tcp.local.", "_sftp-ssh._tcp.local."] {
+        assert!(types.contains(&wanted), "{types:?}");
+    }
+
+    // The text table, one row per service, with its TXT.
+    let out = netns
+        .command(bin())
+        .args(["discover", "--type", "_http._tcp.local.", "--timeout", "3"])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", describe(&out));
+    assert!(stdout.starts_with("INSTANCE"), "{stdout}");
+    let row = stdout
+        .lines()
+        .find(|l| l.starts_with("Office Printer. 2nd floor"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(row.contains("\"note=two words\" bin=\\x01\\xff"), "{row}");
+}
+
+#[test]
+fn first_stops_at_the_first_answer_and_probe_is_refused_for_other_types() {
+    let netns = Netns::new().with_lan();
+    let avahi = Avahi::start(&netns);
+    let _web = avahi_publish(&avahi, &netns, &[], &[b"web", b"_http._tcp", b"80"]);
+    // With a 60 s window, only stopping at the first answer ends it within
+    // the test's patience.
+    let mut child = netns
+        .command(bin())
+        .args([
+            "discover",
+            "--type",
+            "_http._tcp",
+            "-1",
+            "--timeout",
+            "60",
+            "--json",
+        ])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    use wait_timeout::ChildExt;
+    let status = child
+        .wait_timeout(Duration::from_secs(30))
+        .unwrap()
+        .expect("-1 did not stop at the first answer");
+    assert!(status.success());
+    let mut stdout = String::new();
+    std::io::Read::read_to_string(child.stdout.as_mut().unwrap(), &mut stdout).unwrap();
+    let found: Vec<Value> = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["instance"], "web");
+
+    let out = netns
+        .command(bin())
+        .args(["discover", "--type", "_http._tcp", "--probe"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{}", describe(&out));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("drop --probe"), "{stderr}");
+}
+
+#[test]
+fn a_watched_service_of_another_type_leaves_with_its_goodbye() {
+    let netns = Netns::new().with_lan();
+    let avahi = Avahi::start(&netns);
+    let mut watch = netns
+        .command(bin())
+        .args(["discover", "--type", "_http._tcp", "--watch", "--json"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(watch.stdout.take().unwrap()).lines();
+    let web = avahi_publish(&avahi, &netns, &[], &[b"web", b"_http._tcp", b"80", b"a=1"]);
+    let added: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+    assert_eq!(added["event"], "added", "{added}");
+    assert_eq!(added["instance"], "web");
+    drop(web);
+    let removed = lines
+        .map(|l| serde_json::from_str::<Value>(&l.unwrap()).unwrap())
+        .find(|e| e["event"] == "removed")
+        .expect("removed");
+    assert_eq!(removed["instance"], "web");
+    assert_eq!(removed["reason"], "goodbye", "{removed}");
+    watch.kill().ok();
+    watch.wait().ok();
+}
+
+#[test]
+fn unicast_dns_sd_records_of_another_type_are_listed() {
+    let netns = Netns::new();
+    netns.ip(&["addr", "add", &format!("{NAMED_A}/32"), "dev", "lo"]);
+    let dir = tempfile::tempdir().unwrap();
+    let named = Named::start(&|p| netns.command(p), dir.path(), &[NAMED_A]);
+    nsupdate(
+        &|p| netns.command(p),
+        &named.key,
+        &format!(
+            "update add _http._tcp.{ZONE}. 60 PTR Wiki\\032Page._http._tcp.{ZONE}.\n\
+             update add Wiki\\032Page._http._tcp.{ZONE}. 60 SRV 0 0 8080 wiki.{ZONE}.\n\
+             update add Wiki\\032Page._http._tcp.{ZONE}. 60 TXT \"path=/wiki\" \"lang=fr\"\n\
+             update add wiki.{ZONE}. 60 A 10.99.0.7"
+        ),
+    );
+    let found = discover_json(
+        &netns,
+        &[
+            "--type",
+            "_http._tcp",
+            "--dns-sd",
+            ZONE,
+            "--dns-server",
+            NAMED_A,
+        ],
+    );
+    assert_eq!(found.len(), 1, "{found:?}");
+    let wiki = &found[0];
+    assert_eq!(wiki["instance"], "Wiki Page", "{wiki}");
+    assert_eq!(wiki["source"], "dns-sd");
+    assert_eq!(wiki["domain"], ZONE);
+    assert_eq!(wiki["port"], 8080);
+    assert_eq!(wiki["addresses"][0], "10.99.0.7:8080");
+    let mut pairs = txt(wiki);
+    pairs.sort();
+    assert_eq!(
+        pairs,
+        [
+            ("lang".to_string(), "fr".to_string()),
+            ("path".into(), "/wiki".into())
+        ]
+    );
+}
