@@ -3,8 +3,9 @@
 //!   sources, ping options) and their value parsers;
 //! - [`output`]: what a ping run prints as it goes (ping(8)-style or JSON);
 //! - [`register`]: the flags of wide-area registration (server, `dns`);
-//! - [`server`], [`client`], [`discover`], [`demo`], [`web`], [`certs`],
-//!   [`dns`]: each command's flags and what it does, through the library;
+//! - [`server`], [`client`], [`discover`], [`demo`], [`web`], [`publish`],
+//!   [`certs`], [`dns`]: each command's flags and what it does, through the
+//!   library;
 //! - [`services`], [`service_types`]: how `discover --type` shows services
 //!   of any type, and `discover --all-types` the types present;
 //! - [`systemd`]: readiness, stopping and watchdog for a `Type=notify` unit;
@@ -20,6 +21,7 @@ pub(crate) mod discover;
 pub(crate) mod dns;
 pub(crate) mod man;
 pub(crate) mod output;
+pub(crate) mod publish;
 #[cfg(test)]
 mod readme_tests;
 pub(crate) mod register;
@@ -55,6 +57,8 @@ pub(crate) enum Command {
     Demo(demo::DemoArgs),
     /// A live dashboard in the browser: discovers servers, pings each over mTLS once a second.
     Web(web::WebArgs),
+    /// Announce a service of any type over mDNS until stopped (like avahi-publish -s).
+    Publish(publish::PublishArgs),
     /// Make a CA and issue server and client certificates.
     #[command(subcommand)]
     Certs(certs::CertsCommand),
@@ -88,6 +92,7 @@ impl Command {
             Command::Client(_)
             | Command::Discover(_)
             | Command::Demo(_)
+            | Command::Publish(_)
             | Command::Certs(_)
             | Command::Dns(_)
             | Command::Completions(_)
@@ -104,6 +109,7 @@ pub(crate) async fn run(cli: Cli) -> Result<ExitCode> {
         Command::Discover(args) => discover::run(args).await,
         Command::Demo(args) => demo::run(args).await,
         Command::Web(args) => web::run(args).await,
+        Command::Publish(args) => publish::run(args).await,
         Command::Certs(cmd) => certs::run(cmd),
         Command::Dns(cmd) => dns::run(cmd).await,
         Command::Completions(args) => completions::run(args, Cli::command()),
