@@ -17,7 +17,8 @@
 //! 2 packets/s, growing with servers, not with servers × watchers.
 //!
 //! Needs root (namespaces). `cargo bench --bench mdns_traffic`; set
-//! `PINGPONG_BENCH_SHAPES=40x10,80x20` to choose shapes.
+//! `PINGPONG_BENCH_SHAPES=40x10,80x20` to choose shapes, and
+//! `PINGPONG_BENCH_STACKS=pingpong` (or `python-zeroconf`) for one stack.
 
 // Linux only (network namespaces, perf, /proc, CPU pinning): on other
 // systems the crate is empty and only builds (README, "What is tested where").
@@ -146,7 +147,7 @@ fn start(
         let child = match stack {
             Stack::Pingpong => on_host(&lan.hosts[i], &host, home)
                 .args(["discover", "--watch", "--json", "--mdns-interface", "eth0"])
-                .stdout(Stdio::null())
+                .stdout(std::fs::File::create(home.join(format!("{host}.events"))).unwrap())
                 .stderr(Stdio::null())
                 .spawn()
                 .unwrap(),
@@ -181,6 +182,9 @@ fn measure(stack: Stack, servers: usize, watchers: usize) {
     std::thread::sleep(STEADY);
     let steady = counted(&lan) - warm;
     let steady_secs = steady_from.elapsed().as_secs_f64();
+    let listed = (stack == Stack::Pingpong).then(|| listed_by_watchers(&home, watchers));
+    let kill =
+        (stack == Stack::Pingpong).then(|| kill_at_scale(&lan, &running, &home, servers, watchers));
     drop(running);
     let warm_rate = warm as f64 / WARM_UP.as_secs_f64();
     let steady_rate = steady as f64 / steady_secs;
@@ -189,9 +193,51 @@ fn measure(stack: Stack, servers: usize, watchers: usize) {
         stack.name(),
         steady_rate / servers as f64
     );
+    if let Some(listed) = listed {
+        println!(
+            "  {:<16} servers each watcher listed at the end: {listed:?}",
+            ""
+        );
+    }
+    if let Some(kill) = kill {
+        println!("  {:<16} {kill}", "");
+    }
+}
+
+/// How many servers each pingpong watcher listed when it was stopped (from
+/// its `--watch --json` events), to show the figures are of a working LAN.
+fn listed_by_watchers(home: &std::path::Path, watchers: usize) -> Vec<usize> {
+    (0..watchers)
+        .map(|w| {
+            let text =
+                std::fs::read_to_string(home.join(format!("watch{w}.events"))).unwrap_or_default();
+            let mut listed = std::collections::HashSet::new();
+            for line in text.lines() {
+                let Ok(event) = serde_json::from_str::<serde_json::Value>(line) else {
+                    continue;
+                };
+                let name = event["instance"].as_str().unwrap_or_default().to_string();
+                match event["event"].as_str() {
+                    Some("removed") => {
+                        listed.remove(&name);
+                    }
+                    Some("added") => {
+                        listed.insert(name);
+                    }
+                    _ => {}
+                }
+            }
+            listed.len()
+        })
+        .collect()
 }
 
 fn main() {
+    let stacks: Vec<Stack> = match std::env::var("PINGPONG_BENCH_STACKS").as_deref() {
+        Ok("pingpong") => vec![Stack::Pingpong],
+        Ok("python-zeroconf") => vec![Stack::Zeroconf],
+        _ => vec![Stack::Pingpong, Stack::Zeroconf],
+    };
     let shapes: Vec<(usize, usize)> = match std::env::var("PINGPONG_BENCH_SHAPES") {
         Ok(list) => list
             .split(',')
@@ -209,8 +255,80 @@ fn main() {
         STEADY.as_secs()
     );
     for (servers, watchers) in shapes {
-        for stack in [Stack::Pingpong, Stack::Zeroconf] {
+        for &stack in &stacks {
             measure(stack, servers, watchers);
         }
     }
+}
+
+/// Seconds since midnight of a `HH:MM:SS.mmm` time of a `--json` event.
+fn seconds_of(time: &str) -> f64 {
+    time.split(':')
+        .map(|part| part.parse::<f64>().unwrap_or(0.0))
+        .fold(0.0, |total, part| total * 60.0 + part)
+}
+
+/// At this traffic, a dead server still leaves every view soon after a
+/// failed attempt (issue 33, item 1): a prober on the first watcher's host
+/// probes every second, server 0 is SIGKILLed, and the watchers' events say
+/// when (and why) each dropped it.
+fn kill_at_scale(
+    lan: &Lan,
+    running: &Running,
+    home: &std::path::Path,
+    servers: usize,
+    watchers: usize,
+) -> String {
+    let mut prober = on_host(&lan.hosts[servers], "watch0", home)
+        .args([
+            "discover",
+            "--watch",
+            "--json",
+            "--probe",
+            "--probe-interval",
+            "1",
+            "--mdns-interface",
+            "eth0",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(prober.stdout.take().unwrap()))
+        .map_while(Result::ok)
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(&l).ok());
+    let listed = lines
+        .by_ref()
+        .any(|e| e["event"] == "added" && e["instance"] == "srv0");
+    assert!(listed, "the prober never listed srv0");
+    // SAFETY: kill(2) on a child of ours.
+    unsafe { libc::kill(running.0[0].id() as i32, libc::SIGKILL) };
+    let failed = lines
+        .find(|e| e["event"] == "probe" && e["instance"] == "srv0" && e["probe"]["ok"] == false)
+        .map(|e| seconds_of(e["time"].as_str().unwrap_or_default()))
+        .expect("a failed probe of srv0");
+    std::thread::sleep(Duration::from_secs(10));
+    prober.kill().ok();
+    prober.wait().ok();
+    let mut after = Vec::new();
+    let mut reasons = std::collections::BTreeSet::new();
+    for w in 0..watchers {
+        let text =
+            std::fs::read_to_string(home.join(format!("watch{w}.events"))).unwrap_or_default();
+        let removed = text
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .find(|e| e["event"] == "removed" && e["instance"] == "srv0");
+        if let Some(e) = removed {
+            after.push(seconds_of(e["time"].as_str().unwrap_or_default()) - failed);
+            reasons.insert(e["reason"].as_str().unwrap_or("?").to_string());
+        }
+    }
+    after.sort_by(f64::total_cmp);
+    format!(
+        "SIGKILL of srv0 at this traffic: dropped by {} of {watchers} watchers within 10 s of the failed probe ({:.1}-{:.1} s, {reasons:?})",
+        after.len(),
+        after.first().copied().unwrap_or(f64::NAN),
+        after.last().copied().unwrap_or(f64::NAN),
+    )
 }
