@@ -18,7 +18,18 @@ proptest! {
         let (key, value) = parse_txt_string(&bytes);
         prop_assert_eq!(key.clone(), key.to_ascii_lowercase());
         prop_assert!(!key.contains('='));
-        prop_assert!(key.len() + value.len() <= String::from_utf8_lossy(&bytes).len());
+        // Printable: no control character reaches a terminal, a byte shows
+        // as at most `\xNN`.
+        prop_assert!(!key.chars().chain(value.chars()).any(char::is_control));
+        prop_assert!(key.len() + value.len() <= 4 * bytes.len());
+        // Text needing no escape comes back as it was, split at the first `=`.
+        if let Ok(text) = std::str::from_utf8(&bytes) {
+            if !text.contains('\\') && !text.chars().any(char::is_control) {
+                let (k, v) = text.split_once('=').unwrap_or((text, ""));
+                prop_assert_eq!(key, k.to_ascii_lowercase());
+                prop_assert_eq!(value, v);
+            }
+        }
     }
 
     #[test]
