@@ -167,17 +167,7 @@ impl Drop for View {
 }
 
 fn server(lan: &Lan, i: usize, host: &str, instance: &str, home: &Path) -> ServerProcess {
-    let mut command = on_host(&lan.hosts[i], host, home);
-    command.args([
-        "server",
-        "--listen",
-        "[::]:0",
-        "--instance",
-        instance,
-        "--mdns-interface",
-        "eth0",
-    ]);
-    ServerProcess::spawn(command)
+    lan_server(lan, i, host, home, "[::]:0", instance)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {

@@ -87,20 +87,7 @@ fn counted(lan: &Lan) -> u64 {
 }
 
 fn start_counting(lan: &Lan) {
-    let mut child = lan
-        .bridge
-        .command("nft")
-        .args(["-f", "-"])
-        .stdin(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::io::Write::write_all(
-        child.stdin.as_mut().unwrap(),
-        b"table bridge mdnscount {\n  chain pre {\n    type filter hook prerouting priority 0; policy accept;\n    meta l4proto udp th dport 5353 counter\n  }\n}\n",
-    )
-    .unwrap();
-    drop(child.stdin.take());
-    assert!(child.wait().unwrap().success());
+    lan.nft("table bridge mdnscount {\n  chain pre {\n    type filter hook prerouting priority 0; policy accept;\n    meta l4proto udp th dport 5353 counter\n  }\n}\n");
 }
 
 /// Starts the shape's servers and watchers of `stack`; returns them running.

@@ -53,6 +53,15 @@ fn avahi_publish(avahi: &Avahi, netns: &Netns, extra: &[&str], args: &[&[u8]]) -
     Published(child)
 }
 
+/// The first line `child` prints on stdout.
+fn first_line(child: &mut Child) -> String {
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    line
+}
+
 /// python-zeroconf's registration of NAME (TYPE, PORT, TXT...) on 10.99.0.1.
 fn zeroconf_publish(netns: &Netns, args: &[&str]) -> Published {
     let mut child = netns
@@ -64,10 +73,7 @@ fn zeroconf_publish(netns: &Netns, args: &[&str]) -> Published {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let line = first_line(&mut child);
     assert!(line.starts_with("registered"), "{line}");
     Published(child)
 }
@@ -330,10 +336,7 @@ fn publish(netns: &Netns, host: &str, args: &[&str]) -> (Published, String) {
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut line = String::new();
-    BufReader::new(child.stdout.take().unwrap())
-        .read_line(&mut line)
-        .unwrap();
+    let line = first_line(&mut child);
     assert!(line.starts_with("publishing "), "{line}");
     (Published(child), line)
 }
@@ -498,10 +501,7 @@ fn the_readme_section_works_as_written() {
             // Runs until stopped: it must announce, be seen, and say goodbye.
             let name = words[1];
             let mut child = process.args(&words).stdout(Stdio::piped()).spawn().unwrap();
-            let mut out = String::new();
-            BufReader::new(child.stdout.take().unwrap())
-                .read_line(&mut out)
-                .unwrap();
+            let out = first_line(&mut child);
             assert!(out.starts_with(&format!("publishing \"{name}\"")), "{out}");
             let found = discover_json(&netns, &["--type", "_http._tcp", "--timeout", "3"]);
             let wiki = by_instance(&found, name);

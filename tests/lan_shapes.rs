@@ -17,28 +17,6 @@ use common::*;
 use pingpong::tls::{store, CertPaths};
 use serde_json::Value;
 
-/// `pingpong server` on host `i` (host name `name`), on `eth0` only.
-fn server(
-    lan: &Lan,
-    i: usize,
-    name: &str,
-    home: &Path,
-    listen: &str,
-    instance: &str,
-) -> ServerProcess {
-    let mut command = on_host(&lan.hosts[i], name, home);
-    command.args([
-        "server",
-        "--listen",
-        listen,
-        "--instance",
-        instance,
-        "--mdns-interface",
-        "eth0",
-    ]);
-    ServerProcess::spawn(command)
-}
-
 /// `pingpong discover --json` from host `i`: what it found.
 fn discover(lan: &Lan, i: usize, home: &Path, extra: &[&str]) -> Vec<Value> {
     let out = on_host(&lan.hosts[i], "viewer", home)
@@ -97,7 +75,7 @@ fn every_listener_shape_is_advertised_as_it_answers_and_pinged_every_time() {
         (1, "hostb", &home_b, "[::]:0"),
     ];
     for (host, name, home, listen) in shapes {
-        let mut srv = server(&lan, host, name, home, listen, "shape");
+        let mut srv = lan_server(&lan, host, name, home, listen, "shape");
         let found = discover(&lan, 2, &viewer, &[]);
         assert_eq!(found.len(), 1, "{listen}: {found:?}");
         let port = srv.addr.port();
@@ -144,7 +122,7 @@ fn an_advertised_address_nothing_answers_on_costs_one_attempt_delay() {
         })
         .expect("nft (scripts/test installs nftables)");
     assert!(out.status.success(), "nft failed: {}", describe(&out));
-    let _srv = server(
+    let _srv = lan_server(
         &lan,
         0,
         "hosta",
@@ -206,7 +184,7 @@ fn cloned_hosts_with_one_host_name_are_both_usable_and_another_ca_is_not() {
     .iter()
     .enumerate()
     .map(|(i, (folder, instance))| {
-        server(
+        lan_server(
             &lan,
             i,
             "clone",
@@ -340,7 +318,7 @@ fn a_replaced_address_is_advertised_and_the_old_one_withdrawn() {
     lan_pki(dir.path(), &["hosta", "viewer"]);
     let viewer = dir.path().join("viewer");
     let (mut watcher, events) = watch(&lan, 1, &viewer);
-    let srv = server(
+    let srv = lan_server(
         &lan,
         0,
         "hosta",

@@ -80,17 +80,7 @@ fn until_probe_fails(events: &mpsc::Receiver<Value>, name: &str) {
 }
 
 fn rust_server(lan: &Lan, i: usize, name: &str, home: &Path) -> ServerProcess {
-    let mut command = on_host(&lan.hosts[i], name, home);
-    command.args([
-        "server",
-        "--listen",
-        "[::]:0",
-        "--instance",
-        &format!("srv-{name}"),
-        "--mdns-interface",
-        "eth0",
-    ]);
-    ServerProcess::spawn(command)
+    lan_server(lan, i, name, home, "[::]:0", &format!("srv-{name}"))
 }
 
 fn python_server(lan: &Lan, i: usize, name: &str, home: &Path) -> ServerProcess {

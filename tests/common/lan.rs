@@ -115,7 +115,8 @@ impl Lan {
         ));
     }
 
-    fn nft(&self, rules: &str) {
+    /// Loads nftables `rules` into the bridge's namespace.
+    pub fn nft(&self, rules: &str) {
         let mut child = self
             .bridge
             .command("nft")
@@ -161,6 +162,28 @@ pub fn watch_as(
         }
     });
     (child, rx)
+}
+
+/// `pingpong server` on host `i` (host name `name`), on `eth0` only.
+pub fn lan_server(
+    lan: &Lan,
+    i: usize,
+    name: &str,
+    home: &Path,
+    listen: &str,
+    instance: &str,
+) -> ServerProcess {
+    let mut command = on_host(&lan.hosts[i], name, home);
+    command.args([
+        "server",
+        "--listen",
+        listen,
+        "--instance",
+        instance,
+        "--mdns-interface",
+        "eth0",
+    ]);
+    ServerProcess::spawn(command)
 }
 
 /// A shared CA and, per host name, a folder as `certs issue` would leave it.

@@ -44,6 +44,36 @@ impl InterfaceAddress {
     }
 }
 
+/// Where to open one multicast socket each, of the machine's `addresses` on
+/// `interfaces` (all when empty), with the interface index: every IPv4
+/// address, and one IPv6 address per interface (an IPv6 socket serves the
+/// whole interface); IPv4 first. Addresses without an index are left out.
+pub fn multicast_sockets<'a>(
+    addresses: &'a [InterfaceAddress],
+    interfaces: &[String],
+) -> Vec<(&'a InterfaceAddress, u32)> {
+    let mut chosen: Vec<&InterfaceAddress> = addresses
+        .iter()
+        .filter(|a| interfaces.is_empty() || interfaces.contains(&a.interface))
+        .collect();
+    chosen.sort_by_key(|a| a.ip.is_ipv6());
+    let mut v6_done: Vec<u32> = Vec::new();
+    let mut out = Vec::new();
+    for address in chosen {
+        let Some(index) = address.index else {
+            continue;
+        };
+        if address.ip.is_ipv6() {
+            if v6_done.contains(&index) {
+                continue;
+            }
+            v6_done.push(index);
+        }
+        out.push((address, index));
+    }
+    out
+}
+
 /// The addresses to advertise for a server listening on `listen`, given the
 /// machine's `addresses`, limited to `interfaces` (all when empty). Sorted and
 /// without duplicates, so that two calls can be compared.
@@ -102,6 +132,37 @@ mod tests {
 
     fn listen(s: &str) -> SocketAddr {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn one_socket_per_ipv4_address_and_per_ipv6_interface_ipv4_first() {
+        let mut machine = machine();
+        for address in &mut machine {
+            address.index = Some(match address.interface.as_str() {
+                "lo" => 1,
+                "eth0" => 2,
+                _ => 3,
+            });
+        }
+        machine.push(InterfaceAddress {
+            interface: "eth0".into(),
+            ip: "fe80::2".parse().unwrap(),
+            index: Some(2),
+        });
+        machine.push(InterfaceAddress {
+            interface: "eth0".into(),
+            ip: "10.77.0.2".parse().unwrap(),
+            index: None,
+        });
+        let chosen: Vec<(String, u32)> = multicast_sockets(&machine, &["eth0".into()])
+            .into_iter()
+            .map(|(a, index)| (a.ip.to_string(), index))
+            .collect();
+        assert_eq!(
+            chosen,
+            [("10.77.0.1".to_string(), 2), ("fe80::1".to_string(), 2)]
+        );
+        assert_eq!(multicast_sockets(&machine, &[]).len(), 6);
     }
 
     #[test]

@@ -56,6 +56,18 @@ pub fn main_type(service_type: &str) -> &str {
         .map_or(service_type, |(_, main)| main)
 }
 
+/// A name from a packet as mdns-sd writes it: the labels, as UTF-8, each
+/// followed by a dot (a label's own dots and spaces kept as they are); `None`
+/// when a label is not UTF-8.
+pub(crate) fn name_text(name: &hickory_proto::rr::Name) -> Option<String> {
+    let mut text = String::new();
+    for label in name.iter() {
+        text.push_str(std::str::from_utf8(label).ok()?);
+        text.push('.');
+    }
+    Some(text)
+}
+
 /// The instance label of `fullname` (`label.<type>`): for a name mdns-sd
 /// received, the raw label (it does not escape received names).
 pub(crate) fn instance_label<'a>(fullname: &'a str, service_type: &str) -> &'a str {

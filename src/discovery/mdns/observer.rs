@@ -18,7 +18,8 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tracing::debug;
 
-use super::addresses::InterfaceAddress;
+use super::addresses::{multicast_sockets, InterfaceAddress};
+use super::names::name_text;
 
 /// The mDNS port and groups (RFC 6762 §3).
 const MDNS_PORT: u16 = 5353;
@@ -54,15 +55,6 @@ pub enum Heard {
     Goodbye(String),
 }
 
-/// A name as mdns-sd writes it: the labels, as UTF-8, each followed by a dot.
-fn name_text(name: &Name) -> Option<String> {
-    let mut text = String::new();
-    for label in name.iter() {
-        text.push_str(std::str::from_utf8(label).ok()?);
-        text.push('.');
-    }
-    Some(text)
-}
 
 /// What one packet from `from_port` says. Only packets from port 5353 count:
 /// a query from another port (a "legacy unicast" one, RFC 6762 §6.7) and one
@@ -208,24 +200,11 @@ pub fn listen(interfaces: &[String], facts: mpsc::UnboundedSender<Heard>) -> Lin
             return link;
         }
     };
-    let mut v6_done: Vec<u32> = Vec::new();
     let mut asking_on: Vec<u32> = Vec::new();
     // IPv4 first, so an interface with both asks over IPv4 once.
-    let mut addresses: Vec<&InterfaceAddress> = machine
-        .iter()
-        .filter(|a| interfaces.is_empty() || interfaces.contains(&a.interface))
-        .filter(|a| !a.ip.is_loopback())
-        .collect();
-    addresses.sort_by_key(|a| a.ip.is_ipv6());
-    for address in addresses {
-        let Some(index) = address.index else {
+    for (address, index) in multicast_sockets(&machine, interfaces) {
+        if address.ip.is_loopback() {
             continue;
-        };
-        if address.ip.is_ipv6() {
-            if v6_done.contains(&index) {
-                continue;
-            }
-            v6_done.push(index);
         }
         match group_socket(address, index) {
             Ok(socket) => {

@@ -28,7 +28,8 @@ use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
 use tracing::debug;
 
-use super::addresses::InterfaceAddress;
+use super::addresses::{multicast_sockets, InterfaceAddress};
+use super::names::name_text;
 use super::resolved::Resolved;
 use crate::discovery::txt::parse_txt_string;
 
@@ -59,15 +60,6 @@ pub fn query(id: u16, service_type: &str) -> Option<Vec<u8>> {
     message.to_vec().ok()
 }
 
-/// A name as mdns-sd writes it: the labels, as UTF-8, each followed by a dot.
-fn name_text(name: &Name) -> Option<String> {
-    let mut text = String::new();
-    for label in name.iter() {
-        text.push_str(std::str::from_utf8(label).ok()?);
-        text.push('.');
-    }
-    Some(text)
-}
 
 /// What the replies said so far. Names are kept lowercased as keys (DNS names
 /// compare case-insensitively) beside the spelling first seen; only records
@@ -282,21 +274,7 @@ pub async fn ask(
         }
     };
     let (reply_tx, mut replies) = mpsc::unbounded_channel();
-    let mut v6_done: Vec<u32> = Vec::new();
-    for address in machine
-        .iter()
-        .filter(|a| interfaces.is_empty() || interfaces.contains(&a.interface))
-    {
-        let Some(index) = address.index else {
-            continue;
-        };
-        // One IPv6 socket per interface; one IPv4 socket per IPv4 address.
-        if address.ip.is_ipv6() {
-            if v6_done.contains(&index) {
-                continue;
-            }
-            v6_done.push(index);
-        }
+    for (address, index) in multicast_sockets(&machine, &interfaces) {
         match socket_on(address, index) {
             Ok((socket, group)) => {
                 tokio::spawn(ask_on(
