@@ -14,6 +14,7 @@ use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
 use super::liveness::{Liveness, Verify, RECONFIRM_WINDOW};
+use super::names::name_text;
 use super::observer::{self, Heard};
 use super::oneshot;
 use super::records::RecordBook;
@@ -137,7 +138,9 @@ impl Browser {
                 let ask: Vec<_> = refresher
                     .poll(now)
                     .into_iter()
-                    .filter(|(name, rtype)| wanted(&book, &name.to_string(), *rtype))
+                    .filter(|(name, rtype)| {
+                        name_text(name).is_some_and(|name| wanted(&book, &name, *rtype))
+                    })
                     .collect();
                 link.ask(&ask).await;
                 out.extend(book.expire(now));

@@ -55,7 +55,6 @@ pub enum Heard {
     Goodbye(String),
 }
 
-
 /// What one packet from `from_port` says. Only packets from port 5353 count:
 /// a query from another port (a "legacy unicast" one, RFC 6762 §6.7) and one
 /// asking for a unicast answer (the QU bit) are answered by unicast, which

@@ -60,7 +60,6 @@ pub fn query(id: u16, service_type: &str) -> Option<Vec<u8>> {
     message.to_vec().ok()
 }
 
-
 /// What the replies said so far. Names are kept lowercased as keys (DNS names
 /// compare case-insensitively) beside the spelling first seen; only records
 /// under the service type (PTR, SRV, TXT) or of hosts those name (A/AAAA) are
