@@ -18,7 +18,10 @@
 //!
 //! Needs root (namespaces). `cargo bench --bench mdns_traffic`; set
 //! `PINGPONG_BENCH_SHAPES=40x10,80x20` to choose shapes, and
-//! `PINGPONG_BENCH_STACKS=pingpong` (or `python-zeroconf`) for one stack.
+//! `PINGPONG_BENCH_STACKS=pingpong` (or `python-zeroconf`) for one stack,
+//! `PINGPONG_BENCH_STEADY_SECS` for a shorter steady window, and
+//! `PINGPONG_BENCH_VERBOSE=1` to see what the prober and each watcher that
+//! kept the killed server said about it.
 
 // Linux only (network namespaces, perf, /proc, CPU pinning): on other
 // systems the crate is empty and only builds (README, "What is tested where").
@@ -40,6 +43,15 @@ const WARM_UP: Duration = Duration::from_secs(60);
 /// Longer than one refresh cycle: records of 120 s are refreshed at 80 % of
 /// their TTL, 96 s.
 const STEADY: Duration = Duration::from_secs(240);
+
+/// [`STEADY`], or `PINGPONG_BENCH_STEADY_SECS` (a short run for a look at the
+/// kill check, whose figure then says little about refreshes).
+fn steady_for() -> Duration {
+    std::env::var("PINGPONG_BENCH_STEADY_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(STEADY, Duration::from_secs)
+}
 
 #[derive(Clone, Copy, PartialEq)]
 enum Stack {
@@ -135,7 +147,12 @@ fn start(
             Stack::Pingpong => on_host(&lan.hosts[i], &host, home)
                 .args(["discover", "--watch", "--json", "--mdns-interface", "eth0"])
                 .stdout(std::fs::File::create(home.join(format!("{host}.events"))).unwrap())
-                .stderr(Stdio::null())
+                .stderr(match std::env::var_os("PINGPONG_BENCH_VERBOSE") {
+                    Some(_) => {
+                        Stdio::from(std::fs::File::create(format!("/tmp/{host}.err")).unwrap())
+                    }
+                    None => Stdio::null(),
+                })
                 .spawn()
                 .unwrap(),
             Stack::Zeroconf => {
@@ -166,7 +183,7 @@ fn measure(stack: Stack, servers: usize, watchers: usize) {
     std::thread::sleep(WARM_UP.saturating_sub(begun.elapsed()));
     let warm = counted(&lan);
     let steady_from = Instant::now();
-    std::thread::sleep(STEADY);
+    std::thread::sleep(steady_for());
     let steady = counted(&lan) - warm;
     let steady_secs = steady_from.elapsed().as_secs_f64();
     let listed = (stack == Stack::Pingpong).then(|| listed_by_watchers(&home, watchers));
@@ -239,7 +256,7 @@ fn main() {
     println!(
         "UDP 5353 packets entering the bridge: warm-up = first {} s, steady = the {} s after",
         WARM_UP.as_secs(),
-        STEADY.as_secs()
+        steady_for().as_secs()
     );
     for (servers, watchers) in shapes {
         for &stack in &stacks {
@@ -294,7 +311,20 @@ fn kill_at_scale(
         .find(|e| e["event"] == "probe" && e["instance"] == "srv0" && e["probe"]["ok"] == false)
         .map(|e| seconds_of(e["time"].as_str().unwrap_or_default()))
         .expect("a failed probe of srv0");
-    std::thread::sleep(Duration::from_secs(10));
+    let verbose = std::env::var_os("PINGPONG_BENCH_VERBOSE").is_some();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    if verbose {
+        // The prober's own view of srv0 after the failure, as it comes.
+        for event in lines.by_ref() {
+            if event["instance"] == "srv0" {
+                eprintln!("prober: {event}");
+            }
+            if Instant::now() > deadline {
+                break;
+            }
+        }
+    }
+    std::thread::sleep(deadline.saturating_duration_since(Instant::now()));
     prober.kill().ok();
     prober.wait().ok();
     let mut after = Vec::new();
@@ -306,9 +336,18 @@ fn kill_at_scale(
             .lines()
             .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
             .find(|e| e["event"] == "removed" && e["instance"] == "srv0");
-        if let Some(e) = removed {
-            after.push(seconds_of(e["time"].as_str().unwrap_or_default()) - failed);
-            reasons.insert(e["reason"].as_str().unwrap_or("?").to_string());
+        match removed {
+            Some(e) => {
+                after.push(seconds_of(e["time"].as_str().unwrap_or_default()) - failed);
+                reasons.insert(e["reason"].as_str().unwrap_or("?").to_string());
+            }
+            None if std::env::var_os("PINGPONG_BENCH_VERBOSE").is_some() => {
+                let srv0: Vec<&str> = text.lines().filter(|l| l.contains("\"srv0\"")).collect();
+                eprintln!(
+                    "watch{w} kept srv0 (failed probe at {failed:.3} s of the day): {srv0:#?}"
+                );
+            }
+            None => {}
         }
     }
     after.sort_by(f64::total_cmp);

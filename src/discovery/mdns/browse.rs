@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use hickory_proto::rr::RecordType;
+use hickory_proto::rr::{Name, RecordType};
 use mdns_sd::{ServiceDaemon, ServiceEvent};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
@@ -73,7 +73,9 @@ impl Browser {
         let link = observer::listen(interfaces, heard_tx);
         let (failures, mut failed) = mpsc::unbounded_channel::<String>();
         let verifier = daemon.clone();
+        let service_type = service_type.to_string();
         tokio::spawn(async move {
+            let service_type = service_type.as_str();
             let mut book = RecordBook::default();
             let mut liveness = Liveness::default();
             let mut refresher = Refresher::default();
@@ -122,9 +124,19 @@ impl Browser {
                         }
                     },
                     Input::Heard(fact) => note(&book, &mut liveness, &mut refresher, fact, now),
-                    // Browser::verify sent the first verification itself.
+                    // Browser::verify sent the first verification itself,
+                    // which mdns-sd sends only for what its cache holds: a
+                    // service only the one-shot query found is asked for
+                    // here, so that the other browses on the link hear it
+                    // go unanswered and reconfirm it.
                     Input::Failed(key) => {
                         let _ = liveness.failed(&key, now);
+                        if let Some(name) = book
+                            .provisional(&key)
+                            .and_then(|i| srv_name(i, service_type))
+                        {
+                            link.ask(&[(name, RecordType::SRV)]).await;
+                        }
                     }
                     Input::Tick => {}
                 }
@@ -187,6 +199,19 @@ impl Browser {
     pub fn shutdown(self) {
         let _ = self.daemon.shutdown();
     }
+}
+
+/// The SRV owner name of `instance` of `service_type`, the instance as one
+/// raw label (spaces, dots and UTF-8 as they are).
+fn srv_name(instance: &str, service_type: &str) -> Option<Name> {
+    let labels = std::iter::once(instance)
+        .chain(
+            super::main_type(service_type)
+                .split('.')
+                .filter(|l| !l.is_empty()),
+        )
+        .map(str::as_bytes);
+    Name::from_labels(labels).ok()
 }
 
 /// A record owner name as the refresher keys it: lowercased, one final dot.

@@ -217,6 +217,15 @@ impl RecordBook {
         Some(DiscoveryEvent::Removed(record.published, reason))
     }
 
+    /// The instance label of `key` when only the one-shot query knows it (mdns-sd
+    /// has not resolved it: its cache has nothing to reconfirm).
+    pub fn provisional(&self, key: &str) -> Option<&str> {
+        self.records
+            .get(key)
+            .filter(|record| record.confirm_by.is_some())
+            .map(|record| record.published.instance.as_str())
+    }
+
     /// Whether a service the book lists is on `host` (a name without the final
     /// dot; DNS names compare without regard to case).
     pub fn lists_host(&self, host: &str) -> bool {
@@ -472,6 +481,7 @@ mod tests {
         );
         assert_eq!(book.key_for("d"), None);
         assert!(book.lists_host("VM.local"));
+        assert_eq!(book.provisional("c"), None);
         assert!(!book.lists_host("other.local"));
         let gone = book.removed(
             "A b._pingpong._udp.local.",
@@ -487,6 +497,16 @@ mod tests {
             Some(DiscoveryEvent::Removed(_, RemovalReason::Goodbye))
         ));
         assert_eq!(book.next_deadline(), None);
+    }
+
+    #[test]
+    fn a_service_only_the_one_shot_query_found_is_provisional_until_resolved() {
+        let t0 = Instant::now();
+        let mut book = RecordBook::default();
+        book.found_early(service("early", &["127.0.0.1:3"]), t0);
+        assert_eq!(book.provisional("early"), Some("early"));
+        book.resolved(service("early", &["127.0.0.1:3"]), t0);
+        assert_eq!(book.provisional("early"), None);
     }
 
     #[test]
