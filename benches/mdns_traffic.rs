@@ -147,12 +147,7 @@ fn start(
             Stack::Pingpong => on_host(&lan.hosts[i], &host, home)
                 .args(["discover", "--watch", "--json", "--mdns-interface", "eth0"])
                 .stdout(std::fs::File::create(home.join(format!("{host}.events"))).unwrap())
-                .stderr(match std::env::var_os("PINGPONG_BENCH_VERBOSE") {
-                    Some(_) => {
-                        Stdio::from(std::fs::File::create(format!("/tmp/{host}.err")).unwrap())
-                    }
-                    None => Stdio::null(),
-                })
+                .stderr(Stdio::null())
                 .spawn()
                 .unwrap(),
             Stack::Zeroconf => {
