@@ -179,7 +179,7 @@ impl Browser {
 
     /// Asks the network whether `candidate` is still there (after a failed
     /// connection): if nothing answers within the
-    /// [`RECONFIRM_WINDOW`](super::liveness::RECONFIRM_WINDOW), it is removed,
+    /// [`RECONFIRM_WINDOW`], it is removed,
     /// here and in every pingpong browse on the link (other services on the
     /// same host stay).
     ///

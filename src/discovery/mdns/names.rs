@@ -78,7 +78,7 @@ pub(crate) fn instance_label<'a>(fullname: &'a str, service_type: &str) -> &'a s
 }
 
 /// TXT pairs as received, bounded: at most [`MAX_TXT_PAIRS`] pairs, keys
-/// lowercased and at most 64 bytes, values at most [`MAX_SHOWN_VALUE_LEN`] characters as shown.
+/// lowercased and at most 64 bytes, values at most `MAX_SHOWN_VALUE_LEN` (1020) characters as shown.
 pub fn raw_pairs(pairs: impl Iterator<Item = (String, String)>) -> Vec<(String, String)> {
     pairs
         .filter(|(k, v)| !k.is_empty() && k.len() <= 64 && v.len() <= MAX_SHOWN_VALUE_LEN)
