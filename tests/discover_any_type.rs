@@ -17,7 +17,7 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Stdio};
 use std::time::Duration;
 
-use common::named::{nsupdate, Named, NAMED_A, ZONE};
+use common::named::{nsupdate, wait_for_records, Named, NAMED_A, ZONE};
 use common::peers::{interop_script, python, Avahi};
 use common::readme;
 use common::*;
@@ -280,6 +280,15 @@ fn unicast_dns_sd_records_of_another_type_are_listed() {
     netns.ip(&["addr", "add", &format!("{NAMED_A}/32"), "dev", "lo"]);
     let dir = tempfile::tempdir().unwrap();
     let named = Named::start(&|p| netns.command(p), dir.path(), &[NAMED_A]);
+    // named may log "running" before its socket on a loopback address is
+    // open: wait until it answers.
+    wait_for_records(
+        &|p| netns.command(p),
+        ZONE,
+        "SOA",
+        Duration::from_secs(20),
+        |soa| !soa.is_empty(),
+    );
     nsupdate(
         &|p| netns.command(p),
         &named.key,
