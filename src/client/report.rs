@@ -254,7 +254,9 @@ pub fn table(rows: &[Vec<String>]) -> Vec<String> {
 }
 
 /// Cells joined by two spaces, each padded to its width but the last.
-fn join_padded(cells: &[String], widths: &[usize]) -> String {
+/// `cells` joined two spaces apart, each but the last padded to its width in
+/// `widths` (a watch line's fixed columns).
+pub fn join_padded(cells: &[String], widths: &[usize]) -> String {
     let last = cells.len().saturating_sub(1);
     cells
         .iter()

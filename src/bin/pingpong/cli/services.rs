@@ -54,15 +54,7 @@ pub(crate) fn table(candidates: &[Candidate]) -> Vec<String> {
 
 /// One service on one line, for `--watch` (fixed widths).
 pub(crate) fn line(candidate: &Candidate) -> String {
-    let cells = cells(candidate);
-    let mut out = String::new();
-    for (cell, width) in cells.iter().zip(LINE_WIDTHS) {
-        if !out.is_empty() {
-            out.push_str("  ");
-        }
-        out.push_str(&format!("{cell:<width$}"));
-    }
-    out.trim_end().to_string()
+    report::join_padded(&cells(candidate), &LINE_WIDTHS)
 }
 
 /// One service as a JSON object; `txt` keeps the pairs in record order.
