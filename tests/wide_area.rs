@@ -971,11 +971,18 @@ fn the_readme_across_subnets_lines_run_as_written() {
         command.args(args).current_dir(&etc);
         command
     };
-    let lines = common::readme::commands("Across subnets: servers register themselves in DNS");
+    let lines: Vec<Vec<String>> =
+        common::readme::shell_lines("Across subnets: servers register themselves in DNS")
+            .iter()
+            .map(|line| common::readme_blocks::shell_words(line))
+            .filter(|words| !words.is_empty())
+            .collect();
     let mut server = None;
+    let mut published = None;
     let mut ran = 0;
-    for command in &lines {
-        let words: Vec<&str> = command.split_whitespace().collect();
+    for line in &lines {
+        let command = &line.join(" ");
+        let words: Vec<&str> = line.iter().map(String::as_str).collect();
         assert_eq!(words[0], "pingpong", "README line `{command}`");
         match words.get(1..3) {
             Some(["server", ..]) => {
@@ -987,6 +994,23 @@ fn the_readme_across_subnets_lines_run_as_written() {
                 let stdout = common::readme::succeeds(command, on_web1(&words[1..]));
                 common::readme::assert_all_answered(command, &stdout, 10);
             }
+            Some(["publish", ..]) => {
+                // Runs until stopped: it must say it is in the zone.
+                let mut child = on_web1(&words[1..])
+                    .stdout(std::process::Stdio::piped())
+                    .spawn()
+                    .unwrap();
+                let registered =
+                    std::io::BufRead::lines(std::io::BufReader::new(child.stdout.take().unwrap()))
+                        .map(Result::unwrap)
+                        .find(|line| line.starts_with("registered "));
+                assert_eq!(
+                    registered.as_deref(),
+                    Some("registered \"Lab wiki\" _http._tcp in DNS zone lab.example"),
+                    "`{command}`"
+                );
+                published = Some(child);
+            }
             Some(["dns", "prune"]) => {
                 let stdout = common::readme::succeeds(command, on_web1(&words[1..]));
                 assert!(stdout.contains("web1"), "`{command}`: {stdout}");
@@ -996,7 +1020,10 @@ fn the_readme_across_subnets_lines_run_as_written() {
         }
         ran += 1;
     }
-    assert_eq!(ran, 4, "{lines:?}");
+    assert_eq!(ran, 5, "{lines:?}");
     assert!(server.is_some());
+    let mut published = published.expect("the publish line ran");
+    send_signal(&published, libc::SIGTERM);
+    assert!(published.wait().unwrap().success());
     drop(named);
 }

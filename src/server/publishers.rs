@@ -11,6 +11,7 @@ use super::metrics::Metrics;
 use super::session::ServerInfo;
 use crate::discovery::mdns::{Advertisement, Advertiser};
 use crate::discovery::publisher::Publisher;
+use crate::discovery::register::records::{Owner, PINGPONG_SERVICE};
 use crate::discovery::register::{Identity, Registrar};
 use crate::discovery::ServerTxt;
 
@@ -60,8 +61,11 @@ pub(super) fn start(
         let cert = crate::tls::inspect::CertInfo::from_file(&config.tls.cert)?;
         let identity = Identity {
             instance: facts.info.instance.clone(),
-            server_id: crate::text::hex(&facts.info.server_id),
-            fingerprint: facts.fingerprint.to_string(),
+            service: PINGPONG_SERVICE.to_string(),
+            owner: Owner::Server {
+                server_id: crate::text::hex(&facts.info.server_id),
+                fingerprint: facts.fingerprint.to_string(),
+            },
             cert_names: std::iter::once(cert.subject).chain(cert.sans).collect(),
         };
         started.publishers.push(Box::new(Registrar::start(

@@ -1,7 +1,7 @@
 //! Asking DNS, with hickory-resolver: SRV lookups and DNS-SD browses, their
 //! answers validated (see [`records`](super::records)) into candidates.
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -440,25 +440,32 @@ impl DnsResolver {
         let Ok(lookup) = self.inner.txt_lookup(name).await else {
             return (Vec::new(), Ok(None));
         };
-        let mut pairs: HashMap<String, String> = HashMap::new();
+        // In record order (as shown), the first occurrence of a key winning
+        // (RFC 6763 §6.4).
+        let mut pairs: Vec<(String, String)> = Vec::new();
+        let mut seen = HashSet::new();
         for record in lookup.answers() {
             if let RData::TXT(txt) = &record.data {
                 for string in txt.txt_data.iter() {
                     let (key, value) = parse_txt_string(string);
-                    // RFC 6763 §6.4: the first occurrence of a key wins.
-                    pairs.entry(key).or_insert(value);
+                    if seen.insert(key.clone()) {
+                        pairs.push((key, value));
+                    }
                 }
             }
         }
-        let raw =
-            crate::discovery::mdns::raw_pairs(pairs.iter().map(|(k, v)| (k.clone(), v.clone())));
+        let raw = crate::discovery::mdns::raw_pairs(pairs.iter().cloned());
         // Another service's TXT is shown as it is, not read as pingpong's.
         if pairs.is_empty() || !self.config.is_pingpong() {
             return (raw, Ok(None));
         }
-        let parsed = ServerTxt::parse(|key| pairs.get(key).map(String::as_str))
-            .map(Some)
-            .map_err(|e| e.to_string());
+        let value = |key: &str| {
+            pairs
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        let parsed = ServerTxt::parse(value).map(Some).map_err(|e| e.to_string());
         (raw, parsed)
     }
 

@@ -10,7 +10,7 @@ use hickory_proto::rr::rdata::SRV;
 use hickory_proto::rr::{Name, RData, RecordType, TSigner};
 
 use super::exchange::{self, Failure};
-use super::records::{browse_name, Registration};
+use super::records::{self, browse_name, Registration};
 use super::RegisterError;
 use crate::discovery::dns::resolver::MAX_BROWSE_INSTANCES;
 use crate::discovery::srv::SrvInfo;
@@ -150,6 +150,7 @@ pub async fn delete(
     });
     let registration = Registration {
         zone: zone.clone(),
+        service: records::pingpong_service(),
         instance: stale.instance.clone(),
         host: host.unwrap_or_else(|| stale.name.clone()),
         port: 0,

@@ -2,18 +2,19 @@
 //! write, check and remove it. Pure: messages are built with hickory-proto
 //! and tested without a socket.
 //!
-//! One instance owns, in zone `Z`:
+//! One instance of service `S` (`_pingpong._udp` for a server, any type for
+//! `pingpong publish`) owns, in zone `Z`:
 //!
-//! - `_pingpong._udp.Z PTR <instance>._pingpong._udp.Z` (one record of a
-//!   shared RRset: every server adds its own);
-//! - `<instance>._pingpong._udp.Z` SRV (priority, weight, port, host) and TXT
-//!   (the same keys as over mDNS);
+//! - `S.Z PTR <instance>.S.Z` (one record of a shared RRset: every instance
+//!   adds its own);
+//! - `<instance>.S.Z` SRV (priority, weight, port, host) and TXT (for a
+//!   server, the same keys as over mDNS);
 //! - the host's A/AAAA records.
 //!
-//! Ownership is decided by the instance's TXT (RFC 2136 §2.4.2 prerequisite
-//! "RRset exists, value dependent"): an update that rewrites or removes an
-//! instance carries the TXT it read, so it fails (NXRRSET) if anyone changed
-//! it meanwhile, and never touches another server's records.
+//! Who owns an instance is decided by [`Owner`]. An update that rewrites or
+//! removes an instance carries the TXT it read (RFC 2136 §2.4.2 prerequisite
+//! "RRset exists, value dependent"), so it fails (NXRRSET) if anyone changed
+//! it meanwhile, and never touches another instance's records.
 
 use std::net::IpAddr;
 
@@ -24,8 +25,8 @@ use hickory_proto::rr::{DNSClass, Label, Name, RData, Record, RecordType};
 use crate::discovery::mdns::MAX_INSTANCE_LEN;
 use crate::discovery::txt::parse_txt_string;
 
-/// The service's label pair under a zone (RFC 6763 §7).
-const SERVICE: &str = "_pingpong._udp";
+/// A pingpong server's service labels under a zone (RFC 6763 §7).
+pub const PINGPONG_SERVICE: &str = "_pingpong._udp";
 
 /// EDNS payload size offered with updates: BIND's default, and big enough for
 /// any registration (about 300 bytes with a TSIG).
@@ -36,6 +37,8 @@ const EDNS_PAYLOAD: u16 = 1232;
 pub struct Registration {
     /// The zone, e.g. `lab.test.`.
     pub zone: Name,
+    /// The service labels, e.g. `_pingpong._udp` (relative).
+    pub service: Name,
     /// Instance name (one label, any UTF-8, at most 63 bytes).
     pub instance: String,
     /// The SRV target, a host name in the zone.
@@ -55,15 +58,15 @@ pub struct Registration {
 }
 
 impl Registration {
-    /// `_pingpong._udp.ZONE`, where browsers look.
+    /// `SERVICE.ZONE`, where browsers look.
     pub fn browse_name(&self) -> Name {
-        browse_name(&self.zone)
+        browse_name_of(&self.service, &self.zone)
     }
 
-    /// `<instance>._pingpong._udp.ZONE`; the instance label is kept as raw
-    /// bytes, so spaces, dots and UTF-8 are allowed (RFC 6763 §4.3).
+    /// `<instance>.SERVICE.ZONE`; the instance label is kept as raw bytes, so
+    /// spaces, dots and UTF-8 are allowed (RFC 6763 §4.3).
     pub fn instance_name(&self) -> Result<Name, String> {
-        instance_name(&self.zone, &self.instance)
+        instance_name_of(&self.service, &self.zone, &self.instance)
     }
 
     /// Every record this server owns.
@@ -92,7 +95,19 @@ impl Registration {
     }
 
     fn txt_rdata(&self) -> TXT {
-        TXT::new(self.txt.iter().map(|(k, v)| format!("{k}={v}")).collect())
+        TXT::from_bytes(self.txt_strings().iter().map(Vec::as_slice).collect())
+    }
+
+    /// The TXT strings, as they read in the zone: one empty string when there
+    /// are no pairs (RFC 6763 §6.1: a TXT record is never empty).
+    pub fn txt_strings(&self) -> Vec<Vec<u8>> {
+        if self.txt.is_empty() {
+            return vec![Vec::new()];
+        }
+        self.txt
+            .iter()
+            .map(|(k, v)| format!("{k}={v}").into_bytes())
+            .collect()
     }
 
     fn address_records(&self) -> impl Iterator<Item = Record> + '_ {
@@ -186,16 +201,33 @@ impl Registration {
     }
 }
 
+/// `_pingpong._udp` as a relative name.
+pub fn pingpong_service() -> Name {
+    Name::from_ascii(PINGPONG_SERVICE).expect("a valid name")
+}
+
 /// `_pingpong._udp.ZONE`, for a zone made by [`super::zone_name`] (which
 /// leaves room for these labels and an instance's).
 pub fn browse_name(zone: &Name) -> Name {
-    Name::from_ascii(SERVICE)
-        .and_then(|service| service.append_domain(zone))
+    browse_name_of(&pingpong_service(), zone)
+}
+
+/// `SERVICE.ZONE`. The zone is bounded by [`super::zone_name`] and a
+/// service name by RFC 6763 §7 (two labels of at most 16 bytes), so it fits.
+fn browse_name_of(service: &Name, zone: &Name) -> Name {
+    service
+        .clone()
+        .append_domain(zone)
         .expect("zone_name bounds the zone so that the service labels fit")
 }
 
 /// `<instance>._pingpong._udp.ZONE`, the instance as one raw label.
 pub fn instance_name(zone: &Name, instance: &str) -> Result<Name, String> {
+    instance_name_of(&pingpong_service(), zone, instance)
+}
+
+/// `<instance>.SERVICE.ZONE`, the instance as one raw label.
+fn instance_name_of(service: &Name, zone: &Name, instance: &str) -> Result<Name, String> {
     if instance.is_empty() || instance.len() > MAX_INSTANCE_LEN {
         return Err(format!(
             "instance name {instance:?} must be 1 to {MAX_INSTANCE_LEN} bytes"
@@ -204,18 +236,62 @@ pub fn instance_name(zone: &Name, instance: &str) -> Result<Name, String> {
     let label = Label::from_raw_bytes(instance.as_bytes())
         .map_err(|e| format!("instance name {instance:?}: {e}"))?;
     Name::from_labels([label])
-        .and_then(|name| name.append_domain(&browse_name(zone)))
+        .and_then(|name| name.append_domain(&browse_name_of(service, zone)))
         .map_err(|e| format!("instance name {instance:?} does not fit in the zone: {e}"))
 }
 
-/// Whether an instance whose TXT strings are `txt` belongs to this server:
-/// the same server id (this process wrote it), or the same certificate
-/// fingerprint (this server, restarted: it takes its name back).
-pub fn is_ours(txt: &[Vec<u8>], server_id: &str, fingerprint: &str) -> bool {
-    txt.iter().map(|s| parse_txt_string(s)).any(|(key, value)| {
-        (key == "id" && value.eq_ignore_ascii_case(server_id))
-            || (key == "fp" && !fingerprint.is_empty() && value.eq_ignore_ascii_case(fingerprint))
-    })
+/// Who owns an instance in the zone, and so may rewrite or remove it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Owner {
+    /// A pingpong server: the instance's TXT carries its server id (this
+    /// process wrote it) or its certificate fingerprint (this server,
+    /// restarted: it takes its name back). Two servers behind one host name
+    /// (cloned machines) stay apart.
+    Server {
+        /// The server id (TXT `id`), hex.
+        server_id: String,
+        /// The certificate fingerprint (TXT `fp`), hex; empty: none.
+        fingerprint: String,
+    },
+    /// Any other service (`pingpong publish`), whose TXT is the user's: the
+    /// instance's SRV points at this registration's host and port, so the
+    /// same machine publishing the same service again (a restart) takes its
+    /// name back, and anyone else's instance is left alone.
+    Endpoint,
+}
+
+/// What the zone holds at an instance name that has a TXT record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Held {
+    /// The TXT strings.
+    pub txt: Vec<Vec<u8>>,
+    /// The SRV target and port, when the name has an SRV record.
+    pub srv: Option<(Name, u16)>,
+}
+
+impl Owner {
+    /// Whether `held` belongs to the owner of `registration`.
+    pub fn owns(&self, held: &Held, registration: &Registration) -> bool {
+        match self {
+            Owner::Server {
+                server_id,
+                fingerprint,
+            } => held
+                .txt
+                .iter()
+                .map(|s| parse_txt_string(s))
+                .any(|(key, value)| {
+                    (key == "id" && value.eq_ignore_ascii_case(server_id))
+                        || (key == "fp"
+                            && !fingerprint.is_empty()
+                            && value.eq_ignore_ascii_case(fingerprint))
+                }),
+            Owner::Endpoint => held.srv.as_ref().is_some_and(|(host, port)| {
+                // DNS names compare without case.
+                *port == registration.port && *host == registration.host
+            }),
+        }
+    }
 }
 
 /// An empty update of `zone` (the zone section names it with type SOA).
@@ -260,6 +336,7 @@ mod tests {
     fn registration() -> Registration {
         Registration {
             zone: Name::from_ascii("lab.test.").unwrap(),
+            service: pingpong_service(),
             instance: "Bar Wide café".into(),
             host: Name::from_ascii("web1.lab.test.").unwrap(),
             port: 4433,
@@ -373,13 +450,68 @@ mod tests {
         assert!(long.instance_name().is_ok());
     }
 
+    fn server(id: &str, fp: &str) -> Owner {
+        Owner::Server {
+            server_id: id.into(),
+            fingerprint: fp.into(),
+        }
+    }
+
     #[test]
-    fn ownership_is_the_id_or_the_certificate() {
+    fn a_servers_instance_is_its_by_id_or_certificate() {
+        let r = registration();
+        let held = |txt: Vec<Vec<u8>>| Held {
+            txt,
+            srv: Some((r.host.clone(), r.port)),
+        };
         let txt = vec![b"v=1".to_vec(), b"id=AA11".to_vec(), b"fp=beef".to_vec()];
-        assert!(is_ours(&txt, "aa11", "other"));
-        assert!(is_ours(&txt, "bb22", "BEEF"));
-        assert!(!is_ours(&txt, "bb22", "cafe"));
-        assert!(!is_ours(&[b"v=1".to_vec()], "bb22", ""));
+        assert!(server("aa11", "other").owns(&held(txt.clone()), &r));
+        assert!(server("bb22", "BEEF").owns(&held(txt.clone()), &r));
+        assert!(!server("bb22", "cafe").owns(&held(txt), &r));
+        // Same host and port, but another server (a cloned machine).
+        assert!(!server("bb22", "").owns(&held(vec![b"v=1".to_vec()]), &r));
+    }
+
+    #[test]
+    fn another_services_instance_is_ours_by_host_and_port() {
+        let r = registration();
+        let held = |host: &str, port| Held {
+            txt: vec![b"path=/".to_vec()],
+            srv: Some((Name::from_ascii(host).unwrap(), port)),
+        };
+        assert!(Owner::Endpoint.owns(&held("WEB1.lab.test.", 4433), &r));
+        assert!(!Owner::Endpoint.owns(&held("web2.lab.test.", 4433), &r));
+        assert!(!Owner::Endpoint.owns(&held("web1.lab.test.", 80), &r));
+        let no_srv = Held {
+            txt: vec![b"path=/".to_vec()],
+            srv: None,
+        };
+        assert!(!Owner::Endpoint.owns(&no_srv, &r));
+    }
+
+    #[test]
+    fn any_service_type_and_an_empty_txt() {
+        let mut r = registration();
+        r.service = Name::from_ascii("_http._tcp").unwrap();
+        r.txt.clear();
+        let name = r.instance_name().unwrap();
+        assert_eq!(name.iter().next().unwrap(), "Bar Wide café".as_bytes());
+        assert!(
+            name.to_string().ends_with("._http._tcp.lab.test."),
+            "{name}"
+        );
+        assert_eq!(r.browse_name().to_string(), "_http._tcp.lab.test.");
+        assert_eq!(r.txt_strings(), [Vec::<u8>::new()]);
+        let records = r.records().unwrap();
+        let txt = records
+            .iter()
+            .find_map(|record| match &record.data {
+                RData::TXT(txt) => Some(txt.clone()),
+                _ => None,
+            })
+            .unwrap();
+        assert_eq!(txt.txt_data.len(), 1);
+        assert!(txt.txt_data[0].is_empty());
     }
 
     #[test]

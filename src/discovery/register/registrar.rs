@@ -22,7 +22,7 @@ use tracing::{debug, info, warn};
 
 use super::exchange::{self, Failure};
 use super::naming::{choose_host, registered_addresses};
-use super::records::{is_ours, Registration};
+use super::records::{Held, Owner, Registration};
 use super::round::{Answer, Identity, Rejection, Round, Step};
 use super::{primary, RegisterError, RegistrationOptions};
 use crate::backoff::Schedule;
@@ -109,12 +109,16 @@ impl Registrar {
             &hostname,
         )
         .map_err(bad)?;
-        if let Some(warning) = warning {
+        // Only a server's clients check the SRV target against a certificate.
+        if let (Some(warning), Owner::Server { .. }) = (warning, &identity.owner) {
             warn!("{warning}");
         }
+        let service = Name::from_utf8(&identity.service)
+            .map_err(|e| bad(format!("service type {:?}: {e}", identity.service)))?;
         let signer = options.key.signer()?;
         let registration = Registration {
             zone,
+            service,
             instance: identity.instance.clone(),
             host,
             port: listen.port(),
@@ -342,19 +346,34 @@ impl Worker {
         Ok(found)
     }
 
-    /// The TXT strings at `name`, `None` when it has none.
+    /// The TXT strings at `name` and, for an owner known by its SRV, the SRV;
+    /// `None` when the name has no TXT.
     async fn read_txt(
         &self,
         server: SocketAddr,
         name: &Name,
-    ) -> Result<Option<Vec<Vec<u8>>>, RegisterError> {
+    ) -> Result<Option<Held>, RegisterError> {
         let records = exchange::query(server, name, RecordType::TXT)
             .await
             .map_err(|f| self.error(server, f))?;
-        Ok(records.iter().find_map(|record| match &record.data {
+        let Some(txt) = records.iter().find_map(|record| match &record.data {
             RData::TXT(txt) => Some(txt.txt_data.iter().map(|s| s.to_vec()).collect()),
             _ => None,
-        }))
+        }) else {
+            return Ok(None);
+        };
+        let srv = match self.identity.owner {
+            Owner::Server { .. } => None,
+            Owner::Endpoint => exchange::query(server, name, RecordType::SRV)
+                .await
+                .map_err(|f| self.error(server, f))?
+                .iter()
+                .find_map(|record| match &record.data {
+                    RData::SRV(srv) => Some((srv.target.clone(), srv.port)),
+                    _ => None,
+                }),
+        };
+        Ok(Some(Held { txt, srv }))
     }
 
     /// Whether the zone holds exactly what we want (its TXT already read
@@ -428,17 +447,13 @@ impl Worker {
         };
         let removal = async {
             let name = self.instance_name()?;
-            let Some(strings) = self.read_txt(server, &name).await? else {
+            let Some(held) = self.read_txt(server, &name).await? else {
                 return Ok(false);
             };
-            if !is_ours(
-                &strings,
-                &self.identity.server_id,
-                &self.identity.fingerprint,
-            ) {
+            if !self.identity.owner.owns(&held, &self.registration) {
                 return Ok(false);
             }
-            match self.send(server, self.registration.remove(&strings)).await {
+            match self.send(server, self.registration.remove(&held.txt)).await {
                 Ok(()) => Ok(true),
                 Err(Rejection::Error(error)) => Err(error),
                 Err(_) => Ok(false),

@@ -5,7 +5,7 @@
 //! under us. No sockets, no clock: `registrar.rs` asks the zone and feeds the
 //! answers in (the model is `server/session.rs` beside `server/handler.rs`).
 
-use super::records::{is_ours, Registration};
+use super::records::{Held, Owner, Registration};
 use super::RegisterError;
 
 /// Conflict names tried before giving up: `NAME (2)` to `NAME (99)`.
@@ -15,24 +15,24 @@ pub(super) const MAX_RENAMES: u32 = 99;
 /// for this round.
 pub(super) const MAX_RACES: u32 = 5;
 
-/// Who a server is, for the ownership rule: records whose TXT carries its id
-/// or its certificate fingerprint are its own.
+/// What is registered and who owns it.
 #[derive(Debug, Clone)]
 pub struct Identity {
     /// The instance name asked for.
     pub instance: String,
-    /// The server id (TXT `id`), hex.
-    pub server_id: String,
-    /// The certificate fingerprint (TXT `fp`), hex.
-    pub fingerprint: String,
-    /// The certificate's DNS names and CN, to choose the SRV target.
+    /// The service type's labels: `_pingpong._udp` for a server.
+    pub service: String,
+    /// The ownership rule: which instances in the zone are this one's.
+    pub owner: Owner,
+    /// The certificate's DNS names and CN, to choose the SRV target (empty
+    /// without a certificate).
     pub cert_names: Vec<String>,
 }
 
 /// What the driver does next.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Step {
-    /// Read the TXT record at the instance name in use.
+    /// Read the TXT and SRV records at the instance name in use.
     ReadTxt,
     /// Our TXT is as wanted: read every record of the registration and say
     /// whether the zone holds exactly it.
@@ -67,8 +67,8 @@ pub(super) enum Rejection {
 /// What the zone answered to the last step.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) enum Answer {
-    /// The TXT strings at the name, `None` when it has none.
-    Txt(Option<Vec<Vec<u8>>>),
+    /// What the name holds, `None` when it has no TXT.
+    Txt(Option<Held>),
     /// Whether the zone holds exactly our records.
     Compared(bool),
     /// How a claim or rewrite went.
@@ -121,10 +121,9 @@ impl Round {
                 self.read = Some(None);
                 Step::Claim
             }
-            Answer::Txt(Some(strings))
-                if is_ours(&strings, &identity.server_id, &identity.fingerprint) =>
-            {
-                let current = strings == wanted_txt(registration);
+            Answer::Txt(Some(held)) if identity.owner.owns(&held, registration) => {
+                let strings = held.txt;
+                let current = strings == registration.txt_strings();
                 self.read = Some(Some(strings.clone()));
                 if current {
                     Step::Compare
@@ -135,8 +134,8 @@ impl Round {
                     }
                 }
             }
-            Answer::Txt(Some(strings)) => {
-                self.read = Some(Some(strings));
+            Answer::Txt(Some(held)) => {
+                self.read = Some(Some(held.txt));
                 self.rejected(Rejection::Conflict, registration, identity, zone)
             }
             Answer::Compared(true) | Answer::Sent(Ok(())) => Step::Registered,
@@ -191,15 +190,6 @@ impl Round {
     }
 }
 
-/// The TXT strings `registration` wants, as they read in the zone.
-pub(super) fn wanted_txt(registration: &Registration) -> Vec<Vec<u8>> {
-    registration
-        .txt
-        .iter()
-        .map(|(k, v)| format!("{k}={v}").into_bytes())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -208,6 +198,7 @@ mod tests {
     fn registration() -> Registration {
         Registration {
             zone: Name::from_ascii("lab.test.").unwrap(),
+            service: crate::discovery::register::records::pingpong_service(),
             instance: "web".into(),
             host: Name::from_ascii("web1.lab.test.").unwrap(),
             port: 4433,
@@ -222,14 +213,22 @@ mod tests {
     fn identity() -> Identity {
         Identity {
             instance: "web".into(),
-            server_id: "ab12".into(),
-            fingerprint: "ff00".into(),
+            service: "_pingpong._udp".into(),
+            owner: Owner::Server {
+                server_id: "ab12".into(),
+                fingerprint: "ff00".into(),
+            },
             cert_names: Vec::new(),
         }
     }
 
-    fn txt(strings: &[&str]) -> Option<Vec<Vec<u8>>> {
-        Some(strings.iter().map(|s| s.as_bytes().to_vec()).collect())
+    /// An instance with these TXT strings, its SRV pointing at our host.
+    fn txt(strings: &[&str]) -> Option<Held> {
+        let r = registration();
+        Some(Held {
+            txt: strings.iter().map(|s| s.as_bytes().to_vec()).collect(),
+            srv: Some((r.host, r.port)),
+        })
     }
 
     /// Feeds `answers` to a new round; the steps it took.
@@ -268,7 +267,7 @@ mod tests {
         assert_eq!(
             taken,
             [Step::Rewrite {
-                strings: old.clone().unwrap(),
+                strings: old.clone().unwrap().txt,
                 healing: true
             }]
         );
@@ -283,7 +282,7 @@ mod tests {
             [
                 Step::Compare,
                 Step::Rewrite {
-                    strings: right.unwrap(),
+                    strings: right.unwrap().txt,
                     healing: false
                 }
             ]
@@ -320,6 +319,39 @@ mod tests {
         assert_eq!(wanted.instance, "web (2)");
         assert_eq!(refused(&mut round, &mut wanted), Step::ReadTxt);
         assert_eq!(wanted.instance, "web (3)");
+    }
+
+    #[test]
+    fn a_published_service_is_known_by_its_host_and_port() {
+        let publisher = Identity {
+            owner: Owner::Endpoint,
+            service: "_http._tcp".into(),
+            ..identity()
+        };
+        let held = |host: &str, port| {
+            Answer::Txt(Some(Held {
+                txt: vec![b"path=/old".to_vec()],
+                srv: Some((Name::from_ascii(host).unwrap(), port)),
+            }))
+        };
+        // Our host and port (a restart after a crash): rewritten, not renamed.
+        let mut wanted = registration();
+        let step = Round::new().next(
+            held("web1.lab.test.", 4433),
+            &mut wanted,
+            &publisher,
+            false,
+            "lab.test",
+        );
+        assert!(matches!(step, Step::Rewrite { .. }), "{step:?}");
+        assert_eq!(wanted.instance, "web");
+        // Another host, or another port of ours: the next name.
+        for other in [held("web2.lab.test.", 4433), held("web1.lab.test.", 80)] {
+            let mut wanted = registration();
+            let step = Round::new().next(other, &mut wanted, &publisher, false, "lab.test");
+            assert_eq!(step, Step::ReadTxt);
+            assert_eq!(wanted.instance, "web (2)");
+        }
     }
 
     #[test]

@@ -2,7 +2,10 @@
 //! any type over mDNS until stopped, as `avahi-publish -s` and `dns-sd -R` do,
 //! with the server's rules: only the addresses of the interfaces chosen,
 //! followed as they change; a name taken elsewhere renamed (`NAME (2)`); a
-//! goodbye (TTL 0) on SIGINT/SIGTERM.
+//! goodbye (TTL 0) on SIGINT/SIGTERM. With `--register-dns ZONE` it also
+//! registers the service in a DNS zone (RFC 2136, signed with TSIG) as a
+//! server does, and removes it on stop; there an instance is this
+//! publisher's when its SRV points at this host and port.
 
 use std::io::Write;
 use std::net::{Ipv6Addr, SocketAddr};
@@ -13,9 +16,12 @@ use clap::Args;
 
 use pingpong::discovery::mdns::{Advertisement, Advertiser};
 use pingpong::discovery::publisher::Publisher;
+use pingpong::discovery::register::records::Owner;
+use pingpong::discovery::register::{Identity, Registrar, RegistrationStatus};
 
 use super::args::{parse_service_type, MdnsArgs};
 use super::output::say;
+use super::register::RegisterArgs;
 
 #[derive(Args)]
 pub(crate) struct PublishArgs {
@@ -40,6 +46,11 @@ pub(crate) struct PublishArgs {
     address: Option<std::net::IpAddr>,
     #[command(flatten)]
     mdns: MdnsArgs,
+    /// Do not announce over mDNS (with --register-dns: DNS only).
+    #[arg(long, requires = "register_dns")]
+    no_mdns: bool,
+    #[command(flatten)]
+    register: RegisterArgs,
 }
 
 /// One TXT entry: a key of printable ASCII without `=` (RFC 6763 §6.4), 1
@@ -66,6 +77,20 @@ pub(crate) async fn run(args: PublishArgs) -> Result<ExitCode> {
         (None, true) => SocketAddr::from(([0, 0, 0, 0], args.port)),
         (None, false) => SocketAddr::from((Ipv6Addr::UNSPECIFIED, args.port)),
     };
+    let mut publishers: Vec<Box<dyn Publisher>> = Vec::new();
+    if let Some(options) = args.register.options()? {
+        publishers.push(Box::new(register(&args, options, listen)?));
+    }
+    if !args.no_mdns {
+        publishers.push(Box::new(advertise(&args, listen)?));
+    }
+    stop.cancelled().await;
+    futures::future::join_all(publishers.into_iter().map(|p| p.withdraw())).await;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Starts the mDNS announcement and says where.
+fn advertise(args: &PublishArgs, listen: SocketAddr) -> Result<Advertiser> {
     let ad = Advertisement {
         service_type: args.service_type.clone(),
         instance: args.name.clone(),
@@ -88,8 +113,41 @@ pub(crate) async fn run(args: PublishArgs) -> Result<ExitCode> {
         addresses.join(", ")
     );
     std::io::stdout().flush().ok();
-    let publisher: Box<dyn Publisher> = Box::new(advertiser);
-    stop.cancelled().await;
-    publisher.withdraw().await;
-    Ok(ExitCode::SUCCESS)
+    Ok(advertiser)
+}
+
+/// Starts the DNS registration; a line says when it is in the zone (and
+/// under which name), failures are logged and retried.
+fn register(
+    args: &PublishArgs,
+    options: pingpong::discovery::register::RegistrationOptions,
+    listen: SocketAddr,
+) -> Result<Registrar> {
+    let service = args.service_type.trim_end_matches(".local.");
+    if service.contains("._sub.") {
+        anyhow::bail!(
+            "--register-dns registers a service type, not a subtype: give {} (subtypes are announced over mDNS only)",
+            service.rsplit_once("._sub.").map_or(service, |(_, main)| main)
+        );
+    }
+    let identity = Identity {
+        instance: args.name.clone(),
+        service: service.to_string(),
+        owner: Owner::Endpoint,
+        cert_names: Vec::new(),
+    };
+    let said = service.to_string();
+    let on_status = Box::new(move |status: &RegistrationStatus| {
+        if let RegistrationStatus::Registered { instance, zone } = status {
+            say!("registered {instance:?} {said} in DNS zone {zone}");
+            std::io::stdout().flush().ok();
+        }
+    });
+    Ok(Registrar::start(
+        options,
+        identity,
+        listen,
+        args.txt.clone(),
+        on_status,
+    )?)
 }

@@ -1,5 +1,6 @@
 //! The flags of wide-area registration: `server --register-dns ZONE ...` and
-//! the DNS server and key that `dns prune` shares with it.
+//! `publish --register-dns ZONE ...`, and the DNS server and key that `dns
+//! prune` shares with them.
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
@@ -47,21 +48,22 @@ impl UpdateServerArgs {
     }
 }
 
-/// `pingpong server`'s registration flags.
+/// The registration flags of `pingpong server` and `pingpong publish`.
 #[derive(Args)]
 pub(crate) struct RegisterArgs {
-    /// Register this server in DNS zone ZONE (DNS-SD over unicast DNS, RFC 2136
-    /// dynamic update), so clients on other subnets find it with --dns-sd ZONE.
+    /// Register in DNS zone ZONE as well (DNS-SD over unicast DNS, RFC 2136
+    /// dynamic update), so that browsers on other subnets find it with
+    /// --dns-sd ZONE.
     #[arg(long = "register-dns", value_name = "ZONE", value_parser = parse_zone)]
     register_dns: Option<String>,
     #[command(flatten)]
     update: UpdateServerArgs,
     /// SRV target host name to register (relative to the zone, or full;
-    /// default: the certificate's name in the zone, else the host name).
+    /// default: a server's certificate name in the zone, else the host name).
     #[arg(long = "register-host", value_name = "NAME", requires = "register_dns")]
     register_host: Option<String>,
-    /// Address to register instead of the ones the server listens on
-    /// (repeatable; for a server behind NAT).
+    /// Address to register instead of the ones listened on or advertised
+    /// (repeatable; for a host behind NAT).
     #[arg(
         long = "register-address",
         value_name = "IP",
@@ -69,7 +71,7 @@ pub(crate) struct RegisterArgs {
     )]
     register_addresses: Vec<IpAddr>,
     /// SRV priority: clients use the lowest priority whose servers answer
-    /// (RFC 2782); a higher one keeps this server as a standby.
+    /// (RFC 2782); a higher one keeps this one as a standby.
     #[arg(long, value_name = "N", default_value_t = 0, requires = "register_dns")]
     srv_priority: u16,
     /// SRV weight: among servers of one priority, each gets new clients in
