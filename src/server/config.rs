@@ -82,7 +82,7 @@ impl ServerConfig {
             listen: DEFAULT_LISTEN,
             path: DEFAULT_PATH.to_string(),
             tls,
-            instance: crate::tls::generate::local_hostname().unwrap_or_else(|| "pingpong".into()),
+            instance: crate::tls::generate::local_host_label().unwrap_or_else(|| "pingpong".into()),
             hello_timeout: crate::transport::HELLO_TIMEOUT,
             drain_timeout: DRAIN_TIMEOUT,
             outbox: super::outbox::OutboxLimits::default(),

@@ -219,8 +219,8 @@ fn leaf_params(
 /// name and `<host>.local`, `localhost` and the loopback addresses.
 pub fn default_server_sans(name: &str) -> Vec<String> {
     let mut sans = vec![name.to_string()];
-    if let Some(host) = local_hostname() {
-        sans.push(format!("{host}.local"));
+    if let (Some(host), Some(label)) = (local_hostname(), local_host_label()) {
+        sans.push(format!("{label}.local"));
         sans.push(host);
     }
     sans.extend(["localhost", "127.0.0.1", "::1"].map(String::from));
@@ -234,6 +234,18 @@ pub fn local_hostname() -> Option<String> {
     let host = gethostname::gethostname().into_string().ok()?;
     let host = host.trim().trim_end_matches(".local").to_string();
     (!host.is_empty() && is_dns_name(&host)).then_some(host)
+}
+
+/// The first label of this machine's host name (`web1` of
+/// `web1.example.com`): the name it has on the link over mDNS (`web1.local`)
+/// and a server's default instance name, as avahi names a machine.
+pub fn local_host_label() -> Option<String> {
+    local_hostname().map(|host| first_label(&host).to_string())
+}
+
+/// `web1` of `web1.example.com`.
+fn first_label(host: &str) -> &str {
+    host.split('.').next().unwrap_or(host)
 }
 
 fn parse_san(s: &str) -> Result<SanType, TlsError> {
@@ -295,6 +307,12 @@ mod tests {
     use super::*;
     use x509_parser::pem::parse_x509_pem;
     use x509_parser::prelude::{FromDer, GeneralName, X509Certificate};
+
+    #[test]
+    fn the_link_name_is_the_host_names_first_label() {
+        assert_eq!(first_label("web1.example.com"), "web1");
+        assert_eq!(first_label("web1"), "web1");
+    }
 
     fn parse(pem: &str) -> Vec<u8> {
         let (_, pem) = parse_x509_pem(pem.as_bytes()).unwrap();

@@ -22,6 +22,9 @@ use futures::future::BoxFuture;
 /// server never hangs on it.
 const GOODBYE_TIMEOUT: Duration = Duration::from_secs(1);
 
+/// The mdns-sd release whose limits [`Advertiser::start`] works around.
+const MDNS_SD_VERSION: &str = "0.21.7";
+
 /// What a server publishes.
 #[derive(Debug, Clone)]
 pub struct Advertisement {
@@ -61,19 +64,49 @@ struct Published {
     port: u16,
     txt: Vec<(String, String)>,
     addresses: Vec<IpAddr>,
+    /// The conflict name, registered as a service of its own as well when
+    /// mdns-sd would not answer for it (see [`unanswered_after_rename`]).
+    alias: Option<String>,
 }
 
 impl Published {
     fn service_info(&self) -> Result<ServiceInfo, DiscoveryError> {
+        self.service_info_named(&self.instance)
+    }
+
+    fn service_info_named(&self, instance: &str) -> Result<ServiceInfo, DiscoveryError> {
         ServiceInfo::new(
             &self.service_type,
-            &self.instance,
+            instance,
             &self.host,
             self.addresses.as_slice(),
             self.port,
             self.txt.as_slice(),
         )
         .map_err(mdns_error)
+    }
+
+    /// Registers (again) the service, and its alias if it has one.
+    fn register(&self, daemon: &ServiceDaemon) -> Result<(), DiscoveryError> {
+        daemon.register(self.service_info()?).map_err(mdns_error)?;
+        if let Some(alias) = &self.alias {
+            daemon
+                .register(self.service_info_named(alias)?)
+                .map_err(mdns_error)?;
+        }
+        Ok(())
+    }
+
+    /// The full names mdns-sd knows the registrations by.
+    fn registered_names(&self) -> Vec<String> {
+        let mut names = vec![self.fullname.clone()];
+        names.extend(
+            self.alias
+                .as_ref()
+                .and_then(|alias| self.service_info_named(alias).ok())
+                .map(|info| info.get_fullname().to_string()),
+        );
+        names
     }
 }
 
@@ -95,10 +128,16 @@ impl Advertiser {
                 ad.instance
             )));
         }
+        if ad.instance.contains(['.', '\\']) {
+            return Err(DiscoveryError::Mdns(format!(
+                "instance name {:?} has a dot or a backslash, which mdns-sd {MDNS_SD_VERSION} cannot answer for: browsers that missed its announcement would not resolve it, and a host claiming the same name would not be noticed (docs/upstream/mdns-sd-conflict-rename.md); choose a name without '.' or '\\', or leave mDNS out (--no-mdns)",
+                ad.instance
+            )));
+        }
         let daemon = daemon(&ad.interfaces)?;
         let host = format!(
             "{}.local.",
-            crate::tls::generate::local_hostname().unwrap_or_else(|| "pingpong".into())
+            crate::tls::generate::local_host_label().unwrap_or_else(|| "pingpong".into())
         );
         let machine = InterfaceAddress::current().map_err(mdns_error)?;
         let addresses = advertised(ad.listen, &machine, &ad.interfaces);
@@ -121,6 +160,7 @@ impl Advertiser {
             port: ad.listen.port(),
             txt: ad.txt.clone(),
             addresses,
+            alias: None,
         };
         let info = published.service_info()?;
         if published.addresses.is_empty() {
@@ -130,7 +170,7 @@ impl Advertiser {
             addresses = ?published.addresses, "advertising over mDNS");
         let published = Arc::new(Mutex::new(published));
         let stop = CancellationToken::new();
-        follow_renames(&daemon, published.clone(), stop.clone())?;
+        follow_renames(daemon.clone(), published.clone(), stop.clone())?;
         daemon.register(info).map_err(mdns_error)?;
         follow_addresses(
             daemon.clone(),
@@ -174,9 +214,7 @@ impl Advertiser {
     pub fn update_txt(&self, txt: &[(String, String)]) -> Result<(), DiscoveryError> {
         let mut published = self.published.lock().expect("published lock");
         published.txt = txt.to_vec();
-        self.daemon
-            .register(published.service_info()?)
-            .map_err(mdns_error)
+        published.register(&self.daemon)
     }
 
     /// Unregisters (mDNS goodbye, TTL 0) and stops the daemon.
@@ -187,15 +225,15 @@ impl Advertiser {
             .published
             .lock()
             .expect("published lock")
-            .fullname
-            .clone();
-        let fullname = self.fullname();
-        match self.daemon.unregister(&registered) {
-            Ok(status) => {
-                let _ = tokio::time::timeout(GOODBYE_TIMEOUT, status.recv_async()).await;
-                info!(name = %fullname, "mDNS goodbye sent");
+            .registered_names();
+        for name in registered {
+            match self.daemon.unregister(&name) {
+                Ok(status) => {
+                    let _ = tokio::time::timeout(GOODBYE_TIMEOUT, status.recv_async()).await;
+                    info!(%name, "mDNS goodbye sent");
+                }
+                Err(e) => warn!(error = %e, "mDNS unregister failed"),
             }
-            Err(e) => warn!(error = %e, "mDNS unregister failed"),
         }
         if let Ok(done) = self.daemon.shutdown() {
             let _ = tokio::time::timeout(GOODBYE_TIMEOUT, done.recv_async()).await;
@@ -206,7 +244,7 @@ impl Advertiser {
 /// Follows the daemon's conflict renames (RFC 6762 §9) of the instance and of
 /// the host, so that updates and the goodbye use the live names, and logs them.
 fn follow_renames(
-    daemon: &ServiceDaemon,
+    daemon: ServiceDaemon,
     published: Arc<Mutex<Published>>,
     stop: CancellationToken,
 ) -> Result<(), DiscoveryError> {
@@ -227,7 +265,10 @@ fn follow_renames(
             if published.fullname.eq_ignore_ascii_case(&change.original) {
                 warn!(from = %change.original, to = %change.new_name, interface = %change.intf_name,
                     "mDNS instance name taken by another server; renamed");
-                published.live_fullname = change.new_name;
+                published.live_fullname = change.new_name.clone();
+                if published.alias.is_none() && unanswered_after_rename(&published.fullname) {
+                    answer_for_renamed(&daemon, &mut published, &change.new_name);
+                }
             } else if published.host.eq_ignore_ascii_case(&change.original) {
                 warn!(from = %change.original, to = %change.new_name, interface = %change.intf_name,
                     "mDNS host name taken by another machine; renamed (clients identify this server by its certificate, not this name)");
@@ -236,6 +277,37 @@ fn follow_renames(
         }
     });
     Ok(())
+}
+
+/// Whether mdns-sd leaves direct queries for the renamed instance unanswered.
+/// mdns-sd 0.21.7 looks a rename up by the lowercased registered name, while
+/// it stored it under the name as given: a name with capitals is then
+/// answered under neither name, so a resolver that missed the announcement
+/// (or a watcher refreshing its cache) gets no SRV or TXT, and reconfirms the
+/// service away (docs/upstream/mdns-sd-conflict-rename.md).
+fn unanswered_after_rename(fullname: &str) -> bool {
+    fullname != fullname.to_lowercase()
+}
+
+/// Registers the service under its conflict name `new_fullname` as well, as
+/// a service of its own, which mdns-sd answers direct queries for. The
+/// renamed registration stays: it carries the same records under the same
+/// name (so its probe sees no conflict), and it still answers browsers.
+fn answer_for_renamed(daemon: &ServiceDaemon, published: &mut Published, new_fullname: &str) {
+    let suffix = format!(".{}", published.service_type);
+    let Some(alias) = new_fullname.strip_suffix(&suffix) else {
+        return;
+    };
+    published.alias = Some(alias.to_string());
+    match published.register(daemon) {
+        Ok(()) => {
+            info!(name = %new_fullname, "registered under the new name too, so that it is answered for")
+        }
+        Err(error) => {
+            warn!(%error, name = %new_fullname, "cannot register under the new name");
+            published.alias = None;
+        }
+    }
 }
 
 /// Re-registers with the addresses the server answers on whenever they change
@@ -274,9 +346,7 @@ fn follow_addresses(
                 warn!(%listen, "no address to advertise: the listening address is on none of the chosen interfaces");
             }
             let before = std::mem::replace(&mut published.addresses, now);
-            let registered = published
-                .service_info()
-                .and_then(|info| daemon.register(info).map_err(mdns_error));
+            let registered = published.register(&daemon);
             if let Err(error) = registered {
                 // Tried again at the next poll.
                 warn!(%error, "cannot advertise the new addresses");
@@ -329,6 +399,7 @@ mod tests {
                 port: 4433,
                 txt: vec![("state".into(), "draining".into())],
                 addresses: vec!["10.0.0.1".parse().unwrap()],
+                alias: None,
             };
             let again = published.service_info().unwrap();
             assert_eq!(again.get_fullname(), first.get_fullname(), "{instance}");
@@ -336,4 +407,32 @@ mod tests {
     }
 
     const SERVICE: &str = "_pingpong._udp.local.";
+
+    /// The refusal of dotted names names the mdns-sd release it was checked
+    /// against: an upgrade must check again whether the limit is gone.
+    #[test]
+    fn the_dotted_name_limit_names_the_mdns_sd_in_use() {
+        let lock = include_str!("../../../Cargo.lock");
+        let entry = format!("name = \"mdns-sd\"\nversion = \"{MDNS_SD_VERSION}\"");
+        assert!(lock.contains(&entry), "Cargo.lock's mdns-sd is not {MDNS_SD_VERSION}: check whether it now answers for instance names with a dot (docs/upstream/mdns-sd-conflict-rename.md), then update MDNS_SD_VERSION");
+    }
+
+    #[tokio::test]
+    async fn instance_names_with_a_dot_are_refused_with_the_reason() {
+        for instance in ["My Web. v2", r"a\b"] {
+            let ad = Advertisement {
+                service_type: SERVICE.into(),
+                instance: instance.into(),
+                listen: "127.0.0.1:4433".parse().unwrap(),
+                txt: Vec::new(),
+                interfaces: Vec::new(),
+            };
+            let Err(error) = Advertiser::start(&ad) else {
+                panic!("{instance:?} was advertised");
+            };
+            let error = error.to_string();
+            assert!(error.contains("cannot answer for"), "{error}");
+            assert!(error.contains("--no-mdns"), "{error}");
+        }
+    }
 }

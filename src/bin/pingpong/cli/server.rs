@@ -26,7 +26,8 @@ pub(crate) struct ServerArgs {
     /// WebTransport path of the service; other paths get 404.
     #[arg(long, default_value = pingpong::service::DEFAULT_PATH, value_parser = parse_path)]
     path: String,
-    /// Instance name sent to clients and advertised (default: the host name).
+    /// Instance name sent to clients and advertised (default: the host name's
+    /// first label; over mDNS without '.' or '\').
     #[arg(long)]
     instance: Option<String>,
     /// Do not advertise over mDNS.
