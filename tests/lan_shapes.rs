@@ -363,3 +363,40 @@ fn a_replaced_address_is_advertised_and_the_old_one_withdrawn() {
     send_signal(&watcher, libc::SIGINT);
     watcher.wait().unwrap();
 }
+
+/// A machine whose host name is a full name (`web1.example.com`, as many
+/// servers are set up) is `web1.local` on the link and its server's default
+/// instance is `web1`, as avahi names it: a name without a dot, which every
+/// responder answers for (docs/upstream/mdns-sd-conflict-rename.md). Its
+/// certificate, issued on that machine, carries `web1.local`.
+#[test]
+fn a_machine_named_by_a_full_name_is_its_first_label_on_the_link() {
+    let lan = Lan::new(2);
+    let dir = tempfile::tempdir().unwrap();
+    lan_pki(dir.path(), &["viewer"]);
+    let ca = CertPaths::new(dir.path().join("ca"));
+    host_pki(&ca, &dir.path().join("web1"), "web1");
+    let mut command = on_host(&lan.hosts[0], "web1.example.com", &dir.path().join("web1"));
+    command.args([
+        "server",
+        "--listen",
+        "0.0.0.0:0",
+        "--mdns-interface",
+        "eth0",
+    ]);
+    let _server = ServerProcess::spawn(command);
+    let viewer = dir.path().join("viewer");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let found = loop {
+        let found = discover(&lan, 1, &viewer, &["--probe"]);
+        if !found.is_empty() || Instant::now() > deadline {
+            break found;
+        }
+    };
+    assert_eq!(found.len(), 1, "{found:#?}");
+    let web1 = &found[0];
+    assert_eq!(web1["instance"], "web1", "{web1:#}");
+    assert_eq!(web1["host"], "web1.local", "{web1:#}");
+    assert_eq!(web1["probe"]["ok"], true, "{web1:#}");
+    ping_every_time(&lan, 1, &viewer, 3, "web1.example.com");
+}
