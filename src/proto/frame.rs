@@ -5,7 +5,7 @@ use serde::de::DeserializeOwned;
 use serde::Serialize;
 
 use super::error::FrameError;
-use super::message::{ClientMessage, PongView, ServerMessage};
+use super::message::{ClientMessage, ServerMessage};
 
 /// Largest frame body the protocol allows (64 KiB).
 pub const MAX_FRAME_LEN: usize = 64 * 1024;
@@ -60,8 +60,41 @@ pub fn encode_frame_into<M: WireMessage>(message: &M, out: &mut Vec<u8>) -> Resu
 /// bytes as encoding [`ServerMessage::Pong`], without the payload being copied
 /// into a message first (a server answers a ping from its receive buffer).
 pub fn encode_pong_into(seq: u64, payload: &[u8], out: &mut Vec<u8>) -> Result<(), FrameError> {
-    encode_body_into(&PongView { seq, payload }, out)
+    // Written by hand, byte for byte what postcard writes for the message
+    // (its tag, the seq and the payload's length as LEB128, the payload): this
+    // is the server's per-ping path. The frame's head (length prefix, tag,
+    // seq, payload length) is put together on the stack, the prefix last and
+    // right before the rest, then appended with the payload in two copies
+    // (see `ping_view` in decoder.rs for what it saves). The protocol tests
+    // check the bytes.
+    const PREFIX: usize = 3;
+    let mut head = [0u8; PREFIX + 1 + 2 * MAX_VARINT_LEN];
+    head[PREFIX] = PONG_TAG;
+    let mut end = PREFIX + 1;
+    end += varint_into(&mut head[end..], seq);
+    end += varint_into(&mut head[end..], payload.len() as u64);
+    let body_len = end - PREFIX + payload.len();
+    if body_len > MAX_FRAME_LEN {
+        return Err(FrameError::Oversized {
+            len: body_len as u64,
+            max: MAX_FRAME_LEN,
+        });
+    }
+    let mut prefix = [0u8; PREFIX];
+    let prefix_len = varint_into(&mut prefix, body_len as u64);
+    let start = PREFIX - prefix_len;
+    head[start..PREFIX].copy_from_slice(&prefix[..prefix_len]);
+    out.reserve(end - start + payload.len());
+    out.extend_from_slice(&head[start..end]);
+    out.extend_from_slice(payload);
+    Ok(())
 }
+
+/// The tag of [`ServerMessage::Pong`] (its place in the enum).
+const PONG_TAG: u8 = 1;
+
+/// The longest LEB128 encoding of a u64: 64 bits, 7 a byte.
+const MAX_VARINT_LEN: usize = 10;
 
 /// Appends `body` as one frame to `out`; on error `out` is left as it was.
 fn encode_body_into<T: Serialize + ?Sized>(body: &T, out: &mut Vec<u8>) -> Result<(), FrameError> {
@@ -108,8 +141,13 @@ impl Extend<u8> for AppendTo<'_> {
 }
 
 /// Writes `value` as LEB128 at the start of `out`, which must be long enough
-/// (a frame length needs at most 3 bytes); the bytes written.
+/// (a frame length needs at most 3 bytes, a u64 at most 10); the bytes written.
+#[inline(always)] // on the per-pong path; mostly one byte
 fn varint_into(out: &mut [u8], mut value: u64) -> usize {
+    if value < 0x80 {
+        out[0] = value as u8;
+        return 1;
+    }
     let mut i = 0;
     while value >= 0x80 {
         out[i] = (value as u8) | 0x80;

@@ -118,25 +118,3 @@ pub enum ServerMessage {
         message: String,
     },
 }
-
-/// The tag of [`ServerMessage::Pong`] (its place in the enum).
-const PONG_TAG: u32 = 1;
-
-/// A [`ServerMessage::Pong`] whose payload is borrowed: encodes to the same
-/// bytes (a test checks it), without copying the payload into a message.
-pub(crate) struct PongView<'a> {
-    /// The seq of the ping being answered.
-    pub(crate) seq: u64,
-    /// The ping's payload, unchanged.
-    pub(crate) payload: &'a [u8],
-}
-
-impl Serialize for PongView<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeStructVariant;
-        let mut pong = serializer.serialize_struct_variant("ServerMessage", PONG_TAG, "Pong", 2)?;
-        pong.serialize_field("seq", &self.seq)?;
-        pong.serialize_field("payload", serde_bytes::Bytes::new(self.payload))?;
-        pong.end()
-    }
-}

@@ -130,7 +130,7 @@ impl Advertiser {
         }
         if ad.instance.contains(['.', '\\']) {
             return Err(DiscoveryError::Mdns(format!(
-                "instance name {:?} has a dot or a backslash, which mdns-sd {MDNS_SD_VERSION} cannot answer for: browsers that missed its announcement would not resolve it, and a host claiming the same name would not be noticed (docs/upstream/mdns-sd-conflict-rename.md); choose a name without '.' or '\\', or leave mDNS out (--no-mdns)",
+                "instance name {:?} has a dot or a backslash, which mdns-sd {MDNS_SD_VERSION} cannot answer queries for: resolvers that missed its announcement would not find it, watchers would drop it at their first refresh, and another host claiming the name would go unnoticed (docs/upstream/mdns-sd-conflict-rename.md); choose a name without '.' or '\\'",
                 ad.instance
             )));
         }
@@ -431,8 +431,7 @@ mod tests {
                 panic!("{instance:?} was advertised");
             };
             let error = error.to_string();
-            assert!(error.contains("cannot answer for"), "{error}");
-            assert!(error.contains("--no-mdns"), "{error}");
+            assert!(error.contains("cannot answer queries for"), "{error}");
         }
     }
 }

@@ -98,7 +98,9 @@ fn advertise(args: &PublishArgs, listen: SocketAddr) -> Result<Advertiser> {
         txt: args.txt.clone(),
         interfaces: args.mdns.interfaces.clone(),
     };
-    let advertiser = Advertiser::start(&ad)?;
+    let advertiser = Advertiser::start(&ad).map_err(|error| {
+        anyhow::anyhow!("cannot publish over mDNS: {error} (with --register-dns, --no-mdns publishes in DNS only)")
+    })?;
     let addresses: Vec<String> = advertiser
         .addresses()
         .iter()
