@@ -3,7 +3,9 @@
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use crate::proto::{encode_frame, ClientMessageView, FrameDecoder, FrameError, WireMessage};
+use crate::proto::{
+    encode_frame, ClientMessageView, FrameDecoder, FrameError, ServerMessageView, WireMessage,
+};
 
 /// Largest read from the stream (straight into the decoder's buffer): 4 KiB
 /// holds 64 pipelined 56-byte pings;
@@ -151,6 +153,13 @@ impl<R: AsyncRead + Unpin> FramedReader<R> {
     /// The next message if one is already buffered, without reading the stream.
     pub fn try_next<M: WireMessage>(&mut self) -> Result<Option<M>, FramedError> {
         Ok(self.decoder.decode()?)
+    }
+
+    /// The next server message if one is already buffered, a pong decoded in
+    /// place (its payload borrowed), without reading the stream.
+    #[inline(always)] // on a client's per-pong path: its result is not moved
+    pub fn try_next_server_view(&mut self) -> Result<Option<ServerMessageView<'_>>, FramedError> {
+        Ok(self.decoder.decode_server_view()?)
     }
 
     /// The next client message if one is already buffered, decoded in place

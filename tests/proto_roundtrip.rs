@@ -2,8 +2,8 @@
 //! makes the decoder panic.
 
 use pingpong::proto::{
-    encode_frame, encode_frame_into, encode_pong_into, ClientMessage, FrameDecoder, ServerMessage,
-    ServerState,
+    encode_frame, encode_frame_into, encode_ping_into, encode_pong_into, ClientMessage,
+    FrameDecoder, ServerMessage, ServerState,
 };
 use proptest::prelude::*;
 
@@ -91,6 +91,39 @@ proptest! {
     }
 
     #[test]
+    fn a_server_view_decodes_what_the_owned_message_decodes(
+        messages in proptest::collection::vec(server_message(), 1..8),
+        split in 1usize..64,
+    ) {
+        // The client decodes pongs in place (ServerMessageView): the same
+        // frames must give the same messages, split anywhere.
+        let stream: Vec<u8> = messages.iter().flat_map(|m| encode_frame(m).unwrap()).collect();
+        let mut decoder = FrameDecoder::new();
+        let mut got = Vec::new();
+        for chunk in stream.chunks(split) {
+            decoder.push(chunk);
+            while let Some(view) = decoder.decode_server_view().unwrap() {
+                got.push(view.to_message());
+            }
+        }
+        decoder.finish().unwrap();
+        prop_assert_eq!(got, messages);
+    }
+
+    #[test]
+    fn a_ping_encoded_from_a_borrowed_payload_is_the_ping_message(
+        seq in any::<u64>(),
+        payload in proptest::collection::vec(any::<u8>(), 0..2048),
+        before in proptest::collection::vec(any::<u8>(), 0..4),
+    ) {
+        let mut borrowed = before.clone();
+        encode_ping_into(seq, &payload, &mut borrowed).unwrap();
+        let mut owned = before;
+        encode_frame_into(&ClientMessage::Ping { seq, payload }, &mut owned).unwrap();
+        prop_assert_eq!(borrowed, owned);
+    }
+
+    #[test]
     fn a_pong_encoded_from_a_borrowed_payload_is_the_pong_message(
         seq in any::<u64>(),
         payload in proptest::collection::vec(any::<u8>(), 0..2048),
@@ -174,6 +207,17 @@ proptest! {
             }
             Ok(None) => prop_assert!(false, "a complete frame was taken for a partial one"),
             Err(_) => {}
+        }
+        // Decoded in place by a client, the same frame gives the same message
+        // or fails alike.
+        let mut owned = FrameDecoder::new();
+        owned.push(&frame);
+        let mut in_place = FrameDecoder::new();
+        in_place.push(&frame);
+        match (owned.decode::<ServerMessage>(), in_place.decode_server_view()) {
+            (Ok(message), Ok(view)) => prop_assert_eq!(message, view.map(|v| v.to_message())),
+            (Err(owned), Err(in_place)) => prop_assert_eq!(owned.to_string(), in_place.to_string()),
+            (owned, in_place) => prop_assert!(false, "{:?} against {:?}", owned, in_place),
         }
     }
 

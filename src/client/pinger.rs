@@ -17,7 +17,7 @@ pub use super::run::{Liveness, PingEvent, PingOptions, PingRun};
 use super::suspicion::SessionClock;
 use super::ClientError;
 use crate::framed::{FramedError, FramedReader};
-use crate::proto::ServerMessage;
+use crate::proto::ServerMessageView;
 
 /// Runs `run` over `lanes` until it is finished, `stop` is cancelled or the
 /// caller has something to decide (see [`Turn`]).
@@ -101,7 +101,7 @@ pub async fn run_lanes<L: Lane>(
         let (primary_reader, _) = primary.streams();
         let standby_read = async {
             match standby {
-                Some(s) => s.streams().0.next::<ServerMessage>().await,
+                Some(s) => s.streams().0.ready().await,
                 None => std::future::pending().await,
             }
         };
@@ -115,7 +115,7 @@ pub async fn run_lanes<L: Lane>(
         let (read, from_primary) = tokio::select! {
             _ = &mut cancelled, if run.stop_deadline.is_none() => continue,
             _ = &mut timer => continue,
-            read = primary_reader.next::<ServerMessage>() => (read, true),
+            read = primary_reader.ready() => (read, true),
             read = standby_read => (read, false),
             turn = opened => return Ok(turn),
         };
@@ -162,34 +162,34 @@ pub fn switch<L: Lane>(
     Ok(Some(old))
 }
 
-/// Handles `read` and every message already buffered behind it on `lane`.
+/// Handles every message buffered on `lane` once `ready` says a frame is
+/// there: a pong read in place (its payload borrowed from the receive
+/// buffer, no allocation per pong), any other message owned.
 fn deliver<L: Lane>(
     lane: &mut L,
-    read: Result<Option<ServerMessage>, FramedError>,
+    ready: Result<bool, FramedError>,
     run: &mut PingRun,
     received_at: Instant,
     emit: &mut (dyn FnMut(&PingEvent) + Send),
 ) -> Result<(), ClientError> {
-    let mut next = read;
+    if !ready? {
+        return Err(ClientError::SessionLost(
+            "the server closed the stream".into(),
+        ));
+    }
     loop {
-        match next {
-            Ok(Some(message)) => {
-                if let Some(seq) = run.on_message(message, received_at, emit)? {
-                    lane.clock().answered(seq, received_at);
-                }
+        let answered = match lane.streams().0.try_next_server_view()? {
+            None => return Ok(()),
+            Some(ServerMessageView::Pong { seq, payload }) => {
+                run.on_pong(seq, payload, received_at, emit)?
             }
-            Ok(None) => {
-                return Err(ClientError::SessionLost(
-                    "the server closed the stream".into(),
-                ))
+            Some(ServerMessageView::Other(message)) => {
+                run.on_message(message, received_at, emit)?
             }
-            Err(e) => return Err(e.into()),
-        }
-        next = match lane.streams().0.try_next::<ServerMessage>() {
-            Ok(Some(message)) => Ok(Some(message)),
-            Ok(None) => return Ok(()),
-            Err(e) => Err(e),
         };
+        if let Some(seq) = answered {
+            lane.clock().answered(seq, received_at);
+        }
     }
 }
 
@@ -248,7 +248,7 @@ where
 mod tests {
     use super::*;
     use crate::client::PingSummary;
-    use crate::proto::{encode_frame, ClientMessage};
+    use crate::proto::{encode_frame, ClientMessage, ServerMessage};
     use tokio::io::AsyncWriteExt;
 
     /// A scripted server: reads pings and answers with what `respond` returns.

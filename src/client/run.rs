@@ -10,7 +10,7 @@ use tokio::time::Instant;
 use super::in_flight::InFlight;
 use super::stats::{PingSummary, RttStats};
 use super::ClientError;
-use crate::proto::{encode_frame_into, ClientMessage, ServerMessage, MAX_FRAME_LEN};
+use crate::proto::{encode_ping_into, ServerMessage, MAX_FRAME_LEN};
 
 /// Bytes of pings allowed in flight at once, whatever `in_flight` says. The loop
 /// writes while it is not reading; keeping the unanswered bytes well under QUIC's
@@ -268,15 +268,7 @@ impl PingRun {
 
     /// Appends ping `seq` to `out`, lending it the shared payload buffer.
     fn encode_ping(&mut self, seq: u64, out: &mut Vec<u8>) -> Result<(), ClientError> {
-        let ping = ClientMessage::Ping {
-            seq,
-            payload: std::mem::take(&mut self.payload),
-        };
-        let encoded = encode_frame_into(&ping, out);
-        if let ClientMessage::Ping { payload, .. } = ping {
-            self.payload = payload;
-        }
-        encoded.map_err(|e| ClientError::Protocol(e.to_string()))
+        encode_ping_into(seq, &self.payload, out).map_err(|e| ClientError::Protocol(e.to_string()))
     }
 
     /// Stops sending (Ctrl-C); pongs in flight get a short grace period.
@@ -381,56 +373,66 @@ impl PingRun {
         emit: &mut dyn FnMut(&PingEvent),
     ) -> Result<Option<u64>, ClientError> {
         match message {
-            ServerMessage::Pong { seq, payload } => {
-                // Every ping carries the run's payload: a pong must bring it back.
-                if payload[..] != self.payload[..] {
-                    return Err(ClientError::Protocol(format!(
-                        "the pong for seq {seq} carries {} bytes that are not its ping's {}: the server, or something on the path, changed them",
-                        payload.len(),
-                        self.payload.len()
-                    )));
-                }
-                let waiting_since = self.outstanding.oldest().map(|(_, at)| at);
-                if let Some(at) = self.outstanding.remove(seq) {
-                    let rtt = received_at.saturating_duration_since(at);
-                    self.rtts.record(rtt);
-                    // How long the application had been waiting for any pong.
-                    let since = match (waiting_since, self.last_pong_at) {
-                        (Some(w), Some(p)) => w.max(p),
-                        (w, p) => w.or(p).unwrap_or(at),
-                    };
-                    self.longest_outage = self
-                        .longest_outage
-                        .max(received_at.saturating_duration_since(since));
-                    self.last_pong_at = Some(received_at);
-                    emit(&PingEvent::Pong {
-                        seq,
-                        rtt,
-                        bytes: payload.len(),
-                    });
-                } else if let Some(pos) = self.lost_seqs.iter().position(|&s| s == seq) {
-                    self.lost_seqs.remove(pos);
-                    self.late += 1;
-                    emit(&PingEvent::Late { seq });
-                } else if self.was_hedged(seq) || self.resent.remove(&seq) {
-                    // The other session's answer to a hedged ping, or the
-                    // second answer to a resent one: expected, nothing to report.
-                } else if (1..=self.sent).contains(&seq) {
-                    self.duplicates += 1;
-                    emit(&PingEvent::Duplicate { seq });
-                } else {
-                    return Err(ClientError::Protocol(format!(
-                        "pong for seq {seq}, which was never sent"
-                    )));
-                }
-                Ok(Some(seq))
-            }
+            ServerMessage::Pong { seq, payload } => self.on_pong(seq, &payload, received_at, emit),
             ServerMessage::Drain { reason, .. } => Err(ClientError::Draining { reason }),
             ServerMessage::Error { code, message } => Err(ClientError::Refused { code, message }),
             other => Err(ClientError::Protocol(format!(
                 "unexpected {other:?} during pings"
             ))),
         }
+    }
+
+    /// Handles the pong for `seq` carrying `payload`, read in place; returns
+    /// its seq once it is accounted for.
+    pub(crate) fn on_pong(
+        &mut self,
+        seq: u64,
+        payload: &[u8],
+        received_at: Instant,
+        emit: &mut dyn FnMut(&PingEvent),
+    ) -> Result<Option<u64>, ClientError> {
+        // Every ping carries the run's payload: a pong must bring it back.
+        if payload[..] != self.payload[..] {
+            return Err(ClientError::Protocol(format!(
+                "the pong for seq {seq} carries {} bytes that are not its ping's {}: the server, or something on the path, changed them",
+                payload.len(),
+                self.payload.len()
+            )));
+        }
+        let waiting_since = self.outstanding.oldest().map(|(_, at)| at);
+        if let Some(at) = self.outstanding.remove(seq) {
+            let rtt = received_at.saturating_duration_since(at);
+            self.rtts.record(rtt);
+            // How long the application had been waiting for any pong.
+            let since = match (waiting_since, self.last_pong_at) {
+                (Some(w), Some(p)) => w.max(p),
+                (w, p) => w.or(p).unwrap_or(at),
+            };
+            self.longest_outage = self
+                .longest_outage
+                .max(received_at.saturating_duration_since(since));
+            self.last_pong_at = Some(received_at);
+            emit(&PingEvent::Pong {
+                seq,
+                rtt,
+                bytes: payload.len(),
+            });
+        } else if let Some(pos) = self.lost_seqs.iter().position(|&s| s == seq) {
+            self.lost_seqs.remove(pos);
+            self.late += 1;
+            emit(&PingEvent::Late { seq });
+        } else if self.was_hedged(seq) || self.resent.remove(&seq) {
+            // The other session's answer to a hedged ping, or the
+            // second answer to a resent one: expected, nothing to report.
+        } else if (1..=self.sent).contains(&seq) {
+            self.duplicates += 1;
+            emit(&PingEvent::Duplicate { seq });
+        } else {
+            return Err(ClientError::Protocol(format!(
+                "pong for seq {seq}, which was never sent"
+            )));
+        }
+        Ok(Some(seq))
     }
 
     /// The figures so far (unanswered pings are not counted lost here: see

@@ -1,11 +1,11 @@
 //! Decoding frames: [`FrameDecoder`] splits a byte stream into messages,
-//! owned or (for the server's pings) decoded in place.
+//! owned or (for the server's pings and the client's pongs) decoded in place.
 
 use serde::Deserialize;
 
 use super::error::FrameError;
-use super::frame::{WireMessage, MAX_FRAME_LEN};
-use super::message::{ClientMessage, ClientMessageView};
+use super::frame::{WireMessage, ECHO_TAG, MAX_FRAME_LEN};
+use super::message::{ClientMessage, ClientMessageView, ServerMessage, ServerMessageView};
 
 /// Longest LEB128 encoding of a `u64`.
 const MAX_VARINT_BYTES: usize = 10;
@@ -121,9 +121,24 @@ impl FrameDecoder {
     #[inline(always)] // on a server's per-ping path: its result is not moved
     pub fn decode_client_view(&mut self) -> Result<Option<ClientMessageView<'_>>, FrameError> {
         match self.next_body()? {
-            Some(body) => match ping_view(body) {
-                Some(ping) => Ok(Some(ping)),
+            Some(body) => match echo_view(body) {
+                Some((seq, payload)) => Ok(Some(ClientMessageView::Ping { seq, payload })),
                 None => decode_body(body, ClientMessage::TAGS).map(Some),
+            },
+            None => Ok(None),
+        }
+    }
+
+    /// The next server message if a whole frame is buffered, a pong decoded
+    /// in place (its payload borrowed, as the client checks it and drops it);
+    /// the buffer is released on the next call.
+    #[inline(always)] // on a client's per-pong path: its result is not moved
+    pub fn decode_server_view(&mut self) -> Result<Option<ServerMessageView<'_>>, FrameError> {
+        match self.next_body()? {
+            Some(body) => match echo_view(body) {
+                Some((seq, payload)) => Ok(Some(ServerMessageView::Pong { seq, payload })),
+                None => decode_body(body, ServerMessage::TAGS)
+                    .map(|message| Some(ServerMessageView::Other(message))),
             },
             None => Ok(None),
         }
@@ -207,19 +222,18 @@ impl FrameDecoder {
     }
 }
 
-/// A ping read straight from its body, as postcard writes it: the tag
-/// ([`PING_TAG`], one byte), the seq and the payload's length as LEB128, the
-/// payload, nothing after. This is the server's per-ping path, and it skips
-/// serde's machinery (with [`encode_pong_into`](super::encode_pong_into)
-/// written the same way, 15 % of a pipelined server's instructions a ping,
-/// docs/performance.md). Anything else (another
+/// A ping's or a pong's seq and payload read straight from a frame body, as
+/// postcard writes them: the tag ([`ECHO_TAG`], one byte), the seq and the
+/// payload's length as LEB128, the payload, nothing after. This is the
+/// per-ping path of both sides, and it skips serde's machinery (with the
+/// frames written the same way, docs/performance.md). Anything else (another
 /// message, a tag written in more bytes than it needs, a body too short or
-/// too long) is `None`, and left to postcard, which decodes it or says what is
-/// wrong; the protocol tests check that both read every body alike.
+/// too long) is `None`, and left to postcard, which decodes it or says what
+/// is wrong; the protocol tests check that both read every body alike.
 #[inline(always)] // on the per-ping path
-fn ping_view(body: &[u8]) -> Option<ClientMessageView<'_>> {
+fn echo_view(body: &[u8]) -> Option<(u64, &[u8])> {
     let (&tag, rest) = body.split_first()?;
-    if tag != PING_TAG {
+    if tag != ECHO_TAG {
         return None;
     }
     let Varint::Complete(seq, used) = read_varint(rest) else {
@@ -230,11 +244,8 @@ fn ping_view(body: &[u8]) -> Option<ClientMessageView<'_>> {
         return None;
     };
     let payload = &rest[used..];
-    (payload.len() as u64 == len).then_some(ClientMessageView::Ping { seq, payload })
+    (payload.len() as u64 == len).then_some((seq, payload))
 }
-
-/// The tag of [`ClientMessage::Ping`] (its place in the enum).
-const PING_TAG: u8 = 1;
 
 /// Decodes one frame body (no length prefix).
 fn decode_body<'a, M: Deserialize<'a>>(body: &'a [u8], tags: u32) -> Result<M, FrameError> {

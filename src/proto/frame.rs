@@ -60,16 +60,26 @@ pub fn encode_frame_into<M: WireMessage>(message: &M, out: &mut Vec<u8>) -> Resu
 /// bytes as encoding [`ServerMessage::Pong`], without the payload being copied
 /// into a message first (a server answers a ping from its receive buffer).
 pub fn encode_pong_into(seq: u64, payload: &[u8], out: &mut Vec<u8>) -> Result<(), FrameError> {
-    // Written by hand, byte for byte what postcard writes for the message
-    // (its tag, the seq and the payload's length as LEB128, the payload): this
-    // is the server's per-ping path. The frame's head (length prefix, tag,
-    // seq, payload length) is put together on the stack, the prefix last and
-    // right before the rest, then appended with the payload in two copies
-    // (see `ping_view` in decoder.rs for what it saves). The protocol tests
-    // check the bytes.
+    encode_echo_into(seq, payload, out)
+}
+
+/// Appends a `Ping` frame to `out`: the same bytes as encoding
+/// [`ClientMessage::Ping`], without the payload being moved into a message.
+pub fn encode_ping_into(seq: u64, payload: &[u8], out: &mut Vec<u8>) -> Result<(), FrameError> {
+    encode_echo_into(seq, payload, out)
+}
+
+/// A ping or a pong frame: both are tag 1 (their place in their enums), the
+/// seq, the payload. Written by hand, byte for byte what postcard writes, as
+/// this is the per-ping path of both sides: the frame's head (length prefix,
+/// tag, seq, payload length) is put together on the stack, the prefix last
+/// and right before the rest, then appended with the payload in two copies.
+/// The protocol tests check the bytes.
+#[inline(always)] // on the per-ping path
+fn encode_echo_into(seq: u64, payload: &[u8], out: &mut Vec<u8>) -> Result<(), FrameError> {
     const PREFIX: usize = 3;
     let mut head = [0u8; PREFIX + 1 + 2 * MAX_VARINT_LEN];
-    head[PREFIX] = PONG_TAG;
+    head[PREFIX] = ECHO_TAG;
     let mut end = PREFIX + 1;
     end += varint_into(&mut head[end..], seq);
     end += varint_into(&mut head[end..], payload.len() as u64);
@@ -90,8 +100,8 @@ pub fn encode_pong_into(seq: u64, payload: &[u8], out: &mut Vec<u8>) -> Result<(
     Ok(())
 }
 
-/// The tag of [`ServerMessage::Pong`] (its place in the enum).
-const PONG_TAG: u8 = 1;
+/// The tag of [`ClientMessage::Ping`] and of [`ServerMessage::Pong`].
+pub(super) const ECHO_TAG: u8 = 1;
 
 /// The longest LEB128 encoding of a u64: 64 bits, 7 a byte.
 const MAX_VARINT_LEN: usize = 10;

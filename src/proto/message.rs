@@ -72,6 +72,34 @@ impl ClientMessageView<'_> {
     }
 }
 
+/// A [`ServerMessage`] as a client reads it: a pong decoded in place (its
+/// payload borrowed from the receive buffer), any other message owned.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerMessageView<'a> {
+    /// As [`ServerMessage::Pong`].
+    Pong {
+        /// The seq of the ping answered.
+        seq: u64,
+        /// The ping's payload, still in the receive buffer.
+        payload: &'a [u8],
+    },
+    /// Any other message (or a pong in an encoding only postcard reads).
+    Other(ServerMessage),
+}
+
+impl ServerMessageView<'_> {
+    /// The owned message.
+    pub fn to_message(&self) -> ServerMessage {
+        match self {
+            ServerMessageView::Pong { seq, payload } => ServerMessage::Pong {
+                seq: *seq,
+                payload: payload.to_vec(),
+            },
+            ServerMessageView::Other(message) => message.clone(),
+        }
+    }
+}
+
 /// State a server advertises about itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 pub enum ServerState {

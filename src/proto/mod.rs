@@ -12,6 +12,10 @@ mod version;
 
 pub use decoder::FrameDecoder;
 pub use error::{ErrorCode, FrameError};
-pub use frame::{encode_frame, encode_frame_into, encode_pong_into, WireMessage, MAX_FRAME_LEN};
-pub use message::{ClientMessage, ClientMessageView, ServerMessage, ServerState};
+pub use frame::{
+    encode_frame, encode_frame_into, encode_ping_into, encode_pong_into, WireMessage, MAX_FRAME_LEN,
+};
+pub use message::{
+    ClientMessage, ClientMessageView, ServerMessage, ServerMessageView, ServerState,
+};
 pub use version::{negotiate_version, MAX_VERSION, MIN_VERSION};
