@@ -9,6 +9,7 @@ use std::time::Instant;
 use tokio::io::AsyncRead;
 
 use super::context::SessionContext;
+use super::metrics::Metrics;
 use super::outbox::Outbox;
 use super::session::{Action, Session};
 use crate::framed::{FramedError, FramedReader};
@@ -40,6 +41,10 @@ pub(super) fn answer_buffered<R: AsyncRead + Unpin>(
     now: Instant,
     out: &mut Vec<u8>,
 ) -> Result<Batch, FramedError> {
+    let mut counted = Counted {
+        metrics: ctx.metrics,
+        pings: 0,
+    };
     let mut kept: Option<MutexGuard<'_, Outbox>> = None;
     while out.len() < WRITE_BATCH {
         let message = match reader.try_next_client_view() {
@@ -66,13 +71,10 @@ pub(super) fn answer_buffered<R: AsyncRead + Unpin>(
                 });
                 // A ping answered before is answered from the outbox, with the
                 // payload it had then; a new pong is kept there.
-                match kept.find(seq) {
+                match kept.keep(seq, payload, now, &ctx.outbox_limits) {
                     Some(earlier) => encode_pong_into(seq, earlier, out)?,
                     None => {
-                        kept.record(seq, payload, now, &ctx.outbox_limits);
-                        if let Some(metrics) = ctx.metrics {
-                            metrics.pings_total.inc();
-                        }
+                        counted.pings += 1;
                         encode_pong_into(seq, payload, out)?;
                     }
                 }
@@ -99,4 +101,19 @@ pub(super) fn answer_buffered<R: AsyncRead + Unpin>(
         }
     }
     Ok(Batch::Answered)
+}
+
+/// Pings answered in a batch, added to the server's counter once, however the
+/// batch ends: one atomic add a batch, not one a ping.
+struct Counted<'a> {
+    metrics: Option<&'a Metrics>,
+    pings: u64,
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        if let (Some(metrics), 1..) = (self.metrics, self.pings) {
+            metrics.pings_total.inc_by(self.pings);
+        }
+    }
 }

@@ -47,32 +47,49 @@ pub struct Outbox {
 const SPARE_BUFFERS: usize = 8;
 
 impl Outbox {
-    /// Keeps the pong for `seq` (seqs arrive in increasing order; an older one
-    /// is ignored), within the count and byte bounds. Ages are checked by
-    /// [`expire`](Self::expire), once per batch of pings rather than per pong.
-    pub fn record(&mut self, seq: u64, payload: &[u8], now: Instant, limits: &OutboxLimits) {
-        if self.pongs.back().is_some_and(|(last, _, _)| *last >= seq) {
-            return;
-        }
-        let mut buffer = self.spare.pop().unwrap_or_default();
-        buffer.clear();
-        buffer.extend_from_slice(payload);
-        self.pongs.push_back((seq, buffer, now));
-        self.bytes += payload.len();
-        // Over a bound, the oldest go (the steady state of a busy client).
-        while self.pongs.len() > limits.max_pongs || self.bytes > limits.max_bytes {
-            self.drop_oldest();
-        }
-    }
-
-    /// The payload answered for `seq`, if it is still kept.
-    pub fn find(&self, seq: u64) -> Option<&[u8]> {
-        // A new ping (the common case) is above everything kept.
+    /// The pong for ping `seq`, whose payload is `payload`: a new seq (above
+    /// every one kept: seqs arrive in increasing order) is kept, within the
+    /// count and byte bounds, and `None` says to answer with `payload`; a seq
+    /// answered before gives the payload it had then, if it is still kept.
+    /// Ages are checked by [`expire`](Self::expire), once per batch of pings
+    /// rather than per pong. One call a ping: this is the server's per-ping
+    /// path.
+    pub fn keep(
+        &mut self,
+        seq: u64,
+        payload: &[u8],
+        now: Instant,
+        limits: &OutboxLimits,
+    ) -> Option<&[u8]> {
         if self.pongs.back().is_none_or(|(last, _, _)| seq > *last) {
+            self.push(seq, payload, now, limits);
             return None;
         }
         let i = self.pongs.binary_search_by_key(&seq, |(s, _, _)| *s).ok()?;
         Some(&self.pongs[i].1)
+    }
+
+    fn push(&mut self, seq: u64, payload: &[u8], now: Instant, limits: &OutboxLimits) {
+        // A full outbox (the steady state of a busy client) gives its oldest
+        // pong's buffer to the new one.
+        let mut buffer = if self.pongs.len() >= limits.max_pongs {
+            self.pongs.pop_front().map(|(_, buffer, _)| {
+                self.bytes -= buffer.len();
+                buffer
+            })
+        } else {
+            None
+        }
+        .or_else(|| self.spare.pop())
+        .unwrap_or_default();
+        buffer.clear();
+        buffer.extend_from_slice(payload);
+        self.pongs.push_back((seq, buffer, now));
+        self.bytes += payload.len();
+        // Over a bound, the oldest go.
+        while self.pongs.len() > limits.max_pongs || self.bytes > limits.max_bytes {
+            self.drop_oldest();
+        }
     }
 
     /// Every kept pong with a seq above `resume_after`, in order.
@@ -190,32 +207,32 @@ mod tests {
         let now = Instant::now();
         let mut o = Outbox::default();
         for seq in 1..=5 {
-            o.record(seq, &[seq as u8], now, &limits());
+            assert_eq!(o.keep(seq, &[seq as u8], now, &limits()), None, "new");
         }
         assert_eq!(o.len(), 3, "count bound");
-        assert_eq!(o.find(2), None);
-        assert_eq!(o.find(4), Some(&[4u8][..]));
+        // Seq 2 is no longer kept: answered with the payload it comes with.
+        assert_eq!(o.keep(2, &[9], now, &limits()), None);
         let replay: Vec<u64> = o.after(3).map(|(s, _)| s).collect();
         assert_eq!(replay, vec![4, 5]);
         assert_eq!(o.after(5).count(), 0);
-        // An older seq (a resend processed elsewhere) is not recorded twice.
-        o.record(4, &[9], now, &limits());
-        assert_eq!(o.find(4), Some(&[4u8][..]));
+        // A resent seq is answered as before, and not kept twice.
+        assert_eq!(o.keep(4, &[9], now, &limits()), Some(&[4u8][..]));
+        assert_eq!(o.len(), 3);
     }
 
     #[test]
     fn bounded_by_age_and_bytes() {
         let now = Instant::now();
         let mut o = Outbox::default();
-        o.record(1, &[0; 10], now, &limits());
+        o.keep(1, &[0; 10], now, &limits());
         o.expire(now + Duration::from_secs(10), &limits());
         assert_eq!(o.len(), 1, "kept for exactly its age bound");
         o.expire(now + Duration::from_secs(11), &limits());
         assert!(o.is_empty());
-        o.record(2, &[0; 600], now, &limits());
-        o.record(3, &[0; 600], now, &limits());
+        o.keep(2, &[0; 600], now, &limits());
+        o.keep(3, &[0; 600], now, &limits());
         assert_eq!(o.len(), 1, "byte bound");
-        assert!(o.find(3).is_some());
+        assert!(o.keep(3, &[], now, &limits()).is_some());
     }
 
     #[test]
