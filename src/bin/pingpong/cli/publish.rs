@@ -77,16 +77,45 @@ pub(crate) async fn run(args: PublishArgs) -> Result<ExitCode> {
         (None, true) => SocketAddr::from(([0, 0, 0, 0], args.port)),
         (None, false) => SocketAddr::from((Ipv6Addr::UNSPECIFIED, args.port)),
     };
+    // Every setting is checked before anything is announced, so that a
+    // mistake leaves nothing behind on the link or in the zone.
+    let registration = match args.register.options()? {
+        Some(options) => Some((options, dns_service(&args.service_type)?)),
+        None => None,
+    };
     let mut publishers: Vec<Box<dyn Publisher>> = Vec::new();
-    if let Some(options) = args.register.options()? {
-        publishers.push(Box::new(register(&args, options, listen)?));
-    }
     if !args.no_mdns {
         publishers.push(Box::new(advertise(&args, listen)?));
     }
+    if let Some((options, service)) = registration {
+        match register(&args, options, service, listen) {
+            Ok(registrar) => publishers.push(Box::new(registrar)),
+            Err(error) => {
+                withdraw(publishers).await;
+                return Err(error);
+            }
+        }
+    }
     stop.cancelled().await;
-    futures::future::join_all(publishers.into_iter().map(|p| p.withdraw())).await;
+    withdraw(publishers).await;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Withdraws every announcement: the mDNS goodbye, the zone's records.
+async fn withdraw(publishers: Vec<Box<dyn Publisher>>) {
+    futures::future::join_all(publishers.into_iter().map(|p| p.withdraw())).await;
+}
+
+/// The service type as registered in a zone (`_http._tcp`); a subtype is
+/// refused, since only its main type is registered.
+fn dns_service(service_type: &str) -> Result<String> {
+    let service = service_type.trim_end_matches(".local.");
+    if let Some((_, main)) = service.rsplit_once("._sub.") {
+        anyhow::bail!(
+            "--register-dns registers a service type, not a subtype: give {main} (subtypes are announced over mDNS only)"
+        );
+    }
+    Ok(service.to_string())
 }
 
 /// Starts the mDNS announcement and says where.
@@ -123,22 +152,16 @@ fn advertise(args: &PublishArgs, listen: SocketAddr) -> Result<Advertiser> {
 fn register(
     args: &PublishArgs,
     options: pingpong::discovery::register::RegistrationOptions,
+    service: String,
     listen: SocketAddr,
 ) -> Result<Registrar> {
-    let service = args.service_type.trim_end_matches(".local.");
-    if service.contains("._sub.") {
-        anyhow::bail!(
-            "--register-dns registers a service type, not a subtype: give {} (subtypes are announced over mDNS only)",
-            service.rsplit_once("._sub.").map_or(service, |(_, main)| main)
-        );
-    }
+    let said = service.clone();
     let identity = Identity {
         instance: args.name.clone(),
-        service: service.to_string(),
+        service,
         owner: Owner::Endpoint,
         cert_names: Vec::new(),
     };
-    let said = service.to_string();
     let on_status = Box::new(move |status: &RegistrationStatus| {
         if let RegistrationStatus::Registered { instance, zone } = status {
             say!("registered {instance:?} {said} in DNS zone {zone}");
