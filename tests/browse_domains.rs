@@ -50,8 +50,8 @@ fn a_client_with_no_flags_learns_the_browse_domain_and_pings_across_the_router()
         &named.key,
         &["--instance", "Python Server"],
     );
-    rust.wait_for_log("registered in DNS", Duration::from_secs(20));
-    python.wait_for_log("registered in DNS", Duration::from_secs(20));
+    rust.wait_for_registered(Duration::from_secs(20));
+    python.wait_for_registered(Duration::from_secs(20));
 
     let laptop = |args: &[&str]| {
         on_host(&lab.b.hosts[0], "laptop", &homes[2])
@@ -237,7 +237,7 @@ fn every_instance_name_rfc_6763_allows_works_over_dns_sd_and_mdns() {
     ] {
         let mut servers: Vec<ServerProcess> = names.iter().map(|name| start(name)).collect();
         for server in &servers {
-            server.wait_for_log("registered in DNS", Duration::from_secs(20));
+            server.wait_for_registered(Duration::from_secs(20));
         }
         let out = on_host(&lab.a.hosts[2], "desk", &homes[2])
             .args([

@@ -47,7 +47,7 @@ fn servers_register_and_a_client_on_another_subnet_finds_and_pings_them() {
             "1",
         ],
     );
-    web1.wait_for_log("registered in DNS", Duration::from_secs(20));
+    web1.wait_for_registered(Duration::from_secs(20));
     let browse = format!("_pingpong._udp.{ZONE}");
     assert_eq!(
         zone(&lab, &browse, "PTR"),
@@ -77,7 +77,7 @@ fn servers_register_and_a_client_on_another_subnet_finds_and_pings_them() {
         &named.key,
         &["--instance", "Bar Wide", "--register-ttl", "1"],
     );
-    web2.wait_for_log("registered in DNS", Duration::from_secs(20));
+    web2.wait_for_registered(Duration::from_secs(20));
     assert!(
         web2.logs()
             .contains("instance name taken in DNS by another server; renamed"),
@@ -367,7 +367,7 @@ fn registration_errors_are_one_line_and_the_server_keeps_serving() {
         &named.key,
         &["--metrics", "127.0.0.1:9464"],
     );
-    server.wait_for_log("registered in DNS", Duration::from_secs(20));
+    server.wait_for_registered(Duration::from_secs(20));
     let readyz = get_in(&lab.a.hosts[0], "http://127.0.0.1:9464/readyz");
     assert_eq!(readyz, "ready\ndns: registered as \"web1\" in lab.test\n");
     let metrics = get_in(&lab.a.hosts[0], "http://127.0.0.1:9464/metrics");
@@ -408,8 +408,8 @@ fn a_crashed_servers_records_are_shown_unreachable_and_pruned() {
     let homes = pki(dir.path(), &["web1", "web2", "laptop"]);
     let mut web1 = registered_server(&lab, 0, "web1", &homes[0], &named.key, &[]);
     let web2 = registered_server(&lab, 1, "web2", &homes[1], &named.key, &[]);
-    web1.wait_for_log("registered in DNS", Duration::from_secs(20));
-    web2.wait_for_log("registered in DNS", Duration::from_secs(20));
+    web1.wait_for_registered(Duration::from_secs(20));
+    web2.wait_for_registered(Duration::from_secs(20));
     web1.signal(libc::SIGKILL);
     web1.wait_exit(Duration::from_secs(5));
     let browse = format!("_pingpong._udp.{ZONE}");
@@ -508,8 +508,8 @@ fn srv_weights_send_a_canary_its_share_of_new_clients() {
         &named.key,
         &["--srv-weight", "5"],
     );
-    stable.wait_for_log("registered in DNS", Duration::from_secs(20));
-    canary.wait_for_log("registered in DNS", Duration::from_secs(20));
+    stable.wait_for_registered(Duration::from_secs(20));
+    canary.wait_for_registered(Duration::from_secs(20));
     assert_eq!(
         zone(&lab, "canary._pingpong._udp.lab.test", "SRV"),
         ["0 5 4433 canary.lab.test."]
@@ -576,7 +576,7 @@ fn the_python_server_registers_the_same_records() {
         &named.key,
         &["--instance", "Living Room"],
     );
-    rust.wait_for_log("registered in DNS", Duration::from_secs(20));
+    rust.wait_for_registered(Duration::from_secs(20));
     let mut python = registered_python_server(
         &lab,
         1,
@@ -585,7 +585,7 @@ fn the_python_server_registers_the_same_records() {
         &named.key,
         &["--instance", "Living Room"],
     );
-    python.wait_for_log("registered in DNS", Duration::from_secs(20));
+    python.wait_for_registered(Duration::from_secs(20));
     assert!(
         python
             .logs()
@@ -786,7 +786,7 @@ fn the_documented_bind_configuration_works_as_written() {
         .args(["--register-host", "web1", "--tsig-key"])
         .arg(&key);
     let server = ServerProcess::spawn(command);
-    server.wait_for_log("registered in DNS", Duration::from_secs(20));
+    server.wait_for_registered(Duration::from_secs(20));
     let launch = |p: &str| netns.command(p);
     assert_eq!(
         dig(&launch, "127.0.0.1", "_pingpong._udp.lab.example", "PTR"),
@@ -826,7 +826,7 @@ fn records_follow_address_and_certificate_changes() {
     let named = Named::start(&|p| lab.on_router(p), dir.path(), &[NAMED_A]);
     let homes = pki(dir.path(), &["web1"]);
     let server = registered_server(&lab, 0, "web1", &homes[0], &named.key, &[]);
-    server.wait_for_log("registered in DNS", Duration::from_secs(20));
+    server.wait_for_registered(Duration::from_secs(20));
     assert_eq!(zone(&lab, "web1.lab.test", "A"), ["10.81.0.1"]);
 
     // A new lease: the old address goes (with its secondaries, hence first),
@@ -903,8 +903,8 @@ fn avahi_browses_the_zone_and_resolves_both_servers() {
         &named.key,
         &["--instance", "Python Server"],
     );
-    rust.wait_for_log("registered in DNS", Duration::from_secs(20));
-    python.wait_for_log("registered in DNS", Duration::from_secs(20));
+    rust.wait_for_registered(Duration::from_secs(20));
+    python.wait_for_registered(Duration::from_secs(20));
 
     let avahi = common::peers::Avahi::start_on(&lab.b.hosts[0], "eth0", true);
     let out = avahi
@@ -987,7 +987,7 @@ fn the_readme_across_subnets_lines_run_as_written() {
         match words.get(1..3) {
             Some(["server", ..]) => {
                 let started = ServerProcess::spawn(on_web1(&words[1..]));
-                started.wait_for_log("registered in DNS", Duration::from_secs(20));
+                started.wait_for_registered(Duration::from_secs(20));
                 server = Some(started);
             }
             Some(["client", ..]) | None => {

@@ -175,6 +175,26 @@ impl ServerProcess {
         );
     }
 
+    /// Waits until the server (Rust or Python) logs that its records are in
+    /// DNS: a "registered in DNS" line, not the "not registered in DNS: ...;
+    /// retrying" of an attempt that failed (a DNS server still starting).
+    pub fn wait_for_registered(&self, timeout: Duration) {
+        let registered = |logs: &String| {
+            logs.lines()
+                .any(|l| l.contains("registered in DNS") && !l.contains("not registered in DNS"))
+        };
+        let (lock, cond) = &*self.stderr;
+        let guard = lock.lock().unwrap();
+        let (guard, result) = cond
+            .wait_timeout_while(guard, timeout, |logs| !registered(logs))
+            .unwrap();
+        assert!(
+            !result.timed_out(),
+            "server never logged that it is registered in DNS; logs:\n{}",
+            *guard
+        );
+    }
+
     /// Waits until the server's log contains `needle`, failing after `timeout`.
     pub fn wait_for_log(&self, needle: &str, timeout: Duration) {
         let (lock, cond) = &*self.stderr;
