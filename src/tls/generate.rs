@@ -219,8 +219,8 @@ fn leaf_params(
 /// name and `<host>.local`, `localhost` and the loopback addresses.
 pub fn default_server_sans(name: &str) -> Vec<String> {
     let mut sans = vec![name.to_string()];
-    if let (Some(host), Some(label)) = (local_hostname(), local_host_label()) {
-        sans.push(format!("{label}.local"));
+    if let Some(host) = local_hostname() {
+        sans.push(format!("{}.local", first_label(&host)));
         sans.push(host);
     }
     sans.extend(["localhost", "127.0.0.1", "::1"].map(String::from));

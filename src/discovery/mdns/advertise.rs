@@ -97,14 +97,14 @@ impl Published {
         Ok(())
     }
 
-    /// The full names mdns-sd knows the registrations by.
+    /// The full names mdns-sd knows the registrations by (an instance name
+    /// has no `.` or `\`, so it needs no escaping there).
     fn registered_names(&self) -> Vec<String> {
         let mut names = vec![self.fullname.clone()];
         names.extend(
             self.alias
                 .as_ref()
-                .and_then(|alias| self.service_info_named(alias).ok())
-                .map(|info| info.get_fullname().to_string()),
+                .map(|alias| format!("{alias}.{}", self.service_type)),
         );
         names
     }
