@@ -182,7 +182,10 @@ fn an_expired_client_certificate_is_refused_even_with_a_ticket() {
     let careless = Connector::from_rustls(plain).unwrap();
     session(&runtime, &ours, &url);
     session(&runtime, &careless, &url);
-    assert_eq!(tickets(), 0.0);
+    // Each client now holds a ticket. (A connection the client had to make
+    // again, when wtransport's server misread its SETTINGS, already resumed:
+    // so count from here.)
+    let held = tickets();
 
     outlive(started);
     let error = runtime
@@ -191,14 +194,14 @@ fn an_expired_client_certificate_is_refused_even_with_a_ticket() {
         .expect("an expired client certificate was admitted")
         .to_string();
     assert!(error.contains("expired"), "{error}");
-    assert_eq!(tickets(), 0.0, "pingpong's client offered its ticket");
+    assert_eq!(tickets(), held, "pingpong's client offered its ticket");
 
     let error = runtime
         .block_on(careless.open(&url))
         .err()
         .expect("a resumed session with an expired certificate was admitted")
         .to_string();
-    assert_eq!(tickets(), 1.0, "the careless client did not resume");
+    assert_eq!(tickets(), held + 1.0, "the careless client did not resume");
     assert!(
         error.contains("checked it again as the session opened"),
         "{error}"
