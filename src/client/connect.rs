@@ -23,22 +23,14 @@ use crate::tls::server_verifier::ServerIdentity;
 use crate::tls::{client_tls_config_recording, PeerIdentity, Rejections, TlsMaterial};
 use crate::transport::{CONNECT_TIMEOUT, IDLE_TIMEOUT, KEEP_ALIVE_INTERVAL};
 
-/// How long the endpoint's own close waits for connections nobody closed: the
-/// driver sends their CONNECTION_CLOSE within microseconds; a lost one only
-/// makes the server time the connection out.
+/// How long the endpoint's own close waits for its connections' closes to
+/// leave: the driver sends a CONNECTION_CLOSE within microseconds of its next
+/// turn; a lost one only makes the server time the connection out.
 const STRAGGLER_CLOSE: Duration = Duration::from_millis(5);
 
-/// How long [`ClientSession::close`] waits for its Goodbye to be acknowledged,
-/// then for its CONNECTION_CLOSE to be sent: a round trip and the driver's
-/// next turn; the bound only matters on a dead path or a machine too busy to
-/// run the driver.
+/// How long [`ClientSession::close`] waits for its Goodbye to be acknowledged:
+/// a round trip; the bound only matters on a dead path.
 const CLOSE_SENT: Duration = Duration::from_millis(50);
-
-/// How long [`ClientSession::close`] keeps yielding to QUIC's driver before
-/// it waits by the timer: the driver seals and sends the close within tens of
-/// microseconds on another worker, and the bound keeps a close whose packet
-/// never leaves (the peer closed first) from spinning.
-const CLOSE_SPIN: Duration = Duration::from_micros(500);
 
 /// One client endpoint (one UDP socket) and the TLS configuration it verifies
 /// servers with.
@@ -73,10 +65,10 @@ impl Dialer {
 
     async fn shutdown(&self) {
         self.endpoint.close(VarInt::from_u32(0), b"goodbye");
-        // Sessions closed with `ClientSession::close` already saw their close
-        // leave; what is left (a race's cancelled attempts) gets a moment for
-        // its close to be sent, not QUIC's whole draining period (three probe
-        // timeouts, tens of milliseconds even on loopback).
+        // Sessions closed with `ClientSession::close`, and what is left (a
+        // race's cancelled attempts), get a moment for their closes to be
+        // sent, not QUIC's whole draining period (three probe timeouts, tens
+        // of milliseconds even on loopback).
         let _ = tokio::time::timeout(STRAGGLER_CLOSE, self.endpoint.wait_idle()).await;
     }
 }
@@ -468,37 +460,18 @@ impl ClientSession {
         }
     }
 
-    /// Says Goodbye and closes the connection, returning once the close has
-    /// left (not after QUIC's draining period). The close code (0,
-    /// "goodbye") tells the server the same as the Goodbye.
+    /// Says Goodbye and closes the connection once the Goodbye is
+    /// acknowledged, so that the server knows the client left whatever becomes
+    /// of the close. The close code (0, "goodbye") tells the server the same as
+    /// the Goodbye. QUIC's driver sends the CONNECTION_CLOSE on its next turn;
+    /// a program about to exit calls [`Connector::shutdown`], which gives it
+    /// that turn.
     pub async fn close(mut self) {
         let _ = write_message(&mut self.writer, &ClientMessage::Goodbye).await;
         // The Goodbye acknowledged (a round trip): the server knows the client
         // left whatever becomes of the CONNECTION_CLOSE below, which can race
         // with a packet the driver was already sending.
         let _ = tokio::time::timeout(CLOSE_SENT, self.writer.finish()).await;
-        let quic = self.connection.quic_connection().clone();
-        if quic.close_reason().is_some() {
-            return; // already closed (by the server, or timed out): nothing to send
-        }
-        let before = quic.stats().udp_tx.datagrams;
         self.connection.close(VarInt::from_u32(0), b"goodbye");
-        // A closed connection sends nothing but its CONNECTION_CLOSE: the next
-        // datagram out is it. QUIC's driver sends it on its next turn, within
-        // microseconds: yielding to it is quicker than a timer, whose
-        // granularity (1 ms) would cost more than the whole close. Should
-        // nothing go out (the peer closed first), the wait falls back to the
-        // timer rather than spinning.
-        let sent = async {
-            let spin_until = std::time::Instant::now() + CLOSE_SPIN;
-            while quic.stats().udp_tx.datagrams == before {
-                if std::time::Instant::now() < spin_until {
-                    tokio::task::yield_now().await;
-                } else {
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                }
-            }
-        };
-        let _ = tokio::time::timeout(CLOSE_SENT, sent).await;
     }
 }

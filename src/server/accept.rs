@@ -2,6 +2,7 @@
 //! check, the session limit (a slot per session), the control stream, and the
 //! close code that tells the client how it ended.
 
+use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -9,7 +10,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tracing::{debug, info, warn};
 use wtransport::endpoint::IncomingSession;
-use wtransport::VarInt;
+use wtransport::{Connection, RecvStream, SendStream, VarInt};
 
 use super::handler::{run_control_stream, SessionContext, SessionEnd, SessionTiming};
 use super::metrics::Metrics;
@@ -71,6 +72,34 @@ pub(super) async fn handle_incoming(
     shared: &Shared,
     shutdown: &CancellationToken,
 ) {
+    // A task keeps room for its future's largest state for its whole life, and
+    // the setup's (wtransport's handshake and CONNECT futures, about 4 KiB) is
+    // the largest: boxed, it is freed once the session is set up, so that an
+    // idle session holds only what serving it needs.
+    if let Some(session) = Box::pin(set_up(incoming, shared, shutdown)).await {
+        serve(session, shared, shutdown).await;
+    }
+}
+
+/// A session set up: its connection, control stream and slot.
+struct Established<'a> {
+    remote: SocketAddr,
+    client_name: String,
+    connection: Connection,
+    send: SendStream,
+    recv: RecvStream,
+    /// Held while the session's protocol runs.
+    slot: SessionSlot<'a>,
+}
+
+/// The handshake, the path check, the client certificate's dates, the control
+/// stream and the session limit; `None` when the connection ended on the way
+/// (each way logged and counted here).
+async fn set_up<'a>(
+    incoming: IncomingSession,
+    shared: &'a Shared,
+    shutdown: &CancellationToken,
+) -> Option<Established<'a>> {
     let remote = incoming.remote_address();
     let request = match incoming.await {
         Ok(request) => request,
@@ -82,20 +111,20 @@ pub(super) async fn handle_incoming(
             } else {
                 "other"
             });
-            return;
+            return None;
         }
     };
     if request.path() != shared.path {
         info!(%remote, path = request.path(), "no session at this path (404)");
         shared.metrics.refused("not_found");
         request.not_found().await;
-        return;
+        return None;
     }
     let connection = match request.accept().await {
         Ok(connection) => connection,
         Err(error) => {
             debug!(%remote, %error, "session request failed");
-            return;
+            return None;
         }
     };
     // The client chain: the handshake's, or the one restored from a ticket.
@@ -118,7 +147,7 @@ pub(super) async fn handle_incoming(
             VarInt::from_u32(CLOSE_CLIENT_CERT_INVALID),
             b"client certificate refused",
         );
-        return;
+        return None;
     }
     info!(%remote, client = %client_name, "session opened");
 
@@ -130,7 +159,7 @@ pub(super) async fn handle_incoming(
         Some(Ok(Ok(stream))) => stream,
         Some(Ok(Err(error))) => {
             info!(%remote, client = %client_name, %error, "session closed before its control stream");
-            return;
+            return None;
         }
         Some(Err(_)) => {
             info!(%remote, client = %client_name, "no control stream in time; closing");
@@ -138,11 +167,11 @@ pub(super) async fn handle_incoming(
                 VarInt::from_u32(crate::proto::ErrorCode::HelloTimeout.as_u16().into()),
                 b"no control stream",
             );
-            return;
+            return None;
         }
         None => {
             connection.close(VarInt::from_u32(CLOSE_SHUTDOWN), b"server shutting down");
-            return;
+            return None;
         }
     };
 
@@ -166,9 +195,29 @@ pub(super) async fn handle_incoming(
             VarInt::from_u32(ErrorCode::LimitExceeded.as_u16().into()),
             b"server full",
         );
-        return;
+        return None;
     };
+    Some(Established {
+        remote,
+        client_name,
+        connection,
+        send,
+        recv,
+        slot,
+    })
+}
 
+/// Runs a set-up session's control stream, then closes its connection with
+/// the code that says how it ended.
+async fn serve(session: Established<'_>, shared: &Shared, shutdown: &CancellationToken) {
+    let Established {
+        remote,
+        client_name,
+        connection,
+        mut send,
+        recv,
+        slot,
+    } = session;
     let ctx = SessionContext {
         info: &shared.info,
         timing: shared.timing,

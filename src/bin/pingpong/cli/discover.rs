@@ -209,6 +209,9 @@ pub(crate) async fn run(args: DiscoverArgs) -> Result<ExitCode> {
     }
     if args.watch {
         discovery.shutdown();
+        if let Some(connector) = &connector {
+            connector.shutdown().await;
+        }
         return Ok(ExitCode::SUCCESS);
     }
     if args.json {
@@ -227,6 +230,8 @@ pub(crate) async fn run(args: DiscoverArgs) -> Result<ExitCode> {
                     discovery.report_failure(candidate);
                 }
             }
+            // The probes' closes leave before the process exits.
+            connector.shutdown().await;
             Some(probes)
         }
         None => None,
