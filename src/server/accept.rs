@@ -73,9 +73,9 @@ pub(super) async fn handle_incoming(
     shutdown: &CancellationToken,
 ) {
     // A task keeps room for its future's largest state for its whole life, and
-    // the setup's (wtransport's handshake and CONNECT futures, about 4 KiB) is
-    // the largest: boxed, it is freed once the session is set up, so that an
-    // idle session holds only what serving it needs.
+    // the setup's (wtransport's handshake and CONNECT futures) is the largest:
+    // boxed, it is freed once the session is set up, so that an idle session
+    // holds only what serving it needs (its task: 2.5 KiB instead of 4.4).
     if let Some(session) = Box::pin(set_up(incoming, shared, shutdown)).await {
         serve(session, shared, shutdown).await;
     }
