@@ -150,11 +150,6 @@ impl<R: AsyncRead + Unpin> FramedReader<R> {
         }
     }
 
-    /// The next message if one is already buffered, without reading the stream.
-    pub fn try_next<M: WireMessage>(&mut self) -> Result<Option<M>, FramedError> {
-        Ok(self.decoder.decode()?)
-    }
-
     /// The next server message if one is already buffered, a pong decoded in
     /// place (its payload borrowed), without reading the stream.
     #[inline(always)] // on a client's per-pong path: its result is not moved

@@ -3,7 +3,7 @@
 
 use pingpong::proto::{
     encode_frame, encode_frame_into, encode_ping_into, encode_pong_into, ClientMessage,
-    FrameDecoder, ServerMessage, ServerState,
+    FrameDecoder, ServerMessage, ServerState, WireMessage,
 };
 use proptest::prelude::*;
 
@@ -54,19 +54,35 @@ fn server_message() -> impl Strategy<Value = ServerMessage> {
     ]
 }
 
+/// `messages` framed into one stream, fed to a decoder `split` bytes at a
+/// time, and read back with `next` after each piece.
+fn decode_in_pieces<T>(
+    messages: &[impl WireMessage],
+    split: usize,
+    mut next: impl FnMut(&mut FrameDecoder) -> Option<T>,
+) -> Vec<T> {
+    let stream: Vec<u8> = messages
+        .iter()
+        .flat_map(|m| encode_frame(m).unwrap())
+        .collect();
+    let mut decoder = FrameDecoder::new();
+    let mut got = Vec::new();
+    for chunk in stream.chunks(split) {
+        decoder.push(chunk);
+        while let Some(m) = next(&mut decoder) {
+            got.push(m);
+        }
+    }
+    decoder.finish().unwrap();
+    got
+}
+
 proptest! {
     #[test]
     fn client_messages_round_trip(messages in proptest::collection::vec(client_message(), 1..8), split in 1usize..64) {
-        let stream: Vec<u8> = messages.iter().flat_map(|m| encode_frame(m).unwrap()).collect();
-        let mut decoder = FrameDecoder::new();
-        let mut got = Vec::new();
-        for chunk in stream.chunks(split) {
-            decoder.push(chunk);
-            while let Some(m) = decoder.decode::<ClientMessage>().unwrap() {
-                got.push(m);
-            }
-        }
-        decoder.finish().unwrap();
+        let got = decode_in_pieces(&messages, split, |decoder| {
+            decoder.decode::<ClientMessage>().unwrap()
+        });
         prop_assert_eq!(got, messages);
     }
 
@@ -77,16 +93,9 @@ proptest! {
     ) {
         // The server decodes in place (ClientMessageView): the same frames
         // must give the same messages, split anywhere.
-        let stream: Vec<u8> = messages.iter().flat_map(|m| encode_frame(m).unwrap()).collect();
-        let mut decoder = FrameDecoder::new();
-        let mut got = Vec::new();
-        for chunk in stream.chunks(split) {
-            decoder.push(chunk);
-            while let Some(view) = decoder.decode_client_view().unwrap() {
-                got.push(view.to_message());
-            }
-        }
-        decoder.finish().unwrap();
+        let got = decode_in_pieces(&messages, split, |decoder| {
+            decoder.decode_client_view().unwrap().map(|view| view.to_message())
+        });
         prop_assert_eq!(got, messages);
     }
 
@@ -97,16 +106,9 @@ proptest! {
     ) {
         // The client decodes pongs in place (ServerMessageView): the same
         // frames must give the same messages, split anywhere.
-        let stream: Vec<u8> = messages.iter().flat_map(|m| encode_frame(m).unwrap()).collect();
-        let mut decoder = FrameDecoder::new();
-        let mut got = Vec::new();
-        for chunk in stream.chunks(split) {
-            decoder.push(chunk);
-            while let Some(view) = decoder.decode_server_view().unwrap() {
-                got.push(view.to_message());
-            }
-        }
-        decoder.finish().unwrap();
+        let got = decode_in_pieces(&messages, split, |decoder| {
+            decoder.decode_server_view().unwrap().map(|view| view.to_message())
+        });
         prop_assert_eq!(got, messages);
     }
 

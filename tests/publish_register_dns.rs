@@ -134,19 +134,7 @@ fn a_published_service_is_registered_browsed_from_another_subnet_and_removed() {
     // From subnet B: avahi's wide-area DNS-SD and pingpong both resolve it.
     let viewer = &lab.b.hosts[0];
     let avahi = common::peers::Avahi::start_on(viewer, "eth0", true);
-    let out = avahi
-        .command(viewer, "avahi-browse")
-        .args([
-            "--domain",
-            ZONE,
-            "--resolve",
-            "--terminate",
-            "--parsable",
-            "--no-db-lookup",
-            "_http._tcp",
-        ])
-        .output()
-        .unwrap();
+    let out = avahi.browse_domain(viewer, ZONE, "_http._tcp");
     let text = String::from_utf8_lossy(&out.stdout);
     let row: Vec<&str> = text
         .lines()

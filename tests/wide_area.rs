@@ -907,21 +907,8 @@ fn avahi_browses_the_zone_and_resolves_both_servers() {
     python.wait_for_registered(Duration::from_secs(20));
 
     let avahi = common::peers::Avahi::start_on(&lab.b.hosts[0], "eth0", true);
-    let out = avahi
-        .command(&lab.b.hosts[0], "avahi-browse")
-        .args([
-            "--domain",
-            ZONE,
-            "--resolve",
-            "--terminate",
-            "--parsable",
-            "--no-db-lookup",
-        ])
-        .arg("_pingpong._udp")
-        .output()
-        .unwrap();
+    let out = avahi.browse_domain(&lab.b.hosts[0], ZONE, "_pingpong._udp");
     let text = String::from_utf8_lossy(&out.stdout);
-    // Resolved lines: =;iface;proto;name;type;domain;host;address;port;txt
     let resolved: Vec<Vec<&str>> = text
         .lines()
         .filter(|l| l.starts_with('='))

@@ -127,6 +127,29 @@ impl Avahi {
         command.env("DBUS_SYSTEM_BUS_ADDRESS", &self.bus);
         command
     }
+
+    /// avahi-browse in `netns` resolving `service_type` in the unicast DNS
+    /// `domain` (wide-area DNS-SD) once, in its parsable form: resolved lines
+    /// are `=;iface;proto;name;type;domain;host;address;port;txt`.
+    pub fn browse_domain(
+        &self,
+        netns: &Netns,
+        domain: &str,
+        service_type: &str,
+    ) -> std::process::Output {
+        self.command(netns, "avahi-browse")
+            .args([
+                "--domain",
+                domain,
+                "--resolve",
+                "--terminate",
+                "--parsable",
+                "--no-db-lookup",
+                service_type,
+            ])
+            .output()
+            .unwrap()
+    }
 }
 
 impl Drop for Avahi {
